@@ -1,0 +1,32 @@
+# Two entry points: `make demo` runs the hub and its actors, `make test` runs the whole suite.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: demo test lint bench clean
+
+$(BIN)/heila: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+demo: $(BIN)/heila
+	$(BIN)/heila demo
+
+lint: $(BIN)/heila
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+test: $(BIN)/heila
+	scripts/system-packages
+	$(MAKE) lint
+	$(BIN)/pytest
+
+bench: $(BIN)/heila
+	scripts/system-packages
+	$(BIN)/heila bench
+
+clean:
+	rm -rf $(VENV) dist build .pytest_cache .mypy_cache .ruff_cache

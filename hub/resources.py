@@ -1,0 +1,26 @@
+"""Where the hub finds its data: the ontology, the shapes and the named queries.
+
+A wheel carries them inside the package (hub/ontology, hub/shapes, hub/queries); a checkout keeps
+them at the top of the repository. Both layouts resolve here, nowhere else.
+"""
+
+from pathlib import Path
+
+_PACKAGE = Path(__file__).resolve().parent
+
+
+def _folder(name: str) -> Path:
+    inside = _PACKAGE / name
+    return inside if inside.is_dir() else _PACKAGE.parent / name
+
+
+def ontology_dir() -> Path:
+    return _folder("ontology")
+
+
+def shapes_dir() -> Path:
+    return _folder("shapes")
+
+
+def queries_dir() -> Path:
+    return _folder("queries")
