@@ -1,0 +1,25 @@
+"""The ontology as the hub reads it: one graph of every ontology/*.ttl, and its labels."""
+
+from functools import cache
+
+from rdflib import RDFS, Graph, URIRef
+
+from hub.resources import ontology_dir
+from hub.shapes import local_name
+
+
+@cache
+def load_ontology() -> Graph:
+    graph = Graph()
+    for file in sorted(ontology_dir().glob("*.ttl")):
+        graph.parse(file, format="turtle")
+    return graph
+
+
+@cache
+def label(iri: str) -> str:
+    """The term's English label, or its local name when the ontology gives none."""
+    labels = load_ontology().preferredLabel(URIRef(iri), lang="en") or [
+        (RDFS.label, lit) for lit in load_ontology().objects(URIRef(iri), RDFS.label)
+    ]
+    return str(labels[0][1]) if labels else local_name(iri)
