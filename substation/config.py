@@ -1,0 +1,115 @@
+"""The substation's configuration file (TOML): stations, their feeders and point addresses.
+
+Each feeder occupies a block of information object addresses from `first_address`, in the
+order of `LAYOUT`; the bridge's point map names the same addresses.
+"""
+
+import tomllib
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from substation.model import FeederSpec
+
+LAYOUT: tuple[str, ...] = (
+    "voltage1",
+    "voltage2",
+    "voltage3",
+    "current1",
+    "current2",
+    "current3",
+    "activePower",
+    "reactivePower",
+    "apparentPower",
+    "powerFactor",
+    "frequency",
+    "breaker",
+    "breakerCommand",
+    "resourcePower",
+    "resourceSetpoint",
+    "stateOfCharge",
+    "setpointCommand",
+)
+"""Offsets from a feeder's first address: measured values, then status and command points."""
+
+DEFAULT_CONFIG = "default.toml"
+
+
+class ConfigError(ValueError):
+    """The configuration file is unreadable or names something impossible."""
+
+
+@dataclass(frozen=True)
+class FeederConfig:
+    spec: FeederSpec
+    first_address: int
+
+    def address(self, signal: str) -> int:
+        return self.first_address + LAYOUT.index(signal)
+
+
+@dataclass(frozen=True)
+class StationConfig:
+    name: str
+    common_address: int
+    host: str
+    port: int
+    feeders: tuple[FeederConfig, ...]
+
+
+@dataclass(frozen=True)
+class SubstationConfig:
+    seed: int
+    step_ms: int
+    stations: tuple[StationConfig, ...]
+
+
+def load(path: Path | None = None) -> SubstationConfig:
+    """Read a configuration file, or the one shipped with the package when `path` is None."""
+    try:
+        if path is None:
+            text = resources.files("substation").joinpath(DEFAULT_CONFIG).read_text()
+        else:
+            text = path.read_text()
+        data = tomllib.loads(text)
+        return _substation(data)
+    except (OSError, tomllib.TOMLDecodeError) as error:
+        raise ConfigError(f"cannot read {path or DEFAULT_CONFIG}: {error}") from error
+    except (KeyError, TypeError, ValueError) as error:
+        raise ConfigError(f"{path or DEFAULT_CONFIG}: {error}") from error
+
+
+def _substation(data: dict[str, Any]) -> SubstationConfig:
+    stations = tuple(_station(entry) for entry in data["stations"])
+    names = [feeder.spec.name for station in stations for feeder in station.feeders]
+    if len(set(names)) != len(names):
+        raise ValueError("feeder names must be unique")
+    return SubstationConfig(
+        seed=int(data.get("seed", 1)), step_ms=int(data.get("step_ms", 100)), stations=stations
+    )
+
+
+def _station(data: dict[str, Any]) -> StationConfig:
+    feeders = tuple(_feeder(entry) for entry in data["feeders"])
+    addresses = [feeder.address(signal) for feeder in feeders for signal in LAYOUT]
+    if len(set(addresses)) != len(addresses):
+        raise ValueError(f"station {data['name']}: feeders' address blocks overlap")
+    common_address = int(data["common_address"])
+    if not 1 <= common_address <= 65534:
+        raise ValueError(f"station {data['name']}: common_address must be within 1..65534")
+    return StationConfig(
+        name=str(data["name"]),
+        common_address=common_address,
+        host=str(data.get("host", "127.0.0.1")),
+        port=int(data.get("port", 2404)),
+        feeders=feeders,
+    )
+
+
+def _feeder(data: dict[str, Any]) -> FeederConfig:
+    fields = {key: value for key, value in data.items() if key != "first_address"}
+    spec = FeederSpec(**fields)
+    if spec.resource not in ("battery", "pv"):
+        raise ValueError(f"feeder {spec.name}: resource must be battery or pv")
+    return FeederConfig(spec=spec, first_address=int(data["first_address"]))

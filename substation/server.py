@@ -1,0 +1,270 @@
+"""The simulated substation as an IEC 60870-5-104 server, and the `heila simulate` command.
+
+One c104 server per station. A stepping thread advances the physical model and reports every
+changed value spontaneously with its device time stamp; breaker and set-point commands are
+select-before-operate, act on the model, and send the status point back from the command
+callback so the client sees the change at once.
+"""
+
+import argparse
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import c104
+
+from substation.config import (
+    LAYOUT,
+    ConfigError,
+    FeederConfig,
+    StationConfig,
+    SubstationConfig,
+    load,
+)
+from substation.model import Breaker, Feeder, Grid
+
+log = logging.getLogger("heila.substation")
+
+COMMANDS = {"breakerCommand": "breaker", "setpointCommand": "resourceSetpoint"}
+"""Command points and the status point each one moves."""
+STATUS = {"breaker"}
+MEASURED = tuple(name for name in LAYOUT if name not in COMMANDS and name not in STATUS)
+
+
+@dataclass
+class Faults:
+    """Misbehaviours a test can switch on, as a real device sometimes shows them."""
+
+    mute_commands: bool = False
+    """answer no command at all: the client's command times out and nothing moves"""
+    unconfirmed_execution: bool = False
+    """execute commands but send no confirmation: only the status point tells"""
+
+
+@dataclass(frozen=True)
+class Tls:
+    """Certificate files for a TLS 104 link (PEM)."""
+
+    certificate: Path
+    key: Path
+    ca: Path
+
+    def transport_security(self) -> c104.TransportSecurity:
+        security = c104.TransportSecurity(validate=True, only_known=False)
+        security.set_certificate(cert=str(self.certificate), key=str(self.key))
+        security.set_ca_certificate(cert=str(self.ca))
+        return security
+
+
+@dataclass
+class _Signal:
+    feeder: Feeder
+    name: str
+
+
+@dataclass
+class Substation:
+    """Every station of a configuration, served over TCP, answering commands from one model."""
+
+    config: SubstationConfig
+    tls: Tls | None = None
+    faults: Faults = field(default_factory=Faults)
+    _grid: Grid = field(init=False)
+    _servers: list[c104.Server] = field(init=False, default_factory=list)
+    _signals: dict[tuple[int, int], _Signal] = field(init=False, default_factory=dict)
+    _quality: dict[tuple[int, int], c104.Quality] = field(init=False, default_factory=dict)
+    _lock: threading.Lock = field(init=False, default_factory=threading.Lock)
+    _stop: threading.Event = field(init=False, default_factory=threading.Event)
+    _stepper: threading.Thread | None = field(init=False, default=None)
+
+    def __post_init__(self) -> None:
+        feeders = {
+            feeder.spec.name: Feeder(feeder.spec)
+            for station in self.config.stations
+            for feeder in station.feeders
+        }
+        self._grid = Grid(feeders, seed=self.config.seed)
+        self._servers = [self._serve(station) for station in self.config.stations]
+
+    def start(self) -> None:
+        for server in self._servers:
+            server.start()
+        self._stop.clear()
+        self._stepper = threading.Thread(target=self._run, name="substation-step", daemon=True)
+        self._stepper.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._stepper is not None:
+            self._stepper.join()
+        for server in self._servers:
+            server.stop()
+
+    def restart(self) -> None:
+        """The device reboots: connections drop, the servers come back with the same state."""
+        self.stop()
+        self._servers = [self._serve(station) for station in self.config.stations]
+        self.start()
+
+    def feeder(self, name: str) -> Feeder:
+        return self._grid.feeders[name]
+
+    def set_quality(self, common_address: int, address: int, quality: c104.Quality) -> None:
+        """Flag a point's future values (e.g. c104.Quality.Invalid), as a failing sensor would."""
+        with self._lock:
+            self._quality[common_address, address] = quality
+
+    def report(self, common_address: int, address: int, value: float) -> datetime:
+        """Change one measured value now and send it; returns the device time stamp."""
+        with self._lock:
+            point = self._point(common_address, address)
+            return self._send(common_address, point, value)
+
+    def _serve(self, station: StationConfig) -> c104.Server:
+        security = self.tls.transport_security() if self.tls else None
+        server = c104.Server(
+            ip=station.host, port=station.port, tick_rate_ms=50, transport_security=security
+        )
+        server.on_clock_sync(callable=_on_clock_sync)
+        c104_station = server.add_station(common_address=station.common_address)
+        assert c104_station is not None
+        for feeder in station.feeders:
+            self._add_points(c104_station, feeder)
+        return server
+
+    def _add_points(self, station: c104.Station, feeder: FeederConfig) -> None:
+        model = self._grid.feeders[feeder.spec.name]
+        for name in MEASURED:
+            station.add_point(io_address=feeder.address(name), type=c104.Type.M_ME_TF_1)
+        status = station.add_point(io_address=feeder.address("breaker"), type=c104.Type.M_DP_TB_1)
+        assert status is not None
+        status.value = c104.Double.ON
+        for command, moved in COMMANDS.items():
+            kind = c104.Type.C_DC_NA_1 if command == "breakerCommand" else c104.Type.C_SE_NC_1
+            point = station.add_point(
+                io_address=feeder.address(command),
+                type=kind,
+                related_io_address=feeder.address(moved),
+                command_mode=c104.CommandMode.SELECT_AND_EXECUTE,
+            )
+            assert point is not None
+            point.on_receive(callable=self._on_command)
+        for name in (*MEASURED, "breaker"):
+            self._signals[station.common_address, feeder.address(name)] = _Signal(model, name)
+        for command in COMMANDS:
+            self._signals[station.common_address, feeder.address(command)] = _Signal(model, command)
+
+    def _on_command(
+        self, point: c104.Point, previous_info: c104.Information, message: c104.IncomingMessage
+    ) -> c104.ResponseState:
+        if self.faults.mute_commands:
+            return c104.ResponseState.NONE
+        if message.is_select_command:
+            return c104.ResponseState.SUCCESS
+        station = point.station
+        assert station is not None
+        signal = self._signals[station.common_address, point.io_address]
+        with self._lock:
+            if signal.name == "breakerCommand":
+                closed = point.value == c104.Double.ON
+                signal.feeder.breaker = Breaker.CLOSED if closed else Breaker.OPEN
+                status = self._point(station.common_address, point.related_io_address or 0)
+                status.info = c104.DoubleInfo(
+                    state=c104.Double.ON if closed else c104.Double.OFF,
+                    recorded_at=datetime.now(UTC),
+                )
+                status.transmit(cause=c104.Cot.RETURN_INFO_REMOTE)
+            else:
+                applied = signal.feeder.set_setpoint(float(point.value))  # type: ignore[arg-type]
+                feedback = self._point(station.common_address, point.related_io_address or 0)
+                self._send(station.common_address, feedback, applied, c104.Cot.RETURN_INFO_REMOTE)
+        log.info("feeder %s: %s executed", signal.feeder.spec.name, signal.name)
+        if self.faults.unconfirmed_execution:
+            return c104.ResponseState.NONE
+        return c104.ResponseState.SUCCESS
+
+    def _point(self, common_address: int, address: int) -> c104.Point:
+        for server in self._servers:
+            station = server.get_station(common_address=common_address)
+            point = station.get_point(io_address=address) if station else None
+            if point is not None:
+                return point
+        raise KeyError(f"no point {address} in station {common_address}")
+
+    def _send(
+        self,
+        common_address: int,
+        point: c104.Point,
+        value: float,
+        cause: c104.Cot = c104.Cot.SPONTANEOUS,
+    ) -> datetime:
+        now = datetime.now(UTC)
+        quality = self._quality.get((common_address, point.io_address), c104.Quality())
+        point.info = c104.ShortInfo(actual=value, quality=quality, recorded_at=now)
+        point.transmit(cause=cause)
+        return now
+
+    def _run(self) -> None:
+        seconds = self.config.step_ms / 1000.0
+        while not self._stop.wait(seconds):
+            with self._lock:
+                self._grid.step(seconds)
+                self._report_changes()
+
+    def _report_changes(self) -> None:
+        for station in self.config.stations:
+            ca = station.common_address
+            for feeder in station.feeders:
+                values = self._grid.readings(feeder.spec.name)
+                for name in MEASURED:
+                    point = self._point(ca, feeder.address(name))
+                    if point.value != values[name] or (ca, point.io_address) in self._quality:
+                        self._send(ca, point, values[name])
+
+
+def _on_clock_sync(server: c104.Server, ip: str, date_time: datetime) -> c104.ResponseState:
+    log.info("clock synchronised by %s to %s", ip, date_time.isoformat())
+    return c104.ResponseState.SUCCESS
+
+
+def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--config", type=Path, help="substation configuration (TOML); default: the shipped one"
+    )
+    parser.add_argument("--seed", type=int, help="override the configuration's noise seed")
+    parser.add_argument("--tls-cert", type=Path, help="server certificate (PEM) to serve TLS")
+    parser.add_argument("--tls-key", type=Path, help="its private key (PEM)")
+    parser.add_argument("--tls-ca", type=Path, help="CA certificate that signs the clients")
+
+
+def run(args: argparse.Namespace) -> int:
+    from hub.cli import UsageError
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    try:
+        config = load(args.config)
+    except ConfigError as error:
+        raise UsageError(str(error)) from error
+    if args.seed is not None:
+        config = SubstationConfig(seed=args.seed, step_ms=config.step_ms, stations=config.stations)
+    tls_files = (args.tls_cert, args.tls_key, args.tls_ca)
+    if any(tls_files) and not all(tls_files):
+        raise UsageError("TLS needs --tls-cert, --tls-key and --tls-ca together")
+    tls = Tls(*tls_files) if all(tls_files) else None
+    try:
+        substation = Substation(config, tls=tls)
+    except ValueError as error:
+        raise UsageError(str(error)) from error
+    substation.start()
+    for station in config.stations:
+        print(
+            f"station {station.name} (CA {station.common_address}) on {station.host}:{station.port}"
+        )
+    try:
+        while True:
+            time.sleep(3600)
+    finally:
+        substation.stop()
