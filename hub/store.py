@@ -1,0 +1,597 @@
+"""The hub's store: one named graph per message, kept in Oxigraph behind an interface of our own.
+
+The interface (`Store`) is what the API, the SPARQL endpoint and the CLI use, so a remote SPARQL
+1.1 store can stand in for the embedded one later. `OxigraphStore` is the embedded one.
+
+Bookkeeping lives in the log graph <https://w3id.org/heila/hub/log>: for every message
+`<message> heila:sequence N ; heila:storedAt t`. The sequence gives the commit order and is the
+cursor for paging; its counter is kept in memory and recovered from the log graph on open.
+
+Queries run in a small pool of workers so that a heavy one cannot stall the hub:
+- a query that runs past `QueryLimits.timeout` raises `QueryTimeout` (the endpoint answers 503);
+  the worker stops between two results, but a query that sorts or groups everything before its
+  first result runs on in its worker until done, which is why the pool is small and bounded;
+- a result longer than `QueryLimits.result_limit` rows or triples is cut there and flagged
+  `truncated`.
+SERVICE calls are refused unless their endpoint is listed in `QueryLimits.service_endpoints`.
+"""
+
+import re
+import threading
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, BinaryIO, Literal, Protocol
+
+import pyoxigraph as ox
+import rdflib
+from rdflib.plugins.sparql import algebra as sparql_algebra
+from rdflib.plugins.sparql import parser as sparql_parser
+from rdflib.plugins.sparql.parserutils import CompValue
+
+from hub import message as message_model
+from hub import resources, validation
+from hub.errors import HubError, Invalid, ParseError
+from hub.message import Message
+from hub.vocabulary import BASE, HEILA, MESSAGE, ONTOLOGY_IRI, RDF, SMARTAPI, XSD
+
+LOG_GRAPH = BASE + "hub/log"
+"""The bookkeeping graph: commit sequence and storage time of every message."""
+
+_SEQUENCE = ox.NamedNode(HEILA + "sequence")
+_STORED_AT = ox.NamedNode(HEILA + "storedAt")
+_LOG = ox.NamedNode(LOG_GRAPH)
+_ONTOLOGY = ox.NamedNode(ONTOLOGY_IRI)
+_RDF_TYPE = ox.NamedNode(RDF + "type")
+_READ_ONLY_GRAPHS = frozenset({LOG_GRAPH, ONTOLOGY_IRI})
+
+Term = ox.NamedNode | ox.BlankNode | ox.Literal | ox.Triple
+
+
+@dataclass(frozen=True)
+class Stored:
+    """Where a message went: its IRI and its place in the commit order."""
+
+    iri: str
+    sequence: int
+    created: bool
+
+
+@dataclass(frozen=True)
+class QueryLimits:
+    """What one query may cost: seconds, results, concurrent workers, and allowed SERVICEs."""
+
+    timeout: float = 10.0
+    result_limit: int = 10_000
+    workers: int = 2
+    service_endpoints: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class QueryResult:
+    """The answer of a query: rows (SELECT), a boolean (ASK) or triples (CONSTRUCT, DESCRIBE)."""
+
+    form: Literal["select", "ask", "graph"]
+    variables: tuple[str, ...] = ()
+    rows: tuple[tuple[Term | None, ...], ...] = ()
+    boolean: bool = False
+    triples: tuple[ox.Triple, ...] = ()
+    truncated: bool = False
+
+
+class QueryTimeout(HubError):
+    """The query ran longer than the configured timeout."""
+
+
+class QueryRefused(HubError):
+    """The query or update is well-formed but asks for something the hub does not allow."""
+
+
+class Store(Protocol):
+    """The store as the rest of the hub sees it."""
+
+    def put(self, message: Message) -> Stored: ...
+
+    def get(self, iri: str) -> Message | None: ...
+
+    def messages(
+        self,
+        *,
+        type: str | None = None,
+        sender: str | None = None,
+        recipient: str | None = None,
+        since: datetime | None = None,
+        after: int = 0,
+        limit: int = 100,
+    ) -> list[Stored]: ...
+
+    def query(
+        self,
+        sparql: str,
+        *,
+        default_graph_uris: Sequence[str] = (),
+        named_graph_uris: Sequence[str] = (),
+    ) -> QueryResult: ...
+
+    def update(self, sparql: str) -> None: ...
+
+    def dump(self, target: BinaryIO) -> int: ...
+
+    def load(self, source: BinaryIO) -> int: ...
+
+    def close(self) -> None: ...
+
+
+def open_store(location: str, limits: QueryLimits | None = None) -> "OxigraphStore":
+    """Open the store at a directory path (created if missing) or in memory ("memory")."""
+    if location == "memory":
+        return OxigraphStore(ox.Store(), limits or QueryLimits())
+    Path(location).mkdir(parents=True, exist_ok=True)
+    return OxigraphStore(ox.Store(location), limits or QueryLimits())
+
+
+class OxigraphStore:
+    """The embedded store: pyoxigraph, on disk or in memory."""
+
+    def __init__(self, store: ox.Store, limits: QueryLimits) -> None:
+        self._store = store
+        self.limits = limits
+        self._lock = threading.Lock()
+        self._workers = ThreadPoolExecutor(limits.workers, thread_name_prefix="sparql")
+        self._store.update(_replace_graph_update(_ONTOLOGY, _ontology_quads()))
+        self._last_sequence = self._recover_sequence()
+
+    def close(self) -> None:
+        self._workers.shutdown(wait=False, cancel_futures=True)
+        self._store.flush()
+
+    def put(self, message: Message) -> Stored:
+        """Store an accepted message in one transaction; a known id returns the first one."""
+        graph = ox.NamedNode(message.iri)
+        with self._lock:
+            known = self._sequence_of(graph)
+            if known is not None:
+                return Stored(message.iri, known, created=False)
+            sequence = self._last_sequence + 1
+            self._store.extend([*message.quads(), *_log_quads(graph, sequence)])
+            self._last_sequence = sequence
+        return Stored(message.iri, sequence, created=True)
+
+    def get(self, iri: str) -> Message | None:
+        quads = list(self._store.quads_for_pattern(None, None, None, ox.NamedNode(iri)))
+        if not quads or iri in _READ_ONLY_GRAPHS:
+            return None
+        return message_model.from_quads(quads)
+
+    def messages(
+        self,
+        *,
+        type: str | None = None,
+        sender: str | None = None,
+        recipient: str | None = None,
+        since: datetime | None = None,
+        after: int = 0,
+        limit: int = 100,
+    ) -> list[Stored]:
+        """Messages in commit order after the cursor `after`, filtered on their envelope."""
+        patterns = []
+        if type is not None:
+            patterns.append(f"?m a {ox.NamedNode(HEILA + type)} .")
+        if sender is not None:
+            patterns.append(f"?m <{SMARTAPI}generatedBy> {_actor(sender)} .")
+        if recipient is not None:
+            patterns.append(f"?m <{HEILA}recipient> {_actor(recipient)} .")
+        if since is not None:
+            patterns.append(
+                f"?m <{SMARTAPI}generatedAt> ?time . FILTER(?time >= {_instant(since)})"
+            )
+        envelope = f"GRAPH ?m {{ {' '.join(patterns)} }}" if patterns else ""
+        sparql = (
+            f"SELECT ?m ?sequence WHERE {{ GRAPH {_LOG} {{ ?m {_SEQUENCE} ?sequence }} "
+            f"FILTER(?sequence > {int(after)}) {envelope} }} "
+            f"ORDER BY ?sequence LIMIT {max(0, int(limit))}"
+        )
+        solutions = self._store.query(sparql)
+        assert isinstance(solutions, ox.QuerySolutions)
+        return [
+            Stored(_value(row["m"]), int(_value(row["sequence"])), created=False)
+            for row in solutions
+        ]
+
+    def query(
+        self,
+        sparql: str,
+        *,
+        default_graph_uris: Sequence[str] = (),
+        named_graph_uris: Sequence[str] = (),
+    ) -> QueryResult:
+        """Answer a query over all messages at once, unless the caller names the dataset."""
+        _refuse_unlisted_services(sparql, self.limits.service_endpoints)
+        options: dict[str, Any] = {}
+        if default_graph_uris:
+            options["default_graph"] = [ox.NamedNode(uri) for uri in default_graph_uris]
+        elif named_graph_uris:
+            options["default_graph"] = []
+        else:
+            options["use_default_graph_as_union"] = True
+        if named_graph_uris:
+            options["named_graphs"] = [ox.NamedNode(uri) for uri in named_graph_uris]
+        deadline = time.monotonic() + self.limits.timeout
+        future = self._workers.submit(self._evaluate, sparql, options, deadline)
+        try:
+            return future.result(timeout=self.limits.timeout)
+        except FutureTimeout:
+            future.cancel()
+            raise QueryTimeout(
+                f"the query ran longer than {self.limits.timeout:g} s and was stopped"
+            ) from None
+
+    def update(self, sparql: str) -> None:
+        """Apply a SPARQL Update all or nothing, only if every message it changes stays valid.
+
+        The update runs first on an in-memory copy of the graphs it names; the message graphs
+        that changed there are validated, and only then replace their originals in one
+        transaction. Limits: the update must name every graph it reads or writes (no GRAPH ?g,
+        no CLEAR ALL, no LOAD), and the default, ontology and log graphs are read-only.
+        """
+        named = _graphs_named_by(sparql, self.limits.service_endpoints)
+        with self._lock:
+            before = {name: self._graph_quads(name) for name in named}
+            copy = ox.Store()
+            copy.extend(quad for quads in before.values() for quad in quads)
+            try:
+                copy.update(sparql)
+            except SyntaxError as error:
+                raise _parse_error(error) from None
+            after = _group_by_graph(copy)
+            changed = {
+                name: after.get(name, set())
+                for name in set(before) | set(after)
+                if after.get(name, set()) != set(before.get(name, ()))
+            }
+            _check_writable(changed)
+            graphs = {name: _to_rdflib(quads) for name, quads in changed.items() if quads}
+            _check_messages(graphs)
+            violations = validation.validate_graphs(graphs, self._types_referenced_by(graphs))
+            if violations:
+                raise Invalid(violations)
+            self._commit(changed)
+
+    def dump(self, target: BinaryIO) -> int:
+        """Write every message and the log as N-Quads; the ontology comes with the hub."""
+        quads = [quad for quad in self._store if quad.graph_name != _ONTOLOGY]
+        ox.serialize(quads, target, ox.RdfFormat.N_QUADS)
+        return len(quads)
+
+    def load(self, source: BinaryIO) -> int:
+        """Restore a dump into an empty store, whole or not at all."""
+        if self._last_sequence or self._message_graph_count():
+            raise QueryRefused("the store already holds messages; load into an empty store")
+        try:
+            quads = [
+                quad
+                for quad in ox.parse(source, ox.RdfFormat.N_QUADS)
+                if quad.graph_name != _ONTOLOGY
+            ]
+        except SyntaxError as error:
+            raise _parse_error(error) from None
+        by_graph = _group_by_graph(quads)
+        _check_loadable(by_graph)
+        messages = {
+            name: _to_rdflib(graph) for name, graph in by_graph.items() if name != LOG_GRAPH
+        }
+        violations = validation.validate_graphs(messages)
+        if violations:
+            raise Invalid(violations)
+        with self._lock:
+            self._store.extend(quads)
+            self._last_sequence = self._recover_sequence()
+            unlogged = [name for name in messages if self._sequence_of(ox.NamedNode(name)) is None]
+            self._append_to_log(sorted(unlogged))
+        return len(quads)
+
+    def _evaluate(self, sparql: str, options: dict[str, Any], deadline: float) -> QueryResult:
+        try:
+            answer = self._store.query(sparql, **options)
+        except SyntaxError as error:
+            raise _parse_error(error) from None
+        except OSError as error:
+            raise QueryRefused(str(error)) from None
+        if isinstance(answer, ox.QueryBoolean):
+            return QueryResult("ask", boolean=bool(answer))
+        limit = self.limits.result_limit
+        if isinstance(answer, ox.QuerySolutions):
+            variables = tuple(variable.value for variable in answer.variables)
+            rows = _take(
+                (tuple(row[name] for name in variables) for row in answer), limit, deadline
+            )
+            return QueryResult(
+                "select", variables=variables, rows=tuple(rows[:limit]), truncated=len(rows) > limit
+            )
+        triples = _take(iter(answer), limit, deadline)
+        return QueryResult("graph", triples=tuple(triples[:limit]), truncated=len(triples) > limit)
+
+    def _commit(self, changed: dict[str, set[ox.Quad]]) -> None:
+        operations = [
+            _replace_graph_update(ox.NamedNode(name), quads) for name, quads in changed.items()
+        ]
+        removed = [name for name, quads in changed.items() if not quads]
+        added = sorted(
+            name
+            for name, quads in changed.items()
+            if quads and self._sequence_of(ox.NamedNode(name)) is None
+        )
+        operations += [f"DELETE WHERE {{ GRAPH {_LOG} {{ <{name}> ?p ?o }} }}" for name in removed]
+        log = [
+            q
+            for n, name in enumerate(added, 1)
+            for q in _log_quads(ox.NamedNode(name), self._last_sequence + n)
+        ]
+        if log:
+            operations.append(_insert_data(log))
+        self._store.update(" ;\n".join(operations))
+        self._last_sequence += len(added)
+
+    def _append_to_log(self, names: list[str]) -> None:
+        first = self._last_sequence + 1
+        self._store.extend(
+            [q for n, name in enumerate(names) for q in _log_quads(ox.NamedNode(name), first + n)]
+        )
+        self._last_sequence += len(names)
+
+    def _types_referenced_by(self, graphs: dict[str, rdflib.Graph]) -> dict[str, str]:
+        """The stored type of every message these graphs refer to, for the reference rules."""
+        referenced = {
+            str(target)
+            for graph in graphs.values()
+            for target in graph.objects()
+            if isinstance(target, rdflib.URIRef) and str(target).startswith(MESSAGE)
+        }
+        types = {}
+        for iri in referenced - graphs.keys():
+            for quad in self._store.quads_for_pattern(
+                ox.NamedNode(iri), _RDF_TYPE, None, ox.NamedNode(iri)
+            ):
+                types[iri] = _value(quad.object).removeprefix(HEILA)
+        return types
+
+    def _graph_quads(self, name: str) -> list[ox.Quad]:
+        return list(self._store.quads_for_pattern(None, None, None, ox.NamedNode(name)))
+
+    def _sequence_of(self, graph: ox.NamedNode) -> int | None:
+        for quad in self._store.quads_for_pattern(graph, _SEQUENCE, None, _LOG):
+            return int(_value(quad.object))
+        return None
+
+    def _recover_sequence(self) -> int:
+        solutions = self._store.query(
+            f"SELECT (MAX(?n) AS ?last) WHERE {{ GRAPH {_LOG} {{ ?m {_SEQUENCE} ?n }} }}"
+        )
+        assert isinstance(solutions, ox.QuerySolutions)
+        last = next(iter(solutions))["last"]
+        return int(_value(last)) if last is not None else 0
+
+    def _message_graph_count(self) -> int:
+        return sum(1 for graph in self._store.named_graphs() if _is_message_graph(graph))
+
+
+def _take(items: Iterator[Any], limit: int, deadline: float) -> list[Any]:
+    """Read at most limit + 1 items (one more tells of truncation), giving up at the deadline."""
+    taken: list[Any] = []
+    for item in items:
+        if time.monotonic() > deadline:
+            raise QueryTimeout("the query ran longer than its timeout and was stopped")
+        taken.append(item)
+        if len(taken) > limit:
+            break
+    return taken
+
+
+def _log_quads(graph: ox.NamedNode, sequence: int) -> list[ox.Quad]:
+    stored_at = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+    return [
+        ox.Quad(graph, _SEQUENCE, ox.Literal(str(sequence), datatype=_XSD_INTEGER), _LOG),
+        ox.Quad(graph, _STORED_AT, ox.Literal(stored_at, datatype=_XSD_DATETIME), _LOG),
+    ]
+
+
+_XSD_INTEGER = ox.NamedNode(XSD + "integer")
+_XSD_DATETIME = ox.NamedNode(XSD + "dateTime")
+
+
+def _ontology_quads() -> list[ox.Quad]:
+    return [
+        ox.Quad(triple.subject, triple.predicate, triple.object, _ONTOLOGY)
+        for path in sorted(resources.ontology_dir().glob("*.ttl"))
+        for triple in ox.parse(path=path, format=ox.RdfFormat.TURTLE)
+    ]
+
+
+def _replace_graph_update(graph: ox.NamedNode, quads: Iterable[ox.Quad]) -> str:
+    """One update operation that makes the graph hold exactly these quads."""
+    quads = list(quads)
+    drop = f"DROP SILENT GRAPH {graph}"
+    return f"{drop} ;\n{_insert_data(quads)}" if quads else drop
+
+
+def _insert_data(quads: Iterable[ox.Quad]) -> str:
+    body = "\n".join(
+        f"GRAPH {q.graph_name} {{ {q.subject} {q.predicate} {q.object} }}" for q in quads
+    )
+    return f"INSERT DATA {{\n{body}\n}}"
+
+
+def _actor(actor_id: str) -> ox.NamedNode:
+    return ox.NamedNode(BASE + "actor/" + actor_id)
+
+
+def _instant(moment: datetime) -> ox.Literal:
+    if moment.tzinfo is None:
+        raise ValueError("a time needs its zone")
+    return ox.Literal(moment.isoformat(), datatype=_XSD_DATETIME)
+
+
+def _value(term: Term | None) -> str:
+    if isinstance(term, ox.NamedNode | ox.BlankNode | ox.Literal):
+        return term.value
+    raise ValueError(f"expected a term, found {term!r}")
+
+
+def _is_message_graph(graph: object) -> bool:
+    return isinstance(graph, ox.NamedNode) and graph.value.startswith(MESSAGE)
+
+
+def _group_by_graph(quads: Iterable[ox.Quad]) -> dict[str, set[ox.Quad]]:
+    graphs: dict[str, set[ox.Quad]] = {}
+    for quad in quads:
+        name = quad.graph_name.value if isinstance(quad.graph_name, ox.NamedNode) else ""
+        graphs.setdefault(name, set()).add(quad)
+    return graphs
+
+
+def _check_writable(changed: dict[str, set[ox.Quad]]) -> None:
+    for name in changed:
+        if not name:
+            raise QueryRefused("the default graph is read-only: write into a message graph")
+        if name in _READ_ONLY_GRAPHS:
+            raise QueryRefused(f"the graph <{name}> is read-only")
+        if not name.startswith(MESSAGE):
+            raise QueryRefused(f"<{name}> is not a message graph (they start with {MESSAGE})")
+
+
+def _check_messages(graphs: dict[str, rdflib.Graph]) -> None:
+    """Each graph must still hold exactly one message, named as its graph and speaking of itself."""
+    for name, graph in graphs.items():
+        held = message_model.from_graph_of(graph)
+        if held.iri != name:
+            raise QueryRefused(
+                f"the graph <{name}> must hold the message <{name}>, not <{held.iri}>"
+            )
+
+
+def _check_loadable(by_graph: dict[str, set[ox.Quad]]) -> None:
+    for name in by_graph:
+        if not name:
+            raise QueryRefused("the dump has quads in the default graph; the hub keeps it empty")
+        if name != LOG_GRAPH and not name.startswith(MESSAGE):
+            raise QueryRefused(f"<{name}> is not a message graph (they start with {MESSAGE})")
+
+
+def _to_rdflib(quads: Iterable[ox.Quad]) -> rdflib.Graph:
+    graph = rdflib.Graph()
+    for quad in quads:
+        graph.add(
+            (_rdflib_term(quad.subject), _rdflib_term(quad.predicate), _rdflib_term(quad.object))
+        )
+    return graph
+
+
+def _rdflib_term(term: Any) -> Any:
+    if isinstance(term, ox.NamedNode):
+        return rdflib.URIRef(term.value)
+    if isinstance(term, ox.BlankNode):
+        return rdflib.BNode(term.value)
+    if isinstance(term, ox.Literal):
+        if term.language:
+            return rdflib.Literal(term.value, lang=term.language)
+        return rdflib.Literal(term.value, datatype=rdflib.URIRef(term.datatype.value))
+    raise QueryRefused(f"RDF-star triples are not supported here: {term}")
+
+
+_OXIGRAPH_POSITION = re.compile(r"error at (\d+):(\d+)")
+
+
+def _parse_error(error: SyntaxError) -> ParseError:
+    """The parser's own message, with its line and column when it gives them."""
+    reason = str(error)
+    found = _OXIGRAPH_POSITION.search(reason)
+    if found is None:
+        return ParseError(reason)
+    return ParseError(reason, int(found.group(1)), int(found.group(2)))
+
+
+_SERVICE_KEYWORD = re.compile(r"service|\\u|\\U", re.IGNORECASE)
+
+
+def _refuse_unlisted_services(sparql: str, allowed: frozenset[str]) -> None:
+    """Refuse SERVICE calls to endpoints not configured; the parser decides, not a string search.
+
+    Text without the keyword (or an escape that could spell it) cannot call a SERVICE, so only
+    the rest pays for rdflib's parser. Text rdflib cannot parse but that mentions SERVICE is
+    refused, since we cannot tell what it calls.
+    """
+    if not _SERVICE_KEYWORD.search(sparql):
+        return
+    try:
+        tree = sparql_algebra.translateQuery(sparql_parser.parseQuery(sparql)).algebra
+    except Exception:  # rdflib's parser raises several kinds; any of them means "cannot tell"
+        if re.search(r"\bservice\b", sparql, re.IGNORECASE):
+            raise QueryRefused("SERVICE calls are not allowed on this hub") from None
+        return
+    _refuse_services_in(tree, allowed)
+
+
+def _refuse_services_in(tree: object, allowed: frozenset[str]) -> None:
+    for node in _walk(tree):
+        if isinstance(node, CompValue) and node.name == "ServiceGraphPattern":
+            endpoint = node.get("term")
+            if not isinstance(endpoint, rdflib.URIRef) or str(endpoint) not in allowed:
+                raise QueryRefused(f"SERVICE calls to {endpoint} are not allowed on this hub")
+
+
+def _walk(tree: object) -> Iterator[object]:
+    yield tree
+    if isinstance(tree, dict):
+        for value in tree.values():
+            yield from _walk(value)
+    elif isinstance(tree, list | tuple):
+        for value in tree:
+            yield from _walk(value)
+
+
+def _graphs_named_by(sparql: str, allowed_services: frozenset[str]) -> set[str]:
+    """Every graph an update reads or writes, refusing updates whose graphs cannot be known."""
+    try:
+        tree = sparql_algebra.translateUpdate(sparql_parser.parseUpdate(sparql))
+    except Exception as error:  # pyparsing's ParseException and rdflib's own errors
+        raise ParseError(
+            str(getattr(error, "msg", error)),
+            getattr(error, "lineno", None),
+            getattr(error, "col", None),
+        ) from None
+    _refuse_services_in(tree.algebra, allowed_services)
+    graphs: set[str] = set()
+    for operation in tree.algebra:
+        graphs |= _operation_graphs(operation)
+    return graphs
+
+
+def _operation_graphs(operation: CompValue) -> set[str]:
+    if operation.name == "Load":
+        raise QueryRefused("LOAD is not allowed: post messages instead")
+    graphs: set[str] = set()
+    for node in _walk(operation):
+        if isinstance(node, dict):
+            graphs |= _graphs_of(node)
+    return graphs
+
+
+def _graphs_of(node: dict[str, Any]) -> set[str]:
+    """Graph IRIs named by one node of an update's algebra; a graph variable is refused."""
+    named = [node.get("withClause"), *(node.get("quads") or {})]
+    named += [using.get(key) for using in node.get("using") or [] for key in ("default", "named")]
+    if isinstance(node, CompValue) and node.name == "Graph":
+        named.append(node.get("term"))
+    if isinstance(node, CompValue) and node.name in {"Clear", "Drop"}:
+        if node.get("graphiri") in {"ALL", "NAMED"}:
+            raise QueryRefused(f"{node.name.upper()} {node['graphiri']} is not allowed")
+        named.append(node.get("graphiri"))
+    if isinstance(node, CompValue) and node.name in {"Add", "Move", "Copy"}:
+        named += node.get("graph") or []
+    if any(isinstance(name, rdflib.Variable) for name in named):
+        raise QueryRefused("an update must name its graphs: GRAPH ?variable is not supported")
+    return {str(name) for name in named if isinstance(name, rdflib.URIRef)}
