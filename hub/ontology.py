@@ -19,7 +19,6 @@ def load_ontology() -> Graph:
 @cache
 def label(iri: str) -> str:
     """The term's English label, or its local name when the ontology gives none."""
-    labels = load_ontology().preferredLabel(URIRef(iri), lang="en") or [
-        (RDFS.label, lit) for lit in load_ontology().objects(URIRef(iri), RDFS.label)
-    ]
-    return str(labels[0][1]) if labels else local_name(iri)
+    labels = list(load_ontology().objects(URIRef(iri), RDFS.label))
+    english = [lit for lit in labels if getattr(lit, "language", None) in (None, "en")]
+    return str(english[0]) if english else local_name(iri)

@@ -1,0 +1,48 @@
+"""What can go wrong with a message, said so that a person can act on it."""
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Violation:
+    """One broken rule: which message, which field, which rule, which value."""
+
+    message: str
+    focus: str
+    field: str
+    label: str
+    rule: str
+    value: str | None
+    text: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def line(self) -> str:
+        shown = "" if self.value is None else f" (value {self.value!r})"
+        return f"{self.message}: {self.field}: {self.rule}: {self.text}{shown}"
+
+
+class HubError(Exception):
+    """Base of every error the hub reports to its users."""
+
+
+class ParseError(HubError):
+    """The body is not well-formed in the format it claims."""
+
+    def __init__(self, reason: str, line: int | None = None, column: int | None = None) -> None:
+        self.reason = reason
+        self.line = line
+        self.column = column
+        where = f" at line {line}" if line is not None else ""
+        where += f", column {column}" if column is not None else ""
+        super().__init__(f"{reason}{where}")
+
+
+class Invalid(HubError):
+    """The body parses but breaks at least one rule of the shapes."""
+
+    def __init__(self, violations: list[Violation]) -> None:
+        self.violations = violations
+        super().__init__("; ".join(v.line() for v in violations))

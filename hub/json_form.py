@@ -1,0 +1,127 @@
+"""The plain-JSON form of a message, for integrators who do not speak RDF.
+
+Both directions are driven by the shapes: a field's JSON key is its sh:name, its RDF property is
+its sh:path, and its kind (literal, enumeration, reference, part) says how a value is written.
+Lists of literals and references are sets, as in RDF; parts keep their order by their number.
+"""
+
+import re
+from decimal import Decimal
+from typing import Any
+
+from rdflib import RDF, XSD, Graph, Literal, Node, URIRef
+
+from hub import vocabulary as v
+from hub.shapes import Field, NodeShape, enum_key, local_name, shapes
+
+JSON = dict[str, Any]
+ENVELOPE_KEYS = ("type", "id", "sender", "time", "recipients", "references")
+
+
+def message_iri(message_id: str) -> str:
+    return v.MESSAGE + message_id
+
+
+def part_iri(owner: str, field: Field, position: int | None) -> URIRef:
+    """Parts are named after their property, numbered when there are several."""
+    base = owner.split("#", 1)[0]
+    suffix = "" if position is None else f"-{position}"
+    return URIRef(f"{base}#{local_name(field.path)}{suffix}")
+
+
+# JSON -> RDF
+
+
+def _literal(field: Field, value: Any) -> Literal:
+    datatype = URIRef(field.datatype or XSD.string)
+    if datatype == XSD.decimal:
+        return Literal(format(Decimal(str(value)), "f"), datatype=datatype)
+    if datatype == XSD.double:
+        return Literal(repr(float(value)), datatype=datatype)
+    if datatype in (XSD.integer, XSD.boolean):
+        return Literal(value, datatype=datatype)
+    if datatype == XSD.string:
+        return Literal(str(value))
+    return Literal(str(value), datatype=datatype)
+
+
+def _term(graph: Graph, owner: str, field: Field, value: Any, position: int | None) -> Node:
+    if field.kind == "literal":
+        return _literal(field, value)
+    if field.kind == "ref":
+        return URIRef(f"{field.base}{value}")
+    if field.kind == "enum":
+        return URIRef(next(c for c in field.choices if enum_key(c) == value))
+    node = part_iri(owner, field, position)
+    _write_fields(graph, node, shapes().parts[field.node or ""], value)
+    return node
+
+
+def _write_fields(graph: Graph, node: URIRef, shape: NodeShape, document: JSON) -> None:
+    for field in shape.fields:
+        if field.name not in document:
+            continue
+        value = document[field.name]
+        if not field.many:
+            graph.add((node, URIRef(field.path), _term(graph, node, field, value, None)))
+            continue
+        for position, item in enumerate(value):
+            graph.add((node, URIRef(field.path), _term(graph, node, field, item, position)))
+
+
+def to_graph(document: JSON) -> Graph:
+    """The RDF of a message in plain JSON that has passed its JSON Schema."""
+    graph = Graph()
+    node = URIRef(message_iri(document["id"]))
+    graph.add((node, RDF.type, URIRef(v.HEILA + document["type"])))
+    _write_fields(graph, node, shapes().envelope, document)
+    _write_fields(graph, node, shapes().objects[document["type"]], document)
+    return graph
+
+
+# RDF -> JSON
+
+
+def _number_of(node: Node) -> int:
+    match = re.search(r"-(\d+)$", str(node))
+    return int(match.group(1)) if match else 0
+
+
+def _python(field: Field, term: Node) -> Any:
+    if field.kind == "enum":
+        return enum_key(str(term))
+    if field.kind == "ref":
+        text = str(term)
+        return text.removeprefix(field.base) if field.base else text
+    assert isinstance(term, Literal)
+    datatype = term.datatype
+    if datatype == XSD.decimal:
+        number = Decimal(str(term))
+        return int(number) if "." not in str(term) else float(number)
+    if datatype == XSD.double:
+        return float(str(term))
+    if datatype in (XSD.integer, XSD.boolean):
+        return term.toPython()
+    return str(term)
+
+
+def _read_fields(graph: Graph, node: Node, shape: NodeShape) -> JSON:
+    document: JSON = {}
+    for field in shape.fields:
+        terms = list(graph.objects(node, URIRef(field.path)))
+        if not terms:
+            continue
+        if field.kind == "part":
+            part_shape = shapes().parts[field.node or ""]
+            values = [_read_fields(graph, t, part_shape) for t in sorted(terms, key=_number_of)]
+        else:
+            values = sorted((_python(field, t) for t in terms), key=str)
+        document[field.name] = values if field.many else values[0]
+    return document
+
+
+def from_graph(graph: Graph, node: URIRef, type_name: str) -> JSON:
+    """The plain-JSON form of the message `node` in `graph`, envelope keys first."""
+    envelope = _read_fields(graph, node, shapes().envelope)
+    body = _read_fields(graph, node, shapes().objects[type_name])
+    return {"type": type_name, **envelope, **body}

@@ -1,0 +1,224 @@
+"""A message: one information object with its envelope, in every form the hub speaks.
+
+The RDF graph is the message; the plain JSON, JSON-LD, Turtle and N-Quads are views of it.
+`accept` is the single entry of every write path (HTTP, SPARQL Update, MQTT inbox, files).
+"""
+
+import json
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import pyoxigraph as ox
+from rdflib import RDF, BNode, Graph, Literal, URIRef
+from rdflib.term import Node
+
+from hub import vocabulary as v
+from hub.context import CONTEXT_URL, context
+from hub.errors import Invalid, ParseError, Violation
+from hub.json_form import JSON, from_graph, message_iri, to_graph
+from hub.schema import check
+from hub.validation import validate
+
+SMARTAPI_ID = URIRef(v.SMARTAPI + "id")
+GENERATED_BY = URIRef(v.SMARTAPI + "generatedBy")
+GENERATED_AT = URIRef(v.SMARTAPI + "generatedAt")
+RECIPIENT = URIRef(v.HEILA + "recipient")
+
+JSON_TYPES = ("application/json",)
+JSONLD_TYPES = ("application/ld+json",)
+OXIGRAPH_FORMATS = {
+    "text/turtle": ox.RdfFormat.TURTLE,
+    "application/n-triples": ox.RdfFormat.N_TRIPLES,
+    "application/n-quads": ox.RdfFormat.N_QUADS,
+    "application/rdf+xml": ox.RdfFormat.RDF_XML,
+}
+MEDIA_TYPES = (*JSON_TYPES, *JSONLD_TYPES, *OXIGRAPH_FORMATS)
+
+# rdflib logs a traceback for every ill-typed literal; the shapes report those as violations.
+logging.getLogger("rdflib.term").setLevel(logging.ERROR)
+
+
+@dataclass(frozen=True)
+class Message:
+    iri: str
+    id: str
+    type: str
+    sender: str
+    recipients: tuple[str, ...]
+    time: datetime
+    references: tuple[str, ...]
+    graph: Graph
+
+    def quads(self) -> list[ox.Quad]:
+        name = ox.NamedNode(self.iri)
+        return [ox.Quad(_ox(s), _ox(p), _ox(o), name) for s, p, o in self.graph]  # type: ignore[arg-type]
+
+    def to_json(self) -> JSON:
+        return from_graph(self.graph, URIRef(self.iri), self.type)
+
+    def serialize(self, media_type: str) -> bytes:
+        if media_type in JSON_TYPES:
+            return json.dumps(self.to_json(), ensure_ascii=False).encode()
+        if media_type in JSONLD_TYPES:
+            text = self.graph.serialize(format="json-ld", context=context(), auto_compact=True)
+            return json.dumps({**json.loads(text), "@context": CONTEXT_URL}, indent=1).encode()
+        if media_type == "application/n-quads":
+            return ox.serialize(self.quads(), format=ox.RdfFormat.N_QUADS) or b""
+        triples = [q.triple for q in self.quads()]
+        return ox.serialize(triples, format=OXIGRAPH_FORMATS[media_type]) or b""
+
+
+def _ox(term: Node) -> ox.NamedNode | ox.BlankNode | ox.Literal:
+    if isinstance(term, URIRef):
+        return ox.NamedNode(str(term))
+    if isinstance(term, BNode):
+        return ox.BlankNode(str(term))
+    assert isinstance(term, Literal)
+    if term.language:
+        return ox.Literal(str(term), language=term.language)
+    return ox.Literal(str(term), datatype=ox.NamedNode(str(term.datatype or v.XSD + "string")))
+
+
+def _rdflib(term: Any) -> Node:
+    if isinstance(term, ox.NamedNode):
+        return URIRef(term.value)
+    if isinstance(term, ox.BlankNode):
+        return BNode(term.value)
+    if term.language:
+        return Literal(term.value, lang=term.language)
+    if term.datatype.value == v.XSD + "string":
+        return Literal(term.value)
+    return Literal(term.value, datatype=URIRef(term.datatype.value))
+
+
+def _structure_violation(focus: str, field: str, rule: str, text: str) -> Invalid:
+    name = focus.removeprefix(v.MESSAGE)
+    return Invalid([Violation(name, focus, field, field, rule, None, text)])
+
+
+def _message_node(graph: Graph) -> tuple[URIRef, str]:
+    """The one subject typed as an information object, and its type's local name."""
+    found = {
+        (s, str(o).removeprefix(v.HEILA))
+        for s, o in graph.subject_objects(RDF.type)
+        if isinstance(s, URIRef) and str(o).removeprefix(v.HEILA) in v.INFORMATION_OBJECTS
+    }
+    if len(found) != 1:
+        what = "no information object" if not found else "more than one information object"
+        raise _structure_violation("", "type", "type", f"a message holds exactly one; found {what}")
+    return next(iter(found))
+
+
+def _check_scope(graph: Graph, node: URIRef) -> None:
+    """A message speaks of itself and its parts only: nothing it says can touch other messages."""
+    for subject in set(graph.subjects()):
+        if str(subject).split("#", 1)[0] != str(node):
+            raise _structure_violation(
+                str(node), "id", "scope", f"a message may only describe itself, not {subject}"
+            )
+
+
+def _actor(term: Node | None) -> str:
+    return str(term or "").removeprefix(v.ACTOR)
+
+
+def from_graph_of(graph: Graph) -> Message:
+    """Read the envelope of the message that `graph` holds."""
+    node, type_name = _message_node(graph)
+    _check_scope(graph, node)
+    identifier = str(graph.value(node, SMARTAPI_ID) or "")
+    if message_iri(identifier) != str(node):
+        raise _structure_violation(
+            str(node),
+            "id",
+            "messageIri",
+            f"the IRI of message {identifier!r} must be {v.MESSAGE}{{id}}",
+        )
+    time = graph.value(node, GENERATED_AT)
+    when = time.toPython() if isinstance(time, Literal) else None
+    references = {
+        str(o).removeprefix(v.MESSAGE)
+        for _, o in graph.predicate_objects(node)
+        if isinstance(o, URIRef) and str(o).startswith(v.MESSAGE) and "#" not in str(o)
+    }
+    return Message(
+        iri=str(node),
+        id=identifier,
+        type=type_name,
+        sender=_actor(graph.value(node, GENERATED_BY)),
+        recipients=tuple(
+            sorted(str(r).removeprefix(v.ACTOR) for r in graph.objects(node, RECIPIENT))
+        ),
+        time=when if isinstance(when, datetime) else datetime.min,
+        references=tuple(sorted(references)),
+        graph=graph,
+    )
+
+
+def from_quads(quads: Iterable[ox.Quad]) -> Message:
+    graph = Graph()
+    for quad in quads:
+        graph.add((_rdflib(quad.subject), _rdflib(quad.predicate), _rdflib(quad.object)))
+    return from_graph_of(graph)
+
+
+def from_json(document: Any) -> Message:
+    if not isinstance(document, dict):
+        raise _structure_violation("", "type", "datatype", "a message is a JSON object")
+    violations = check(document)
+    if violations:
+        raise Invalid(violations)
+    return from_graph_of(to_graph(document))
+
+
+def _load_json(data: bytes) -> Any:
+    try:
+        return json.loads(data)
+    except UnicodeDecodeError as error:
+        raise ParseError(f"not UTF-8: {error.reason}") from None
+    except json.JSONDecodeError as error:
+        raise ParseError(error.msg, error.lineno, error.colno) from None
+
+
+def _jsonld_graph(data: bytes) -> Graph:
+    document = _load_json(data)
+    if isinstance(document, dict) and document.get("@context") == CONTEXT_URL:
+        document = {**document, "@context": context()}
+    try:
+        return Graph().parse(data=json.dumps(document), format="json-ld")
+    except Exception as error:  # the JSON-LD processor raises many kinds
+        raise ParseError(f"not valid JSON-LD: {error}") from None
+
+
+def _oxigraph_graph(data: bytes, media_type: str) -> Graph:
+    graph = Graph()
+    try:
+        for item in ox.parse(data, format=OXIGRAPH_FORMATS[media_type]):
+            graph.add((_rdflib(item.subject), _rdflib(item.predicate), _rdflib(item.object)))
+    except SyntaxError as error:
+        raise ParseError(str(error.msg), error.lineno, error.offset) from None
+    return graph
+
+
+def parse(data: bytes, media_type: str) -> Message:
+    """A message from a body in one of MEDIA_TYPES; raises ParseError or Invalid."""
+    media_type = media_type.split(";", 1)[0].strip().lower()
+    if media_type in JSON_TYPES:
+        return from_json(_load_json(data))
+    if media_type in JSONLD_TYPES:
+        return from_graph_of(_jsonld_graph(data))
+    if media_type in OXIGRAPH_FORMATS:
+        return from_graph_of(_oxigraph_graph(data, media_type))
+    raise ParseError(f"unsupported media type {media_type!r}; use one of {', '.join(MEDIA_TYPES)}")
+
+
+def accept(data: bytes, media_type: str, known_types: dict[str, str] | None = None) -> Message:
+    """Parse and validate: the message, or ParseError / Invalid with every broken rule."""
+    message = parse(data, media_type)
+    violations = validate(message, known_types or {})
+    if violations:
+        raise Invalid(violations)
+    return message

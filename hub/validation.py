@@ -1,0 +1,123 @@
+"""Validation of messages against the SHACL shapes, before anything is stored.
+
+The shapes are read and harvested once; each message is then checked on its own graph plus the
+types of the messages it refers to, which is all a reference rule (sh:class) needs to see.
+A report is turned into Violations that name the field by its JSON path and its label.
+"""
+
+import threading
+from collections.abc import Mapping
+from functools import cache
+from typing import TYPE_CHECKING
+
+from pyshacl import Validator
+from pyshacl.graph_abstraction import DataGraph
+from pyshacl.shapes_graph import ShapesGraph
+from rdflib import RDF, RDFS, Graph, Node, URIRef
+from rdflib.namespace import SH
+
+from hub import vocabulary as v
+from hub.errors import Violation
+from hub.ontology import label
+from hub.shapes import local_name, shapes
+
+if TYPE_CHECKING:
+    from hub.message import Message
+
+_lock = threading.Lock()  # a harvested ShapesGraph is not safe to share between threads
+
+
+@cache
+def _shapes_graph() -> ShapesGraph:
+    graph = ShapesGraph(shapes().graph)
+    graph.shapes  # noqa: B018 - harvest once, now, not on the first message
+    return graph
+
+
+def _run(data: Graph, focus: list[str]) -> Graph:
+    options = {"inplace": True, "focus_nodes": [URIRef(f) for f in focus]}
+    validator = Validator(DataGraph.from_rdflib(data), shacl_graph=Graph(), options=options)
+    validator.shacl_graph = _shapes_graph()
+    with _lock:
+        _conforms, report, _text = validator.run()
+    return report  # type: ignore[no-any-return]
+
+
+def _rule(report: Graph, result: Node) -> str:
+    component = str(report.value(result, SH.sourceConstraintComponent) or "")
+    if component == str(SH.SPARQLConstraintComponent):
+        constraint = report.value(result, SH.sourceConstraint)
+        named = shapes().graph.value(constraint, RDFS.label) if constraint is not None else None
+        return str(named) if named is not None else "sparql"
+    name = local_name(component).removesuffix("ConstraintComponent")
+    return name[:1].lower() + name[1:]
+
+
+def _json_path(graph: Graph, node: Node, path: Node | None) -> str:
+    """The JSON path of `path` on `node`: `power`, `price.amount`, `slots[2].index`."""
+    tail = shapes().name_of(str(path)) if path is not None else ""
+    link = next(iter(graph.subject_predicates(node)), None) if "#" in str(node) else None
+    if link is None:
+        return tail
+    parent, predicate = link
+    number = str(node).rsplit("-", 1)[-1]
+    head = _json_path(graph, parent, predicate) + (f"[{number}]" if number.isdigit() else "")
+    return f"{head}.{tail}" if tail else head
+
+
+def _violations(data: Graph, report: Graph) -> list[Violation]:
+    found = []
+    for result in report.subjects(RDF.type, SH.ValidationResult):
+        focus = report.value(result, SH.focusNode)
+        path = report.value(result, SH.resultPath)
+        value = report.value(result, SH.value)
+        field = _json_path(data, focus, path) if focus is not None else ""
+        found.append(
+            Violation(
+                message=str(focus).split("#", 1)[0].removeprefix(v.MESSAGE),
+                focus=str(focus),
+                field=field,
+                label=label(str(path)) if path is not None else field,
+                rule=_rule(report, result),
+                value=None if value is None else str(value),
+                text=str(report.value(result, SH.resultMessage) or ""),
+            )
+        )
+    return sorted(found, key=lambda x: (x.message, x.field, x.rule))
+
+
+def _with_references(graph: Graph, known_types: Mapping[str, str]) -> Graph:
+    """The graph plus `rdf:type` of every referenced message whose type is known."""
+    data = Graph()
+    data += graph
+    for _s, _p, target in graph:
+        type_name = known_types.get(str(target)) if isinstance(target, URIRef) else None
+        if type_name is not None:
+            data.add((target, RDF.type, URIRef(v.HEILA + type_name)))
+    return data
+
+
+def _types_in(graph: Graph) -> dict[str, str]:
+    return {
+        str(s): str(o).removeprefix(v.HEILA)
+        for s, o in graph.subject_objects(RDF.type)
+        if str(o).removeprefix(v.HEILA) in v.INFORMATION_OBJECTS
+    }
+
+
+def validate_graphs(
+    graphs: Mapping[str, Graph], known_types: Mapping[str, str] | None = None
+) -> list[Violation]:
+    """Violations of several message graphs (message IRI -> graph), checked together so that
+    they may refer to each other."""
+    data = Graph()
+    for graph in graphs.values():
+        data += graph
+    data = _with_references(data, {**(known_types or {}), **_types_in(data)})
+    return _violations(data, _run(data, list(graphs)))
+
+
+def validate(message: "Message", known_types: Mapping[str, str] | None = None) -> list[Violation]:
+    """Violations of one message; `known_types` maps referenced message IRIs to their types."""
+    data = _with_references(message.graph, known_types or {})
+    return _violations(data, _run(data, [message.iri]))
