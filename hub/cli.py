@@ -22,27 +22,36 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
 }
 
 
+Handler = Callable[[argparse.Namespace], int]
+
+
 class UsageError(Exception):
     """A mistake the user can fix; printed as one line, exit status 2."""
 
 
-def _parser() -> tuple[argparse.ArgumentParser, dict[str, Callable[[argparse.Namespace], int]]]:
+def _parser(chosen: str | None) -> tuple[argparse.ArgumentParser, Handler | None]:
+    """Every command is listed, but only the chosen one's module is imported: a command
+    starts without loading what the others need."""
     parser = argparse.ArgumentParser(prog="heila", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    handlers: dict[str, Callable[[argparse.Namespace], int]] = {}
+    handler: Handler | None = None
     for name, (module_name, function, help_text) in COMMANDS.items():
-        module = importlib.import_module(module_name)
         sub = commands.add_parser(name, help=help_text, description=help_text)
-        module.add_arguments(name, sub)
-        handlers[name] = getattr(module, function)
-    return parser, handlers
+        if name == chosen:
+            module = importlib.import_module(module_name)
+            module.add_arguments(name, sub)
+            handler = getattr(module, function)
+    return parser, handler
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser, handlers = _parser()
-    args = parser.parse_args(argv)
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    chosen = next((a for a in arguments if not a.startswith("-")), None)
+    parser, handler = _parser(chosen)
+    args = parser.parse_args(arguments)
+    assert handler is not None  # parse_args has refused any other command
     try:
-        return handlers[args.command](args)
+        return handler(args)
     except UsageError as error:
         print(f"heila {args.command}: {error}", file=sys.stderr)
         return 2

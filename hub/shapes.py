@@ -35,6 +35,7 @@ class Field:
     choices: tuple[str, ...] = ()
     base: str | None = None
     node: str | None = None
+    refers_to: str | None = None
     pattern: str | None = None
     minimum: float | None = None
     maximum: float | None = None
@@ -74,9 +75,13 @@ class Shapes:
         return self._names.get(path, local_name(path))
 
     @cached_property
-    def _names(self) -> dict[str, str]:
+    def every_field(self) -> tuple[Field, ...]:
         every = [self.envelope, *self.objects.values(), *self.parts.values()]
-        return {f.path: f.name for shape in every for f in shape.fields}
+        return tuple(f for shape in every for f in shape.fields)
+
+    @cached_property
+    def _names(self) -> dict[str, str]:
+        return {f.path: f.name for f in self.every_field}
 
 
 def enum_key(iri: str) -> str:
@@ -142,6 +147,7 @@ def _field(graph: Graph, shape: Node) -> Field:
         choices=() if members is None else tuple(str(m) for m in Collection(graph, members)),
         base=base,
         node=_text(graph, shape, SH.node),
+        refers_to=_text(graph, shape, SH["class"]),
         pattern=pattern,
         minimum=_number(graph, shape, SH.minInclusive),
         maximum=_number(graph, shape, SH.maxInclusive),
