@@ -538,7 +538,7 @@ def _refuse_unlisted_services(sparql: str, allowed: frozenset[str]) -> None:
 def _refuse_services_in(tree: object, allowed: frozenset[str]) -> None:
     for node in _walk(tree):
         if isinstance(node, CompValue) and node.name == "ServiceGraphPattern":
-            endpoint = node.get("term")
+            endpoint = dict.get(node, "term")
             if not isinstance(endpoint, rdflib.URIRef) or str(endpoint) not in allowed:
                 raise QueryRefused(f"SERVICE calls to {endpoint} are not allowed on this hub")
 
@@ -556,7 +556,7 @@ def _walk(tree: object) -> Iterator[object]:
 def _graphs_named_by(sparql: str, allowed_services: frozenset[str]) -> set[str]:
     """Every graph an update reads or writes, refusing updates whose graphs cannot be known."""
     try:
-        tree = sparql_algebra.translateUpdate(sparql_parser.parseUpdate(sparql))
+        tree = sparql_algebra.translateUpdate(sparql_parser.parseUpdate(_unsigned(sparql)))
     except Exception as error:  # pyparsing's ParseException and rdflib's own errors
         raise ParseError(
             str(getattr(error, "msg", error)),
@@ -570,28 +570,40 @@ def _graphs_named_by(sparql: str, allowed_services: frozenset[str]) -> set[str]:
     return graphs
 
 
+_SIGNED_NUMBER = re.compile(r"(?<=[\s(,;{\[])[-+](?=[0-9.])")
+
+
+def _unsigned(sparql: str) -> str:
+    """The update without signs on numbers, for rdflib's parser only: rdflib 7 fails on a negative
+    decimal, and the graph names it is asked for do not depend on any number's sign."""
+    return _SIGNED_NUMBER.sub("", sparql)
+
+
 def _operation_graphs(operation: CompValue) -> set[str]:
+    """Graph IRIs one update operation names; a graph variable or a whole-store target is refused.
+
+    rdflib's CompValue.get answers the key itself for a missing key, hence dict.get below.
+    """
     if operation.name == "Load":
         raise QueryRefused("LOAD is not allowed: post messages instead")
-    graphs: set[str] = set()
-    for node in _walk(operation):
-        if isinstance(node, dict):
-            graphs |= _graphs_of(node)
-    return graphs
-
-
-def _graphs_of(node: dict[str, Any]) -> set[str]:
-    """Graph IRIs named by one node of an update's algebra; a graph variable is refused."""
-    named = [node.get("withClause"), *(node.get("quads") or {})]
-    named += [using.get(key) for using in node.get("using") or [] for key in ("default", "named")]
-    if isinstance(node, CompValue) and node.name == "Graph":
-        named.append(node.get("term"))
-    if isinstance(node, CompValue) and node.name in {"Clear", "Drop"}:
-        if node.get("graphiri") in {"ALL", "NAMED"}:
-            raise QueryRefused(f"{node.name.upper()} {node['graphiri']} is not allowed")
-        named.append(node.get("graphiri"))
-    if isinstance(node, CompValue) and node.name in {"Add", "Move", "Copy"}:
-        named += node.get("graph") or []
+    named: list[object] = [dict.get(operation, "withClause")]
+    if operation.name in {"Clear", "Drop"}:
+        target = dict.get(operation, "graphiri")
+        if target in {"ALL", "NAMED"}:
+            raise QueryRefused(f"{operation.name.upper()} {target} is not allowed")
+        named.append(target)
+    if operation.name in {"Add", "Move", "Copy"}:
+        named += dict.get(operation, "graph") or []
+    for using in dict.get(operation, "using") or []:
+        named += [dict.get(using, "default"), dict.get(using, "named")]
+    for clause in (operation, dict.get(operation, "delete"), dict.get(operation, "insert")):
+        if isinstance(clause, dict):
+            named += list(dict.get(clause, "quads") or {})
+    named += [
+        dict.get(node, "term")
+        for node in _walk(dict.get(operation, "where"))
+        if isinstance(node, CompValue) and node.name == "Graph"
+    ]
     if any(isinstance(name, rdflib.Variable) for name in named):
         raise QueryRefused("an update must name its graphs: GRAPH ?variable is not supported")
     return {str(name) for name in named if isinstance(name, rdflib.URIRef)}
