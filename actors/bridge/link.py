@@ -1,0 +1,168 @@
+"""The IEC 60870-5-104 link: a c104 client to every station of the point map.
+
+On every (re)connect the client runs a general interrogation and synchronises the station's
+clock (c104.Init.ALL); a dropped link is reopened by c104 itself. Callbacks run on lib60870's
+receive thread, so they only enqueue a `Sample` and wake whoever waits for a status point.
+Addresses the point map does not name are counted and logged, never reported.
+"""
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import c104
+
+from actors.bridge.monitoring import Sample
+from actors.bridge.pointmap import BREAKER_COMMAND, Command, Point, PointMap, Station
+
+log = logging.getLogger("heila.bridge.link")
+
+
+@dataclass(frozen=True)
+class Tls:
+    """Certificate files (PEM) for a TLS link; the station's certificate must chain to `ca`."""
+
+    certificate: Path
+    key: Path
+    ca: Path
+
+    def transport_security(self) -> c104.TransportSecurity:
+        security = c104.TransportSecurity(validate=True, only_known=False)
+        security.set_certificate(cert=str(self.certificate), key=str(self.key))
+        security.set_ca_certificate(cert=str(self.ca))
+        return security
+
+
+class Link:
+    def __init__(
+        self,
+        point_map: PointMap,
+        samples: "queue.SimpleQueue[Sample]",
+        *,
+        endpoints: dict[str, tuple[str, int]] | None = None,
+        tls: Tls | None = None,
+        command_timeout_ms: int = 2000,
+    ) -> None:
+        """`endpoints` overrides a station's host and port from the point map, by station id."""
+        self.point_map = point_map
+        self._samples = samples
+        self._changed = threading.Condition()
+        self._client = c104.Client(
+            tick_rate_ms=50,
+            command_timeout_ms=command_timeout_ms,
+            transport_security=tls.transport_security() if tls else None,
+        )
+        self._client.on_new_point(callable=self._on_unknown_point)
+        self._client.on_new_station(callable=self._on_unknown_station)
+        self._stations: dict[int, c104.Station] = {}
+        for station in point_map.stations:
+            host, port = (endpoints or {}).get(station.id, (station.host, station.port))
+            self._stations[station.common_address] = self._add_station(station, host, port)
+        for point in point_map.points.values():
+            self._add_point(point)
+        for command in point_map.commands.values():
+            self._add_command(command)
+
+    def start(self) -> None:
+        self._client.start()
+
+    def stop(self) -> None:
+        self._client.stop()
+
+    @property
+    def connected(self) -> bool:
+        """Every station's connection is open."""
+        return all(connection.is_connected for connection in self._client.connections)
+
+    def status(self, point: Point) -> object:
+        """The point's last received value (float, bool or c104.Double)."""
+        return self._c104_point(point.station, point.address).value
+
+    def wait_for(self, condition: Callable[[], bool], timeout: float) -> bool:
+        """Wait until a received value makes `condition` true."""
+        with self._changed:
+            return self._changed.wait_for(condition, timeout)
+
+    def operate(self, command: Command, value: float | str) -> bool:
+        """Send a command with select-before-operate; True if the device confirmed it.
+
+        `value` is "close" or "open" for a breaker, kW for a set-point (before the point's scale).
+        c104 can report False for a command the device executed: decide from the status point.
+        """
+        point = self._c104_point(command.station, command.address)
+        if command.type == BREAKER_COMMAND:
+            point.value = c104.Double.ON if value == "close" else c104.Double.OFF
+        else:
+            point.value = float(value) / command.scale
+        return point.transmit(cause=c104.Cot.ACTIVATION)
+
+    def _add_station(self, station: Station, host: str, port: int) -> c104.Station:
+        connection = self._client.get_connection(ip=host, port=port)
+        if connection is None:
+            connection = self._client.add_connection(ip=host, port=port, init=c104.Init.ALL)
+            assert connection is not None, f"bad endpoint {host}:{port}"
+            connection.on_state_change(callable=_on_state_change)
+        added = connection.add_station(common_address=station.common_address)
+        assert added is not None
+        return added
+
+    def _add_point(self, point: Point) -> None:
+        kind = getattr(c104.Type, point.type)
+        added = self._stations[point.station.common_address].add_point(
+            io_address=point.address, type=kind
+        )
+        assert added is not None
+        added.on_receive(callable=self._on_value)
+
+    def _add_command(self, command: Command) -> None:
+        self._stations[command.station.common_address].add_point(
+            io_address=command.address,
+            type=getattr(c104.Type, command.type),
+            command_mode=c104.CommandMode.SELECT_AND_EXECUTE,
+        )
+
+    def _c104_point(self, station: Station, address: int) -> c104.Point:
+        point = self._stations[station.common_address].get_point(io_address=address)
+        assert point is not None
+        return point
+
+    def _on_value(
+        self, point: c104.Point, previous_info: c104.Information, message: c104.IncomingMessage
+    ) -> c104.ResponseState:
+        quality = point.quality
+        self._samples.put(
+            Sample(
+                message.common_address,
+                point.io_address,
+                point.value,
+                quality.value if isinstance(quality, c104.Quality) else 0,
+                point.recorded_at,
+                time.time_ns(),
+            )
+        )
+        with self._changed:
+            self._changed.notify_all()
+        return c104.ResponseState.NONE
+
+    def _on_unknown_point(
+        self, client: c104.Client, station: c104.Station, io_address: int, point_type: c104.Type
+    ) -> None:
+        self._samples.put(Sample(station.common_address, io_address, None, 0, None, time.time_ns()))
+
+    def _on_unknown_station(
+        self, client: c104.Client, connection: c104.Connection, common_address: int
+    ) -> None:
+        log.warning(
+            "%s:%d sent common address %d, which the point map does not name",
+            connection.ip,
+            connection.port,
+            common_address,
+        )
+
+
+def _on_state_change(connection: c104.Connection, state: c104.ConnectionState) -> None:
+    log.info("IEC 104 link to %s:%d: %s", connection.ip, connection.port, state.name)

@@ -1,0 +1,232 @@
+"""The field bridge as a process, and the `heila bridge` command.
+
+It runs four things side by side: the IEC 104 link (c104's threads), the monitoring loop
+(samples to Measurement messages to the hub), the MQTT subscription to the microgrid's
+notifications, and the command worker that carries out one order at a time.
+"""
+
+import argparse
+import json
+import logging
+import os
+import queue
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+
+from actors.bridge import pointmap
+from actors.bridge.buffer import DiskBuffer
+from actors.bridge.control import Operator, OrderError, Outcome, orders, record
+from actors.bridge.link import Link, Tls
+from actors.bridge.monitoring import Converter, Sample, pump
+from actors.bridge.uplink import Uplink
+
+log = logging.getLogger("heila.bridge")
+
+TOPICS = ("ActivationNotification", "ControlSignal")
+"""The notifications the bridge acts on, on heila/v1/{actor}/{type}."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    hub: str = "http://127.0.0.1:8000"
+    token: str = ""
+    actor: str = "mgms-1"
+    """the microgrid the bridge serves: sender of its messages, recipient of activations"""
+    mqtt: str = "mqtt://127.0.0.1:1883"
+    buffer: Path = Path("var/bridge-buffer")
+    endpoints: dict[str, tuple[str, int]] = field(default_factory=dict)
+    tls: Tls | None = None
+    command_timeout: float = 3.0
+    """seconds to wait for a device's confirmation and for its status point"""
+    retry_backoff: tuple[float, float] = (0.5, 15.0)
+
+
+class Bridge:
+    def __init__(
+        self,
+        settings: Settings,
+        point_map: pointmap.PointMap,
+        on_outcome: Callable[[Outcome], None] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.point_map = point_map
+        self.samples: queue.SimpleQueue[Sample] = queue.SimpleQueue()
+        self.converter = Converter(point_map, settings.actor)
+        self.link = Link(
+            point_map,
+            self.samples,
+            endpoints=settings.endpoints,
+            tls=settings.tls,
+            command_timeout_ms=int(settings.command_timeout * 1000),
+        )
+        self.uplink = Uplink(
+            settings.hub,
+            settings.token,
+            DiskBuffer(settings.buffer),
+            backoff=settings.retry_backoff,
+        )
+        self.operator = Operator(self.link, timeout=settings.command_timeout)
+        self._on_outcome = on_outcome
+        self._notifications: queue.SimpleQueue[dict[str, Any] | None] = queue.SimpleQueue()
+        self._running = False
+        self._threads: list[threading.Thread] = []
+        self._mqtt = mqtt.Client(
+            CallbackAPIVersion.VERSION2, f"heila-bridge-{settings.actor}", clean_session=False
+        )
+        self._mqtt.reconnect_delay_set(min_delay=1, max_delay=30)
+        self._mqtt.on_connect = self._on_mqtt_connect
+        self._mqtt.on_message = self._on_mqtt_message
+
+    def start(self) -> None:
+        self._running = True
+        self.link.start()
+        for name, target in (("monitoring", self._monitor), ("commands", self._command_loop)):
+            thread = threading.Thread(target=target, name=f"bridge-{name}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+        address = urlsplit(self.settings.mqtt)
+        self._mqtt.connect_async(address.hostname or "127.0.0.1", address.port or 1883)
+        self._mqtt.loop_start()
+
+    def stop(self) -> None:
+        self._running = False
+        self._notifications.put(None)
+        self._mqtt.disconnect()
+        self._mqtt.loop_stop()
+        self.link.stop()
+        for thread in self._threads:
+            thread.join(timeout=5)
+        self.uplink.close()
+
+    @property
+    def subscribed(self) -> bool:
+        return self._mqtt.is_connected()
+
+    def _monitor(self) -> None:
+        pump(self.samples, self.converter, self.uplink.send_json, lambda: self._running)
+
+    def _on_mqtt_connect(self, client: mqtt.Client, *_: Any) -> None:
+        for kind in TOPICS:
+            client.subscribe(f"heila/v1/{self.settings.actor}/{kind}", qos=1)
+
+    def _on_mqtt_message(
+        self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage
+    ) -> None:
+        try:
+            self._notifications.put(json.loads(message.payload))
+        except ValueError:
+            log.warning("unreadable notification on %s: ignored", message.topic)
+
+    def _command_loop(self) -> None:
+        while (notification := self._notifications.get()) is not None:
+            try:
+                self._act_on(notification)
+            except Exception:  # one bad notification must not stop the worker
+                log.exception("notification %s could not be handled", notification.get("id"))
+
+    def _act_on(self, notification: dict[str, Any]) -> None:
+        message = notification.get("payload") or self.uplink.fetch(str(notification.get("id")))
+        if message is None or message.get("sender") == self.settings.actor:
+            return
+        try:
+            found = orders(self.point_map, message)
+        except OrderError as error:
+            log.warning("%s %s: %s", message.get("type"), message.get("id"), error)
+            return
+        for order in found:
+            outcome = self.operator.carry_out(order)
+            log.info("%s %s: %s", order.command.device, order.action, outcome.reason or "executed")
+            self.uplink.send("text/turtle", record(outcome, self.settings.actor)[1])
+            if self._on_outcome is not None:
+                self._on_outcome(outcome)
+
+
+def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--hub", default=Settings.hub, help="the hub's base URL")
+    parser.add_argument(
+        "--token", default=os.environ.get("HEILA_TOKEN", ""), help="bearer token (or HEILA_TOKEN)"
+    )
+    parser.add_argument("--actor", default=Settings.actor, help="the microgrid's actor id")
+    parser.add_argument("--mqtt", default=Settings.mqtt, help="the hub's MQTT broker URL")
+    parser.add_argument(
+        "--point-map",
+        type=Path,
+        action="append",
+        help="point map (Turtle), repeatable; default: the shipped substation-1 map",
+    )
+    parser.add_argument(
+        "--endpoint",
+        action="append",
+        default=[],
+        metavar="STATION=HOST:PORT",
+        help="reach a station elsewhere than its point map says",
+    )
+    parser.add_argument("--buffer", type=Path, default=Settings.buffer, help="on-disk buffer")
+    parser.add_argument("--command-timeout", type=float, default=Settings.command_timeout)
+    parser.add_argument("--tls-cert", type=Path, help="the bridge's certificate (PEM) for TLS")
+    parser.add_argument("--tls-key", type=Path, help="its private key (PEM)")
+    parser.add_argument("--tls-ca", type=Path, help="CA certificate that signs the stations")
+    parser.add_argument(
+        "--check", action="store_true", help="only check the point map and say what it holds"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from hub.cli import UsageError
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    try:
+        point_map = pointmap.load(args.point_map or pointmap.default_files())
+    except pointmap.PointMapError as error:
+        raise UsageError(f"point map: {error}") from error
+    if args.check:
+        print(
+            f"point map ok: {len(point_map.stations)} stations, {len(point_map.points)} points, "
+            f"{len(point_map.commands)} commands"
+        )
+        return 0
+    if not args.token:
+        raise UsageError("the hub needs a bearer token: --token or HEILA_TOKEN")
+    settings = Settings(
+        hub=args.hub,
+        token=args.token,
+        actor=args.actor,
+        mqtt=args.mqtt,
+        buffer=args.buffer,
+        endpoints=dict(_endpoint(text, point_map) for text in args.endpoint),
+        tls=_tls(args),
+        command_timeout=args.command_timeout,
+    )
+    bridge = Bridge(settings, point_map)
+    bridge.start()
+    try:
+        threading.Event().wait()
+    finally:
+        bridge.stop()
+    return 0
+
+
+def _endpoint(text: str, point_map: pointmap.PointMap) -> tuple[str, tuple[str, int]]:
+    from hub.cli import UsageError
+
+    station, _, address = text.partition("=")
+    host, _, port = address.rpartition(":")
+    if station not in {s.id for s in point_map.stations} or not host or not port.isdigit():
+        raise UsageError(f"--endpoint {text!r}: expected STATION=HOST:PORT for a mapped station")
+    return station, (host, int(port))
+
+
+def _tls(args: argparse.Namespace) -> Tls | None:
+    from hub.cli import UsageError
+
+    files = (args.tls_cert, args.tls_key, args.tls_ca)
+    if any(files) and not all(files):
+        raise UsageError("TLS needs --tls-cert, --tls-key and --tls-ca together")
+    return Tls(*files) if all(files) else None

@@ -1,0 +1,157 @@
+"""Monitoring direction: values received from the stations become Measurement messages.
+
+The c104 callback only enqueues a raw `Sample`; this module turns samples into readings (the
+lean model: point, value, unit, quantity, device time, receive time, quality flags only when
+not good) and groups them into one Measurement per feeder. Batches are whatever has queued up
+while the previous one was being delivered: one value travels alone at once, a burst travels
+together, so light traffic gets no added latency and heavy traffic gets large batches.
+"""
+
+import itertools
+import logging
+import queue
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from typing import Any, NamedTuple
+
+from actors.bridge.pointmap import PointMap
+
+log = logging.getLogger("heila.bridge.monitoring")
+
+QUALITY_FLAGS = (
+    (128, "invalid"),
+    (64, "notTopical"),
+    (1, "overflow"),
+    (16, "blocked"),
+    (32, "substituted"),
+)
+"""IEC 60870-5-104 quality bits (IV, NT, OV, BL, SB) and their names in a reading."""
+
+DOUBLE_POINT = {"INTERMEDIATE": 0.0, "OFF": 1.0, "ON": 2.0, "INDETERMINATE": 3.0}
+"""A breaker's double-point state as the reading's value (IEC DPI: 1 open, 2 closed)."""
+
+MAX_BATCH = 20_000
+"""Readings per delivery at most, so a backlog drains in bounded requests."""
+
+
+class Sample(NamedTuple):
+    """A value as it left the c104 callback: nothing converted yet, so the callback is short."""
+
+    common_address: int
+    address: int
+    value: Any
+    """float, bool or c104.Double"""
+    quality: int
+    """IEC quality bits"""
+    measured: datetime | None
+    """the device's time stamp (UTC, naive as c104 gives it), None for types without one"""
+    received_ns: int
+    """time.time_ns() when the callback ran"""
+
+
+Message = dict[str, Any]
+
+
+class Converter:
+    """Samples to readings and Measurement messages, by the point map."""
+
+    def __init__(self, point_map: PointMap, actor: str) -> None:
+        self.point_map = point_map
+        self.actor = actor
+        self._ids = itertools.count(1)
+        self._prefix = f"{actor}-measurement-{time.time_ns():x}"
+        self._unknown: set[tuple[int, int]] = set()
+        self.outside_map = 0
+        """samples whose address the point map does not know (logged once per address)"""
+
+    def reading(self, sample: Sample) -> tuple[str | None, dict[str, Any]] | None:
+        """The reading for a sample and the feeder it belongs to; None when it is not reported."""
+        point = self.point_map.point(sample.common_address, sample.address)
+        if point is None:
+            self._outside(sample)
+            return None
+        if point.quantity is None:
+            return None
+        received = datetime.fromtimestamp(sample.received_ns / 1e9, UTC)
+        measured = sample.measured.replace(tzinfo=UTC) if sample.measured else received
+        value = sample.value
+        number = DOUBLE_POINT[value.name] if hasattr(value, "name") else float(value)
+        reading: dict[str, Any] = {
+            "quantity": point.quantity,
+            "value": number * point.scale,
+            "unit": point.unit,
+            "time": measured.isoformat(),
+            "receivedAt": received.isoformat(),
+            "point": point.id,
+        }
+        if point.device is not None:
+            reading["device"] = point.device
+        if sample.quality:
+            reading["quality"] = [name for bit, name in QUALITY_FLAGS if sample.quality & bit]
+        return point.location, reading
+
+    def messages(self, samples: list[Sample]) -> list[Message]:
+        """One Measurement per feeder for a batch of samples."""
+        by_location: dict[str | None, list[dict[str, Any]]] = {}
+        for sample in samples:
+            converted = self.reading(sample)
+            if converted is not None:
+                by_location.setdefault(converted[0], []).append(converted[1])
+        now = datetime.now(UTC).isoformat()
+        return [
+            self._message(location, readings, now) for location, readings in by_location.items()
+        ]
+
+    def _message(self, location: str | None, readings: list[dict[str, Any]], now: str) -> Message:
+        message: Message = {
+            "type": "Measurement",
+            "id": f"{self._prefix}-{next(self._ids)}",
+            "sender": self.actor,
+            "time": now,
+            "readings": readings,
+        }
+        if location is not None:
+            message["location"] = location
+        return message
+
+    def _outside(self, sample: Sample) -> None:
+        self.outside_map += 1
+        key = (sample.common_address, sample.address)
+        if key not in self._unknown:
+            self._unknown.add(key)
+            log.warning(
+                "station %d sent address %d, which the point map does not name: ignored",
+                sample.common_address,
+                sample.address,
+            )
+
+
+def batches(samples: "queue.SimpleQueue[Sample]", wait: float) -> Iterator[list[Sample]]:
+    """Everything queued so far, at most MAX_BATCH; an empty list after `wait` seconds of quiet."""
+    while True:
+        try:
+            batch = [samples.get(timeout=wait)]
+        except queue.Empty:
+            yield []
+            continue
+        while len(batch) < MAX_BATCH:
+            try:
+                batch.append(samples.get_nowait())
+            except queue.Empty:
+                break
+        yield batch
+
+
+def pump(
+    samples: "queue.SimpleQueue[Sample]",
+    converter: Converter,
+    deliver: Callable[[list[Message]], None],
+    running: Callable[[], bool],
+    wait: float = 0.2,
+) -> None:
+    """The monitoring loop: batch, convert, deliver; `deliver([])` on quiet gives retries a turn."""
+    for batch in batches(samples, wait):
+        if not running():
+            return
+        deliver(converter.messages(batch) if batch else [])
