@@ -1,0 +1,179 @@
+"""The hub as one ASGI application: routes, MQTT, and one answer shape for every error.
+
+`create_app` wires the store to the message API, the SPARQL endpoint and the named queries,
+connects to the broker (starting the embedded one when no URL is configured) and turns every
+error into an RFC 9457 problem report: a 4xx that names the rule and the field, or a bare 500
+whose trace stays in the log.
+"""
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
+from starlette.exceptions import HTTPException
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from hub import api, openapi, sparql
+from hub.auth import Credentials, authenticated_actor
+from hub.broker import EmbeddedBroker
+from hub.config import EMBEDDED, Settings
+from hub.errors import HubError, Invalid, ParseError
+from hub.inbox import Inbox
+from hub.intake import Intake, NotSender
+from hub.notify import Notifier
+from hub.problem import Problem
+from hub.store import QueryTimeout, Store
+
+log = logging.getLogger(__name__)
+
+
+def _too_large(limit: int) -> Problem:
+    return Problem(
+        413,
+        "body-too-large",
+        "Body too large",
+        f"bodies are limited to {limit} bytes",
+        field="body",
+        rule="maxBytes",
+    )
+
+
+class BodyLimit:
+    """Refuses bodies over `limit` bytes, by their Content-Length or as they stream in."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
+            await _too_large(self.limit).response(scope["path"])(scope, receive, send)
+            return
+        received = 0
+
+        async def limited() -> Message:
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > self.limit:
+                raise _too_large(self.limit)
+            return message
+
+        await self.app(scope, limited, send)
+
+
+def problem_of(error: Exception) -> Problem:
+    """The problem report for an error raised below a route."""
+    if isinstance(error, Problem):
+        return error
+    if isinstance(error, ParseError):
+        return Problem(
+            400,
+            "parse-error",
+            "Body does not parse",
+            str(error),
+            rule="parse",
+            line=error.line,
+            column=error.column,
+        )
+    if isinstance(error, Invalid):
+        return Problem(
+            422,
+            "invalid-message",
+            "The message breaks rules",
+            str(error),
+            violations=[violation.as_dict() for violation in error.violations],
+        )
+    if isinstance(error, NotSender):
+        return Problem(
+            403, "not-sender", "Not the sender", str(error), field="sender", rule="sender"
+        )
+    if isinstance(error, QueryTimeout):
+        return Problem(503, "query-timeout", "Query too long", str(error))
+    if isinstance(error, RequestValidationError):
+        first = error.errors()[0]
+        name = str(first["loc"][-1])
+        return Problem(
+            400,
+            "bad-parameter",
+            "Bad request",
+            f"{name}: {first['msg']}",
+            field=name,
+            rule=str(first["type"]),
+        )
+    if isinstance(error, HTTPException):
+        return Problem(error.status_code, "http", str(error.detail), str(error.detail))
+    log.error("unexpected error", exc_info=error)
+    return Problem(500, "internal", "Internal error", "the hub failed; its log says why")
+
+
+async def _problem_response(request: Request, error: Exception) -> Response:
+    return problem_of(error).response(request.url.path)
+
+
+def _notifier(settings: Settings) -> Notifier:
+    host, port = settings.mqtt_address
+    return Notifier(
+        host,
+        port,
+        username=settings.mqtt_username,
+        password=settings.mqtt_password,
+        protocol=mqtt.MQTTv311 if settings.mqtt == EMBEDDED else mqtt.MQTTv5,
+        payload=settings.notify_payload,
+    )
+
+
+def create_app(settings: Settings, store: Store) -> FastAPI:
+    """The hub over `store`; MQTT starts and stops with the application's lifespan."""
+    notifier = _notifier(settings)
+    intake = Intake(store, notifier.notify)
+    inbox = Inbox(notifier, intake)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        broker = EmbeddedBroker(settings.embedded_mqtt_port) if settings.mqtt == EMBEDDED else None
+        if broker is not None:
+            broker.start()
+        notifier.start()
+        inbox.start()
+        try:
+            yield
+        finally:
+            inbox.stop()
+            notifier.stop()
+            if broker is not None:
+                broker.stop()
+
+    app = FastAPI(
+        title="HEILA hub",
+        summary="Information objects of a distribution grid's flexibility market, as one graph",
+        lifespan=lifespan,
+    )
+    writer = authenticated_actor(Credentials(settings.actors))
+    app.include_router(api.message_router(store, intake, writer, lambda: notifier.connected))
+    app.include_router(sparql.sparql_router(store, writer))
+    for error in (Exception, HTTPException, RequestValidationError, HubError):
+        app.add_exception_handler(error, _problem_response)
+    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+
+    def document() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = openapi.with_components(
+                get_openapi(
+                    title=app.title, version=app.version, summary=app.summary, routes=app.routes
+                )
+            )
+        return app.openapi_schema
+
+    app.openapi = document  # type: ignore[method-assign]
+    return app

@@ -1,0 +1,101 @@
+"""Who is writing: per-actor bearer tokens, kept in the configuration only as salted hashes.
+
+Tokens are 256 random bits, so one salted SHA-256 makes them unguessable from the file while
+keeping a check to microseconds (a slow password hash would cost every message milliseconds).
+Run `python -m hub.auth ACTOR` to make a token and the configuration lines that accept it.
+"""
+
+import hashlib
+import hmac
+import secrets
+import sys
+from collections.abc import Callable, Mapping
+
+from starlette.requests import Request
+
+from hub.config import ConfigError, Credential
+from hub.problem import Problem
+
+_SCHEME = "sha256"
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def hash_token(token: str, salt: str | None = None) -> str:
+    """The form a token takes in the configuration file: `sha256$salt$digest`."""
+    salt = salt or secrets.token_hex(16)
+    digest = hashlib.sha256(f"{salt}${token}".encode()).hexdigest()
+    return f"{_SCHEME}${salt}${digest}"
+
+
+def token_matches(token: str, token_hash: str) -> bool:
+    _, salt, _ = token_hash.split("$")
+    return hmac.compare_digest(hash_token(token, salt), token_hash)
+
+
+class Credentials:
+    """The actors that may write, and the check of a presented token against them."""
+
+    def __init__(self, actors: Mapping[str, Credential]) -> None:
+        for actor, credential in actors.items():
+            parts = credential.token_hash.split("$")
+            if len(parts) != 3 or parts[0] != _SCHEME or not all(parts):
+                raise ConfigError(
+                    f"[actors.{actor}] token_hash must be {_SCHEME}$salt$digest "
+                    "(made by python -m hub.auth)"
+                )
+        self._actors = dict(actors)
+
+    def __bool__(self) -> bool:
+        return bool(self._actors)
+
+    def actor_for(self, token: str) -> str | None:
+        for actor, credential in self._actors.items():
+            if token_matches(token, credential.token_hash):
+                return actor
+        return None
+
+
+def unauthorized(detail: str) -> Problem:
+    return Problem(
+        401, "unauthorized", "Authentication required", detail, {"WWW-Authenticate": "Bearer"}
+    )
+
+
+def authenticated_actor(credentials: Credentials) -> Callable[[Request], str]:
+    """A FastAPI dependency that answers the id of the actor whose bearer token came along."""
+
+    def dependency(request: Request) -> str:
+        if not credentials:
+            raise Problem(
+                403, "read-only", "The hub is read-only", "no actor credentials are configured"
+            )
+        header = request.headers.get("authorization")
+        if header is None:
+            raise unauthorized("writing needs an actor's bearer token")
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise unauthorized("the Authorization header must be 'Bearer <token>'")
+        actor = credentials.actor_for(token.strip())
+        if actor is None:
+            raise unauthorized("the bearer token belongs to no configured actor")
+        return actor
+
+    return dependency
+
+
+def _main(actors: list[str]) -> int:
+    if not actors:
+        print("usage: python -m hub.auth ACTOR...", file=sys.stderr)
+        return 2
+    for actor in actors:
+        token = new_token()
+        print(f"# token for {actor} (give it to the actor, keep it nowhere else): {token}")
+        print(f'[actors.{actor}]\ntoken_hash = "{hash_token(token)}"\n')
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_main(sys.argv[1:]))

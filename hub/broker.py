@@ -1,0 +1,181 @@
+"""The MQTT brokers the hub can run itself.
+
+`EmbeddedBroker` is amqtt inside the hub's process, for when no broker URL is configured: the
+demo then needs nothing but Python packages. It listens on loopback only and lets any local
+client in, so it suits one machine; anything shared uses a real broker with an ACL
+(docs/mqtt.md). `Mosquitto` starts a real Mosquitto on a port of our choosing, for tests and
+benchmarks.
+"""
+
+import asyncio
+import logging
+import shutil
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+from pathlib import Path
+from types import TracebackType
+from typing import Self
+
+from amqtt.broker import Broker
+
+log = logging.getLogger(__name__)
+
+_START_TIMEOUT = 10.0
+
+
+class BrokerError(RuntimeError):
+    """A broker could not be started (port taken, binary missing)."""
+
+
+def free_port() -> int:
+    """A TCP port on loopback that nothing listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def wait_for_port(host: str, port: int, timeout: float = _START_TIMEOUT) -> bool:
+    """True once something accepts TCP connections on host:port, False after `timeout`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection((host, port), timeout=0.2):
+                return True
+        except OSError:
+            time.sleep(0.02)
+    return False
+
+
+class EmbeddedBroker:
+    """amqtt on 127.0.0.1:`port`, run by its own event loop in a daemon thread."""
+
+    def __init__(self, port: int, host: str = "127.0.0.1") -> None:
+        self.host = host
+        self.port = port
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="mqtt-broker")
+        self._thread.daemon = True
+        self._broker: Broker | None = None
+
+    def start(self) -> None:
+        self._thread.start()
+        future = asyncio.run_coroutine_threadsafe(self._start(), self._loop)
+        try:
+            future.result(_START_TIMEOUT)
+        except Exception as error:
+            self._halt_loop()
+            raise BrokerError(
+                f"embedded MQTT broker cannot listen on {self.host}:{self.port}: {error}"
+            ) from error
+        log.info("embedded MQTT broker listening on mqtt://%s:%d", self.host, self.port)
+
+    def stop(self) -> None:
+        if self._broker is not None:
+            future = asyncio.run_coroutine_threadsafe(self._broker.shutdown(), self._loop)
+            future.result(_START_TIMEOUT)
+            self._broker = None
+        self._halt_loop()
+
+    async def _start(self) -> None:
+        config = {
+            "listeners": {"default": {"type": "tcp", "bind": f"{self.host}:{self.port}"}},
+            "plugins": {"amqtt.plugins.authentication.AnonymousAuthPlugin": {}},
+        }
+        broker = Broker(config)
+        await broker.start()
+        self._broker = broker
+
+    def _halt_loop(self) -> None:
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(_START_TIMEOUT)
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+def mosquitto_binary() -> str:
+    """Mosquitto's path: on PATH, or where Debian puts it (not always on PATH)."""
+    found = shutil.which("mosquitto") or shutil.which("/usr/sbin/mosquitto")
+    if found is None:
+        raise BrokerError("mosquitto not found (scripts/system-packages installs it)")
+    return found
+
+
+class Mosquitto:
+    """A Mosquitto of our own on 127.0.0.1:`port`, anonymous, with QoS 1 queues kept unbounded.
+
+    Stopping and starting it again keeps the port, so clients see a broker going away and coming
+    back, which is what the hub must survive.
+    """
+
+    def __init__(self, port: int | None = None) -> None:
+        self.host = "127.0.0.1"
+        self.port = port or free_port()
+        self._folder = Path(tempfile.mkdtemp(prefix="heila-mosquitto-"))
+        self._config = self._folder / "mosquitto.conf"
+        self._config.write_text(
+            f"listener {self.port} {self.host}\n"
+            "allow_anonymous true\n"
+            "persistence false\n"
+            "max_queued_messages 0\n"
+            "log_dest none\n",
+            encoding="utf-8",
+        )
+        self._process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"mqtt://{self.host}:{self.port}"
+
+    def start(self) -> None:
+        self._process = subprocess.Popen(
+            [mosquitto_binary(), "-c", str(self._config)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        if not wait_for_port(self.host, self.port):
+            self._process.kill()
+            _, reason = self._process.communicate()
+            self._process = None
+            raise BrokerError(
+                f"mosquitto did not listen on {self.host}:{self.port}: {reason.decode().strip()}"
+            )
+
+    def stop(self) -> None:
+        if self._process is None:
+            return
+        self._process.terminate()
+        try:
+            self._process.wait(_START_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            self._process.wait()
+        if self._process.stderr is not None:
+            self._process.stderr.close()
+        self._process = None
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+        shutil.rmtree(self._folder, ignore_errors=True)

@@ -1,0 +1,170 @@
+"""The hub's settings: built-in defaults, then a TOML configuration file, then command-line flags.
+
+The file is also where actors' credentials live (as salted hashes, see hub.auth). Without a
+file there are no credentials, so the hub is read-only: nothing lets an anonymous client write.
+
+```toml
+[hub]
+host = "127.0.0.1"
+port = 8000
+store = "var/store"          # a directory, or "memory"
+max_body_bytes = 1048576
+
+[sparql]
+timeout_seconds = 10.0
+result_limit = 10000
+
+[mqtt]
+url = "embedded"             # or "mqtt://host:1883"
+embedded_port = 1883
+notify_payload = false       # add the plain-JSON message to every notification
+username = "heila-hub"       # the hub's own login at the broker, if it asks for one
+password = "..."
+
+[actors.mgms]
+token_hash = "sha256$..."    # made by `python -m hub.auth mgms`
+```
+"""
+
+import dataclasses
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from hub.cli import UsageError
+
+EMBEDDED = "embedded"
+
+
+class ConfigError(UsageError):
+    """The configuration file cannot be used as it is; says which key and why."""
+
+
+@dataclass(frozen=True)
+class Credential:
+    """How one actor proves who it is: the salted hash of its bearer token."""
+
+    token_hash: str
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 8000
+    store: str = "memory"
+    max_body_bytes: int = 1_048_576
+    query_timeout: float = 10.0
+    query_limit: int = 10_000
+    mqtt: str = EMBEDDED
+    embedded_mqtt_port: int = 1883
+    notify_payload: bool = False
+    mqtt_username: str | None = None
+    mqtt_password: str | None = None
+    actors: Mapping[str, Credential] = field(default_factory=dict)
+    config_file: Path | None = None
+
+    @property
+    def read_only(self) -> bool:
+        """True when no actor can authenticate, so every write is refused."""
+        return not self.actors
+
+    @property
+    def mqtt_address(self) -> tuple[str, int]:
+        """Host and port of the broker the hub connects to (the embedded one included)."""
+        if self.mqtt == EMBEDDED:
+            return "127.0.0.1", self.embedded_mqtt_port
+        url = urlsplit(self.mqtt)
+        return url.hostname or "127.0.0.1", url.port or 1883
+
+    def with_flags(self, **flags: Any) -> "Settings":
+        """These settings with every flag that was given (not None) taking precedence."""
+        return dataclasses.replace(self, **{k: v for k, v in flags.items() if v is not None})
+
+
+# TOML table -> {key: (Settings attribute, expected type)}
+_KEYS: dict[str, dict[str, tuple[str, type | tuple[type, ...]]]] = {
+    "hub": {
+        "host": ("host", str),
+        "port": ("port", int),
+        "store": ("store", str),
+        "max_body_bytes": ("max_body_bytes", int),
+    },
+    "sparql": {
+        "timeout_seconds": ("query_timeout", (int, float)),
+        "result_limit": ("query_limit", int),
+    },
+    "mqtt": {
+        "url": ("mqtt", str),
+        "embedded_port": ("embedded_mqtt_port", int),
+        "notify_payload": ("notify_payload", bool),
+        "username": ("mqtt_username", str),
+        "password": ("mqtt_password", str),
+    },
+}
+_CREDENTIAL_KEYS = {f.name for f in dataclasses.fields(Credential)}
+
+
+def load_settings(path: Path | None) -> Settings:
+    """Settings from the file at `path` over the defaults (the defaults alone when None)."""
+    if path is None:
+        return Settings()
+    try:
+        document = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise ConfigError(f"cannot read {path}: {error.strerror}") from error
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{path} is not valid TOML: {error}") from error
+    values: dict[str, Any] = {"config_file": path}
+    for table, content in document.items():
+        if table == "actors":
+            values["actors"] = _credentials(path, content)
+        elif table in _KEYS:
+            values.update(_table(path, table, content))
+        else:
+            raise ConfigError(f"{path}: unknown table [{table}]")
+    settings = Settings(**values)
+    check(settings)
+    return settings
+
+
+def check(settings: Settings) -> None:
+    """Refuse settings that cannot work, naming the setting."""
+    if settings.mqtt != EMBEDDED and urlsplit(settings.mqtt).scheme not in ("mqtt", "tcp"):
+        raise ConfigError(f"mqtt url must be 'embedded' or mqtt://host:port, not {settings.mqtt!r}")
+    for name in ("port", "embedded_mqtt_port", "max_body_bytes", "query_limit"):
+        if getattr(settings, name) <= 0:
+            raise ConfigError(f"{name} must be positive")
+    if settings.query_timeout <= 0:
+        raise ConfigError("query timeout must be positive")
+
+
+def _table(path: Path, table: str, content: Any) -> dict[str, Any]:
+    if not isinstance(content, dict):
+        raise ConfigError(f"{path}: [{table}] must be a table")
+    values = {}
+    for key, value in content.items():
+        if key not in _KEYS[table]:
+            raise ConfigError(f"{path}: unknown key {key!r} in [{table}]")
+        attribute, expected = _KEYS[table][key]
+        if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
+            raise ConfigError(f"{path}: [{table}] {key} has the wrong type")
+        values[attribute] = value
+    return values
+
+
+def _credentials(path: Path, content: Any) -> dict[str, Credential]:
+    if not isinstance(content, dict):
+        raise ConfigError(f"{path}: [actors] must hold one table per actor")
+    actors = {}
+    for actor, entry in content.items():
+        if not isinstance(entry, dict) or set(entry) != _CREDENTIAL_KEYS:
+            raise ConfigError(
+                f"{path}: [actors.{actor}] needs exactly {', '.join(sorted(_CREDENTIAL_KEYS))}"
+            )
+        if not all(isinstance(value, str) for value in entry.values()):
+            raise ConfigError(f"{path}: [actors.{actor}] values must be strings")
+        actors[actor] = Credential(**entry)
+    return actors

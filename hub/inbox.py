@@ -1,0 +1,94 @@
+"""The MQTT inbox: actors publish messages to `heila/v1/inbox/{actor}`, the hub takes them in.
+
+A message from the inbox goes through the same intake as a posted one. On MQTT the broker's
+ACL is the authentication (docs/mqtt.md): only `{actor}` may publish to its inbox, so the
+topic names the writer, who must be the message's sender. The outcome goes back on
+`heila/v1/{actor}/outcome` as {id, status: stored|duplicate|rejected, iri?, violations?}.
+
+Messages are handed from paho's network thread to a worker of their own, so validation never
+holds up the notifications the network thread sends.
+"""
+
+import logging
+import queue
+import threading
+from typing import Any
+
+import paho.mqtt.client as mqtt
+
+from hub.errors import Invalid, ParseError, Violation
+from hub.intake import Intake, NotSender
+from hub.notify import PREFIX, Notifier, topic
+
+log = logging.getLogger(__name__)
+
+INBOX = f"{PREFIX}/inbox/+"
+_STOP = None
+
+
+def content_type(received: mqtt.MQTTMessage) -> str:
+    """The MQTT v5 content type, else a guess: JSON-LD has @context, JSON a brace, else Turtle."""
+    declared = getattr(received.properties, "ContentType", None)
+    if declared:
+        return str(declared)
+    body = received.payload.lstrip()
+    if not body.startswith(b"{"):
+        return "text/turtle"
+    return "application/ld+json" if b'"@context"' in body else "application/json"
+
+
+def _parse_violation(error: ParseError) -> dict[str, Any]:
+    where = {"line": error.line, "column": error.column} if error.line is not None else {}
+    return {"rule": "parse", "text": error.reason, **where}
+
+
+def _sender_violation(error: NotSender) -> Violation:
+    message = error.message
+    return Violation(
+        message.id, message.iri, "sender", "sender", "sender", message.sender, str(error)
+    )
+
+
+class Inbox:
+    def __init__(self, notifier: Notifier, intake: Intake) -> None:
+        self._notifier = notifier
+        self._intake = intake
+        self._queue: queue.Queue[tuple[str, bytes, str] | None] = queue.Queue()
+        self._worker = threading.Thread(target=self._work, name="mqtt-inbox", daemon=True)
+
+    def start(self) -> None:
+        self._worker.start()
+        self._notifier.subscribe(INBOX, self._received)
+
+    def stop(self) -> None:
+        self._queue.put(_STOP)
+        self._worker.join()
+
+    def _received(self, received: mqtt.MQTTMessage) -> None:
+        actor = received.topic.rsplit("/", 1)[-1]
+        self._queue.put((actor, bytes(received.payload), content_type(received)))
+
+    def _work(self) -> None:
+        while (item := self._queue.get()) is not _STOP:
+            actor, body, media_type = item
+            outcome = self.take(actor, body, media_type)
+            self._notifier.publish(topic(actor, "outcome"), outcome)
+
+    def take(self, actor: str, body: bytes, media_type: str) -> dict[str, Any]:
+        """Take in one message from `actor` and say what became of it."""
+        try:
+            accepted = self._intake.submit(body, media_type, actor)
+        except ParseError as error:
+            return {"id": None, "status": "rejected", "violations": [_parse_violation(error)]}
+        except Invalid as error:
+            violations = [v.as_dict() for v in error.violations]
+            identifier = error.violations[0].message if error.violations else None
+            return {"id": identifier, "status": "rejected", "violations": violations}
+        except NotSender as error:
+            violation = _sender_violation(error).as_dict()
+            return {"id": error.message.id, "status": "rejected", "violations": [violation]}
+        except Exception:  # the inbox must outlive any one message; the log keeps the trace
+            log.exception("inbox of %s: a message could not be taken in", actor)
+            return {"id": None, "status": "rejected", "violations": [{"rule": "internal"}]}
+        status = "stored" if accepted.stored.created else "duplicate"
+        return {"id": accepted.message.id, "status": status, "iri": accepted.stored.iri}

@@ -1,0 +1,132 @@
+"""The hub's side of MQTT: one connection that tells actors of each committed message.
+
+After a commit the hub publishes, at QoS 1, one notification per recipient on
+`heila/v1/{recipient}/{type}` and one for observers on `heila/v1/all/{type}` (docs/mqtt.md).
+The connection lives in paho's network thread and comes back by itself with growing delays;
+while the broker is away, notifications wait in paho's queue and go out once it is back, so a
+stored message is never refused for want of a broker.
+"""
+
+import json
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode, MQTTProtocolVersion
+from paho.mqtt.reasoncodes import ReasonCode
+
+from hub.message import Message
+from hub.store import Stored
+
+log = logging.getLogger(__name__)
+
+PREFIX = "heila/v1"
+OBSERVERS = "all"
+MAX_QUEUED = 100_000
+"""Notifications kept while the broker is away; beyond that the oldest news is not worth memory."""
+
+Handler = Callable[[mqtt.MQTTMessage], None]
+
+
+def topic(actor: str, kind: str) -> str:
+    """Where `actor` hears of `kind`: an information object's type, or `outcome`."""
+    return f"{PREFIX}/{actor}/{kind}"
+
+
+def notification(message: Message, stored: Stored, payload: bool) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "iri": stored.iri,
+        "id": message.id,
+        "type": message.type,
+        "sender": message.sender,
+        "time": message.time.isoformat(),
+        "sequence": stored.sequence,
+    }
+    if payload:
+        body["payload"] = message.to_json()
+    return body
+
+
+class Notifier:
+    """One MQTT client for the whole hub: notifications out, and subscriptions for the inbox."""
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        *,
+        client_id: str = "heila-hub",
+        username: str | None = None,
+        password: str | None = None,
+        protocol: MQTTProtocolVersion = MQTTProtocolVersion.MQTTv5,
+        payload: bool = False,
+    ) -> None:
+        self.host = host
+        self.port = port
+        self.payload = payload
+        self._subscriptions: dict[str, Handler] = {}
+        self._client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id, protocol=protocol)
+        if username is not None:
+            self._client.username_pw_set(username, password)
+        self._client.max_queued_messages_set(MAX_QUEUED)
+        self._client.reconnect_delay_set(min_delay=1, max_delay=30)
+        self._client.on_connect = self._on_connect
+        self._client.on_disconnect = self._on_disconnect
+
+    @property
+    def connected(self) -> bool:
+        return self._client.is_connected()
+
+    def start(self) -> None:
+        """Connect in the background; an absent broker is retried, never fatal."""
+        self._client.connect_async(self.host, self.port)
+        self._client.loop_start()
+
+    def stop(self) -> None:
+        self._client.disconnect()
+        self._client.loop_stop()
+
+    def subscribe(self, topic_filter: str, handler: Handler) -> None:
+        """Call `handler` from the network thread for each message on `topic_filter`."""
+        self._subscriptions[topic_filter] = handler
+        self._client.message_callback_add(topic_filter, lambda _c, _u, m: handler(m))
+        if self.connected:
+            self._client.subscribe(topic_filter, qos=1)
+
+    def publish(self, topic_name: str, body: dict[str, Any]) -> None:
+        info = self._client.publish(topic_name, json.dumps(body), qos=1)
+        if info.rc == MQTTErrorCode.MQTT_ERR_QUEUE_SIZE:
+            log.warning("MQTT queue full (%d); dropped a message on %s", MAX_QUEUED, topic_name)
+
+    def notify(self, message: Message, stored: Stored) -> None:
+        """Tell every recipient, and the observers, that `message` is stored."""
+        body = notification(message, stored, self.payload)
+        for actor in (*message.recipients, OBSERVERS):
+            self.publish(topic(actor, message.type), body)
+
+    def _on_connect(
+        self,
+        client: mqtt.Client,
+        _userdata: Any,
+        _flags: mqtt.ConnectFlags,
+        reason: ReasonCode,
+        _properties: Any,
+    ) -> None:
+        if reason.is_failure:
+            log.warning("MQTT broker %s:%d refused the hub: %s", self.host, self.port, reason)
+            return
+        log.info("connected to MQTT broker %s:%d", self.host, self.port)
+        for topic_filter in self._subscriptions:
+            client.subscribe(topic_filter, qos=1)
+
+    def _on_disconnect(
+        self,
+        _client: mqtt.Client,
+        _userdata: Any,
+        _flags: mqtt.DisconnectFlags,
+        reason: ReasonCode,
+        _properties: Any,
+    ) -> None:
+        if reason.is_failure:
+            log.warning("lost MQTT broker %s:%d (%s); reconnecting", self.host, self.port, reason)

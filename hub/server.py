@@ -1,0 +1,123 @@
+"""`heila serve`: the store, the HTTP API with SPARQL, and MQTT, in one process.
+
+Settings come from the configuration file, then the flags. Without a file no actor has a
+credential, so the hub starts read-only and says so. SIGINT and SIGTERM stop it cleanly:
+uvicorn finishes the requests in flight, the MQTT client and the embedded broker close, and
+the store is flushed.
+"""
+
+import argparse
+import logging
+import socket
+import threading
+import time
+from pathlib import Path
+from types import TracebackType
+from typing import Self
+
+import uvicorn
+from fastapi import FastAPI
+
+from hub.app import create_app
+from hub.cli import UsageError
+from hub.config import EMBEDDED, Settings, check, load_settings
+from hub.store import QueryLimits, open_store
+
+log = logging.getLogger("hub")
+
+
+def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", type=Path, help="TOML configuration (credentials, limits)")
+    parser.add_argument("--host", help="address to listen on (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, help="HTTP port (default 8000)")
+    parser.add_argument("--store", help="store directory, or 'memory' (default memory)")
+    parser.add_argument("--mqtt", help="broker URL mqtt://host:port, or 'embedded' (default)")
+    parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning"])
+
+
+def settings_of(args: argparse.Namespace) -> Settings:
+    settings = load_settings(args.config).with_flags(
+        host=args.host, port=args.port, store=args.store, mqtt=args.mqtt
+    )
+    check(settings)
+    return settings
+
+
+def _check_free(host: str, port: int, what: str) -> None:
+    with socket.socket() as probe:
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            raise UsageError(f"{what} cannot listen on {host}:{port}: {error.strerror}") from None
+
+
+def _announce(settings: Settings) -> None:
+    base = f"http://{settings.host}:{settings.port}"
+    mqtt_host, mqtt_port = settings.mqtt_address
+    broker = "embedded broker" if settings.mqtt == EMBEDDED else "broker"
+    log.info("HTTP API on %s/messages (docs %s/docs)", base, base)
+    log.info("SPARQL endpoint on %s/sparql", base)
+    log.info("MQTT %s at mqtt://%s:%d", broker, mqtt_host, mqtt_port)
+    log.info("store: %s", settings.store)
+    if settings.read_only:
+        log.warning("no actor credentials configured (--config): the hub is read-only")
+
+
+def run(args: argparse.Namespace) -> int:
+    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(name)s %(message)s")
+    settings = settings_of(args)
+    _check_free(settings.host, settings.port, "the HTTP API")
+    if settings.mqtt == EMBEDDED:
+        _check_free("127.0.0.1", settings.embedded_mqtt_port, "the embedded MQTT broker")
+    limits = QueryLimits(timeout=settings.query_timeout, result_limit=settings.query_limit)
+    try:
+        store = open_store(settings.store, limits)
+    except OSError as error:
+        raise UsageError(f"cannot open the store at {settings.store}: {error}") from None
+    try:
+        _announce(settings)
+        config = uvicorn.Config(
+            create_app(settings, store),
+            host=settings.host,
+            port=settings.port,
+            log_level=args.log_level,
+        )
+        uvicorn.Server(config).run()
+    finally:
+        store.close()
+    log.info("stopped")
+    return 0
+
+
+class BackgroundHub:
+    """A hub application served by uvicorn in a thread, for tests and benchmarks."""
+
+    def __init__(self, app: FastAPI, port: int, host: str = "127.0.0.1") -> None:
+        self.url = f"http://{host}:{port}"
+        self._server = uvicorn.Server(
+            uvicorn.Config(app, host=host, port=port, log_level="warning")
+        )
+        self._thread = threading.Thread(target=self._server.run, name="hub", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+        while not self._server.started:
+            if not self._thread.is_alive():
+                raise RuntimeError(f"the hub did not start on {self.url}; its log says why")
+            time.sleep(0.01)
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        self._thread.join()
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
