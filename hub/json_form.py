@@ -122,6 +122,6 @@ def _read_fields(graph: Graph, node: Node, shape: NodeShape) -> JSON:
 
 def from_graph(graph: Graph, node: URIRef, type_name: str) -> JSON:
     """The plain-JSON form of the message `node` in `graph`, envelope keys first."""
-    envelope = _read_fields(graph, node, shapes().envelope)
+    envelope = {"type": type_name, **_read_fields(graph, node, shapes().envelope)}
     body = _read_fields(graph, node, shapes().objects[type_name])
-    return {"type": type_name, **envelope, **body}
+    return {**{k: envelope[k] for k in ENVELOPE_KEYS if k in envelope}, **body}

@@ -6,6 +6,7 @@ The RDF graph is the message; the plain JSON, JSON-LD, Turtle and N-Quads are vi
 
 import json
 import logging
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -183,10 +184,31 @@ def _load_json(data: bytes) -> Any:
         raise ParseError(error.msg, error.lineno, error.colno) from None
 
 
+def _local_contexts(node: Any) -> Any:
+    """The document with our context URL replaced by the context itself; any other remote
+    context is refused, since fetching URLs named by a client is not the hub's business."""
+    if isinstance(node, list):
+        return [_local_contexts(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    found = {key: _local_contexts(value) for key, value in node.items() if key != "@context"}
+    if "@context" in node:
+        found["@context"] = _local_context(node["@context"])
+    return found
+
+
+def _local_context(value: Any) -> Any:
+    if isinstance(value, list):
+        return [_local_context(item) for item in value]
+    if value == CONTEXT_URL:
+        return context()
+    if isinstance(value, str):
+        raise ParseError(f"remote JSON-LD context {value!r} is not fetched; use {CONTEXT_URL}")
+    return value
+
+
 def _jsonld_graph(data: bytes) -> Graph:
-    document = _load_json(data)
-    if isinstance(document, dict) and document.get("@context") == CONTEXT_URL:
-        document = {**document, "@context": context()}
+    document = _local_contexts(_load_json(data))
     try:
         return Graph().parse(data=json.dumps(document), format="json-ld")
     except Exception as error:  # the JSON-LD processor raises many kinds
@@ -199,7 +221,8 @@ def _oxigraph_graph(data: bytes, media_type: str) -> Graph:
         for item in ox.parse(data, format=OXIGRAPH_FORMATS[media_type]):
             graph.add((_rdflib(item.subject), _rdflib(item.predicate), _rdflib(item.object)))
     except SyntaxError as error:
-        raise ParseError(str(error.msg), error.lineno, error.offset) from None
+        reason = re.sub(r"^Parser error at [^:]*: | at line \d+, column \d+$", "", str(error.msg))
+        raise ParseError(reason, error.lineno, error.offset) from None
     return graph
 
 

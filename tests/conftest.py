@@ -1,5 +1,6 @@
 """Fixtures shared by the hub's tests: the example story, free ports and a real HTTP server."""
 
+import json
 import socket
 import threading
 import time
@@ -63,3 +64,10 @@ def serve() -> Iterator[Serve]:
     for server, thread in servers:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+@pytest.fixture
+def offer_document() -> dict[str, object]:
+    """The story's offer in plain JSON, fresh for each test to change."""
+    document: dict[str, object] = json.loads((EXAMPLES / "valid" / "offer.json").read_text())
+    return document
