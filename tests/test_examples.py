@@ -1,0 +1,124 @@
+"""The example messages as a specification: the valid story passes every rule, in JSON and in
+Turtle alike, and each invalid example breaks exactly the rule on the field its name states
+(examples/invalid/{type}/{rule}-{field}.json or .ttl).
+"""
+
+import json
+from pathlib import Path
+
+import pytest
+from rdflib import RDF, RDFS
+from rdflib.compare import isomorphic
+from rdflib.namespace import SH
+
+from hub import message
+from hub.errors import Invalid, Violation
+from hub.json_form import message_iri
+from hub.shapes import shapes
+from hub.vocabulary import INFORMATION_OBJECTS
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+VALID = sorted((EXAMPLES / "valid").glob("*.*"))
+INVALID = sorted(p for p in (EXAMPLES / "invalid").rglob("*.*") if p.is_file())
+MEDIA_TYPES = {".json": "application/json", ".ttl": "text/turtle"}
+
+
+def kebab(type_name: str) -> str:
+    return "".join(f"-{c.lower()}" if c.isupper() else c for c in type_name).lstrip("-")
+
+
+def story_types() -> dict[str, str]:
+    """Message IRI -> type of every valid example: what the references may point to."""
+    found = (message.parse(p.read_bytes(), MEDIA_TYPES[p.suffix]) for p in VALID)
+    return {m.iri: m.type for m in found}
+
+
+def violations_of(path: Path) -> list[Violation]:
+    try:
+        message.accept(path.read_bytes(), MEDIA_TYPES[path.suffix], story_types())
+    except Invalid as invalid:
+        return invalid.violations
+    return []
+
+
+def rule_and_field(path: Path) -> tuple[str, str]:
+    rule, field = path.stem.split("-", 1)
+    return rule, field
+
+
+def label(path: Path) -> str:
+    return str(path.relative_to(EXAMPLES))
+
+
+def test_every_information_object_has_a_valid_example_in_json_and_turtle() -> None:
+    names = {p.name for p in VALID}
+    for type_name in INFORMATION_OBJECTS:
+        assert {f"{kebab(type_name)}.json", f"{kebab(type_name)}.ttl"} <= names
+
+
+@pytest.mark.parametrize("path", VALID, ids=label)
+def test_valid_example_has_no_violation(path: Path) -> None:
+    assert violations_of(path) == []
+
+
+@pytest.mark.parametrize("path", VALID, ids=label)
+def test_valid_example_is_named_for_its_type(path: Path) -> None:
+    parsed = message.parse(path.read_bytes(), MEDIA_TYPES[path.suffix])
+    assert path.stem == kebab(parsed.type)
+
+
+@pytest.mark.parametrize("path", sorted((EXAMPLES / "valid").glob("*.json")), ids=label)
+def test_json_and_turtle_of_an_example_are_the_same_graph(path: Path) -> None:
+    from_json = message.parse(path.read_bytes(), "application/json")
+    from_turtle = message.parse(path.with_suffix(".ttl").read_bytes(), "text/turtle")
+    assert isomorphic(from_json.graph, from_turtle.graph)
+
+
+def test_the_story_refers_only_to_messages_it_contains() -> None:
+    known = story_types()
+    for path in VALID:
+        parsed = message.parse(path.read_bytes(), MEDIA_TYPES[path.suffix])
+        assert {message_iri(r) for r in parsed.references} <= set(known)
+
+
+@pytest.mark.parametrize("path", INVALID, ids=label)
+def test_invalid_example_breaks_the_rule_on_the_field_its_name_states(path: Path) -> None:
+    found = {(v.rule, v.field) for v in violations_of(path)}
+    assert rule_and_field(path) in found
+
+
+def enclosing_parts(field: str) -> set[tuple[str, str]]:
+    """The `node` results a broken field of a part brings along: its part does not conform."""
+    cuts = [i for i, c in enumerate(field) if c in ".["]
+    return {("node", field[:i]) for i in cuts}
+
+
+@pytest.mark.parametrize("path", INVALID, ids=label)
+def test_invalid_example_breaks_nothing_else(path: Path) -> None:
+    rule, field = rule_and_field(path)
+    found = {(v.rule, v.field) for v in violations_of(path)}
+    assert found <= {(rule, field)} | enclosing_parts(field)
+
+
+@pytest.mark.parametrize("path", INVALID, ids=label)
+def test_invalid_example_is_filed_under_its_type(path: Path) -> None:
+    if path.suffix == ".json":
+        document = json.loads(path.read_bytes())
+        assert path.parent.name == kebab(document["type"])
+    else:
+        parsed = message.parse(path.read_bytes(), "text/turtle")
+        assert path.parent.name == kebab(parsed.type)
+
+
+@pytest.mark.parametrize("type_name", INFORMATION_OBJECTS)
+def test_every_information_object_has_three_invalid_examples_of_different_rules(
+    type_name: str,
+) -> None:
+    rules = {rule_and_field(p)[0] for p in INVALID if p.parent.name == kebab(type_name)}
+    assert len(rules) >= 3
+
+
+def test_every_sparql_rule_has_an_invalid_example() -> None:
+    graph = shapes().graph
+    named = {str(graph.value(c, RDFS.label)) for c in graph.subjects(RDF.type, SH.SPARQLConstraint)}
+    assert named <= {rule_and_field(p)[0] for p in INVALID}
