@@ -301,19 +301,13 @@ class OxigraphStore:
             raise _parse_error(error) from None
         except OSError as error:
             raise QueryRefused(str(error)) from None
-        if isinstance(answer, ox.QueryBoolean):
-            return QueryResult("ask", boolean=bool(answer))
-        limit = self.limits.result_limit
-        if isinstance(answer, ox.QuerySolutions):
-            variables = tuple(variable.value for variable in answer.variables)
-            rows = _take(
-                (tuple(row[name] for name in variables) for row in answer), limit, deadline
+        result = _read(answer, self.limits.result_limit, deadline)
+        del answer  # Oxigraph's results must be dropped on the thread that made them
+        if result is None:
+            raise QueryTimeout(
+                f"the query ran longer than {self.limits.timeout:g} s and was stopped"
             )
-            return QueryResult(
-                "select", variables=variables, rows=tuple(rows[:limit]), truncated=len(rows) > limit
-            )
-        triples = _take(iter(answer), limit, deadline)
-        return QueryResult("graph", triples=tuple(triples[:limit]), truncated=len(triples) > limit)
+        return result
 
     def _commit(self, changed: dict[str, set[ox.Quad]]) -> None:
         operations = [
@@ -379,12 +373,32 @@ class OxigraphStore:
         return sum(1 for graph in self._store.named_graphs() if _is_message_graph(graph))
 
 
-def _take(items: Iterator[Any], limit: int, deadline: float) -> list[Any]:
-    """Read at most limit + 1 items (one more tells of truncation), giving up at the deadline."""
+def _read(
+    answer: ox.QuerySolutions | ox.QueryBoolean | ox.QueryTriples, limit: int, deadline: float
+) -> QueryResult | None:
+    """The answer read up to the result limit; None once the deadline has passed."""
+    if isinstance(answer, ox.QueryBoolean):
+        return QueryResult("ask", boolean=bool(answer))
+    if isinstance(answer, ox.QuerySolutions):
+        variables = tuple(variable.value for variable in answer.variables)
+        rows = _take((tuple(row[name] for name in variables) for row in answer), limit, deadline)
+        if rows is None:
+            return None
+        return QueryResult(
+            "select", variables=variables, rows=tuple(rows[:limit]), truncated=len(rows) > limit
+        )
+    triples = _take(iter(answer), limit, deadline)
+    if triples is None:
+        return None
+    return QueryResult("graph", triples=tuple(triples[:limit]), truncated=len(triples) > limit)
+
+
+def _take(items: Iterator[Any], limit: int, deadline: float) -> list[Any] | None:
+    """At most limit + 1 items (one more tells of truncation); None once the deadline passed."""
     taken: list[Any] = []
     for item in items:
         if time.monotonic() > deadline:
-            raise QueryTimeout("the query ran longer than its timeout and was stopped")
+            return None
         taken.append(item)
         if len(taken) > limit:
             break
