@@ -10,6 +10,7 @@ from hub.shapes import local_name
 
 @cache
 def load_ontology() -> Graph:
+    """Every file of the ontology in one graph, parsed once and shared: do not change it."""
     graph = Graph()
     for file in sorted(ontology_dir().glob("*.ttl")):
         graph.parse(file, format="turtle")
