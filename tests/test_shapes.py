@@ -1,0 +1,153 @@
+"""The shapes follow the conventions the message model, the JSON Schemas and the violation
+reports rely on, and speak only of terms the ontology defines.
+"""
+
+import re
+from collections import Counter
+
+import pytest
+from rdflib import RDF, RDFS, Graph, Node, URIRef
+from rdflib.collection import Collection
+from rdflib.namespace import SH
+
+from hub import vocabulary as v
+from hub.ontology import load_ontology
+from hub.resources import shapes_dir
+
+KINDS = (SH.datatype, SH["in"], SH.nodeKind, SH.node)
+MESSAGE_PATTERN = "^https://w3id\\.org/heila/message/"
+
+
+def shapes_graph() -> Graph:
+    graph = Graph()
+    for file in sorted(shapes_dir().glob("*.ttl")):
+        graph.parse(file, format="turtle")
+    return graph
+
+
+GRAPH = shapes_graph()
+ENVELOPE = URIRef("https://w3id.org/heila/shapes#EnvelopeShape")
+
+
+def object_shape(type_name: str) -> Node:
+    (shape,) = (
+        s for s in GRAPH.subjects(SH.targetClass, URIRef(v.HEILA + type_name)) if s != ENVELOPE
+    )
+    return shape
+
+
+def node_shapes() -> list[Node]:
+    """The envelope, the shape of each information object and the parts they reach."""
+    found = {ENVELOPE, *(object_shape(name) for name in v.INFORMATION_OBJECTS)}
+    pending = list(found)
+    while pending:
+        parts = set(GRAPH.objects(pending.pop(), SH.property / SH.node)) - found
+        found |= parts
+        pending += parts
+    return sorted(found)
+
+
+def property_shapes() -> list[Node]:
+    return sorted({p for s in node_shapes() for p in GRAPH.objects(s, SH.property)})
+
+
+def names_in(shape: Node) -> list[str]:
+    return [str(GRAPH.value(p, SH.name)) for p in GRAPH.objects(shape, SH.property)]
+
+
+def sparql_constraints() -> list[Node]:
+    return sorted({c for p in property_shapes() for c in GRAPH.objects(p, SH.sparql)})
+
+
+def kebab(type_name: str) -> str:
+    return re.sub(r"(?<!^)([A-Z])", r"-\1", type_name).lower()
+
+
+def defined_in_ontology(iri: Node) -> bool:
+    return (iri, RDF.type, None) in load_ontology()
+
+
+@pytest.mark.parametrize("type_name", v.INFORMATION_OBJECTS)
+def test_every_information_object_has_one_node_shape_in_its_own_file(type_name: str) -> None:
+    own = Graph().parse(shapes_dir() / f"{kebab(type_name)}.ttl", format="turtle")
+    assert (object_shape(type_name), SH.targetClass, URIRef(v.HEILA + type_name)) in own
+
+
+def test_envelope_targets_every_information_object() -> None:
+    targets = {str(t) for t in GRAPH.objects(ENVELOPE, SH.targetClass)}
+    assert targets == {v.HEILA + name for name in v.INFORMATION_OBJECTS}
+
+
+def test_envelope_names_the_envelope_keys() -> None:
+    keys = {"id", "sender", "time", "recipients", "references"}
+    assert set(names_in(ENVELOPE)) == keys
+
+
+def test_shapes_name_only_classes_the_ontology_defines() -> None:
+    named = {c for p in property_shapes() for c in GRAPH.objects(p, SH["class"])}
+    named |= {c for s in node_shapes() for c in GRAPH.objects(s, SH.targetClass)}
+    assert {str(iri) for iri in named if not defined_in_ontology(iri)} == set()
+
+
+def test_shapes_name_only_properties_the_ontology_defines() -> None:
+    named = {GRAPH.value(p, SH.path) for p in property_shapes()}
+    assert {str(iri) for iri in named if not defined_in_ontology(iri)} == set()
+
+
+def test_enumerations_list_only_individuals_the_ontology_defines() -> None:
+    lists = [GRAPH.value(p, SH["in"]) for p in property_shapes()]
+    members = {m for lst in lists if lst is not None for m in Collection(GRAPH, lst)}
+    assert {str(m) for m in members if not defined_in_ontology(m)} == set()
+
+
+@pytest.mark.parametrize("shape", property_shapes(), ids=str)
+def test_property_shape_has_one_iri_path_a_name_and_a_description(shape: Node) -> None:
+    paths = list(GRAPH.objects(shape, SH.path))
+    assert len(paths) == 1
+    assert isinstance(paths[0], URIRef)
+    assert GRAPH.value(shape, SH.name) is not None
+    assert GRAPH.value(shape, SH.description) is not None
+
+
+@pytest.mark.parametrize("shape", property_shapes(), ids=str)
+def test_property_shape_has_exactly_one_kind_of_value(shape: Node) -> None:
+    kinds = [k for k in KINDS if (shape, k, None) in GRAPH]
+    assert len(kinds) == 1
+
+
+def typed_links() -> list[Node]:
+    """Property shapes of links to other messages, but the envelope's untyped references."""
+    return [
+        p
+        for p in property_shapes()
+        if str(GRAPH.value(p, SH.pattern)) == MESSAGE_PATTERN
+        and GRAPH.value(p, SH.path) != URIRef(v.HEILA + "references")
+    ]
+
+
+@pytest.mark.parametrize("shape", typed_links(), ids=str)
+def test_link_to_a_message_names_the_class_the_message_must_have(shape: Node) -> None:
+    assert GRAPH.value(shape, SH["class"]) is not None
+
+
+@pytest.mark.parametrize("shape", node_shapes(), ids=str)
+def test_json_names_are_unique_within_a_node_shape(shape: Node) -> None:
+    assert [n for n, count in Counter(names_in(shape)).items() if count > 1] == []
+
+
+@pytest.mark.parametrize("type_name", v.INFORMATION_OBJECTS)
+def test_fields_of_an_object_do_not_reuse_an_envelope_key(type_name: str) -> None:
+    envelope_keys = {"type", *names_in(ENVELOPE)}
+    assert envelope_keys.isdisjoint(names_in(object_shape(type_name)))
+
+
+def test_parts_have_no_target() -> None:
+    parts = {GRAPH.value(p, SH.node) for p in property_shapes()} - {None}
+    assert parts
+    assert {str(p) for p in parts if (p, SH.targetClass, None) in GRAPH} == set()
+
+
+@pytest.mark.parametrize("constraint", sparql_constraints(), ids=str)
+def test_sparql_rule_has_a_lower_camel_label_and_a_message(constraint: Node) -> None:
+    assert re.fullmatch(r"[a-z]+(?:[A-Z][a-z]+)+", str(GRAPH.value(constraint, RDFS.label)))
+    assert GRAPH.value(constraint, SH.message) is not None
