@@ -131,6 +131,7 @@ class Mosquitto:
             "allow_anonymous true\n"
             "persistence false\n"
             "max_queued_messages 0\n"
+            "set_tcp_nodelay true\n"
             "log_dest none\n",
             encoding="utf-8",
         )

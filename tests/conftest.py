@@ -5,14 +5,22 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 import uvicorn
 from fastapi import FastAPI
 
 from hub import message
+from hub.app import create_app
+from hub.auth import hash_token, new_token
+from hub.bench import Subscriber
+from hub.broker import Mosquitto
+from hub.config import Credential, Settings
 from hub.message import Message
+from hub.store import Store, open_store
 
 Serve = Callable[[FastAPI], str]
 """Start an app on a free port and answer its base URL."""
@@ -71,3 +79,61 @@ def offer_document() -> dict[str, object]:
     """The story's offer in plain JSON, fresh for each test to change."""
     document: dict[str, object] = json.loads((EXAMPLES / "valid" / "offer.json").read_text())
     return document
+
+
+pytest_plugins = ["bridge_fixtures"]
+"""The field bridge's fixtures: hub, Mosquitto and substation over real sockets."""
+
+
+@pytest.fixture(scope="session")
+def mosquitto() -> Iterator[Mosquitto]:
+    """A real Mosquitto of the tests' own on a free port (never the machine's on 1883)."""
+    with Mosquitto() as broker:
+        yield broker
+
+
+@dataclass(frozen=True)
+class Hub:
+    """A hub under test: its URL, its store, and a bearer token for each actor of the story."""
+
+    url: str
+    store: Store
+    tokens: dict[str, str]
+    broker: Mosquitto
+
+    def auth(self, actor: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.tokens[actor]}"}
+
+
+STORY_ACTORS = ("mgms-1", "ams-1", "fmp-1", "dms-1", "spp-1")
+
+
+def hub_settings(broker: Mosquitto, tokens: dict[str, str], **settings: Any) -> Settings:
+    """Settings of a hub on `broker` that knows the actors of `tokens` (made fresh per test)."""
+    credentials = {actor: Credential(hash_token(token)) for actor, token in tokens.items()}
+    return Settings(mqtt=broker.url, actors=credentials, **settings)
+
+
+@pytest.fixture
+def hub(mosquitto: Mosquitto, serve: Serve) -> Iterator[Hub]:
+    """The real app under uvicorn on a free port, an in-memory store, and the test Mosquitto."""
+    tokens = {actor: new_token() for actor in STORY_ACTORS}
+    store = open_store("memory")
+    url = serve(create_app(hub_settings(mosquitto, tokens), store))
+    yield Hub(url, store, tokens, mosquitto)
+    store.close()
+
+
+@pytest.fixture
+def subscribe(mosquitto: Mosquitto) -> Iterator[Callable[[str], Subscriber]]:
+    """Subscribe to a topic filter on the test broker; the subscribers stop after the test."""
+    subscribers: list[Subscriber] = []
+
+    def start(topic_filter: str) -> Subscriber:
+        subscriber = Subscriber(mosquitto.host, mosquitto.port, topic_filter)
+        subscribers.append(subscriber)
+        return subscriber
+
+    yield start
+    for subscriber in subscribers:
+        subscriber.stop()

@@ -1,0 +1,283 @@
+"""`heila bench`: how long a message takes through the hub, measured on loopback.
+
+The bench starts its own Mosquitto and a hub (`heila serve` in a process of its own, so the hub
+has its core and the clients theirs), then runs scenarios and prints medians and p99:
+- `http`: POST /messages until a subscribed actor holds the notification;
+- `inbox`: publish to the MQTT inbox until a subscribed actor holds the notification;
+- `intake`: validate and store in the hub's own process, no network: messages per second.
+Scenarios are a registry (`SCENARIOS`, name -> function); add one with `@scenario("name")`.
+"""
+
+import argparse
+import json
+import os
+import queue
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from hub.auth import hash_token, new_token
+from hub.broker import Mosquitto, free_port
+from hub.cli import UsageError
+from hub.intake import Intake
+from hub.notify import send_at_once
+from hub.store import open_store
+
+SENDER = "mgms-1"
+RECIPIENT = "ams-1"
+_WAIT = 10.0
+_JSON = {"content-type": "application/json"}
+
+
+@dataclass(frozen=True)
+class Heard:
+    """One MQTT message an actor received, with the moment it arrived (perf_counter)."""
+
+    at: float
+    topic: str
+    body: dict[str, Any]
+
+
+class Subscriber:
+    """An actor's ear: a client subscribed to one topic filter, keeping what it hears in order."""
+
+    def __init__(self, host: str, port: int, topic_filter: str) -> None:
+        self._heard: queue.Queue[Heard] = queue.Queue()
+        self._subscribed = threading.Event()
+        self._client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+        self._client.on_message = self._on_message
+        self._client.on_subscribe = lambda *_: self._subscribed.set()
+        send_at_once(self._client)
+        self._client.connect(host, port)
+        self._client.loop_start()
+        self._client.subscribe(topic_filter, qos=1)
+        if not self._subscribed.wait(_WAIT):
+            raise TimeoutError(f"the broker did not confirm the subscription to {topic_filter}")
+
+    def _on_message(self, _client: mqtt.Client, _userdata: Any, message: mqtt.MQTTMessage) -> None:
+        at = time.perf_counter()
+        self._heard.put(Heard(at, message.topic, json.loads(message.payload)))
+
+    def next(self, timeout: float = _WAIT) -> Heard:
+        """The next message heard; TimeoutError when none comes within `timeout` seconds."""
+        try:
+            return self._heard.get(timeout=timeout)
+        except queue.Empty:
+            raise TimeoutError(f"nothing heard within {timeout} s") from None
+
+    def silent(self, seconds: float) -> bool:
+        """True when nothing is heard for `seconds`."""
+        try:
+            self._heard.get(timeout=seconds)
+        except queue.Empty:
+            return True
+        return False
+
+    def publish(self, topic: str, body: bytes, content_type: str | None = None) -> None:
+        """Publish at QoS 1 from this actor's connection, waiting for the broker's PUBACK."""
+        properties = None
+        if content_type is not None:
+            properties = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
+            properties.ContentType = content_type
+        self._client.publish(topic, body, qos=1, properties=properties).wait_for_publish(_WAIT)
+
+    def stop(self) -> None:
+        self._client.disconnect()
+        self._client.loop_stop()
+
+
+@dataclass(frozen=True)
+class Bench:
+    """What every scenario may use: the hub's URL, its broker, the actors' tokens, a count."""
+
+    url: str
+    broker: Mosquitto
+    tokens: dict[str, str]
+    count: int
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One measured path: its latencies in seconds, or its rate, over `count` messages."""
+
+    name: str
+    count: int
+    latencies: tuple[float, ...] = ()
+    per_second: float | None = None
+
+    def row(self) -> str:
+        if not self.latencies:
+            return f"{self.name:<28}{self.count:>7}{'':>10}{'':>10}{self.per_second or 0:>12.0f}"
+        p50 = statistics.median(self.latencies) * 1000
+        p99 = statistics.quantiles(self.latencies, n=100)[98] * 1000
+        rate = 1 / statistics.mean(self.latencies)
+        return f"{self.name:<28}{self.count:>7}{p50:>10.2f}{p99:>10.2f}{rate:>12.0f}"
+
+
+HEADER = f"{'path':<28}{'n':>7}{'p50 ms':>10}{'p99 ms':>10}{'msg/s':>12}"
+
+Scenario = Callable[[Bench], Figure]
+SCENARIOS: dict[str, Scenario] = {}
+
+
+def scenario(name: str) -> Callable[[Scenario], Scenario]:
+    def register(function: Scenario) -> Scenario:
+        SCENARIOS[name] = function
+        return function
+
+    return register
+
+
+def flexibility(number: int, sender: str = SENDER) -> dict[str, Any]:
+    """A valid Flexibility from the MGMS to the AMS, as in the paper's measured path."""
+    start = datetime(2026, 11, 26, 17, tzinfo=UTC) + timedelta(hours=number)
+    return {
+        "type": "Flexibility",
+        "id": f"bench-flex-{number}-{os.getpid()}",
+        "sender": sender,
+        "time": datetime.now(UTC).isoformat(),
+        "recipients": [RECIPIENT],
+        "references": [],
+        "flexibilityType": "up",
+        "power": 50.0,
+        "start": start.isoformat(),
+        "end": (start + timedelta(hours=1)).isoformat(),
+        "location": "cp-1",
+    }
+
+
+def _await(ear: Subscriber, identifier: str) -> float:
+    while True:
+        heard = ear.next()
+        if heard.body.get("id") == identifier:
+            return heard.at
+
+
+@scenario("http")
+def http_to_notification(bench: Bench) -> Figure:
+    """POST /messages until the recipient's subscriber holds the notification."""
+    ear = Subscriber(bench.broker.host, bench.broker.port, f"heila/v1/{RECIPIENT}/Flexibility")
+    headers = {"Authorization": f"Bearer {bench.tokens[SENDER]}"}
+    latencies = []
+    with httpx.Client(base_url=bench.url, headers=headers) as client:
+        for number in range(bench.count):
+            document = flexibility(number + 1_000_000)
+            body = json.dumps(document).encode()
+            started = time.perf_counter()
+            answer = client.post("/messages", content=body, headers=_JSON)
+            if answer.status_code != 201:
+                raise UsageError(f"the hub refused the bench's message: {answer.text}")
+            latencies.append(_await(ear, document["id"]) - started)
+    ear.stop()
+    return Figure("HTTP POST -> notification", bench.count, tuple(latencies))
+
+
+@scenario("inbox")
+def inbox_to_notification(bench: Bench) -> Figure:
+    """Publish to the sender's inbox until the recipient's subscriber holds the notification."""
+    ear = Subscriber(bench.broker.host, bench.broker.port, f"heila/v1/{RECIPIENT}/Flexibility")
+    sender = Subscriber(bench.broker.host, bench.broker.port, f"heila/v1/{SENDER}/outcome")
+    latencies = []
+    for number in range(bench.count):
+        document = flexibility(number + 2_000_000)
+        body = json.dumps(document).encode()
+        started = time.perf_counter()
+        sender.publish(f"heila/v1/inbox/{SENDER}", body)
+        latencies.append(_await(ear, document["id"]) - started)
+    ear.stop()
+    sender.stop()
+    return Figure("MQTT inbox -> notification", bench.count, tuple(latencies))
+
+
+@scenario("intake")
+def intake_rate(bench: Bench) -> Figure:
+    """Parse, validate and store in one thread, no network: the hub's own ceiling."""
+    store = open_store("memory")
+    intake = Intake(store, lambda _message, _stored: None)
+    bodies = [json.dumps(flexibility(n + 3_000_000)).encode() for n in range(bench.count)]
+    started = time.perf_counter()
+    latencies = []
+    for body in bodies:
+        before = time.perf_counter()
+        intake.submit(body, "application/json", SENDER)
+        latencies.append(time.perf_counter() - before)
+    elapsed = time.perf_counter() - started
+    store.close()
+    return Figure("validate + store (1 core)", bench.count, tuple(latencies), bench.count / elapsed)
+
+
+@contextmanager
+def hub_process(broker: Mosquitto, tokens: dict[str, str]) -> Iterator[str]:
+    """`heila serve` in a process of its own, with an in-memory store; yields its URL."""
+    port = free_port()
+    with tempfile.TemporaryDirectory(prefix="heila-bench-") as folder:
+        config = Path(folder) / "hub.toml"
+        config.write_text(
+            "".join(
+                f'[actors.{actor}]\ntoken_hash = "{hash_token(token)}"\n'
+                for actor, token in tokens.items()
+            ),
+            encoding="utf-8",
+        )
+        command = [sys.executable, "-m", "hub.cli", "serve", "--config", str(config)]
+        command += ["--port", str(port), "--mqtt", broker.url, "--log-level", "warning"]
+        process = subprocess.Popen(command)
+        url = f"http://127.0.0.1:{port}"
+        try:
+            _wait_until_healthy(url, process)
+            yield url
+        finally:
+            process.send_signal(signal.SIGTERM)
+            process.wait(_WAIT)
+
+
+def _wait_until_healthy(url: str, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise UsageError("the hub did not start; see its log above")
+        try:
+            if httpx.get(f"{url}/health").json().get("broker") == "connected":
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    raise UsageError("the hub did not become healthy within 30 s")
+
+
+def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--count", type=int, default=1000, help="messages per scenario")
+    parser.add_argument(
+        "--scenario",
+        action="append",
+        choices=sorted(SCENARIOS),
+        help="run only these scenarios (repeatable; default all)",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.count < 2:
+        raise UsageError("--count must be at least 2")
+    tokens = {actor: new_token() for actor in (SENDER, RECIPIENT)}
+    print(HEADER)
+    with Mosquitto() as broker, hub_process(broker, tokens) as url:
+        bench = Bench(url, broker, tokens, args.count)
+        for name in args.scenario or SCENARIOS:
+            print(SCENARIOS[name](bench).row(), flush=True)
+    return 0
