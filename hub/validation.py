@@ -90,7 +90,13 @@ def _violations(data: Graph, report: Graph) -> list[Violation]:
                 text=str(report.value(result, SH.resultMessage) or ""),
             )
         )
-    return sorted(found, key=lambda x: (x.message, x.field, x.rule))
+    return sorted(_without_echoes(found), key=lambda x: (x.message, x.field, x.rule))
+
+
+def _without_echoes(found: list[Violation]) -> list[Violation]:
+    """A part that breaks a rule also fails the parent's sh:node: report the cause only."""
+    causes = {x.focus for x in found}
+    return [x for x in found if not (x.rule == "node" and x.value in causes)]
 
 
 def _with_references(graph: Graph, known_types: Mapping[str, str]) -> Graph:
