@@ -62,6 +62,8 @@ class StationConfig:
 class SubstationConfig:
     seed: int
     step_ms: int
+    deadband_percent: float
+    """a value is reported when it moves more than this share of its last reported value"""
     stations: tuple[StationConfig, ...]
 
 
@@ -86,7 +88,10 @@ def _substation(data: dict[str, Any]) -> SubstationConfig:
     if len(set(names)) != len(names):
         raise ValueError("feeder names must be unique")
     return SubstationConfig(
-        seed=int(data.get("seed", 1)), step_ms=int(data.get("step_ms", 100)), stations=stations
+        seed=int(data.get("seed", 1)),
+        step_ms=int(data.get("step_ms", 100)),
+        deadband_percent=float(data.get("deadband_percent", 0.5)),
+        stations=stations,
     )
 
 

@@ -10,7 +10,7 @@ import argparse
 import logging
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -90,6 +90,8 @@ class Substation:
         self._servers = [self._serve(station) for station in self.config.stations]
 
     def start(self) -> None:
+        with self._lock:
+            self._report_changes()
         for server in self._servers:
             server.start()
         self._stop.clear()
@@ -221,8 +223,12 @@ class Substation:
                 values = self._grid.readings(feeder.spec.name)
                 for name in MEASURED:
                     point = self._point(ca, feeder.address(name))
-                    if point.value != values[name] or (ca, point.io_address) in self._quality:
+                    if self._moved(point, values[name]) or (ca, point.io_address) in self._quality:
                         self._send(ca, point, values[name])
+
+    def _moved(self, point: c104.Point, value: float) -> bool:
+        last = float(point.value)  # type: ignore[arg-type]
+        return abs(value - last) > self.config.deadband_percent / 100.0 * max(abs(last), 1.0)
 
 
 def _on_clock_sync(server: c104.Server, ip: str, date_time: datetime) -> c104.ResponseState:
@@ -249,7 +255,7 @@ def run(args: argparse.Namespace) -> int:
     except ConfigError as error:
         raise UsageError(str(error)) from error
     if args.seed is not None:
-        config = SubstationConfig(seed=args.seed, step_ms=config.step_ms, stations=config.stations)
+        config = replace(config, seed=args.seed)
     tls_files = (args.tls_cert, args.tls_key, args.tls_ca)
     if any(tls_files) and not all(tls_files):
         raise UsageError("TLS needs --tls-cert, --tls-key and --tls-ca together")

@@ -102,7 +102,8 @@ class Bridge:
         self._mqtt.loop_stop()
         self.link.stop()
         for thread in self._threads:
-            thread.join(timeout=5)
+            thread.join(timeout=10)
+        self.uplink.keep(self.converter.messages(_drain(self.samples)))
         self.uplink.close()
 
     @property
@@ -146,6 +147,13 @@ class Bridge:
             self.uplink.send("text/turtle", record(outcome, self.settings.actor)[1])
             if self._on_outcome is not None:
                 self._on_outcome(outcome)
+
+
+def _drain(samples: "queue.SimpleQueue[Sample]") -> list[Sample]:
+    drained = []
+    while not samples.empty():
+        drained.append(samples.get_nowait())
+    return drained
 
 
 def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:

@@ -32,7 +32,9 @@ DOUBLE_POINT = {"INTERMEDIATE": 0.0, "OFF": 1.0, "ON": 2.0, "INDETERMINATE": 3.0
 """A breaker's double-point state as the reading's value (IEC DPI: 1 open, 2 closed)."""
 
 MAX_BATCH = 20_000
-"""Readings per delivery at most, so a backlog drains in bounded requests."""
+"""Samples taken from the queue at once, so a backlog drains in bounded steps."""
+MAX_READINGS = 1_000
+"""Readings per message at most: about 230 kB, well under the hub's body limit."""
 
 
 class Sample(NamedTuple):

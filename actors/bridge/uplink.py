@@ -35,7 +35,7 @@ class Uplink:
         token: str,
         buffer: DiskBuffer,
         *,
-        timeout: float = 10.0,
+        timeout: float = 60.0,
         backoff: tuple[float, float] = (0.5, 15.0),
     ) -> None:
         self.buffer = buffer
@@ -73,8 +73,15 @@ class Uplink:
     def send_json(self, messages: list[dict[str, Any]]) -> None:
         """Deliver messages in order; whatever the hub cannot take now waits on disk."""
         for message in messages:
-            self.send("application/json", json.dumps(message, separators=(",", ":")).encode())
+            self.send("application/json", _json(message))
         self.flush()
+
+    def keep(self, messages: list[dict[str, Any]]) -> None:
+        """Put messages straight into the buffer, for the next start to deliver (on shutdown)."""
+        with self._lock:
+            for message in messages:
+                self.buffer.hold("application/json", _json(message))
+                self._pending += 1
 
     def send(self, media_type: str, body: bytes) -> None:
         with self._lock:
@@ -124,3 +131,7 @@ class Uplink:
         self._retry_at = time.monotonic() + self._delay
         self._delay = min(self._delay * 2, self._backoff[1])
         return Delivery.UNAVAILABLE
+
+
+def _json(message: dict[str, Any]) -> bytes:
+    return json.dumps(message, separators=(",", ":")).encode()

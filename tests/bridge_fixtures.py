@@ -1,0 +1,190 @@
+"""Fixtures of the field bridge's tests: a real hub, a real Mosquitto, a simulated substation.
+
+Everything runs over real sockets on free ports; timeouts and back-offs are short so that the
+fault tests stay quick.
+"""
+
+import shutil
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+import uvicorn
+
+from actors.bridge import pointmap
+from actors.bridge.control import Outcome
+from actors.bridge.main import Bridge, Settings
+from hub.app import create_app
+from hub.auth import hash_token
+from hub.config import Credential
+from hub.config import Settings as HubSettings
+from hub.store import OxigraphStore, open_store
+from substation import config as substation_config
+from substation.server import Substation
+
+ACTOR = "mgms-1"
+DSO = "dms-1"
+TOKENS = {ACTOR: "bridge-token", DSO: "dso-token"}
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def eventually(condition: Callable[[], Any], timeout: float = 5.0) -> Any:
+    """Poll until `condition()` is truthy; its value, or an AssertionError after `timeout`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {timeout} s")
+        time.sleep(0.01)
+
+
+@pytest.fixture
+def mqtt_broker(tmp_path: Path) -> Iterator[str]:
+    """A Mosquitto of the test's own, on a free port of 127.0.0.1; its URL."""
+    binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+    port = free_port()
+    conf = tmp_path / "mosquitto.conf"
+    conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n")
+    process = subprocess.Popen([binary, "-c", str(conf)], stderr=subprocess.DEVNULL)
+    try:
+        eventually(lambda: _accepts(port))
+        yield f"mqtt://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(timeout=5)
+
+
+def _accepts(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+@dataclass
+class Hub:
+    """The real hub under uvicorn, which a test can stop and start again on the same port."""
+
+    mqtt: str
+    store: OxigraphStore
+    port: int = field(default_factory=free_port)
+    _server: uvicorn.Server | None = None
+    _thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        settings = HubSettings(
+            port=self.port,
+            mqtt=self.mqtt,
+            actors={a: Credential(hash_token(t)) for a, t in TOKENS.items()},
+        )
+        config = uvicorn.Config(
+            create_app(settings, self.store), host="127.0.0.1", port=self.port, log_level="warning"
+        )
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._server.run, daemon=True)
+        self._thread.start()
+        eventually(lambda: self._server is not None and self._server.started, 10)
+
+    def stop(self) -> None:
+        assert self._server is not None and self._thread is not None
+        self._server.should_exit = True
+        self._thread.join(timeout=10)
+
+    def select(self, query: str) -> list[tuple[Any, ...]]:
+        """Rows of a SPARQL SELECT over the hub's store, as Python values."""
+        prefixes = (
+            "PREFIX heila: <https://w3id.org/heila/ontology#>\n"
+            "PREFIX qudt: <http://qudt.org/schema/qudt/>\n"
+            "PREFIX rdf: <http://www.w3.org/1999/02/22-rdf-syntax-ns#>\n"
+        )
+        result = self.store.query(prefixes + query)
+        return [tuple(None if t is None else t.value for t in row) for row in result.rows]
+
+
+@pytest.fixture
+def hub(mqtt_broker: str) -> Iterator[Hub]:
+    running = Hub(mqtt_broker, open_store("memory"))
+    running.start()
+    yield running
+    running.stop()
+
+
+def station_config(
+    stations: tuple[str, ...] = ("substation-1",),
+) -> substation_config.SubstationConfig:
+    """The shipped substation on free ports, with the named stations only.
+
+    Its deadband is wide so that noise stays quiet: tests report the values they look for.
+    """
+    shipped = substation_config.load()
+    chosen = tuple(replace(s, port=free_port()) for s in shipped.stations if s.name in stations)
+    return replace(shipped, stations=chosen, deadband_percent=50.0)
+
+
+@pytest.fixture
+def substation() -> Iterator[Substation]:
+    running = Substation(station_config())
+    running.start()
+    yield running
+    running.stop()
+
+
+def endpoints(station: Substation) -> dict[str, tuple[str, int]]:
+    return {s.name: (s.host, s.port) for s in station.config.stations}
+
+
+MakeBridge = Callable[..., Bridge]
+
+
+@pytest.fixture
+def make_bridge(tmp_path: Path) -> Iterator[MakeBridge]:
+    """Start bridges against a hub and a substation; outcomes are collected in `bridge.outcomes`."""
+    started: list[Bridge] = []
+
+    def make(
+        hub: Hub,
+        station: Substation,
+        maps: list[Path] | None = None,
+        **overrides: Any,
+    ) -> Bridge:
+        settings = Settings(
+            hub=hub.url,
+            token=TOKENS[ACTOR],
+            actor=ACTOR,
+            mqtt=hub.mqtt,
+            buffer=tmp_path / f"buffer-{len(started)}",
+            endpoints=endpoints(station),
+            command_timeout=1.0,
+            retry_backoff=(0.05, 0.2),
+        )
+        outcomes: list[Outcome] = []
+        bridge = Bridge(
+            replace(settings, **overrides),
+            pointmap.load(maps or pointmap.default_files()),
+            on_outcome=outcomes.append,
+        )
+        bridge.outcomes = outcomes  # type: ignore[attr-defined]
+        bridge.start()
+        started.append(bridge)
+        eventually(lambda: bridge.link.connected and bridge.subscribed)
+        return bridge
+
+    yield make
+    for bridge in started:
+        bridge.stop()

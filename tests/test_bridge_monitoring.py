@@ -1,0 +1,90 @@
+"""Monitoring direction: what the stations report lands in the hub as Measurement readings."""
+
+from datetime import datetime
+
+import c104
+from bridge_fixtures import ACTOR, Hub, MakeBridge, eventually
+
+from actors.bridge import pointmap
+from actors.bridge.monitoring import Converter, Sample
+from substation.server import Substation
+
+POINT_MAP = pointmap.load(pointmap.default_files())
+
+
+def sample(address: int, value: object = 231.5, quality: int = 0) -> Sample:
+    measured = datetime(2026, 1, 2, 3, 4, 5, 678000)
+    return Sample(1, address, value, quality, measured, 1_767_323_045_700_000_000)
+
+
+def test_reading_carries_point_unit_quantity_and_both_times() -> None:
+    location, reading = Converter(POINT_MAP, ACTOR).reading(sample(1000)) or (None, {})
+    assert location == "feeder-1"
+    assert reading == {
+        "quantity": "phaseVoltage",
+        "value": 231.5,
+        "unit": "V",
+        "time": "2026-01-02T03:04:05.678000+00:00",
+        "receivedAt": "2026-01-02T03:04:05.700000+00:00",
+        "point": "feeder-1.voltage-l1",
+    }
+
+
+def test_quality_flags_appear_only_when_not_good() -> None:
+    flagged = c104.Quality.Invalid | c104.Quality.NonTopical
+    _, reading = Converter(POINT_MAP, ACTOR).reading(sample(1000, quality=flagged.value)) or (
+        None,
+        {},
+    )
+    assert reading["quality"] == ["invalid", "notTopical"]
+
+
+def test_breaker_position_is_the_double_point_state_of_its_device() -> None:
+    _, reading = Converter(POINT_MAP, ACTOR).reading(sample(1011, c104.Double.OFF)) or (None, {})
+    assert (reading["quantity"], reading["value"], reading["device"]) == (
+        "breakerPosition",
+        1.0,
+        "breaker-1",
+    )
+
+
+def test_address_outside_the_point_map_is_counted_not_reported() -> None:
+    converter = Converter(POINT_MAP, ACTOR)
+    messages = converter.messages([sample(9999), sample(9999), sample(1000)])
+    assert converter.outside_map == 2
+    assert [len(m["readings"]) for m in messages] == [1]
+
+
+def test_a_batch_becomes_one_measurement_per_feeder() -> None:
+    messages = Converter(POINT_MAP, ACTOR).messages([sample(1000), sample(2000), sample(1001)])
+    assert sorted((m["location"], len(m["readings"])) for m in messages) == [
+        ("feeder-1", 2),
+        ("feeder-2", 1),
+    ]
+
+
+def test_measurements_land_as_triples_with_their_units(
+    hub: Hub, substation: Substation, make_bridge: MakeBridge
+) -> None:
+    make_bridge(hub, substation)
+    rows = eventually(
+        lambda: hub.select(
+            "SELECT ?unit ?value WHERE { ?r heila:point <https://w3id.org/heila/point/"
+            "feeder-1.active-power> ; qudt:unit ?unit ; rdf:value ?value }"
+        )
+    )
+    assert rows[0][0] == "http://qudt.org/vocab/unit/KiloW"
+
+
+def test_invalid_values_are_kept_with_their_flags(
+    hub: Hub, substation: Substation, make_bridge: MakeBridge
+) -> None:
+    make_bridge(hub, substation)
+    substation.set_quality(1, 1002, c104.Quality.Invalid)
+    rows = eventually(
+        lambda: hub.select(
+            "SELECT ?flag WHERE { ?r heila:point <https://w3id.org/heila/point/"
+            "feeder-1.voltage-l3> ; heila:quality ?flag }"
+        )
+    )
+    assert rows[0][0] == "https://w3id.org/heila/ontology#Invalid"
