@@ -10,13 +10,14 @@ import pytest
 from rdflib import OWL, RDF, RDFS, Graph, Literal, Namespace, URIRef
 from rdflib.namespace import DCTERMS
 
+from hub import vocabulary
 from hub.ontology import load_ontology
 from hub.resources import ontology_dir
 from hub.vocabulary import GR, HEILA, INFORMATION_OBJECTS, ONTOLOGY_IRI, S4ENER, SAREF, SMARTAPI
 
 H = Namespace(HEILA)
-QUDT = Namespace("http://qudt.org/schema/qudt/")
-UNIT = Namespace("http://qudt.org/vocab/unit/")
+QUDT = Namespace(vocabulary.QUDT)
+UNIT = Namespace(vocabulary.UNIT)
 PAPER = URIRef("https://doi.org/10.34890/319")
 REPOSITORY = Path(__file__).resolve().parent.parent
 SMARTAPI_TERMS = Path(__file__).resolve().parent / "data" / "smartapi-1.0-terms.tsv"
@@ -113,7 +114,7 @@ def test_the_ontology_loads_with_pyoxigraph_triple_for_triple(
     assert len(oxigraph) == len(ontology)
 
 
-def test_only_one_file_declares_the_ontology(ontology: Graph) -> None:
+def test_all_files_form_one_ontology(ontology: Graph) -> None:
     assert list(ontology.subjects(RDF.type, OWL.Ontology)) == [URIRef(ONTOLOGY_IRI)]
 
 
