@@ -264,7 +264,10 @@ def run(args: argparse.Namespace) -> int:
         bound = find(args.name).bind(values)
     except (UnknownQuery, BadParameter) as error:
         raise UsageError(str(error)) from None
-    store = open_existing_store(args.store)
+    try:
+        store = open_store(args.store, create=False)
+    except OSError as error:
+        raise UsageError(f"cannot open the store at {args.store}: {error}") from None
     try:
         result = store.query(bound)
     except (ParseError, QueryRefused, QueryTimeout) as error:
@@ -273,16 +276,6 @@ def run(args: argparse.Namespace) -> int:
         store.close()
     sys.stdout.write(table(result))
     return 0
-
-
-def open_existing_store(location: str) -> Store:
-    """The store at a directory that holds one, for commands that read or restore it."""
-    if location != "memory" and not Path(location).is_dir():
-        raise UsageError(f"there is no store at {location}")
-    try:
-        return open_store(location)
-    except OSError as error:
-        raise UsageError(f"cannot open the store at {location}: {error}") from None
 
 
 _SHORT = {

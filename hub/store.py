@@ -126,10 +126,14 @@ class Store(Protocol):
     def close(self) -> None: ...
 
 
-def open_store(location: str, limits: QueryLimits | None = None) -> "OxigraphStore":
-    """Open the store at a directory path (created if missing) or in memory ("memory")."""
+def open_store(
+    location: str, limits: QueryLimits | None = None, *, create: bool = True
+) -> "OxigraphStore":
+    """Open the store in a directory (made if missing, unless `create` is false) or in memory."""
     if location == "memory":
         return OxigraphStore(ox.Store(), limits or QueryLimits())
+    if not create and not Path(location).is_dir():
+        raise FileNotFoundError("no such directory")
     Path(location).mkdir(parents=True, exist_ok=True)
     return OxigraphStore(ox.Store(location), limits or QueryLimits())
 
@@ -146,8 +150,10 @@ class OxigraphStore:
         self._last_sequence = self._recover_sequence()
 
     def close(self) -> None:
+        """Flush and let go of the database (and its lock) even if this object lingers on."""
         self._workers.shutdown(wait=False, cancel_futures=True)
         self._store.flush()
+        del self._store
 
     def put(self, message: Message) -> Stored:
         """Store an accepted message in one transaction; a known id returns the first one."""
@@ -521,7 +527,9 @@ _OXIGRAPH_POSITION = re.compile(r"error at (\d+):(\d+)")
 
 def _parse_error(error: SyntaxError) -> ParseError:
     """The parser's own message, with its line and column when it gives them."""
-    reason = str(error)
+    reason = str(error.msg)
+    if error.lineno is not None:
+        return ParseError(reason, error.lineno, error.offset)
     found = _OXIGRAPH_POSITION.search(reason)
     if found is None:
         return ParseError(reason)
