@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import pyoxigraph as ox
+from rdflib import URIRef
 
 from hub.errors import HubError, Invalid
 from hub.message import Message, parse
@@ -36,6 +37,17 @@ class Accepted:
     stored: Stored
 
 
+def _mentioned(message: Message) -> set[str]:
+    """IRIs of the other messages this one points at, from itself or from its parts."""
+    return {
+        str(target)
+        for target in message.graph.objects()
+        if isinstance(target, URIRef)
+        and str(target).startswith(MESSAGE)
+        and str(target).split("#", 1)[0] != message.iri
+    }
+
+
 class Intake:
     def __init__(self, store: Store, notify: Notify) -> None:
         self._store = store
@@ -44,7 +56,7 @@ class Intake:
     def submit(self, data: bytes, media_type: str, actor: str) -> Accepted:
         """Take in a message from `actor`; raises ParseError, Invalid or NotSender."""
         message = parse(data, media_type)
-        violations = validate(message, self.types_of(message.references))
+        violations = validate(message, self.types_of(_mentioned(message)))
         if violations:
             raise Invalid(violations)
         if message.sender != actor:
@@ -54,11 +66,11 @@ class Intake:
             self._notify(message, stored)
         return Accepted(message, stored)
 
-    def types_of(self, references: tuple[str, ...]) -> dict[str, str]:
-        """Message IRI -> type name of each referenced message the store holds."""
-        if not references:
+    def types_of(self, iris: set[str]) -> dict[str, str]:
+        """Message IRI -> type name of each of these messages the store holds."""
+        if not iris:
             return {}
-        values = " ".join(str(ox.NamedNode(MESSAGE + reference)) for reference in references)
+        values = " ".join(str(ox.NamedNode(iri)) for iri in sorted(iris))
         result = self._store.query(
             f"SELECT ?m ?type WHERE {{ VALUES ?m {{ {values} }} GRAPH ?m {{ ?m a ?type }} }}"
         )

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import uvicorn
 from fastapi import FastAPI
@@ -120,8 +121,18 @@ def hub(mosquitto: Mosquitto, serve: Serve) -> Iterator[Hub]:
     tokens = {actor: new_token() for actor in STORY_ACTORS}
     store = open_store("memory")
     url = serve(create_app(hub_settings(mosquitto, tokens), store))
+    wait_until_connected(url)
     yield Hub(url, store, tokens, mosquitto)
     store.close()
+
+
+def wait_until_connected(url: str, timeout: float = 10.0) -> None:
+    """Wait until the hub at `url` holds its broker connection (its inbox is then listening)."""
+    deadline = time.monotonic() + timeout
+    while httpx.get(f"{url}/health").json()["broker"] != "connected":
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"the hub at {url} did not connect to its broker")
+        time.sleep(0.02)
 
 
 @pytest.fixture
