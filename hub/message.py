@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 import pyoxigraph as ox
-from rdflib import RDF, BNode, Graph, Literal, URIRef
+from rdflib import RDF, Graph, Literal, URIRef
 from rdflib.term import Node
 
 from hub import vocabulary as v
@@ -21,6 +21,7 @@ from hub.context import CONTEXT_URL, context
 from hub.errors import Invalid, ParseError, Violation
 from hub.json_form import JSON, from_graph, message_iri, to_graph
 from hub.schema import check
+from hub.terms import graph_of, quads
 from hub.validation import validate
 
 SMARTAPI_ID = URIRef(v.SMARTAPI + "id")
@@ -54,8 +55,7 @@ class Message:
     graph: Graph
 
     def quads(self) -> list[ox.Quad]:
-        name = ox.NamedNode(self.iri)
-        return [ox.Quad(_ox(s), _ox(p), _ox(o), name) for s, p, o in self.graph]  # type: ignore[arg-type]
+        return quads(self.graph, ox.NamedNode(self.iri))
 
     def to_json(self) -> JSON:
         return from_graph(self.graph, URIRef(self.iri), self.type)
@@ -70,29 +70,6 @@ class Message:
             return ox.serialize(self.quads(), format=ox.RdfFormat.N_QUADS) or b""
         triples = [q.triple for q in self.quads()]
         return ox.serialize(triples, format=OXIGRAPH_FORMATS[media_type]) or b""
-
-
-def _ox(term: Node) -> ox.NamedNode | ox.BlankNode | ox.Literal:
-    if isinstance(term, URIRef):
-        return ox.NamedNode(str(term))
-    if isinstance(term, BNode):
-        return ox.BlankNode(str(term))
-    assert isinstance(term, Literal)
-    if term.language:
-        return ox.Literal(str(term), language=term.language)
-    return ox.Literal(str(term), datatype=ox.NamedNode(str(term.datatype or v.XSD + "string")))
-
-
-def _rdflib(term: Any) -> Node:
-    if isinstance(term, ox.NamedNode):
-        return URIRef(term.value)
-    if isinstance(term, ox.BlankNode):
-        return BNode(term.value)
-    if term.language:
-        return Literal(term.value, lang=term.language)
-    if term.datatype.value == v.XSD + "string":
-        return Literal(term.value)
-    return Literal(term.value, datatype=URIRef(term.datatype.value))
 
 
 def _structure_violation(focus: str, field: str, rule: str, text: str) -> Invalid:
@@ -159,11 +136,8 @@ def from_graph_of(graph: Graph) -> Message:
     )
 
 
-def from_quads(quads: Iterable[ox.Quad]) -> Message:
-    graph = Graph()
-    for quad in quads:
-        graph.add((_rdflib(quad.subject), _rdflib(quad.predicate), _rdflib(quad.object)))
-    return from_graph_of(graph)
+def from_quads(stored: Iterable[ox.Quad]) -> Message:
+    return from_graph_of(graph_of(stored))
 
 
 def from_json(document: Any) -> Message:
@@ -216,14 +190,11 @@ def _jsonld_graph(data: bytes) -> Graph:
 
 
 def _oxigraph_graph(data: bytes, media_type: str) -> Graph:
-    graph = Graph()
     try:
-        for item in ox.parse(data, format=OXIGRAPH_FORMATS[media_type]):
-            graph.add((_rdflib(item.subject), _rdflib(item.predicate), _rdflib(item.object)))
+        return graph_of(ox.parse(data, format=OXIGRAPH_FORMATS[media_type]))
     except SyntaxError as error:
         reason = re.sub(r"^Parser error at [^:]*: | at line \d+, column \d+$", "", str(error.msg))
         raise ParseError(reason, error.lineno, error.offset) from None
-    return graph
 
 
 def parse(data: bytes, media_type: str) -> Message:
