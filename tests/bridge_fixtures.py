@@ -4,9 +4,8 @@ Everything runs over real sockets on free ports; timeouts and back-offs are shor
 fault tests stay quick.
 """
 
-import shutil
+import itertools
 import socket
-import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -22,6 +21,7 @@ from actors.bridge.control import Outcome
 from actors.bridge.main import Bridge, Settings
 from hub.app import create_app
 from hub.auth import hash_token
+from hub.broker import Mosquitto
 from hub.config import Credential
 from hub.config import Settings as HubSettings
 from hub.store import OxigraphStore, open_store
@@ -40,7 +40,7 @@ def free_port() -> int:
         return port
 
 
-def eventually(condition: Callable[[], Any], timeout: float = 5.0) -> Any:
+def eventually(condition: Callable[[], Any], timeout: float = 10.0) -> Any:
     """Poll until `condition()` is truthy; its value, or an AssertionError after `timeout`."""
     deadline = time.monotonic() + timeout
     while True:
@@ -49,32 +49,11 @@ def eventually(condition: Callable[[], Any], timeout: float = 5.0) -> Any:
             return value
         if time.monotonic() > deadline:
             raise AssertionError(f"not within {timeout} s")
-        time.sleep(0.01)
-
-
-@pytest.fixture
-def mqtt_broker(tmp_path: Path) -> Iterator[str]:
-    """A Mosquitto of the test's own, on a free port of 127.0.0.1; its URL."""
-    binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
-    port = free_port()
-    conf = tmp_path / "mosquitto.conf"
-    conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n")
-    process = subprocess.Popen([binary, "-c", str(conf)], stderr=subprocess.DEVNULL)
-    try:
-        eventually(lambda: _accepts(port))
-        yield f"mqtt://127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        process.wait(timeout=5)
-
-
-def _accepts(port: int) -> bool:
-    with socket.socket() as probe:
-        return probe.connect_ex(("127.0.0.1", port)) == 0
+        time.sleep(0.05)
 
 
 @dataclass
-class Hub:
+class FieldHub:
     """The real hub under uvicorn, which a test can stop and start again on the same port."""
 
     mqtt: str
@@ -118,8 +97,9 @@ class Hub:
 
 
 @pytest.fixture
-def hub(mqtt_broker: str) -> Iterator[Hub]:
-    running = Hub(mqtt_broker, open_store("memory"))
+def field_hub(mosquitto: Mosquitto) -> Iterator[FieldHub]:
+    """A hub knowing the microgrid and the DSO, on the tests' Mosquitto, in memory."""
+    running = FieldHub(mosquitto.url, open_store("memory"))
     running.start()
     yield running
     running.stop()
@@ -150,6 +130,7 @@ def endpoints(station: Substation) -> dict[str, tuple[str, int]]:
 
 
 MakeBridge = Callable[..., Bridge]
+_sessions = itertools.count(1)
 
 
 @pytest.fixture
@@ -158,7 +139,7 @@ def make_bridge(tmp_path: Path) -> Iterator[MakeBridge]:
     started: list[Bridge] = []
 
     def make(
-        hub: Hub,
+        hub: FieldHub,
         station: Substation,
         maps: list[Path] | None = None,
         **overrides: Any,
@@ -173,6 +154,7 @@ def make_bridge(tmp_path: Path) -> Iterator[MakeBridge]:
             command_timeout=1.0,
             retry_backoff=(0.05, 0.2),
         )
+        settings = replace(settings, session=f"heila-bridge-test-{next(_sessions)}")
         outcomes: list[Outcome] = []
         bridge = Bridge(
             replace(settings, **overrides),

@@ -3,7 +3,7 @@
 from datetime import datetime
 
 import c104
-from bridge_fixtures import ACTOR, Hub, MakeBridge, eventually
+from bridge_fixtures import ACTOR, FieldHub, MakeBridge, eventually
 
 from actors.bridge import pointmap
 from actors.bridge.monitoring import Converter, Sample
@@ -64,11 +64,11 @@ def test_a_batch_becomes_one_measurement_per_feeder() -> None:
 
 
 def test_measurements_land_as_triples_with_their_units(
-    hub: Hub, substation: Substation, make_bridge: MakeBridge
+    field_hub: FieldHub, substation: Substation, make_bridge: MakeBridge
 ) -> None:
-    make_bridge(hub, substation)
+    make_bridge(field_hub, substation)
     rows = eventually(
-        lambda: hub.select(
+        lambda: field_hub.select(
             "SELECT ?unit ?value WHERE { ?r heila:point <https://w3id.org/heila/point/"
             "feeder-1.active-power> ; qudt:unit ?unit ; rdf:value ?value }"
         )
@@ -77,12 +77,12 @@ def test_measurements_land_as_triples_with_their_units(
 
 
 def test_invalid_values_are_kept_with_their_flags(
-    hub: Hub, substation: Substation, make_bridge: MakeBridge
+    field_hub: FieldHub, substation: Substation, make_bridge: MakeBridge
 ) -> None:
-    make_bridge(hub, substation)
+    make_bridge(field_hub, substation)
     substation.set_quality(1, 1002, c104.Quality.Invalid)
     rows = eventually(
-        lambda: hub.select(
+        lambda: field_hub.select(
             "SELECT ?flag WHERE { ?r heila:point <https://w3id.org/heila/point/"
             "feeder-1.voltage-l3> ; heila:quality ?flag }"
         )

@@ -40,6 +40,9 @@ class Settings:
     actor: str = "mgms-1"
     """the microgrid the bridge serves: sender of its messages, recipient of activations"""
     mqtt: str = "mqtt://127.0.0.1:1883"
+    session: str = ""
+    """MQTT client id of a persistent session, so activations sent while the bridge was away
+    still arrive; default heila-bridge-{actor}"""
     buffer: Path = Path("var/bridge-buffer")
     endpoints: dict[str, tuple[str, int]] = field(default_factory=dict)
     tls: Tls | None = None
@@ -78,7 +81,9 @@ class Bridge:
         self._running = False
         self._threads: list[threading.Thread] = []
         self._mqtt = mqtt.Client(
-            CallbackAPIVersion.VERSION2, f"heila-bridge-{settings.actor}", clean_session=False
+            CallbackAPIVersion.VERSION2,
+            settings.session or f"heila-bridge-{settings.actor}",
+            clean_session=False,
         )
         self._mqtt.reconnect_delay_set(min_delay=1, max_delay=30)
         self._mqtt.on_connect = self._on_mqtt_connect
