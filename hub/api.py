@@ -19,6 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from hub import context, ontology, openapi
 from hub.intake import Intake
 from hub.negotiation import negotiate
+from hub.notify import rfc3339
 from hub.problem import Problem, bad_parameter
 from hub.store import Store
 from hub.vocabulary import ACTOR, HEILA, ID_PATTERN, INFORMATION_OBJECTS, MESSAGE, SMARTAPI
@@ -96,7 +97,7 @@ def _envelopes(store: Store, iris: list[str]) -> dict[str, dict[str, str]]:
             found[iri] = {
                 "type": kind.removeprefix(HEILA),
                 "sender": sender.removeprefix(ACTOR),
-                "time": time,
+                "time": rfc3339(datetime.fromisoformat(time)),
             }
     return found
 

@@ -11,6 +11,7 @@ import json
 import logging
 import socket
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -46,13 +47,18 @@ def send_at_once(client: mqtt.Client) -> None:
     client.on_socket_open = on_socket_open
 
 
+def rfc3339(moment: datetime) -> str:
+    """A time as RFC 3339 text, UTC written as Z: the same text in every list and notification."""
+    return moment.isoformat().replace("+00:00", "Z")
+
+
 def notification(message: Message, stored: Stored, payload: bool) -> dict[str, Any]:
     body: dict[str, Any] = {
         "iri": stored.iri,
         "id": message.id,
         "type": message.type,
         "sender": message.sender,
-        "time": message.time.isoformat(),
+        "time": rfc3339(message.time),
         "sequence": stored.sequence,
     }
     if payload:
