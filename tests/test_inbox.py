@@ -1,0 +1,75 @@
+"""The MQTT inbox: messages published to heila/v1/inbox/{actor} are taken in like posted ones."""
+
+import json
+
+import httpx
+import pytest
+
+from hub.message import Message
+from tests.conftest import Hub
+
+
+def by_id(story: list[Message], identifier: str) -> Message:
+    return next(m for m in story if m.id == identifier)
+
+
+@pytest.fixture
+def spp(hub: Hub, subscribe):
+    """The SPP's connection: it publishes to its inbox and hears its outcomes."""
+    return subscribe("heila/v1/spp-1/outcome")
+
+
+def deliver(actor, message: Message, form: str = "application/json", declared: bool = False):
+    actor.publish(
+        "heila/v1/inbox/spp-1", message.serialize(form), content_type=form if declared else None
+    )
+    return actor.next().body
+
+
+def test_a_message_in_the_inbox_is_stored_and_the_outcome_says_so(hub, spp, story):
+    outcome = deliver(spp, by_id(story, "weather-1"))
+    assert outcome == {"id": "weather-1", "status": "stored", "iri": by_id(story, "weather-1").iri}
+    assert httpx.get(f"{hub.url}/messages/weather-1").status_code == 200
+
+
+def test_a_message_from_the_inbox_is_announced_to_its_recipients(hub, spp, subscribe, story):
+    dms = subscribe("heila/v1/dms-1/#")
+    deliver(spp, by_id(story, "weather-1"))
+    assert dms.next().body["id"] == "weather-1"
+
+
+def test_a_message_delivered_twice_is_a_duplicate_the_second_time(hub, spp, story):
+    deliver(spp, by_id(story, "weather-1"))
+    assert deliver(spp, by_id(story, "weather-1"))["status"] == "duplicate"
+
+
+def test_turtle_declared_by_its_content_type_is_taken_in(hub, spp, story):
+    outcome = deliver(spp, by_id(story, "weather-1"), "text/turtle", declared=True)
+    assert outcome["status"] == "stored"
+
+
+@pytest.mark.parametrize("form", ["text/turtle", "application/ld+json"])
+def test_a_message_without_content_type_is_recognised_by_its_form(hub, spp, story, form):
+    assert deliver(spp, by_id(story, "weather-1"), form)["status"] == "stored"
+
+
+def test_an_invalid_message_is_rejected_with_each_violation(hub, spp, story):
+    document = by_id(story, "weather-1").to_json() | {"timeStep": "an hour"}
+    spp.publish("heila/v1/inbox/spp-1", json.dumps(document).encode())
+    outcome = spp.next().body
+    assert outcome["status"] == "rejected"
+    assert [(v["field"], v["rule"]) for v in outcome["violations"]] == [("timeStep", "pattern")]
+
+
+def test_malformed_json_is_rejected_with_its_line_and_column(hub, spp):
+    spp.publish("heila/v1/inbox/spp-1", b'{"type": "WeatherForecast",\n "id": }')
+    (violation,) = spp.next().body["violations"]
+    assert (violation["rule"], violation["line"], violation["column"]) == ("parse", 2, 8)
+
+
+def test_a_message_in_another_senders_name_is_rejected_and_not_stored(hub, subscribe, story):
+    dms = subscribe("heila/v1/dms-1/outcome")
+    dms.publish("heila/v1/inbox/dms-1", by_id(story, "weather-1").serialize("application/json"))
+    outcome = dms.next().body
+    assert (outcome["status"], outcome["violations"][0]["rule"]) == ("rejected", "sender")
+    assert httpx.get(f"{hub.url}/messages/weather-1").status_code == 404
