@@ -79,6 +79,8 @@ class Substation:
     _lock: threading.Lock = field(init=False, default_factory=threading.Lock)
     _stop: threading.Event = field(init=False, default_factory=threading.Event)
     _stepper: threading.Thread | None = field(init=False, default=None)
+    operations: list[tuple[str, str]] = field(init=False, default_factory=list)
+    """(feeder, command point) of every command executed, in order: what really operated"""
 
     def __post_init__(self) -> None:
         feeders = {
@@ -113,6 +115,16 @@ class Substation:
 
     def feeder(self, name: str) -> Feeder:
         return self._grid.feeders[name]
+
+    def trip(self, feeder: str) -> None:
+        """The protection relay opens a feeder's breaker, and the station reports it."""
+        with self._lock:
+            self._grid.feeders[feeder].breaker = Breaker.OPEN
+            for station in self.config.stations:
+                for config in station.feeders:
+                    if config.spec.name == feeder:
+                        status = self._point(station.common_address, config.address("breaker"))
+                        self._send_breaker(status, closed=False, cause=c104.Cot.SPONTANEOUS)
 
     def set_quality(self, common_address: int, address: int, quality: c104.Quality) -> None:
         """Flag a point's future values (e.g. c104.Quality.Invalid), as a failing sensor would."""
@@ -174,15 +186,12 @@ class Substation:
                 closed = point.value == c104.Double.ON
                 signal.feeder.breaker = Breaker.CLOSED if closed else Breaker.OPEN
                 status = self._point(station.common_address, point.related_io_address or 0)
-                status.info = c104.DoubleInfo(
-                    state=c104.Double.ON if closed else c104.Double.OFF,
-                    recorded_at=datetime.now(UTC),
-                )
-                status.transmit(cause=c104.Cot.RETURN_INFO_REMOTE)
+                self._send_breaker(status, closed, c104.Cot.RETURN_INFO_REMOTE)
             else:
                 applied = signal.feeder.set_setpoint(float(point.value))  # type: ignore[arg-type]
                 feedback = self._point(station.common_address, point.related_io_address or 0)
                 self._send(station.common_address, feedback, applied, c104.Cot.RETURN_INFO_REMOTE)
+            self.operations.append((signal.feeder.spec.name, signal.name))
         log.info("feeder %s: %s executed", signal.feeder.spec.name, signal.name)
         if self.faults.unconfirmed_execution:
             return c104.ResponseState.NONE
@@ -208,6 +217,11 @@ class Substation:
         point.info = c104.ShortInfo(actual=value, quality=quality, recorded_at=now)
         point.transmit(cause=cause)
         return now
+
+    def _send_breaker(self, status: c104.Point, closed: bool, cause: c104.Cot) -> None:
+        state = c104.Double.ON if closed else c104.Double.OFF
+        status.info = c104.DoubleInfo(state=state, recorded_at=datetime.now(UTC))
+        status.transmit(cause=cause)
 
     def _run(self) -> None:
         seconds = self.config.step_ms / 1000.0

@@ -5,14 +5,17 @@ fault tests stay quick.
 """
 
 import itertools
+import json
 import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import uvicorn
 
@@ -30,7 +33,8 @@ from substation.server import Substation
 
 ACTOR = "mgms-1"
 DSO = "dms-1"
-TOKENS = {ACTOR: "bridge-token", DSO: "dso-token"}
+TOKENS = {actor: f"{actor}-token" for actor in (ACTOR, DSO, "ams-1", "fmp-1", "spp-1")}
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "valid"
 
 
 def free_port() -> int:
@@ -84,6 +88,18 @@ class FieldHub:
         assert self._server is not None and self._thread is not None
         self._server.should_exit = True
         self._thread.join(timeout=10)
+
+    def tell_story(self) -> None:
+        """Store the example story (offers, bid, reserve-1, ...) that activations build on."""
+        story = [json.loads(path.read_text()) for path in EXAMPLES.glob("*.json")]
+        for message in sorted(story, key=lambda m: datetime.fromisoformat(m["time"])):
+            response = self.post(message["sender"], message)
+            assert response.status_code == 201, response.text
+
+    def post(self, actor: str, message: dict[str, Any]) -> httpx.Response:
+        """Send a message as `actor`, as that actor's own system would."""
+        headers = {"Authorization": f"Bearer {TOKENS[actor]}"}
+        return httpx.post(f"{self.url}/messages", json=message, headers=headers, timeout=10)
 
     def select(self, query: str) -> list[tuple[Any, ...]]:
         """Rows of a SPARQL SELECT over the hub's store, as Python values."""

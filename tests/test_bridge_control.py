@@ -1,0 +1,149 @@
+"""Control direction: activations and control signals operate the station, outcomes are stored."""
+
+import itertools
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from bridge_fixtures import ACTOR, DSO, FieldHub, MakeBridge, eventually
+
+from actors.bridge import pointmap
+from actors.bridge.control import Order, OrderError, Outcome, orders
+from substation.model import Breaker
+from substation.server import Substation
+
+POINT_MAP = pointmap.load(pointmap.default_files())
+_ids = itertools.count(1)
+
+
+def activation(**fields: Any) -> dict[str, Any]:
+    now = datetime.now(UTC)
+    message = {
+        "type": "ActivationNotification",
+        "id": f"activation-{next(_ids)}-{now.timestamp():.0f}",
+        "sender": DSO,
+        "time": now.isoformat(),
+        "recipients": [ACTOR],
+        "flexibilityType": "up",
+        "power": 40.0,
+        "start": now.isoformat(),
+        "end": (now + timedelta(hours=1)).isoformat(),
+        "reserve": "reserve-1",
+    }
+    return message | fields
+
+
+def control_signal(**fields: Any) -> dict[str, Any]:
+    message = {
+        "type": "ControlSignal",
+        "id": f"control-{next(_ids)}-{datetime.now(UTC).timestamp():.0f}",
+        "sender": DSO,
+        "time": datetime.now(UTC).isoformat(),
+        "recipients": [ACTOR],
+    }
+    return message | fields
+
+
+@pytest.fixture
+def field_hub(field_hub: FieldHub) -> FieldHub:
+    """The hub with the story's reserve-1 stored, so activations can refer to it."""
+    field_hub.tell_story()
+    return field_hub
+
+
+def outcome_of(hub: FieldHub, activation_id: str) -> tuple[Any, ...]:
+    rows = hub.select(
+        "SELECT ?state ?reason WHERE { ?signal a heila:ControlSignal ; "
+        f"heila:executes <https://w3id.org/heila/message/{activation_id}> ; "
+        "heila:commandState ?state . OPTIONAL { ?signal heila:failureReason ?reason } }"
+    )
+    return rows[0] if rows else ()
+
+
+def test_activation_without_device_acts_on_the_commands_marked_for_activation() -> None:
+    found = orders(POINT_MAP, activation())
+    assert [(o.command.device, o.action) for o in found] == [("breaker-1", "close")]
+
+
+def test_activation_of_a_resource_sets_its_power_signed_by_direction() -> None:
+    found = orders(POINT_MAP, activation(device="battery-1", flexibilityType="down"))
+    assert (found[0].action, found[0].setpoint) == ("setActivePower", -40.0)
+
+
+def test_control_signal_for_an_unmapped_device_is_refused() -> None:
+    with pytest.raises(OrderError, match="no command for device pump-9"):
+        orders(POINT_MAP, control_signal(device="pump-9", action="close"))
+
+
+def test_setpoint_for_a_breaker_is_refused() -> None:
+    with pytest.raises(OrderError, match="cannot setActivePower"):
+        orders(POINT_MAP, control_signal(device="breaker-1", action="setActivePower", setpoint=5))
+
+
+def test_activation_closes_the_breaker_and_the_outcome_is_stored(
+    field_hub: FieldHub, substation: Substation, make_bridge: MakeBridge
+) -> None:
+    substation.trip("feeder-1")
+    bridge = make_bridge(field_hub, substation)
+    message = activation(device="breaker-1")
+    assert field_hub.post(DSO, message).status_code == 201
+    outcome: Outcome = eventually(lambda: bridge.outcomes and bridge.outcomes[0])
+    assert substation.feeder("feeder-1").breaker is Breaker.CLOSED
+    assert outcome.sent and outcome.confirmed and outcome.executed
+    assert outcome.sent <= outcome.confirmed <= outcome.executed
+    state = eventually(lambda: outcome_of(field_hub, message["id"]))
+    assert state == ("https://w3id.org/heila/ontology#Executed", None)
+
+
+def test_control_signal_moves_the_battery_to_its_setpoint(
+    field_hub: FieldHub, substation: Substation, make_bridge: MakeBridge
+) -> None:
+    bridge = make_bridge(field_hub, substation)
+    signal = control_signal(device="battery-1", action="setActivePower", setpoint=30.0)
+    assert field_hub.post(DSO, signal).status_code == 201
+    eventually(lambda: bridge.outcomes)
+    assert substation.feeder("feeder-1").setpoint_kw == 30.0
+    assert bridge.outcomes[0].executed is not None
+
+
+def test_a_breaker_already_in_position_is_not_operated(
+    field_hub: FieldHub, substation: Substation, make_bridge: MakeBridge
+) -> None:
+    bridge = make_bridge(field_hub, substation)
+    field_hub.post(DSO, activation(device="breaker-1"))
+    outcome: Outcome = eventually(lambda: bridge.outcomes and bridge.outcomes[0])
+    assert (outcome.executed is not None, outcome.sent, substation.operations) == (True, None, [])
+
+
+def test_command_timeout_is_stored_as_failed_with_its_reason(
+    field_hub: FieldHub, substation: Substation, make_bridge: MakeBridge
+) -> None:
+    substation.trip("feeder-1")
+    substation.faults.mute_commands = True
+    bridge = make_bridge(field_hub, substation, command_timeout=0.3)
+    message = activation(device="breaker-1")
+    field_hub.post(DSO, message)
+    outcome: Outcome = eventually(lambda: bridge.outcomes and bridge.outcomes[0])
+    assert (outcome.confirmed, outcome.executed, outcome.failed is not None) == (None, None, True)
+    state, reason = eventually(lambda: outcome_of(field_hub, message["id"]))
+    assert state == "https://w3id.org/heila/ontology#Failed"
+    assert "no confirmation" in reason
+
+
+def test_an_unconfirmed_execution_is_judged_by_the_status_point_and_not_retried(
+    field_hub: FieldHub, substation: Substation, make_bridge: MakeBridge
+) -> None:
+    substation.trip("feeder-1")
+    substation.faults.unconfirmed_execution = True
+    bridge = make_bridge(field_hub, substation, command_timeout=0.3)
+    field_hub.post(DSO, activation(device="breaker-1"))
+    outcome: Outcome = eventually(lambda: bridge.outcomes and bridge.outcomes[0])
+    assert outcome.executed is not None and outcome.confirmed is None
+    assert substation.operations == [("feeder-1", "breakerCommand")]
+
+
+def test_orders_name_the_activation_they_carry_out() -> None:
+    message = activation(device="battery-2", power=12.5)
+    assert orders(POINT_MAP, message) == [
+        Order(POINT_MAP.commands["battery-2"], "setActivePower", 12.5, message["id"], DSO)
+    ]
