@@ -117,34 +117,44 @@ def _sparql(graph: Graph, constraint: Node, path: URIRef) -> SparqlCheck:
     )
 
 
+def _iri(graph: Graph, shape: Node, predicate: URIRef) -> URIRef | None:
+    value = _one(graph, shape, predicate)
+    return value if isinstance(value, URIRef) else None
+
+
+def _python_value(graph: Graph, shape: Node, predicate: URIRef) -> Any:
+    value = _one(graph, shape, predicate)
+    return value.toPython() if isinstance(value, Literal) else None
+
+
 def _property(graph: Graph, shape: Node) -> PropertyCheck:
     _refuse_unknown(graph, shape, _PROPERTY_PARAMETERS)
-    path = _one(graph, shape, SH.path)
-    if not isinstance(path, URIRef):
+    path = _iri(graph, shape, SH.path)
+    if path is None:
         raise UnsupportedShape(f"property shape {shape} needs a single IRI as sh:path")
     members = _one(graph, shape, SH["in"])
     pattern = _one(graph, shape, SH.pattern)
-    count = {p: _one(graph, shape, p) for p in (SH.minCount, SH.maxCount)}
+    max_count = _python_value(graph, shape, SH.maxCount)
     bounds = tuple(
-        (*_BOUNDS[p], limit.toPython())  # type: ignore[union-attr]
+        (*_BOUNDS[p], limit)
         for p in _BOUNDS
-        if (limit := _one(graph, shape, p)) is not None
+        if (limit := _python_value(graph, shape, p)) is not None
     )
     text = _one(graph, shape, SH.message)
     return PropertyCheck(
         path=path,
         name=str(_one(graph, shape, SH.name) or local_name(str(path))),
         text=None if text is None else str(text),
-        min_count=int(count[SH.minCount] or 0),  # type: ignore[call-overload]
-        max_count=None if count[SH.maxCount] is None else int(count[SH.maxCount]),  # type: ignore[call-overload]
-        datatype=_one(graph, shape, SH.datatype),  # type: ignore[arg-type]
+        min_count=int(_python_value(graph, shape, SH.minCount) or 0),
+        max_count=None if max_count is None else int(max_count),
+        datatype=_iri(graph, shape, SH.datatype),
         choices=None if members is None else frozenset(Collection(graph, members)),
         iri_only=_one(graph, shape, SH.nodeKind) == SH.IRI,
         pattern=None if pattern is None else re.compile(str(pattern)),
-        refers_to=_one(graph, shape, SH["class"]),  # type: ignore[arg-type]
-        node=_one(graph, shape, SH.node),  # type: ignore[arg-type]
+        refers_to=_iri(graph, shape, SH["class"]),
+        node=_iri(graph, shape, SH.node),
         bounds=bounds,
-        less_than=_one(graph, shape, SH.lessThan),  # type: ignore[arg-type]
+        less_than=_iri(graph, shape, SH.lessThan),
         sparql=tuple(_sparql(graph, c, path) for c in graph.objects(shape, SH.sparql)),
     )
 
@@ -191,7 +201,7 @@ def _value_problem(run: _Run, check: PropertyCheck, value: Node) -> tuple[str, s
     ):
         return "datatype", f"must be an {local_name(str(check.datatype))}"
     if check.choices is not None and value not in check.choices:
-        words = ", ".join(local_name(str(c)) for c in sorted(check.choices))
+        words = ", ".join(sorted(local_name(str(c)) for c in check.choices))
         return "in", f"must be one of {words}"
     if check.iri_only and not isinstance(value, URIRef):
         return "nodeKind", "must be an IRI"

@@ -47,7 +47,7 @@ def _run(data: Graph, focus: str, type_name: str) -> Graph:
     validator = Validator(DataGraph.from_rdflib(data), shacl_graph=Graph(), options=options)
     validator.shacl_graph = _shapes_graph()
     with _lock:
-        _conforms, report, _text = validator.run()
+        _conforms, report, _text = validator.run()  # type: ignore[no-untyped-call]
     return report  # type: ignore[no-any-return]
 
 
