@@ -13,6 +13,7 @@ from rdflib.namespace import SH
 from hub import vocabulary as v
 from hub.ontology import load_ontology
 from hub.resources import shapes_dir
+from hub.shapes import local_name
 
 KINDS = (SH.datatype, SH["in"], SH.nodeKind, SH.node)
 MESSAGE_PATTERN = "^https://w3id\\.org/heila/message/"
@@ -49,6 +50,12 @@ def node_shapes() -> list[Node]:
 
 def property_shapes() -> list[Node]:
     return sorted({p for s in node_shapes() for p in GRAPH.objects(s, SH.property)})
+
+
+def field_id(shape: Node) -> str:
+    """A readable test id: the node shapes that hold the property shape, and its JSON name."""
+    owners = sorted(local_name(str(s)) for s in GRAPH.subjects(SH.property, shape))
+    return f"{'+'.join(owners)}.{GRAPH.value(shape, SH.name)}"
 
 
 def names_in(shape: Node) -> list[str]:
@@ -100,7 +107,35 @@ def test_enumerations_list_only_individuals_the_ontology_defines() -> None:
     assert {str(m) for m in members if not defined_in_ontology(m)} == set()
 
 
-@pytest.mark.parametrize("shape", property_shapes(), ids=str)
+def ranges(shape: Node) -> set[Node]:
+    return set(load_ontology().objects(GRAPH.value(shape, SH.path), RDFS.range))
+
+
+def constrained_to(shape: Node) -> Node | None:
+    return GRAPH.value(shape, SH.datatype) or GRAPH.value(shape, SH["class"])
+
+
+def enumeration(shape: Node) -> list[Node]:
+    members = GRAPH.value(shape, SH["in"])
+    return [] if members is None else list(Collection(GRAPH, members))
+
+
+@pytest.mark.parametrize(
+    "shape", [p for p in property_shapes() if constrained_to(p) and ranges(p)], ids=field_id
+)
+def test_datatype_or_class_of_a_field_is_the_range_the_ontology_gives(shape: Node) -> None:
+    assert constrained_to(shape) in ranges(shape)
+
+
+@pytest.mark.parametrize(
+    "shape", [p for p in property_shapes() if enumeration(p) and ranges(p)], ids=field_id
+)
+def test_enumeration_members_belong_to_the_range_the_ontology_gives(shape: Node) -> None:
+    kinds = [set(load_ontology().objects(m, RDF.type)) for m in enumeration(shape)]
+    assert all(k & ranges(shape) for k in kinds)
+
+
+@pytest.mark.parametrize("shape", property_shapes(), ids=field_id)
 def test_property_shape_has_one_iri_path_a_name_and_a_description(shape: Node) -> None:
     paths = list(GRAPH.objects(shape, SH.path))
     assert len(paths) == 1
@@ -109,7 +144,7 @@ def test_property_shape_has_one_iri_path_a_name_and_a_description(shape: Node) -
     assert GRAPH.value(shape, SH.description) is not None
 
 
-@pytest.mark.parametrize("shape", property_shapes(), ids=str)
+@pytest.mark.parametrize("shape", property_shapes(), ids=field_id)
 def test_property_shape_has_exactly_one_kind_of_value(shape: Node) -> None:
     kinds = [k for k in KINDS if (shape, k, None) in GRAPH]
     assert len(kinds) == 1
@@ -125,7 +160,7 @@ def typed_links() -> list[Node]:
     ]
 
 
-@pytest.mark.parametrize("shape", typed_links(), ids=str)
+@pytest.mark.parametrize("shape", typed_links(), ids=field_id)
 def test_link_to_a_message_names_the_class_the_message_must_have(shape: Node) -> None:
     assert GRAPH.value(shape, SH["class"]) is not None
 
