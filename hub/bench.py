@@ -28,7 +28,7 @@ from typing import Any
 
 import httpx
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
@@ -42,6 +42,8 @@ from hub.store import open_store
 SENDER = "mgms-1"
 RECIPIENT = "ams-1"
 _WAIT = 10.0
+HEILA = (sys.executable, "-c", "import sys; from hub.cli import main; sys.exit(main())")
+"""The `heila` command run by this Python, installed or not."""
 _JSON = {"content-type": "application/json"}
 
 
@@ -57,10 +59,16 @@ class Heard:
 class Subscriber:
     """An actor's ear: a client subscribed to one topic filter, keeping what it hears in order."""
 
-    def __init__(self, host: str, port: int, topic_filter: str) -> None:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        topic_filter: str,
+        protocol: MQTTProtocolVersion = MQTTProtocolVersion.MQTTv5,
+    ) -> None:
         self._heard: queue.Queue[Heard] = queue.Queue()
         self._subscribed = threading.Event()
-        self._client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+        self._client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=protocol)
         self._client.on_message = self._on_message
         self._client.on_subscribe = lambda *_: self._subscribed.set()
         send_at_once(self._client)
@@ -235,7 +243,7 @@ def hub_process(broker: Mosquitto, tokens: dict[str, str]) -> Iterator[str]:
             ),
             encoding="utf-8",
         )
-        command = [sys.executable, "-m", "hub.cli", "serve", "--config", str(config)]
+        command = [*HEILA, "serve", "--config", str(config)]
         command += ["--port", str(port), "--mqtt", broker.url, "--log-level", "warning"]
         process = subprocess.Popen(command)
         url = f"http://127.0.0.1:{port}"

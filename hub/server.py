@@ -8,9 +8,12 @@ the store is flushed.
 
 import argparse
 import logging
+import signal
 import socket
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
 from typing import Self
@@ -63,6 +66,20 @@ def _announce(settings: Settings) -> None:
         log.warning("no actor credentials configured (--config): the hub is read-only")
 
 
+@contextmanager
+def _stop_signals_end_the_run() -> Iterator[None]:
+    """Let SIGINT and SIGTERM end `run` normally: uvicorn shuts down on them, then raises them
+    again for the handlers it found, which here do nothing, so the store is closed and the
+    exit status is 0 instead of death by signal."""
+    stops = (signal.SIGINT, signal.SIGTERM)
+    previous = {stop: signal.signal(stop, lambda _signal, _frame: None) for stop in stops}
+    try:
+        yield
+    finally:
+        for stop, handler in previous.items():
+            signal.signal(stop, handler)
+
+
 def run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(name)s %(message)s")
     settings = settings_of(args)
@@ -82,7 +99,8 @@ def run(args: argparse.Namespace) -> int:
             port=settings.port,
             log_level=args.log_level,
         )
-        uvicorn.Server(config).run()
+        with _stop_signals_end_the_run():
+            uvicorn.Server(config).run()
     finally:
         store.close()
     log.info("stopped")

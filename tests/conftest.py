@@ -112,7 +112,7 @@ STORY_ACTORS = ("mgms-1", "ams-1", "fmp-1", "dms-1", "spp-1")
 def hub_settings(broker: Mosquitto, tokens: dict[str, str], **settings: Any) -> Settings:
     """Settings of a hub on `broker` that knows the actors of `tokens` (made fresh per test)."""
     credentials = {actor: Credential(hash_token(token)) for actor, token in tokens.items()}
-    return Settings(mqtt=broker.url, actors=credentials, **settings)
+    return Settings(**{"mqtt": broker.url, "actors": credentials, **settings})
 
 
 @pytest.fixture

@@ -1,0 +1,116 @@
+"""`heila serve` as a user runs it, and the embedded broker it falls back on."""
+
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from paho.mqtt.enums import MQTTProtocolVersion
+
+from hub.app import create_app
+from hub.auth import new_token
+from hub.bench import HEILA, Subscriber
+from hub.broker import Mosquitto, free_port
+from hub.config import EMBEDDED
+from hub.message import Message
+from hub.store import open_store
+from tests.conftest import Serve, hub_settings, wait_until_connected
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_the_embedded_broker_relays_a_notification(serve: Serve, mosquitto, story: list[Message]):
+    token, port = new_token(), free_port()
+    settings = hub_settings(mosquitto, {"spp-1": token}, mqtt=EMBEDDED, embedded_mqtt_port=port)
+    url = serve(create_app(settings, open_store("memory")))
+    wait_until_connected(url)
+    dms = Subscriber("127.0.0.1", port, "heila/v1/dms-1/#", MQTTProtocolVersion.MQTTv311)
+    weather = next(m for m in story if m.id == "weather-1")
+    httpx.post(
+        f"{url}/messages",
+        content=weather.serialize("application/json"),
+        headers={"Authorization": f"Bearer {token}", "content-type": "application/json"},
+    )
+    try:
+        assert dms.next().body["id"] == "weather-1"
+    finally:
+        dms.stop()
+
+
+def serve_command(*flags: str) -> list[str]:
+    return [*HEILA, "serve", *flags]
+
+
+def start(broker: Mosquitto, *flags: str) -> tuple[subprocess.Popen[str], str]:
+    """`heila serve` in a process of its own, once its API answers; returns it and its URL."""
+    port = free_port()
+    process = subprocess.Popen(
+        serve_command("--port", str(port), "--mqtt", broker.url, *flags),
+        cwd=ROOT,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            httpx.get(f"{url}/health")
+            return process, url
+        except httpx.TransportError:
+            time.sleep(0.05)
+    process.kill()
+    raise AssertionError(f"heila serve did not answer: {process.communicate()[1]}")
+
+
+def stop(process: subprocess.Popen[str], how: signal.Signals) -> tuple[int, str]:
+    process.send_signal(how)
+    _, log = process.communicate(timeout=20)
+    return process.returncode, log
+
+
+def test_serve_without_configuration_says_where_it_listens_and_that_it_is_read_only(mosquitto):
+    process, url = start(mosquitto)
+    _, log = stop(process, signal.SIGTERM)
+    assert f"{url}/messages" in log
+    assert f"{url}/sparql" in log
+    assert mosquitto.url in log
+    assert "store: memory" in log
+    assert "read-only" in log
+
+
+@pytest.mark.parametrize("how", [signal.SIGINT, signal.SIGTERM])
+def test_serve_stops_cleanly_on_a_signal(mosquitto, how):
+    process, _ = start(mosquitto)
+    code, log = stop(process, how)
+    assert code == 0
+    assert "Traceback" not in log
+
+
+def test_serve_on_a_port_in_use_exits_with_a_one_line_reason(mosquitto):
+    process, url = start(mosquitto)
+    try:
+        taken = url.rsplit(":", 1)[1]
+        second = subprocess.run(
+            serve_command("--port", taken, "--mqtt", mosquitto.url),
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+    finally:
+        stop(process, signal.SIGTERM)
+    assert second.returncode == 2
+    assert second.stderr.strip().splitlines()[-1].startswith("heila serve: the HTTP API cannot")
+    assert "Traceback" not in second.stderr
+
+
+def test_serve_with_a_broken_configuration_exits_with_a_one_line_reason(tmp_path: Path):
+    config = tmp_path / "hub.toml"
+    config.write_text("[hub]\nport = 'eighty'\n")
+    result = subprocess.run(
+        serve_command("--config", str(config)), cwd=ROOT, capture_output=True, text=True, timeout=30
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"heila serve: {config}: [hub] port has the wrong type"
