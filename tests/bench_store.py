@@ -1,0 +1,97 @@
+"""What the store costs: put() of one message, a lookup among a million quads, paging.
+
+Not part of the normal run; measure with
+    .venv/bin/pytest tests/bench_store.py --benchmark-enable
+"""
+
+import itertools
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pyoxigraph as ox
+import pytest
+
+from hub import message
+from hub.message import Message
+from hub.store import LOG_GRAPH, OxigraphStore, QueryLimits, open_store
+from hub.vocabulary import HEILA, MESSAGE, SMARTAPI, XSD
+from tests.conftest import EXAMPLES
+
+MESSAGES = 55_000
+"""Offers in the large store: 16 quads each and 2 in the log, about a million in all."""
+
+
+def offers(prefix: str, count: int) -> list[Message]:
+    """Copies of the example offer (17 triples) under new ids."""
+    document = json.loads((EXAMPLES / "valid" / "offer.json").read_text())
+    return [
+        message.parse(json.dumps({**document, "id": f"{prefix}-{n}"}).encode(), "application/json")
+        for n in range(count)
+    ]
+
+
+def _put_each(benchmark, store: OxigraphStore) -> None:  # type: ignore[no-untyped-def]
+    fresh: Iterator[Message] = iter(offers("bench", 2_000))
+    benchmark.pedantic(lambda: store.put(next(fresh)), rounds=1_500, warmup_rounds=50)
+
+
+def test_put_one_message_in_memory(benchmark):
+    _put_each(benchmark, open_store("memory"))
+
+
+def test_put_one_message_on_disk(benchmark, tmp_path: Path):
+    _put_each(benchmark, open_store(str(tmp_path / "store")))
+
+
+def _million_quads() -> Iterator[ox.Quad]:
+    """The example offer's quads under MESSAGES ids, each with its log entry."""
+    template = offers("template", 1)[0].serialize("application/n-quads").decode()
+    sequence, stored_at = ox.NamedNode(HEILA + "sequence"), ox.NamedNode(HEILA + "storedAt")
+    log = ox.NamedNode(LOG_GRAPH)
+    moment = ox.Literal("2026-11-26T12:00:00Z", datatype=ox.NamedNode(XSD + "dateTime"))
+    for n in range(1, MESSAGES + 1):
+        yield from ox.parse(template.replace("template-0", f"offer-{n}"), ox.RdfFormat.N_QUADS)
+        iri = ox.NamedNode(f"{MESSAGE}offer-{n}")
+        number = ox.Literal(str(n), datatype=ox.NamedNode(XSD + "integer"))
+        yield ox.Quad(iri, sequence, number, log)
+        yield ox.Quad(iri, stored_at, moment, log)
+
+
+@pytest.fixture(scope="module")
+def large_store() -> OxigraphStore:
+    database = ox.Store()
+    database.bulk_extend(_million_quads())
+    return OxigraphStore(database, QueryLimits())
+
+
+def test_the_large_store_holds_a_million_quads(large_store):
+    count = large_store.query("SELECT (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } }").rows[0][0]
+    assert isinstance(count, ox.Literal) and int(count.value) >= 990_000
+
+
+def test_sparql_lookup_of_one_message_by_id(benchmark, large_store):
+    ids = itertools.cycle(range(1, MESSAGES + 1, 997))
+
+    def lookup() -> int:
+        query = (
+            f'SELECT ?p ?o WHERE {{ ?m <{SMARTAPI}id> "offer-{next(ids)}" . '
+            "GRAPH ?m { ?m ?p ?o } }"
+        )
+        return len(large_store.query(query).rows)
+
+    assert benchmark(lookup) == 13
+
+
+def test_get_of_one_message(benchmark, large_store):
+    assert benchmark(large_store.get, f"{MESSAGE}offer-25000") is not None
+
+
+def test_messages_page_of_a_hundred_in_the_middle(benchmark, large_store):
+    page = benchmark(large_store.messages, after=MESSAGES // 2, limit=100)
+    assert page[0].sequence == MESSAGES // 2 + 1
+
+
+def test_messages_page_filtered_by_sender(benchmark, large_store):
+    page = benchmark(large_store.messages, sender="ams-1", after=MESSAGES // 2, limit=100)
+    assert len(page) == 100
