@@ -37,6 +37,7 @@ from hub import message as message_model
 from hub import resources, validation
 from hub.errors import HubError, Invalid, ParseError
 from hub.message import Message
+from hub.terms import to_rdflib
 from hub.vocabulary import BASE, HEILA, MESSAGE, ONTOLOGY_IRI, RDF, SMARTAPI, XSD
 
 LOG_GRAPH = BASE + "hub/log"
@@ -169,10 +170,10 @@ class OxigraphStore:
         return Stored(message.iri, sequence, created=True)
 
     def get(self, iri: str) -> Message | None:
-        quads = list(self._store.quads_for_pattern(None, None, None, ox.NamedNode(iri)))
-        if not quads or iri in _READ_ONLY_GRAPHS:
+        if iri in _READ_ONLY_GRAPHS:
             return None
-        return message_model.from_quads(quads)
+        quads = list(self._store.quads_for_pattern(None, None, None, ox.NamedNode(iri)))
+        return message_model.from_quads(quads) if quads else None
 
     def messages(
         self,
@@ -307,14 +308,17 @@ class OxigraphStore:
         messages = {
             name: _to_rdflib(graph) for name, graph in by_graph.items() if name != LOG_GRAPH
         }
+        _check_messages(messages)
         violations = validation.validate_graphs(messages)
         if violations:
             raise Invalid(violations)
+        log = by_graph.get(LOG_GRAPH, set())
+        logged = {_value(q.subject) for q in log if q.predicate == _SEQUENCE}
+        last = max((int(_value(q.object)) for q in log if q.predicate == _SEQUENCE), default=0)
+        unlogged = sorted(messages.keys() - logged)
         with self._lock:
-            self._store.extend(quads)
-            self._last_sequence = self._recover_sequence()
-            unlogged = [name for name in messages if self._sequence_of(ox.NamedNode(name)) is None]
-            self._append_to_log(sorted(unlogged))
+            self._store.extend([*quads, *self._log_entries(unlogged, last)])
+            self._last_sequence = last + len(unlogged)
         return len(quads)
 
     def _evaluate(self, sparql: str, options: dict[str, Any], deadline: float) -> QueryResult:
@@ -343,22 +347,18 @@ class OxigraphStore:
             if quads and self._sequence_of(ox.NamedNode(name)) is None
         )
         operations += [f"DELETE WHERE {{ GRAPH {_LOG} {{ <{name}> ?p ?o }} }}" for name in removed]
-        log = [
-            q
-            for n, name in enumerate(added, 1)
-            for q in _log_quads(ox.NamedNode(name), self._last_sequence + n)
-        ]
+        log = self._log_entries(added, self._last_sequence)
         if log:
             operations.append(_insert_data(log))
         self._store.update(" ;\n".join(operations))
         self._last_sequence += len(added)
 
-    def _append_to_log(self, names: list[str]) -> None:
-        first = self._last_sequence + 1
-        self._store.extend(
-            [q for n, name in enumerate(names) for q in _log_quads(ox.NamedNode(name), first + n)]
-        )
-        self._last_sequence += len(names)
+    @staticmethod
+    def _log_entries(names: list[str], last: int) -> list[ox.Quad]:
+        """Log quads giving these messages the sequence numbers after `last`, in this order."""
+        return [
+            q for n, name in enumerate(names, 1) for q in _log_quads(ox.NamedNode(name), last + n)
+        ]
 
     def _types_referenced_by(self, graphs: dict[str, rdflib.Graph]) -> dict[str, str]:
         """The stored type of every message these graphs refer to, for the reference rules."""
@@ -521,22 +521,10 @@ def _check_loadable(by_graph: dict[str, set[ox.Quad]]) -> None:
 def _to_rdflib(quads: Iterable[ox.Quad]) -> rdflib.Graph:
     graph = rdflib.Graph()
     for quad in quads:
-        graph.add(
-            (_rdflib_term(quad.subject), _rdflib_term(quad.predicate), _rdflib_term(quad.object))
-        )
+        if isinstance(quad.subject, ox.Triple) or isinstance(quad.object, ox.Triple):
+            raise QueryRefused(f"a message cannot hold RDF-star triples: {quad}")
+        graph.add((to_rdflib(quad.subject), to_rdflib(quad.predicate), to_rdflib(quad.object)))
     return graph
-
-
-def _rdflib_term(term: Any) -> Any:
-    if isinstance(term, ox.NamedNode):
-        return rdflib.URIRef(term.value)
-    if isinstance(term, ox.BlankNode):
-        return rdflib.BNode(term.value)
-    if isinstance(term, ox.Literal):
-        if term.language:
-            return rdflib.Literal(term.value, lang=term.language)
-        return rdflib.Literal(term.value, datatype=rdflib.URIRef(term.datatype.value))
-    raise QueryRefused(f"RDF-star triples are not supported here: {term}")
 
 
 _OXIGRAPH_POSITION = re.compile(r"error at (\d+):(\d+)")
