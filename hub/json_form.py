@@ -9,10 +9,11 @@ import re
 from decimal import Decimal
 from typing import Any
 
-from rdflib import RDF, XSD, Graph, Literal, Node, URIRef
+from rdflib import RDF, XSD, Literal, Node, URIRef
 
 from hub import vocabulary as v
 from hub.shapes import Field, NodeShape, enum_key, local_name, shapes
+from hub.terms import Index, Triple
 
 JSON = dict[str, Any]
 ENVELOPE_KEYS = ("type", "id", "sender", "time", "recipients", "references")
@@ -45,7 +46,9 @@ def _literal(field: Field, value: Any) -> Literal:
     return Literal(str(value), datatype=datatype)
 
 
-def _term(graph: Graph, owner: str, field: Field, value: Any, position: int | None) -> Node:
+def _term(
+    triples: list[Triple], owner: str, field: Field, value: Any, position: int | None
+) -> Node:
     if field.kind == "literal":
         return _literal(field, value)
     if field.kind == "ref":
@@ -53,30 +56,30 @@ def _term(graph: Graph, owner: str, field: Field, value: Any, position: int | No
     if field.kind == "enum":
         return URIRef(next(c for c in field.choices if enum_key(c) == value))
     node = part_iri(owner, field, position)
-    _write_fields(graph, node, shapes().parts[field.node or ""], value)
+    _write_fields(triples, node, shapes().parts[field.node or ""], value)
     return node
 
 
-def _write_fields(graph: Graph, node: URIRef, shape: NodeShape, document: JSON) -> None:
+def _write_fields(triples: list[Triple], node: URIRef, shape: NodeShape, document: JSON) -> None:
     for field in shape.fields:
         if field.name not in document:
             continue
         value = document[field.name]
+        path = URIRef(field.path)
         if not field.many:
-            graph.add((node, URIRef(field.path), _term(graph, node, field, value, None)))
+            triples.append((node, path, _term(triples, node, field, value, None)))
             continue
         for position, item in enumerate(value):
-            graph.add((node, URIRef(field.path), _term(graph, node, field, item, position)))
+            triples.append((node, path, _term(triples, node, field, item, position)))
 
 
-def to_graph(document: JSON) -> Graph:
+def to_triples(document: JSON) -> list[Triple]:
     """The RDF of a message in plain JSON that has passed its JSON Schema."""
-    graph = Graph()
     node = URIRef(message_iri(document["id"]))
-    graph.add((node, RDF.type, URIRef(v.HEILA + document["type"])))
-    _write_fields(graph, node, shapes().envelope, document)
-    _write_fields(graph, node, shapes().objects[document["type"]], document)
-    return graph
+    triples: list[Triple] = [(node, RDF.type, URIRef(v.HEILA + document["type"]))]
+    _write_fields(triples, node, shapes().envelope, document)
+    _write_fields(triples, node, shapes().objects[document["type"]], document)
+    return triples
 
 
 # RDF -> JSON
@@ -105,23 +108,24 @@ def _python(field: Field, term: Node) -> Any:
     return str(term)
 
 
-def _read_fields(graph: Graph, node: Node, shape: NodeShape) -> JSON:
+def _read_fields(index: Index, node: Node, shape: NodeShape) -> JSON:
     document: JSON = {}
+    properties = index.get(node, {})
     for field in shape.fields:
-        terms = list(graph.objects(node, URIRef(field.path)))
+        terms = properties.get(URIRef(field.path))
         if not terms:
             continue
         if field.kind == "part":
             part_shape = shapes().parts[field.node or ""]
-            values = [_read_fields(graph, t, part_shape) for t in sorted(terms, key=_number_of)]
+            values = [_read_fields(index, t, part_shape) for t in sorted(terms, key=_number_of)]
         else:
             values = sorted((_python(field, t) for t in terms), key=str)
         document[field.name] = values if field.many else values[0]
     return document
 
 
-def from_graph(graph: Graph, node: URIRef, type_name: str) -> JSON:
-    """The plain-JSON form of the message `node` in `graph`, envelope keys first."""
-    envelope = {"type": type_name, **_read_fields(graph, node, shapes().envelope)}
-    body = _read_fields(graph, node, shapes().objects[type_name])
+def from_index(index: Index, node: URIRef, type_name: str) -> JSON:
+    """The plain-JSON form of the message `node`, envelope keys first."""
+    envelope = {"type": type_name, **_read_fields(index, node, shapes().envelope)}
+    body = _read_fields(index, node, shapes().objects[type_name])
     return {**{k: envelope[k] for k in ENVELOPE_KEYS if k in envelope}, **body}

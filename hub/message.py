@@ -10,6 +10,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
 import pyoxigraph as ox
@@ -19,9 +20,9 @@ from rdflib.term import Node
 from hub import vocabulary as v
 from hub.context import CONTEXT_URL, context
 from hub.errors import Invalid, ParseError, Violation
-from hub.json_form import JSON, from_graph, message_iri, to_graph
+from hub.json_form import JSON, from_index, message_iri, to_triples
 from hub.schema import check
-from hub.terms import graph_of, quads
+from hub.terms import Triple, index, quads, triples_of
 from hub.validation import validate
 
 SMARTAPI_ID = URIRef(v.SMARTAPI + "id")
@@ -45,6 +46,8 @@ logging.getLogger("rdflib.term").setLevel(logging.ERROR)
 
 @dataclass(frozen=True)
 class Message:
+    """A message and its envelope; `triples` are the message, everything else reads them."""
+
     iri: str
     id: str
     type: str
@@ -52,13 +55,21 @@ class Message:
     recipients: tuple[str, ...]
     time: datetime
     references: tuple[str, ...]
-    graph: Graph
+    triples: tuple[Triple, ...]
+
+    @cached_property
+    def graph(self) -> Graph:
+        """The triples as an rdflib graph, built only for those who need one (JSON-LD, pyshacl)."""
+        graph = Graph()
+        for triple in self.triples:
+            graph.add(triple)
+        return graph
 
     def quads(self) -> list[ox.Quad]:
-        return quads(self.graph, ox.NamedNode(self.iri))
+        return quads(self.triples, ox.NamedNode(self.iri))
 
     def to_json(self) -> JSON:
-        return from_graph(self.graph, URIRef(self.iri), self.type)
+        return from_index(index(self.triples), URIRef(self.iri), self.type)
 
     def serialize(self, media_type: str) -> bytes:
         if media_type in JSON_TYPES:
@@ -77,12 +88,14 @@ def _structure_violation(focus: str, field: str, rule: str, text: str) -> Invali
     return Invalid([Violation(name, focus, field, field, rule, None, text)])
 
 
-def _message_node(graph: Graph) -> tuple[URIRef, str]:
+def _message_node(triples: list[Triple]) -> tuple[URIRef, str]:
     """The one subject typed as an information object, and its type's local name."""
     found = {
         (s, str(o).removeprefix(v.HEILA))
-        for s, o in graph.subject_objects(RDF.type)
-        if isinstance(s, URIRef) and str(o).removeprefix(v.HEILA) in v.INFORMATION_OBJECTS
+        for s, p, o in triples
+        if p == RDF.type
+        and isinstance(s, URIRef)
+        and str(o).removeprefix(v.HEILA) in v.INFORMATION_OBJECTS
     }
     if len(found) != 1:
         what = "no information object" if not found else "more than one information object"
@@ -90,9 +103,9 @@ def _message_node(graph: Graph) -> tuple[URIRef, str]:
     return next(iter(found))
 
 
-def _check_scope(graph: Graph, node: URIRef) -> None:
+def _check_scope(triples: list[Triple], node: URIRef) -> None:
     """A message speaks of itself and its parts only: nothing it says can touch other messages."""
-    for subject in set(graph.subjects()):
+    for subject, _p, _o in triples:
         if str(subject).split("#", 1)[0] != str(node):
             raise _structure_violation(
                 str(node), "id", "scope", f"a message may only describe itself, not {subject}"
@@ -103,41 +116,42 @@ def _actor(term: Node | None) -> str:
     return str(term or "").removeprefix(v.ACTOR)
 
 
-def from_graph_of(graph: Graph) -> Message:
-    """Read the envelope of the message that `graph` holds."""
-    node, type_name = _message_node(graph)
-    _check_scope(graph, node)
-    identifier = str(graph.value(node, SMARTAPI_ID) or "")
+def from_triples(triples: list[Triple]) -> Message:
+    """Read the envelope of the message that `triples` hold."""
+    node, type_name = _message_node(triples)
+    _check_scope(triples, node)
+    properties = index(triples)[node]
+    identifier = str(next(iter(properties.get(SMARTAPI_ID, [])), ""))
     if message_iri(identifier) != str(node):
-        raise _structure_violation(
-            str(node),
-            "id",
-            "messageIri",
-            f"the IRI of message {identifier!r} must be {v.MESSAGE}{{id}}",
-        )
-    time = graph.value(node, GENERATED_AT)
+        expected = f"the IRI of message {identifier!r} must be {v.MESSAGE}{{id}}"
+        raise _structure_violation(str(node), "id", "messageIri", expected)
+    time = next(iter(properties.get(GENERATED_AT, [])), None)
     when = time.toPython() if isinstance(time, Literal) else None
     references = {
         str(o).removeprefix(v.MESSAGE)
-        for _, o in graph.predicate_objects(node)
+        for values in properties.values()
+        for o in values
         if isinstance(o, URIRef) and str(o).startswith(v.MESSAGE) and "#" not in str(o)
     }
     return Message(
         iri=str(node),
         id=identifier,
         type=type_name,
-        sender=_actor(graph.value(node, GENERATED_BY)),
-        recipients=tuple(
-            sorted(str(r).removeprefix(v.ACTOR) for r in graph.objects(node, RECIPIENT))
-        ),
+        sender=_actor(next(iter(properties.get(GENERATED_BY, [])), None)),
+        recipients=tuple(sorted(_actor(r) for r in properties.get(RECIPIENT, []))),
         time=when if isinstance(when, datetime) else datetime.min,
         references=tuple(sorted(references)),
-        graph=graph,
+        triples=tuple(dict.fromkeys(triples)),
     )
 
 
+def from_graph_of(graph: Graph) -> Message:
+    """Read the message an rdflib graph holds."""
+    return from_triples(list(graph))
+
+
 def from_quads(stored: Iterable[ox.Quad]) -> Message:
-    return from_graph_of(graph_of(stored))
+    return from_triples(triples_of(stored))
 
 
 def from_json(document: Any) -> Message:
@@ -146,7 +160,7 @@ def from_json(document: Any) -> Message:
     violations = check(document)
     if violations:
         raise Invalid(violations)
-    return from_graph_of(to_graph(document))
+    return from_triples(to_triples(document))
 
 
 def _load_json(data: bytes) -> Any:
@@ -181,17 +195,17 @@ def _local_context(value: Any) -> Any:
     return value
 
 
-def _jsonld_graph(data: bytes) -> Graph:
+def _jsonld_triples(data: bytes) -> list[Triple]:
     document = _local_contexts(_load_json(data))
     try:
-        return Graph().parse(data=json.dumps(document), format="json-ld")
+        return list(Graph().parse(data=json.dumps(document), format="json-ld"))
     except Exception as error:  # the JSON-LD processor raises many kinds
         raise ParseError(f"not valid JSON-LD: {error}") from None
 
 
-def _oxigraph_graph(data: bytes, media_type: str) -> Graph:
+def _oxigraph_triples(data: bytes, media_type: str) -> list[Triple]:
     try:
-        return graph_of(ox.parse(data, format=OXIGRAPH_FORMATS[media_type]))
+        return triples_of(ox.parse(data, format=OXIGRAPH_FORMATS[media_type]))
     except SyntaxError as error:
         reason = re.sub(r"^Parser error at [^:]*: | at line \d+, column \d+$", "", str(error.msg))
         raise ParseError(reason, error.lineno, error.offset) from None
@@ -203,9 +217,9 @@ def parse(data: bytes, media_type: str) -> Message:
     if media_type in JSON_TYPES:
         return from_json(_load_json(data))
     if media_type in JSONLD_TYPES:
-        return from_graph_of(_jsonld_graph(data))
+        return from_triples(_jsonld_triples(data))
     if media_type in OXIGRAPH_FORMATS:
-        return from_graph_of(_oxigraph_graph(data, media_type))
+        return from_triples(_oxigraph_triples(data, media_type))
     raise ParseError(f"unsupported media type {media_type!r}; use one of {', '.join(MEDIA_TYPES)}")
 
 

@@ -10,8 +10,7 @@ verdicts on every example.
 
 import operator
 import re
-from collections import defaultdict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
@@ -25,9 +24,7 @@ from hub import vocabulary as v
 from hub.errors import Violation
 from hub.ontology import label
 from hub.shapes import ENVELOPE, local_name, shapes
-from hub.terms import quads, to_rdflib
-
-Index = dict[Node, dict[Node, list[Node]]]
+from hub.terms import Index, Triple, index, quads, to_rdflib
 
 _BOUNDS: dict[URIRef, tuple[str, Callable[[Any, Any], bool], str]] = {
     SH.minInclusive: ("minInclusive", operator.ge, "at least"),
@@ -172,13 +169,6 @@ def compiled() -> dict[URIRef, tuple[PropertyCheck, ...]]:
     return result
 
 
-def _index(graph: Graph) -> Index:
-    index: Index = defaultdict(lambda: defaultdict(list))
-    for s, p, o in graph:
-        index[s][p].append(o)
-    return index
-
-
 def _report(
     run: _Run,
     focus: Node,
@@ -281,11 +271,11 @@ def _check_node(run: _Run, focus: Node, shape: URIRef, prefix: str) -> None:
         _check_property(run, focus, check, prefix)
 
 
-def _run_sparql(run: _Run, graph: Graph) -> None:
+def _run_sparql(run: _Run, triples: Sequence[Triple]) -> None:
     if not run.sparql_focus:
         return
     store = ox.Store()
-    store.extend(quads(graph, ox.DefaultGraph()))
+    store.extend(quads(triples, ox.DefaultGraph()))
     for sparql, focus_fields in run.sparql_focus.items():
         solutions = store.query(sparql.query)
         assert isinstance(solutions, ox.QuerySolutions)
@@ -301,13 +291,13 @@ def _run_sparql(run: _Run, graph: Graph) -> None:
 
 
 def check(
-    graph: Graph, focus: str, type_name: str, known_types: Mapping[str, str]
+    triples: Sequence[Triple], focus: str, type_name: str, known_types: Mapping[str, str]
 ) -> list[Violation]:
-    """Violations of the message `focus` in `graph` against the envelope and its type's shape;
-    `known_types` gives the types of the messages it may refer to."""
-    run = _Run(_index(graph), known_types)
+    """Violations of the message `focus` in `triples` against the envelope and its type's
+    shape; `known_types` gives the types of the messages it may refer to."""
+    run = _Run(index(triples), known_types)
     node = URIRef(focus)
     _check_node(run, node, URIRef(ENVELOPE), "")
     _check_node(run, node, URIRef(shapes().objects[type_name].iri), "")
-    _run_sparql(run, graph)
+    _run_sparql(run, triples)
     return sorted(run.found, key=lambda x: (x.message, x.field, x.rule))

@@ -1,10 +1,11 @@
 """Terms between rdflib (which pyshacl and the JSON-LD processor need) and Oxigraph (which
 stores and queries), converted in one place."""
 
+from collections.abc import Iterable
 from typing import Any
 
 import pyoxigraph as ox
-from rdflib import XSD, BNode, Graph, Literal, URIRef
+from rdflib import XSD, BNode, Literal, URIRef
 from rdflib.term import Node
 
 OxTerm = ox.NamedNode | ox.BlankNode | ox.Literal
@@ -33,13 +34,24 @@ def to_rdflib(term: Any) -> Node:
     return Literal(term.value, datatype=URIRef(term.datatype.value))
 
 
-def quads(graph: Graph, name: ox.NamedNode | ox.DefaultGraph) -> list[ox.Quad]:
-    return [ox.Quad(to_ox(s), to_ox(p), to_ox(o), name) for s, p, o in graph]  # type: ignore[arg-type]
+def quads(
+    triples: Iterable[tuple[Node, Node, Node]], name: ox.NamedNode | ox.DefaultGraph
+) -> list[ox.Quad]:
+    return [ox.Quad(to_ox(s), to_ox(p), to_ox(o), name) for s, p, o in triples]  # type: ignore[arg-type]
 
 
-def graph_of(triples: Any) -> Graph:
-    """An rdflib graph of Oxigraph triples or quads (graph names dropped)."""
-    graph = Graph()
-    for item in triples:
-        graph.add((to_rdflib(item.subject), to_rdflib(item.predicate), to_rdflib(item.object)))
-    return graph
+Triple = tuple[Node, Node, Node]
+Index = dict[Node, dict[Node, list[Node]]]
+
+
+def index(triples: Iterable[Triple]) -> Index:
+    """Subject -> predicate -> objects: the one lookup structure the message path needs."""
+    found: Index = {}
+    for s, p, o in triples:
+        found.setdefault(s, {}).setdefault(p, []).append(o)
+    return found
+
+
+def triples_of(items: Any) -> list[Triple]:
+    """rdflib triples of Oxigraph triples or quads (graph names dropped)."""
+    return [(to_rdflib(i.subject), to_rdflib(i.predicate), to_rdflib(i.object)) for i in items]

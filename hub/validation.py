@@ -21,6 +21,7 @@ from hub import vocabulary as v
 from hub.errors import Violation
 from hub.ontology import label
 from hub.shapes import local_name, shapes
+from hub.terms import Triple
 
 if TYPE_CHECKING:
     from hub.message import Message
@@ -111,11 +112,11 @@ def _with_references(graph: Graph, known_types: Mapping[str, str]) -> Graph:
     return data
 
 
-def _types_in(graph: Graph) -> dict[str, str]:
+def _types_in(triples: list[Triple]) -> dict[str, str]:
     return {
         str(s): str(o).removeprefix(v.HEILA)
-        for s, o in graph.subject_objects(RDF.type)
-        if str(o).removeprefix(v.HEILA) in v.INFORMATION_OBJECTS
+        for s, p, o in triples
+        if p == RDF.type and str(o).removeprefix(v.HEILA) in v.INFORMATION_OBJECTS
     }
 
 
@@ -124,17 +125,15 @@ def validate_graphs(
 ) -> list[Violation]:
     """Violations of several message graphs (message IRI -> graph), checked together so that
     they may refer to each other."""
-    data = Graph()
-    for graph in graphs.values():
-        data += graph
-    types = _types_in(data)
+    triples = [triple for graph in graphs.values() for triple in graph]
+    types = _types_in(triples)
     known = {**(known_types or {}), **types}
     found = []
     for iri in graphs:
         if iri not in types:
             found.append(_untyped(iri))
             continue
-        found += shacl.check(data, iri, types[iri], known)
+        found += shacl.check(triples, iri, types[iri], known)
     return found
 
 
@@ -145,7 +144,7 @@ def _untyped(iri: str) -> Violation:
 
 def validate(message: "Message", known_types: Mapping[str, str] | None = None) -> list[Violation]:
     """Violations of one message; `known_types` maps referenced message IRIs to their types."""
-    return shacl.check(message.graph, message.iri, message.type, known_types or {})
+    return shacl.check(message.triples, message.iri, message.type, known_types or {})
 
 
 def reference_violations(
