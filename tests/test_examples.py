@@ -4,6 +4,7 @@ Turtle alike, and each invalid example breaks exactly the rule on the field its 
 """
 
 import json
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -26,12 +27,14 @@ def kebab(type_name: str) -> str:
     return "".join(f"-{c.lower()}" if c.isupper() else c for c in type_name).lstrip("-")
 
 
+@cache
 def story_types() -> dict[str, str]:
     """Message IRI -> type of every valid example: what the references may point to."""
     found = (message.parse(p.read_bytes(), MEDIA_TYPES[p.suffix]) for p in VALID)
     return {m.iri: m.type for m in found}
 
 
+@cache
 def violations_of(path: Path) -> list[Violation]:
     try:
         message.accept(path.read_bytes(), MEDIA_TYPES[path.suffix], story_types())
