@@ -74,6 +74,40 @@ def defined_in_ontology(iri: Node) -> bool:
     return (iri, RDF.type, None) in load_ontology()
 
 
+def ranges(shape: Node) -> set[Node]:
+    return set(load_ontology().objects(GRAPH.value(shape, SH.path), RDFS.range))
+
+
+def constrained_to(shape: Node) -> Node | None:
+    return GRAPH.value(shape, SH.datatype) or GRAPH.value(shape, SH["class"])
+
+
+def enumeration(shape: Node) -> list[Node]:
+    members = GRAPH.value(shape, SH["in"])
+    return [] if members is None else list(Collection(GRAPH, members))
+
+
+def typed_links() -> list[Node]:
+    """Property shapes of links to other messages, but the envelope's untyped references."""
+    return [
+        p
+        for p in property_shapes()
+        if str(GRAPH.value(p, SH.pattern)) == MESSAGE_PATTERN
+        and GRAPH.value(p, SH.path) != URIRef(v.HEILA + "references")
+    ]
+
+
+def references() -> list[Node]:
+    """Property shapes whose values are IRIs of the hub's own individuals."""
+    return [p for p in property_shapes() if GRAPH.value(p, SH.nodeKind) == SH.IRI]
+
+
+def datetimes() -> list[Node]:
+    return [
+        p for p in property_shapes() if GRAPH.value(p, SH.datatype) == URIRef(v.XSD + "dateTime")
+    ]
+
+
 @pytest.mark.parametrize("type_name", v.INFORMATION_OBJECTS)
 def test_every_information_object_has_one_node_shape_in_its_own_file(type_name: str) -> None:
     own = Graph().parse(shapes_dir() / f"{kebab(type_name)}.ttl", format="turtle")
@@ -107,19 +141,6 @@ def test_enumerations_list_only_individuals_the_ontology_defines() -> None:
     assert {str(m) for m in members if not defined_in_ontology(m)} == set()
 
 
-def ranges(shape: Node) -> set[Node]:
-    return set(load_ontology().objects(GRAPH.value(shape, SH.path), RDFS.range))
-
-
-def constrained_to(shape: Node) -> Node | None:
-    return GRAPH.value(shape, SH.datatype) or GRAPH.value(shape, SH["class"])
-
-
-def enumeration(shape: Node) -> list[Node]:
-    members = GRAPH.value(shape, SH["in"])
-    return [] if members is None else list(Collection(GRAPH, members))
-
-
 @pytest.mark.parametrize(
     "shape", [p for p in property_shapes() if constrained_to(p) and ranges(p)], ids=field_id
 )
@@ -150,16 +171,6 @@ def test_property_shape_has_exactly_one_kind_of_value(shape: Node) -> None:
     assert len(kinds) == 1
 
 
-def typed_links() -> list[Node]:
-    """Property shapes of links to other messages, but the envelope's untyped references."""
-    return [
-        p
-        for p in property_shapes()
-        if str(GRAPH.value(p, SH.pattern)) == MESSAGE_PATTERN
-        and GRAPH.value(p, SH.path) != URIRef(v.HEILA + "references")
-    ]
-
-
 @pytest.mark.parametrize("shape", typed_links(), ids=field_id)
 def test_link_to_a_message_names_the_class_the_message_must_have(shape: Node) -> None:
     assert GRAPH.value(shape, SH["class"]) is not None
@@ -186,3 +197,15 @@ def test_parts_have_no_target() -> None:
 def test_sparql_rule_has_a_lower_camel_label_and_a_message(constraint: Node) -> None:
     assert re.fullmatch(r"[a-z]+(?:[A-Z][a-z]+)+", str(GRAPH.value(constraint, RDFS.label)))
     assert GRAPH.value(constraint, SH.message) is not None
+
+
+@pytest.mark.parametrize("shape", references(), ids=field_id)
+def test_reference_names_one_of_the_hubs_iri_schemes(shape: Node) -> None:
+    schemes = [v.MESSAGE, v.ACTOR, v.GRID, v.DEVICE, v.POINT]
+    expected = {"^" + re.escape(base) for base in schemes}
+    assert str(GRAPH.value(shape, SH.pattern)) in expected
+
+
+@pytest.mark.parametrize("shape", datetimes(), ids=field_id)
+def test_time_requires_a_zone(shape: Node) -> None:
+    assert str(GRAPH.value(shape, SH.pattern)).endswith("(Z|[+-][0-9]{2}:[0-9]{2})$")
