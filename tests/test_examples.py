@@ -8,13 +8,10 @@ from functools import cache
 from pathlib import Path
 
 import pytest
-from rdflib import RDF, RDFS
 from rdflib.compare import isomorphic
-from rdflib.namespace import SH
 
 from hub import message
 from hub.errors import Invalid, Violation
-from hub.shapes import shapes
 from hub.vocabulary import INFORMATION_OBJECTS
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -110,9 +107,3 @@ def test_every_information_object_has_three_invalid_examples_of_different_rules(
 ) -> None:
     rules = {rule_and_field(p)[0] for p in INVALID if p.parent.name == kebab(type_name)}
     assert len(rules) >= 3
-
-
-def test_every_sparql_rule_has_an_invalid_example() -> None:
-    graph = shapes().graph
-    named = {str(graph.value(c, RDFS.label)) for c in graph.subjects(RDF.type, SH.SPARQLConstraint)}
-    assert named <= {rule_and_field(p)[0] for p in INVALID}

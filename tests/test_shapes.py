@@ -4,6 +4,7 @@ reports rely on, and speak only of terms the ontology defines.
 
 import re
 from collections import Counter
+from pathlib import Path
 
 import pytest
 from rdflib import RDF, RDFS, Graph, Node, URIRef
@@ -15,6 +16,7 @@ from hub.ontology import load_ontology
 from hub.resources import shapes_dir
 from hub.shapes import local_name
 
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 KINDS = (SH.datatype, SH["in"], SH.nodeKind, SH.node)
 MESSAGE_PATTERN = "^https://w3id\\.org/heila/message/"
 
@@ -191,6 +193,12 @@ def test_parts_have_no_target() -> None:
     parts = {GRAPH.value(p, SH.node) for p in property_shapes()} - {None}
     assert parts
     assert {str(p) for p in parts if (p, SH.targetClass, None) in GRAPH} == set()
+
+
+@pytest.mark.parametrize("constraint", sparql_constraints(), ids=str)
+def test_sparql_rule_has_an_invalid_example(constraint: Node) -> None:
+    rule = str(GRAPH.value(constraint, RDFS.label))
+    assert list(EXAMPLES.glob(f"invalid/*/{rule}-*"))
 
 
 @pytest.mark.parametrize("constraint", sparql_constraints(), ids=str)
