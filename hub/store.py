@@ -262,7 +262,8 @@ class OxigraphStore:
         transaction. Limits: the update must name every graph it reads or writes (no GRAPH ?g,
         no CLEAR ALL, no LOAD), and the default, ontology and log graphs are read-only.
         """
-        named = _graphs_named_by(sparql, self.limits.service_endpoints)
+        _refuse_unlisted_services(sparql, self.limits.service_endpoints)
+        named = _graphs_named_by(sparql)
         with self._lock:
             before = {name: self._graph_quads(name) for name in named}
             copy = ox.Store()
@@ -541,33 +542,47 @@ def _parse_error(error: SyntaxError) -> ParseError:
     return ParseError(reason, int(found.group(1)), int(found.group(2)))
 
 
-_SERVICE_KEYWORD = re.compile(r"service|\\u|\\U", re.IGNORECASE)
+_TOKEN = re.compile(
+    r"""(?P<skip>\s+|\#[^\n]*)
+    | (?P<iri><[^<>"{}|^`\\\s]*>)
+    | (?P<string>\"\"\"(?:[^"\\]|\\.|"(?!""))*\"\"\"|'\'\'(?:[^'\\]|\\.|'(?!''))*'\'\'
+        |"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*')
+    | (?P<word>[A-Za-z_][\w.-]*(?::[\w.:%-]*)?|:[\w.:%-]*)
+    | (?P<other>.)""",
+    re.VERBOSE | re.DOTALL,
+)
+
+
+def _words(sparql: str) -> Iterator[tuple[str, str]]:
+    """The SPARQL text's tokens that matter here, (kind, text), comments and strings left out."""
+    for token in _TOKEN.finditer(sparql):
+        kind = token.lastgroup or "other"
+        if kind not in {"skip", "string"}:
+            yield kind, token.group().rstrip(".") if kind == "word" else token.group()
 
 
 def _refuse_unlisted_services(sparql: str, allowed: frozenset[str]) -> None:
-    """Refuse SERVICE calls to endpoints not configured; the parser decides, not a string search.
+    """Refuse SERVICE calls to endpoints not configured.
 
-    Text without the keyword (or an escape that could spell it) cannot call a SERVICE, so only
-    the rest pays for rdflib's parser. Text rdflib cannot parse but that mentions SERVICE is
-    refused, since we cannot tell what it calls.
+    The text is read token by token (IRIs, strings and comments are tokens of their own), so a
+    SERVICE keyword is found wherever it is one and nowhere else; its endpoint is the IRI or
+    prefixed name after it, and a variable endpoint is refused.
     """
-    if not _SERVICE_KEYWORD.search(sparql):
-        return
-    try:
-        tree = sparql_algebra.translateQuery(sparql_parser.parseQuery(sparql)).algebra
-    except Exception:  # rdflib's parser raises several kinds; any of them means "cannot tell"
-        if re.search(r"\bservice\b", sparql, re.IGNORECASE):
-            raise QueryRefused("SERVICE calls are not allowed on this hub") from None
-        return
-    _refuse_services_in(tree, allowed)
-
-
-def _refuse_services_in(tree: object, allowed: frozenset[str]) -> None:
-    for node in _walk(tree):
-        if isinstance(node, CompValue) and node.name == "ServiceGraphPattern":
-            endpoint = dict.get(node, "term")
-            if not isinstance(endpoint, rdflib.URIRef) or str(endpoint) not in allowed:
-                raise QueryRefused(f"SERVICE calls to {endpoint} are not allowed on this hub")
+    prefixes: dict[str, str] = {}
+    tokens = _words(sparql)
+    for kind, text in tokens:
+        keyword = text.upper() if kind == "word" else ""
+        if keyword == "PREFIX":
+            name, iri = next(tokens, ("", "")), next(tokens, ("", ""))
+            prefixes[name[1].removesuffix(":")] = iri[1].strip("<>")
+        elif keyword == "SERVICE":
+            kind, text = next(tokens, ("", ""))
+            if text.upper() == "SILENT":
+                kind, text = next(tokens, ("", ""))
+            prefix, _, local = text.partition(":")
+            endpoint = text.strip("<>") if kind == "iri" else prefixes.get(prefix, "?") + local
+            if kind not in {"iri", "word"} or endpoint not in allowed:
+                raise QueryRefused(f"SERVICE calls to {text} are not allowed on this hub")
 
 
 def _walk(tree: object) -> Iterator[object]:
@@ -580,7 +595,7 @@ def _walk(tree: object) -> Iterator[object]:
             yield from _walk(value)
 
 
-def _graphs_named_by(sparql: str, allowed_services: frozenset[str]) -> set[str]:
+def _graphs_named_by(sparql: str) -> set[str]:
     """Every graph an update reads or writes, refusing updates whose graphs cannot be known."""
     try:
         tree = sparql_algebra.translateUpdate(sparql_parser.parseUpdate(_unsigned(sparql)))
@@ -590,7 +605,6 @@ def _graphs_named_by(sparql: str, allowed_services: frozenset[str]) -> set[str]:
             getattr(error, "lineno", None),
             getattr(error, "col", None),
         ) from None
-    _refuse_services_in(tree.algebra, allowed_services)
     graphs: set[str] = set()
     for operation in tree.algebra:
         graphs |= _operation_graphs(operation)

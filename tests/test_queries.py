@@ -8,6 +8,9 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI, Request
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from pyoxigraph import Literal
 from starlette.responses import Response
 
 from hub import message
@@ -226,6 +229,22 @@ def test_a_string_parameter_is_bound_as_a_literal_never_as_sparql(tmp_path: Path
     query = read_query(tmp_path / "by-currency.rq")
     assert store.query(query.bind({"currency": '"} ?s ?p ?o . {'})).rows == ()
     assert len(store.query(query.bind({"currency": "EUR"})).rows) > 0
+
+
+ECHO = (
+    "# Echo\n# Gives back its parameter.\n# param text: string — any text\nSELECT ?text WHERE { }\n"
+)
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(text=st.text())
+def test_any_string_parameter_comes_back_as_the_same_literal(tmp_path: Path, store, text):
+    (tmp_path / "echo.rq").write_text(ECHO)
+    query = read_query(tmp_path / "echo.rq")
+    ((value,),) = store.query(query.bind({"text": text})).rows
+    assert value == Literal(text)
 
 
 async def _problem(request: Request, error: Exception) -> Response:

@@ -198,6 +198,24 @@ def test_a_service_call_is_refused(endpoint):
     assert httpx.get(endpoint, params={"query": query}).status_code == 400
 
 
+def test_a_service_call_to_a_configured_endpoint_is_made(serve, story):
+    remote = serve(hub_app(story)) + "/sparql"
+    local = serve(hub_app([], QueryLimits(service_endpoints=frozenset({remote})))) + "/sparql"
+    query = PREFIXES + f"SELECT ?bid WHERE {{ SERVICE <{remote}> {{ ?bid a heila:Bid }} }}"
+    bindings = httpx.get(local, params={"query": query}).json()["results"]["bindings"]
+    assert [b["bid"]["value"] for b in bindings] == [MESSAGE + "bid-1"]
+
+
+def test_describe_answers_the_description_of_a_message(endpoint):
+    answer = httpx.get(endpoint, params={"query": PREFIXES + "DESCRIBE msg:bid-1"})
+    graph = rdflib.Graph().parse(data=answer.text, format="turtle")
+    assert (
+        rdflib.URIRef(MESSAGE + "bid-1"),
+        rdflib.RDF.type,
+        rdflib.URIRef(HEILA + "Bid"),
+    ) in graph
+
+
 def test_a_truncated_result_says_so_in_a_header(serve, story):
     endpoint = serve(hub_app(story, QueryLimits(result_limit=2))) + "/sparql"
     answer = httpx.get(endpoint, params={"query": "SELECT ?m WHERE { GRAPH ?m { ?m a ?t } }"})

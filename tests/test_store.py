@@ -163,8 +163,27 @@ def test_a_service_call_is_refused(store):
         store.query("SELECT * WHERE { SERVICE <http://example.org/sparql> { ?s ?p ?o } }")
 
 
-def test_the_word_service_inside_a_literal_is_no_service_call(store):
-    assert store.query('SELECT * WHERE { ?s ?p "service" }').rows == ()
+@pytest.mark.parametrize(
+    "query",
+    [
+        "PREFIX e: <http://example.org/> SELECT * WHERE { SERVICE SILENT e:sparql { ?s ?p ?o } }",
+        "select * where { service ?endpoint { ?s ?p ?o } }",
+    ],
+)
+def test_a_service_call_is_refused_however_it_is_spelled(store, query):
+    with pytest.raises(QueryRefused, match="SERVICE"):
+        store.query(query)
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        'SELECT * WHERE { ?s ?p "SERVICE <http://example.org/>" }',
+        "SELECT * WHERE { ?s <http://example.org/SERVICE> ?o } # SERVICE ?x",
+    ],
+)
+def test_the_word_service_in_a_literal_iri_or_comment_is_no_service_call(store, query):
+    assert store.query(query).rows == ()
 
 
 def test_a_result_longer_than_the_limit_is_cut_and_flagged(story):
