@@ -47,11 +47,11 @@ def node_shapes() -> list[Node]:
         parts = set(GRAPH.objects(pending.pop(), SH.property / SH.node)) - found
         found |= parts
         pending += parts
-    return sorted(found)
+    return sorted(found, key=str)
 
 
 def property_shapes() -> list[Node]:
-    return sorted({p for s in node_shapes() for p in GRAPH.objects(s, SH.property)})
+    return sorted({p for s in node_shapes() for p in GRAPH.objects(s, SH.property)}, key=str)
 
 
 def field_id(shape: Node) -> str:
@@ -65,14 +65,14 @@ def names_in(shape: Node) -> list[str]:
 
 
 def sparql_constraints() -> list[Node]:
-    return sorted({c for p in property_shapes() for c in GRAPH.objects(p, SH.sparql)})
+    return sorted({c for p in property_shapes() for c in GRAPH.objects(p, SH.sparql)}, key=str)
 
 
 def kebab(type_name: str) -> str:
     return re.sub(r"(?<!^)([A-Z])", r"-\1", type_name).lower()
 
 
-def defined_in_ontology(iri: Node) -> bool:
+def defined_in_ontology(iri: Node | None) -> bool:
     return (iri, RDF.type, None) in load_ontology()
 
 
