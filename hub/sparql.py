@@ -21,7 +21,7 @@ from starlette.concurrency import run_in_threadpool
 from hub.errors import Invalid, ParseError
 from hub.negotiation import negotiate
 from hub.problem import Problem
-from hub.store import QueryRefused, QueryResult, QueryTimeout, Store, Term
+from hub.store import NotSender, QueryRefused, QueryResult, QueryTimeout, Store, Term
 from hub.vocabulary import XSD
 
 TRUNCATED_HEADER = "Heila-Truncated"
@@ -262,11 +262,15 @@ def _results_tsv(result: QueryResult) -> bytes:
 async def _update(
     store: Store, request: Request, authorise_writer: Callable[[Request], str], update: str
 ) -> Response:
-    authorise_writer(request)
+    actor = authorise_writer(request)
     try:
-        await run_in_threadpool(store.update, update)
+        await run_in_threadpool(store.update, update, sender=actor)
     except ParseError as error:
         raise _malformed("update", error) from None
+    except NotSender as error:
+        raise Problem(
+            403, "not-sender", "Not the sender", str(error), field="sender", rule="sender"
+        ) from None
     except QueryRefused as error:
         raise Problem(400, "refused-update", "Update refused", str(error)) from None
     except Invalid as error:

@@ -48,6 +48,7 @@ _STORED_AT = ox.NamedNode(HEILA + "storedAt")
 _LOG = ox.NamedNode(LOG_GRAPH)
 _ONTOLOGY = ox.NamedNode(ONTOLOGY_IRI)
 _RDF_TYPE = ox.NamedNode(RDF + "type")
+_GENERATED_BY = ox.NamedNode(SMARTAPI + "generatedBy")
 _READ_ONLY_GRAPHS = frozenset({LOG_GRAPH, ONTOLOGY_IRI})
 _WIDEST_WINDOW = 8192
 
@@ -93,6 +94,10 @@ class QueryRefused(HubError):
     """The query or update is well-formed but asks for something the hub does not allow."""
 
 
+class NotSender(QueryRefused):
+    """The update would change a message that the writing actor did not send."""
+
+
 class Store(Protocol):
     """The store as the rest of the hub sees it."""
 
@@ -119,7 +124,7 @@ class Store(Protocol):
         named_graph_uris: Sequence[str] = (),
     ) -> QueryResult: ...
 
-    def update(self, sparql: str) -> None: ...
+    def update(self, sparql: str, *, sender: str | None = None) -> None: ...
 
     def dump(self, target: BinaryIO) -> int: ...
 
@@ -254,13 +259,14 @@ class OxigraphStore:
                 f"the query ran longer than {self.limits.timeout:g} s and was stopped"
             ) from None
 
-    def update(self, sparql: str) -> None:
+    def update(self, sparql: str, *, sender: str | None = None) -> None:
         """Apply a SPARQL Update all or nothing, only if every message it changes stays valid.
 
         The update runs first on an in-memory copy of the graphs it names; the message graphs
         that changed there are validated, and only then replace their originals in one
         transaction. Limits: the update must name every graph it reads or writes (no GRAPH ?g,
         no CLEAR ALL, no LOAD), and the default, ontology and log graphs are read-only.
+        With `sender`, every message the update changes must be that actor's, before and after.
         """
         _refuse_unlisted_services(sparql, self.limits.service_endpoints)
         named = _graphs_named_by(sparql)
@@ -279,6 +285,8 @@ class OxigraphStore:
                 if after.get(name, set()) != set(before.get(name, ()))
             }
             _check_writable(changed)
+            if sender is not None:
+                _check_sender(sender, before, changed)
             graphs = {name: _to_rdflib(quads) for name, quads in changed.items() if quads}
             _check_messages(graphs)
             violations = validation.validate_graphs(graphs, self._types_referenced_by(graphs))
@@ -499,6 +507,17 @@ def _check_writable(changed: dict[str, set[ox.Quad]]) -> None:
             raise QueryRefused(f"the graph <{name}> is read-only")
         if not name.startswith(MESSAGE):
             raise QueryRefused(f"<{name}> is not a message graph (they start with {MESSAGE})")
+
+
+def _check_sender(
+    sender: str, before: dict[str, list[ox.Quad]], changed: dict[str, set[ox.Quad]]
+) -> None:
+    actor = _actor(sender)
+    for name, quads in changed.items():
+        for quad in [*before.get(name, []), *quads]:
+            names_sender = quad.predicate == _GENERATED_BY and quad.subject == ox.NamedNode(name)
+            if names_sender and quad.object != actor:
+                raise NotSender(f"actor {sender!r} may change only its own messages, not <{name}>")
 
 
 def _check_messages(graphs: dict[str, rdflib.Graph]) -> None:

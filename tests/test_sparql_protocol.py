@@ -37,7 +37,7 @@ def hub_app(story: list[Message], limits: QueryLimits | None = None) -> FastAPI:
     store = open_store("memory", limits)
     for message in story:
         store.put(message)
-    writer = authenticated_actor(Credentials({"dms-1": Credential(hash_token(TOKEN))}))
+    writer = authenticated_actor(Credentials({"ams-1": Credential(hash_token(TOKEN))}))
     app = FastAPI()
     app.include_router(sparql_router(store, writer))
     app.add_exception_handler(Problem, _problem)
@@ -260,6 +260,12 @@ def test_an_update_that_breaks_a_rule_is_a_422_naming_field_and_rule(endpoint):
             }
         }
     ]
+
+
+def test_an_update_of_another_actors_message_is_a_403(endpoint):
+    update = PREFIXES + "DROP GRAPH msg:bid-1"
+    answer = httpx.post(endpoint, data={"update": update}, headers=WRITER)
+    assert (answer.status_code, answer.json()["field"]) == (403, "sender")
 
 
 def test_a_malformed_update_is_a_400_with_the_parsers_message(endpoint):

@@ -11,6 +11,7 @@ from hub.errors import Invalid, ParseError
 from hub.message import Message
 from hub.store import (
     LOG_GRAPH,
+    NotSender,
     OxigraphStore,
     QueryLimits,
     QueryRefused,
@@ -222,6 +223,13 @@ def test_an_update_that_breaks_a_rule_is_refused_and_changes_nothing(store):
         )
     assert [v.field for v in raised.value.violations] == ["power"]
     assert graph_quads(store, OFFER) == before
+
+
+def test_an_update_may_change_only_the_writers_own_messages(store):
+    with pytest.raises(NotSender):
+        store.update(PREFIXES + "DROP GRAPH msg:offer-1", sender="dms-1")
+    store.update(PREFIXES + "DROP GRAPH msg:bid-1", sender="dms-1")
+    assert store.get(MESSAGE + "bid-1") is None
 
 
 def test_an_update_of_the_default_graph_is_refused(store):
