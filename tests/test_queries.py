@@ -317,3 +317,9 @@ def test_heila_query_with_a_bad_name_or_parameter_exits_2_with_one_line(
 ):
     assert main(["query", *arguments, "--store", str(tmp_path)]) == 2
     assert len(capsys.readouterr().err.strip().splitlines()) == 1
+
+
+def test_heila_query_without_a_name_lists_the_queries(capsys):
+    assert main(["query"]) == 0
+    listed = {line.split()[0] for line in capsys.readouterr().out.splitlines()}
+    assert listed == set(named_queries())
