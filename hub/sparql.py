@@ -9,7 +9,7 @@ N-Quads, JSON-LD or RDF/XML. A result cut at the configured limit carries the he
 import csv
 import io
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 from urllib.parse import parse_qs
 from xml.sax.saxutils import escape, quoteattr
@@ -54,46 +54,23 @@ def sparql_router(store: Store, authorise_writer: Callable[[Request], str]) -> A
 
     @router.get("/sparql", summary="SPARQL 1.1 query")
     async def get_query(request: Request) -> Response:
-        parameters = request.query_params
-        query = parameters.get("query")
-        if query is None:
-            raise _missing("query")
-        return await answer(
-            store,
-            request,
-            query,
-            parameters.getlist("default-graph-uri"),
-            parameters.getlist("named-graph-uri"),
-        )
+        parameters = {key: request.query_params.getlist(key) for key in request.query_params}
+        return await answer(store, request, _one(parameters, "query"), *_dataset(parameters))
 
     @router.post("/sparql", summary="SPARQL 1.1 query or update")
     async def post(request: Request) -> Response:
         media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
         body = (await request.body()).decode("utf-8", errors="replace")
-        url_parameters = request.query_params
+        in_url = {key: request.query_params.getlist(key) for key in request.query_params}
         if media_type == _QUERY:
-            return await answer(
-                store,
-                request,
-                body,
-                url_parameters.getlist("default-graph-uri"),
-                url_parameters.getlist("named-graph-uri"),
-            )
+            return await answer(store, request, body, *_dataset(in_url))
         if media_type == _UPDATE:
             return await _update(store, request, authorise_writer, body)
         if media_type == _FORM:
             form = parse_qs(body, keep_blank_values=True)
             if "update" in form:
                 return await _update(store, request, authorise_writer, _one(form, "update"))
-            if "query" in form:
-                return await answer(
-                    store,
-                    request,
-                    _one(form, "query"),
-                    form.get("default-graph-uri", []),
-                    form.get("named-graph-uri", []),
-                )
-            raise _missing("query")
+            return await answer(store, request, _one(form, "query"), *_dataset(form))
         raise Problem(
             415,
             "unsupported-media-type",
@@ -295,26 +272,26 @@ def _malformed(what: str, error: ParseError) -> Problem:
     )
 
 
-def _missing(name: str) -> Problem:
-    return Problem(
-        400,
-        "bad-parameter",
-        "Bad query parameter",
-        f"the {name} parameter is missing",
-        field=name,
-        rule="required",
-    )
-
-
-def _one(form: dict[str, list[str]], name: str) -> str:
-    values = form[name]
+def _one(parameters: Mapping[str, list[str]], name: str) -> str:
+    values = parameters.get(name, [])
     if len(values) != 1:
-        raise Problem(
-            400,
-            "bad-parameter",
-            "Bad query parameter",
-            f"give exactly one {name} parameter",
-            field=name,
-            rule="maxCount",
-        )
+        rule = "required" if not values else "maxCount"
+        raise _bad_parameter(name, rule, f"give exactly one {name} parameter")
     return values[0]
+
+
+def _dataset(parameters: Mapping[str, list[str]]) -> tuple[list[str], list[str]]:
+    """The default-graph-uri and named-graph-uri parameters, each checked to be an IRI."""
+    dataset = []
+    for name in ("default-graph-uri", "named-graph-uri"):
+        for value in parameters.get(name, []):
+            try:
+                ox.NamedNode(value)
+            except ValueError as error:
+                raise _bad_parameter(name, "iri", f"{value!r} is not an IRI: {error}") from None
+        dataset.append(parameters.get(name, []))
+    return dataset[0], dataset[1]
+
+
+def _bad_parameter(name: str, rule: str, detail: str) -> Problem:
+    return Problem(400, "bad-parameter", "Bad query parameter", detail, field=name, rule=rule)

@@ -193,6 +193,25 @@ def test_a_malformed_query_is_a_400_with_the_parsers_message(endpoint):
     assert "expected" in problem["detail"]
 
 
+@pytest.mark.parametrize(
+    ("parameters", "field", "rule"),
+    [
+        ({}, "query", "required"),
+        ({"query": OFFERS, "default-graph-uri": "not an iri"}, "default-graph-uri", "iri"),
+    ],
+)
+def test_a_missing_query_or_bad_graph_uri_is_a_400_naming_the_parameter(
+    endpoint, parameters, field, rule
+):
+    problem = httpx.get(endpoint, params=parameters).json()
+    assert (problem["status"], problem["field"], problem["rule"]) == (400, field, rule)
+
+
+def test_a_post_of_another_media_type_is_a_415(endpoint):
+    answer = httpx.post(endpoint, content=OFFERS, headers={"Content-Type": "text/plain"})
+    assert answer.status_code == 415
+
+
 def test_a_service_call_is_refused(endpoint):
     query = "SELECT * WHERE { SERVICE <http://example.org/sparql> { ?s ?p ?o } }"
     assert httpx.get(endpoint, params={"query": query}).status_code == 400
