@@ -7,6 +7,7 @@ whose trace stays in the log.
 """
 
 import logging
+import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -126,6 +127,7 @@ def _notifier(settings: Settings) -> Notifier:
     return Notifier(
         host,
         port,
+        client_id=f"heila-hub-{secrets.token_hex(4)}",
         username=settings.mqtt_username,
         password=settings.mqtt_password,
         protocol=mqtt.MQTTv311 if settings.mqtt == EMBEDDED else mqtt.MQTTv5,

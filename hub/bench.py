@@ -65,6 +65,7 @@ class Subscriber:
         port: int,
         topic_filter: str,
         protocol: MQTTProtocolVersion = MQTTProtocolVersion.MQTTv5,
+        login: tuple[str, str] | None = None,
     ) -> None:
         self._heard: queue.Queue[Heard] = queue.Queue()
         self._subscribed = threading.Event()
@@ -72,6 +73,8 @@ class Subscriber:
         self._client.on_message = self._on_message
         self._client.on_subscribe = lambda *_: self._subscribed.set()
         send_at_once(self._client)
+        if login is not None:
+            self._client.username_pw_set(*login)
         self._client.connect(host, port)
         self._client.loop_start()
         self._client.subscribe(topic_filter, qos=1)

@@ -15,6 +15,7 @@ import subprocess
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 from typing import Self
@@ -38,10 +39,13 @@ def free_port() -> int:
         return port
 
 
-def wait_for_port(host: str, port: int, timeout: float = _START_TIMEOUT) -> bool:
-    """True once something accepts TCP connections on host:port, False after `timeout`."""
+def wait_for_port(
+    host: str, port: int, alive: Callable[[], bool] = lambda: True, timeout: float = _START_TIMEOUT
+) -> bool:
+    """True once something accepts TCP connections on host:port; False after `timeout`, or as
+    soon as the program that should listen there is no longer `alive`."""
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline and alive():
         try:
             with socket.create_connection((host, port), timeout=0.2):
                 return True
@@ -115,24 +119,26 @@ def mosquitto_binary() -> str:
 
 
 class Mosquitto:
-    """A Mosquitto of our own on 127.0.0.1:`port`, anonymous, with QoS 1 queues kept unbounded.
+    """A Mosquitto of our own on 127.0.0.1:`port`, with QoS 1 queues kept unbounded.
 
-    Stopping and starting it again keeps the port, so clients see a broker going away and coming
-    back, which is what the hub must survive.
+    `access` holds its authentication lines (anonymous by default). Stopping and starting it
+    again keeps the port, so clients see a broker going away and coming back, which is what the
+    hub must survive.
     """
 
-    def __init__(self, port: int | None = None) -> None:
+    def __init__(self, port: int | None = None, access: str = "allow_anonymous true\n") -> None:
         self.host = "127.0.0.1"
         self.port = port or free_port()
         self._folder = Path(tempfile.mkdtemp(prefix="heila-mosquitto-"))
         self._config = self._folder / "mosquitto.conf"
         self._config.write_text(
             f"listener {self.port} {self.host}\n"
-            "allow_anonymous true\n"
+            f"{access}"
             "persistence false\n"
             "max_queued_messages 0\n"
             "set_tcp_nodelay true\n"
-            "log_dest none\n",
+            "log_dest stderr\n"
+            "log_type error\n",
             encoding="utf-8",
         )
         self._process: subprocess.Popen[bytes] | None = None
@@ -147,7 +153,8 @@ class Mosquitto:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
         )
-        if not wait_for_port(self.host, self.port):
+        process = self._process
+        if not wait_for_port(self.host, self.port, lambda: process.poll() is None):
             self._process.kill()
             _, reason = self._process.communicate()
             self._process = None

@@ -1,12 +1,24 @@
 """The MQTT inbox: messages published to heila/v1/inbox/{actor} are taken in like posted ones."""
 
 import json
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
 
+from hub.app import create_app
+from hub.auth import new_token
+from hub.bench import Subscriber
+from hub.broker import Mosquitto
 from hub.message import Message
-from tests.conftest import Hub
+from hub.store import open_store
+from tests.conftest import Hub, hub_settings, wait_until_connected
+
+ACL = Path(__file__).resolve().parent.parent / "docs" / "mosquitto" / "heila.acl"
 
 
 def by_id(story: list[Message], identifier: str) -> Message:
@@ -73,3 +85,39 @@ def test_a_message_in_another_senders_name_is_rejected_and_not_stored(hub, subsc
     outcome = dms.next().body
     assert (outcome["status"], outcome["violations"][0]["rule"]) == ("rejected", "sender")
     assert httpx.get(f"{hub.url}/messages/weather-1").status_code == 404
+
+
+@pytest.fixture
+def shared_folder() -> Iterator[Path]:
+    """A folder Mosquitto can read once it has dropped root's rights (pytest's tmp_path is not)."""
+    folder = Path(tempfile.mkdtemp(prefix="heila-acl-"))
+    folder.chmod(0o755)
+    yield folder
+    shutil.rmtree(folder)
+
+
+def test_the_documented_acl_lets_an_actor_write_only_to_its_own_inbox(shared_folder, serve, story):
+    passwords = {"heila-hub": new_token(), "spp-1": new_token()}
+    password_file = shared_folder / "heila.passwd"
+    password_file.touch()
+    for user, password in passwords.items():
+        subprocess.run(["mosquitto_passwd", "-b", password_file, user, password], check=True)
+    access = f"allow_anonymous false\npassword_file {password_file}\nacl_file {ACL}\n"
+    with Mosquitto(access=access) as broker:
+        settings = hub_settings(
+            broker, {}, mqtt_username="heila-hub", mqtt_password=passwords["heila-hub"]
+        )
+        url = serve(create_app(settings, open_store("memory")))
+        wait_until_connected(url)
+        login = ("spp-1", passwords["spp-1"])
+        forged = by_id(story, "weather-1").to_json() | {"id": "forged-1", "sender": "dms-1"}
+        intruder = Subscriber(broker.host, broker.port, "heila/v1/spp-1/outcome", login=login)
+        intruder.publish("heila/v1/inbox/dms-1", json.dumps(forged).encode())
+        intruder.stop()  # the broker refused the publish, and paho drops the connection on that
+        spp = Subscriber(broker.host, broker.port, "heila/v1/spp-1/outcome", login=login)
+        try:
+            spp.publish("heila/v1/inbox/spp-1", by_id(story, "weather-1").serialize("text/turtle"))
+            assert spp.next().body["status"] == "stored"
+        finally:
+            spp.stop()
+        assert httpx.get(f"{url}/messages/forged-1").status_code == 404
