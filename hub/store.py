@@ -278,6 +278,8 @@ class OxigraphStore:
                 copy.update(sparql)
             except SyntaxError as error:
                 raise _parse_error(error) from None
+            except OSError as error:  # e.g. an allowed SERVICE that does not answer
+                raise QueryRefused(str(error)) from None
             after = _group_by_graph(copy)
             changed = {
                 name: after.get(name, set())
