@@ -95,3 +95,20 @@ def test_messages_page_of_a_hundred_in_the_middle(benchmark, large_store):
 def test_messages_page_filtered_by_sender(benchmark, large_store):
     page = benchmark(large_store.messages, sender="ams-1", after=MESSAGES // 2, limit=100)
     assert len(page) == 100
+
+
+def test_validated_update_of_one_message(benchmark, story):
+    store = open_store("memory")
+    for item in story:
+        store.put(item)
+    prices = itertools.cycle(["90.0", "91.0"])
+
+    def reprice() -> None:
+        store.update(
+            f"PREFIX heila: <{HEILA}> PREFIX gr: <http://purl.org/goodrelations/v1#> "
+            f"WITH <{MESSAGE}offer-1> DELETE {{ ?price gr:hasCurrencyValue ?old }} "
+            f"INSERT {{ ?price gr:hasCurrencyValue {next(prices)} }} "
+            f"WHERE {{ <{MESSAGE}offer-1> heila:price ?price . ?price gr:hasCurrencyValue ?old }}"
+        )
+
+    benchmark(reprice)
