@@ -1,0 +1,127 @@
+"""An actor: handlers per information object, told of new messages by MQTT, writing over HTTP.
+
+OpenLEADR style: `@actor.on("Offer")` registers what to do with each Offer addressed to the
+actor. The actor subscribes to `heila/v1/{actor}/{type}` for every registered type, reads each
+announced message from the hub and hands it to its handler. Handlers and scheduled jobs
+(`actor.at(moment, job)`) run one at a time on one worker thread, so an actor's state needs no
+locks, and paho's network thread only ever enqueues.
+"""
+
+import json
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+
+from actors.clock import Clock
+from actors.hubclient import HubClient, Refused, Unavailable
+from actors.objects import Message, now
+
+log = logging.getLogger("heila.actor")
+
+Handler = Callable[[Message], None]
+Job = Callable[[], None]
+PREFIX = "heila/v1"
+
+
+class Actor:
+    def __init__(self, identifier: str, hub: HubClient, mqtt_url: str, clock: Clock) -> None:
+        self.id = identifier
+        self.hub = hub
+        self.clock = clock
+        self._mqtt_url = mqtt_url
+        self._handlers: dict[str, Handler] = {}
+        self._work: queue.Queue[Job | None] = queue.Queue()
+        self._timers: list[threading.Timer] = []
+        self._pending_subscriptions: set[int] = set()
+        self.ready = threading.Event()
+        """set once the broker has confirmed every subscription"""
+        self._worker = threading.Thread(target=self._run, name=f"{identifier}-worker", daemon=True)
+        self._client = mqtt.Client(CallbackAPIVersion.VERSION2, f"heila-actor-{identifier}")
+        self._client.reconnect_delay_set(min_delay=1, max_delay=30)
+        self._client.on_connect = self._on_connect
+        self._client.on_subscribe = self._on_subscribe
+        self._client.on_message = self._on_message
+
+    def on(self, kind: str) -> Callable[[Handler], Handler]:
+        """Register the handler of messages of type `kind` addressed to this actor."""
+
+        def register(handler: Handler) -> Handler:
+            self._handlers[kind] = handler
+            return handler
+
+        return register
+
+    def send(self, message: Message) -> None:
+        self.hub.send(message)
+        recipients = ", ".join(message["recipients"]) or "the record"
+        log.info("%s: sent %s %s to %s", self.id, message["type"], message["id"], recipients)
+
+    def at(self, moment: datetime, job: Job) -> None:
+        """Run `job` on the worker at a real moment (at once if it has passed)."""
+        delay = max(0.0, (moment - now()).total_seconds())
+        timer = threading.Timer(delay, self._work.put, args=(job,))
+        timer.daemon = True
+        self._timers.append(timer)
+        timer.start()
+
+    def call(self, job: Job) -> None:
+        """Run `job` on the worker as soon as it is free."""
+        self._work.put(job)
+
+    def start(self) -> None:
+        self._worker.start()
+        address = urlsplit(self._mqtt_url)
+        self._client.connect_async(address.hostname or "127.0.0.1", address.port or 1883)
+        self._client.loop_start()
+
+    def stop(self) -> None:
+        for timer in self._timers:
+            timer.cancel()
+        self._client.disconnect()
+        self._client.loop_stop()
+        self._work.put(None)
+        self._worker.join(timeout=10)
+        self.hub.close()
+
+    def _on_connect(self, client: mqtt.Client, _userdata: Any, *_: Any) -> None:
+        for kind in self._handlers:
+            _code, mid = client.subscribe(f"{PREFIX}/{self.id}/{kind}", qos=1)
+            if mid is not None:
+                self._pending_subscriptions.add(mid)
+        if not self._handlers:
+            self.ready.set()
+
+    def _on_subscribe(self, _client: mqtt.Client, _userdata: Any, mid: int, *_: Any) -> None:
+        self._pending_subscriptions.discard(mid)
+        if not self._pending_subscriptions:
+            self.ready.set()
+
+    def _on_message(self, _client: mqtt.Client, _userdata: Any, received: mqtt.MQTTMessage) -> None:
+        try:
+            notification = json.loads(received.payload)
+            kind, identifier = notification["type"], notification["id"]
+        except (ValueError, KeyError, TypeError):
+            log.warning("%s: unreadable notification on %s: ignored", self.id, received.topic)
+            return
+        self._work.put(lambda: self._dispatch(kind, identifier))
+
+    def _dispatch(self, kind: str, identifier: str) -> None:
+        handler = self._handlers.get(kind)
+        if handler is not None:
+            handler(self.hub.get(identifier))
+
+    def _run(self) -> None:
+        while (job := self._work.get()) is not None:
+            try:
+                job()
+            except (Refused, Unavailable) as error:
+                log.error("%s: the hub said no: %s", self.id, error)
+            except Exception:  # one failing message must not stop the actor
+                log.exception("%s: a handler failed", self.id)

@@ -1,0 +1,98 @@
+"""The one way an actor talks to the hub over HTTP: send a message, read one, ask a named query.
+
+Every call carries the actor's bearer token. A refusal (4xx) raises `Refused` with the hub's
+problem report, so an actor's log says which rule and field; an unreachable hub raises
+`Unavailable` after a few quick retries.
+"""
+
+import time
+from typing import Any
+
+import httpx
+
+from actors.objects import Message
+
+_TRIES = 3
+_PAUSE = 0.2
+
+
+class Refused(Exception):
+    """The hub refused a request; `problem` is its RFC 9457 report."""
+
+    def __init__(self, status: int, problem: dict[str, Any]) -> None:
+        self.status = status
+        self.problem = problem
+        super().__init__(f"HTTP {status}: {problem.get('detail') or problem.get('title')}")
+
+
+class Unavailable(Exception):
+    """The hub did not answer."""
+
+
+class HubClient:
+    def __init__(self, url: str, token: str, timeout: float = 10.0) -> None:
+        self.url = url.rstrip("/")
+        self._http = httpx.Client(
+            base_url=self.url, headers={"Authorization": f"Bearer {token}"}, timeout=timeout
+        )
+
+    def close(self) -> None:
+        self._http.close()
+
+    def send(self, message: Message) -> None:
+        """Store a message in the hub (idempotent by id, so a retry never doubles it)."""
+        self._request("POST", "/messages", json=message)
+
+    def get(self, identifier: str) -> Message:
+        """A stored message in plain JSON."""
+        found: Message = self._request("GET", f"/messages/{identifier}").json()
+        return found
+
+    def named(self, name: str, **parameters: str) -> list[dict[str, str]]:
+        """The rows of a named query (GET /queries/{name}), each value as plain text."""
+        response = self._request(
+            "GET",
+            f"/queries/{name}",
+            params=parameters,
+            headers={"Accept": "application/sparql-results+json"},
+        )
+        bindings = response.json()["results"]["bindings"]
+        return [{key: value["value"] for key, value in row.items()} for row in bindings]
+
+    def listed(self, **filters: str) -> list[dict[str, Any]]:
+        """Every entry of the message log that matches the filters (GET /messages), in order."""
+        items: list[dict[str, Any]] = []
+        after = 0
+        while True:
+            page = self._request(
+                "GET", "/messages", params={**filters, "after": str(after), "limit": "1000"}
+            ).json()
+            items.extend(page["items"])
+            if len(page["items"]) < 1000:
+                return items
+            after = page["next"]
+
+    def _request(self, method: str, path: str, **options: Any) -> httpx.Response:
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                response = self._http.request(method, path, **options)
+            except httpx.TransportError as error:
+                if attempt >= _TRIES:
+                    raise Unavailable(f"{self.url}{path}: {error}") from error
+                time.sleep(_PAUSE * attempt)
+                continue
+            if response.is_success:
+                return response
+            if response.status_code < 500 or attempt >= _TRIES:
+                raise Refused(response.status_code, _problem(response))
+            time.sleep(_PAUSE * attempt)
+
+
+def _problem(response: httpx.Response) -> dict[str, Any]:
+    try:
+        found: dict[str, Any] = response.json()
+    except ValueError:
+        return {"title": response.reason_phrase, "detail": response.text[:200]}
+    return found

@@ -1,0 +1,282 @@
+"""MicroGrid Management System (MGMS): plans the microgrid's day, offers what its battery can
+give, carries out activations through the field bridge, and verifies them from measurements.
+
+The same energy management serves a household's CEMS (actors.cems): a `Site` says what is
+managed, the functions below say how. Power is signed as at the connection point: + import.
+"""
+
+import argparse
+import dataclasses
+import logging
+import math
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from actors.actor import Actor
+from actors.clock import Clock, Horizon
+from actors.objects import (
+    Message,
+    Product,
+    Window,
+    envelope,
+    horizon_of,
+    moment,
+    series,
+    slot_values,
+)
+from actors.profiles import bell
+from hub.vocabulary import POINT
+
+log = logging.getLogger("heila.mgms")
+
+DEFAULT_ID = "mgms-1"
+
+
+@dataclass(frozen=True)
+class Site:
+    """What an energy management system runs: its loads, its PV and one flexible device."""
+
+    location: str
+    device: str
+    base_kw: float
+    evening_kw: float
+    morning_kw: float
+    heating_kw_per_degree: float
+    """extra load per degree below 10 °C"""
+    pv_kwp: float
+    flex_kw: float
+    """the most the device can shift"""
+    flex_kwh: float
+    """the energy it can shift in one go"""
+    flex_hours: float
+    """how long (modelled hours) it offers to shift"""
+    direction: str = "up"
+    field: str | None = None
+    """actor id of the field bridge that operates the device; None: the system acts itself"""
+    meter: str | None = None
+    """point id that measures the site's import, for verification"""
+
+
+MICROGRID = Site(
+    location="feeder-1",
+    device="battery-1",
+    base_kw=50.0,
+    evening_kw=45.0,
+    morning_kw=20.0,
+    heating_kw_per_degree=1.5,
+    pv_kwp=60.0,
+    flex_kw=100.0,
+    flex_kwh=160.0,
+    flex_hours=3.0,
+    field="microgrid-1",
+    meter="feeder-1.active-power",
+)
+"""The laboratory microgrid of the paper: feeder-1 of the simulated substation, with its battery."""
+
+
+def planned_import(
+    site: Site, hours: list[float], temperatures: list[float], irradiances: list[float]
+) -> list[float]:
+    """The site's import per slot (kW): its loads less its PV, before any flexibility."""
+    return [
+        site.base_kw
+        + site.evening_kw * bell(hour, 18.5, 1.6)
+        + site.morning_kw * bell(hour, 7.5, 1.2)
+        + site.heating_kw_per_degree * max(0.0, 10.0 - temperature)
+        - site.pv_kwp * irradiance / 1000.0
+        for hour, temperature, irradiance in zip(hours, temperatures, irradiances, strict=True)
+    ]
+
+
+def peak_run(plan: list[float], length: int) -> range:
+    """The `length` consecutive slots with the largest total import (the earliest of equals)."""
+    length = max(1, min(length, len(plan)))
+    totals = [sum(plan[first : first + length]) for first in range(len(plan) - length + 1)]
+    first = totals.index(max(totals))
+    return range(first, first + length)
+
+
+def flexibility(site: Site, plan_horizon: Horizon, plan: list[float], clock: Clock) -> Product:
+    """What the device can give: for `flex_hours` around the import peak, as much power as its
+    rating and its energy allow."""
+    slot_hours = clock.speed * plan_horizon.step.total_seconds() / 3600.0
+    run = peak_run(plan, round(site.flex_hours / slot_hours))
+    window = Window(plan_horizon.slot_start(run.start), plan_horizon.slot_start(run.stop))
+    power = min(site.flex_kw, site.flex_kwh / (len(run) * slot_hours))
+    return Product(site.direction, math.floor(power * 10) / 10, window)
+
+
+def setpoint(product: Product) -> float:
+    """The device's active-power set-point (kW, + feeds the grid) that delivers `product`."""
+    return product.power if product.direction == "up" else -product.power
+
+
+Reading = tuple[datetime, float]
+
+
+def held_average(readings: list[Reading], start: datetime, end: datetime) -> float | None:
+    """Time-weighted mean over [start, end) of a signal that holds each reading until the next.
+    None when nothing was read before `end`."""
+    before = [r for r in readings if r[0] <= start]
+    inside = [r for r in readings if start < r[0] < end]
+    points = ([(start, before[-1][1])] if before else []) + inside
+    if not points:
+        return None
+    total = 0.0
+    for (at, value), (following, _) in zip(points, [*points[1:], (end, 0.0)], strict=True):
+        total += value * (following - at).total_seconds()
+    return total / (end - points[0][0]).total_seconds()
+
+
+def baseline(readings: list[Reading], start: datetime) -> float | None:
+    """Meter before: the last import read before the window starts."""
+    before = [value for at, value in readings if at <= start]
+    return before[-1] if before else None
+
+
+def delivered_energy(direction: str, slots: list[tuple[float, float]], step: timedelta) -> float:
+    """kWh delivered against the baseline: import avoided (up) or added (down), never negative."""
+    hours = step.total_seconds() / 3600.0
+    sign = 1.0 if direction == "up" else -1.0
+    return sum(max(0.0, sign * (base - measured)) * hours for measured, base in slots)
+
+
+def verification_horizon(window: Window, clock: Clock) -> Horizon:
+    """Equal slots of about a modelled quarter hour that fill the window exactly."""
+    quarter = clock.real(timedelta(minutes=15))
+    count = max(1, round((window.end - window.start) / quarter))
+    return Horizon(window.start, (window.end - window.start) / count, count)
+
+
+def verification_slots(
+    readings: list[Reading], horizon: Horizon, fallback: list[float]
+) -> list[tuple[float, float]]:
+    """(measured, baseline) per slot. Without readings the planned import is the baseline and
+    nothing counts as delivered: no evidence, no delivery."""
+    base = baseline(readings, horizon.start)
+    slots = []
+    for index in range(horizon.slots):
+        slot_base = base if base is not None else fallback[index]
+        measured = held_average(readings, horizon.slot_start(index), horizon.slot_start(index + 1))
+        slots.append((measured if measured is not None else slot_base, slot_base))
+    return slots
+
+
+class EnergyManager:
+    """The MGMS (or CEMS) as an actor: one site, one aggregator, one DSO."""
+
+    def __init__(self, actor: Actor, site: Site, aggregator: str, dso: str) -> None:
+        self.actor = actor
+        self.site = site
+        self.aggregator = aggregator
+        self.dso = dso
+        self.plan: tuple[Horizon, list[float]] | None = None
+        actor.on("WeatherForecast")(self.on_weather)
+        actor.on("ActivationNotification")(self.on_activation)
+
+    def on_weather(self, forecast: Message) -> None:
+        """Plan the horizon of the forecast and offer the device's flexibility over it."""
+        horizon = horizon_of(forecast)
+        plan = planned_import(
+            self.site,
+            horizon.hours(self.actor.clock),
+            slot_values(forecast, "temperature"),
+            slot_values(forecast, "irradiance"),
+        )
+        self.plan = (horizon, plan)
+        operation_plan = envelope(
+            "OperationPlan", self.actor.id, [self.aggregator, self.dso], [forecast["id"]], "plan"
+        ) | {
+            "location": self.site.location,
+            **series(horizon, [{"power": round(power, 2)} for power in plan]),
+        }
+        self.actor.send(operation_plan)
+        product = flexibility(self.site, horizon, plan, self.actor.clock)
+        self.actor.send(
+            envelope("Flexibility", self.actor.id, [self.aggregator], [], "flex")
+            | product.fields()
+            | {
+                "location": self.site.location,
+                "device": self.site.device,
+                "operationPlan": operation_plan["id"],
+            }
+        )
+
+    def on_activation(self, activation: Message) -> None:
+        """Drive the device for the window, give it back afterwards, then verify."""
+        product = Product.of(activation)
+        self.command(activation, setpoint(product))
+        self.actor.at(product.window.end, lambda: self.command(activation, 0.0))
+        settle = self.actor.clock.real(timedelta(minutes=15))
+        self.actor.at(product.window.end + settle, lambda: self.verify(activation))
+
+    def command(self, activation: Message, kilowatts: float) -> None:
+        recipients = [self.site.field] if self.site.field else []
+        self.actor.send(
+            envelope("ControlSignal", self.actor.id, recipients, [], "control")
+            | {
+                "device": activation.get("device", self.site.device),
+                "action": "setActivePower",
+                "setpoint": round(kilowatts, 3),
+                "activation": activation["id"],
+            }
+        )
+
+    def verify(self, activation: Message) -> None:
+        product = Product.of(activation)
+        horizon = verification_horizon(product.window, self.actor.clock)
+        slots = verification_slots(self.readings(product.window), horizon, self.planned(horizon))
+        energy = delivered_energy(product.direction, slots, horizon.step)
+        self.actor.send(
+            envelope(
+                "VerificationNotification",
+                self.actor.id,
+                [activation["sender"]],
+                [activation["id"]],
+                "verification",
+            )
+            | series(
+                horizon,
+                [{"power": round(m, 3), "baseline": round(b, 3)} for m, b in slots],
+            )
+            | {"activation": activation["id"], "deliveredEnergy": round(energy, 6)}
+        )
+        log.info("%s: delivered %.4f kWh for %s", self.actor.id, energy, activation["id"])
+
+    def readings(self, window: Window) -> list[Reading]:
+        """The meter's active power from a modelled half hour before the window to its end."""
+        if self.site.meter is None:
+            return []
+        rows = self.actor.hub.named(
+            "feeder-measurements",
+            feeder=self.site.location,
+            **{
+                "from": (window.start - self.actor.clock.real(timedelta(minutes=30))).isoformat(),
+                "to": window.end.isoformat(),
+            },
+        )
+        meter = POINT + self.site.meter
+        return [
+            (moment(row["time"]), float(row["value"]))
+            for row in rows
+            if row.get("point") == meter and row["quantity"].endswith("#ActivePower")
+        ]
+
+    def planned(self, horizon: Horizon) -> list[float]:
+        """The planned import at each slot of `horizon` (0 where no plan covers it)."""
+        if self.plan is None:
+            return [0.0] * horizon.slots
+        plan_horizon, plan = self.plan
+        indices = [plan_horizon.index(horizon.slot_start(i)) for i in range(horizon.slots)]
+        return [plan[i] if 0 <= i < len(plan) else 0.0 for i in indices]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--aggregator", default="ams-1", help="the AMS that sells its flexibility")
+    parser.add_argument("--dso", default="dms-1", help="the DMS that receives its plans")
+    parser.add_argument("--field", default=MICROGRID.field, help="the field bridge's actor id")
+
+
+def install(actor: Actor, args: argparse.Namespace) -> None:
+    site = dataclasses.replace(MICROGRID, field=args.field or None)
+    EnergyManager(actor, site, args.aggregator, args.dso)

@@ -1,0 +1,146 @@
+"""The information objects as actors write and read them: the plain JSON of docs/messages.md.
+
+One place builds the envelope and the shared parts (window, product, price, series), so every
+actor speaks the same shape and no actor spells a field twice.
+"""
+
+import re
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from actors.clock import Horizon
+
+Message = dict[str, Any]
+
+_DURATION = re.compile(
+    r"P(?:(?P<days>\d+)D)?(?:T(?:(?P<hours>\d+)H)?(?:(?P<minutes>\d+)M)?"
+    r"(?:(?P<seconds>\d+(?:\.\d+)?)S)?)?"
+)
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def rfc3339(moment: datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+def moment(text: str) -> datetime:
+    return datetime.fromisoformat(text)
+
+
+def duration(span: timedelta) -> str:
+    """A positive span as an xsd:duration in seconds, e.g. PT900S or PT0.5S."""
+    seconds = span.total_seconds()
+    return f"PT{seconds:g}S" if seconds < 1e6 else f"PT{int(seconds)}S"
+
+
+def span(text: str) -> timedelta:
+    """An xsd:dayTimeDuration (PnDTnHnMnS) as a timedelta."""
+    found = _DURATION.fullmatch(text)
+    if found is None or text in ("P", "PT"):
+        raise ValueError(f"not a day-time duration: {text!r}")
+    parts = {name: float(value) for name, value in found.groupdict().items() if value}
+    return timedelta(**parts)
+
+
+def new_id(kind: str) -> str:
+    """A fresh message id, e.g. offer-3f2a9c1b0d4e."""
+    return f"{kind}-{uuid.uuid4().hex[:12]}"
+
+
+def envelope(
+    kind: str,
+    sender: str,
+    recipients: Sequence[str],
+    references: Sequence[str] = (),
+    prefix: str | None = None,
+) -> Message:
+    """The fields every message carries, with a fresh id and the time of now."""
+    return {
+        "type": kind,
+        "id": new_id(prefix or kind.lower()),
+        "sender": sender,
+        "time": rfc3339(now()),
+        "recipients": list(recipients),
+        "references": list(references),
+    }
+
+
+@dataclass(frozen=True)
+class Window:
+    start: datetime
+    end: datetime
+
+    @property
+    def hours(self) -> float:
+        return (self.end - self.start).total_seconds() / 3600.0
+
+    def covers(self, other: "Window") -> bool:
+        return self.start <= other.start and self.end >= other.end
+
+    def fields(self) -> Message:
+        return {"start": rfc3339(self.start), "end": rfc3339(self.end)}
+
+    @classmethod
+    def of(cls, message: Message) -> "Window":
+        return cls(moment(message["start"]), moment(message["end"]))
+
+
+@dataclass(frozen=True)
+class Product:
+    """What is traded: a direction (up feeds the grid, down draws from it), kW and a window."""
+
+    direction: str
+    power: float
+    window: Window
+
+    def fields(self) -> Message:
+        return {"flexibilityType": self.direction, "power": round(self.power, 3)} | (
+            self.window.fields()
+        )
+
+    @classmethod
+    def of(cls, message: Message) -> "Product":
+        return cls(message["flexibilityType"], float(message["power"]), Window.of(message))
+
+
+@dataclass(frozen=True)
+class Price:
+    amount: float
+    currency: str = "EUR"
+    per: str = "MWH"
+
+    @property
+    def per_mwh(self) -> float:
+        return self.amount * 1000.0 if self.per == "KWH" else self.amount
+
+    def fields(self) -> Message:
+        return {"amount": round(self.amount, 2), "currency": self.currency, "per": self.per}
+
+    @classmethod
+    def of(cls, part: Message) -> "Price":
+        return cls(float(part["amount"]), part["currency"], part["per"])
+
+
+def series(horizon: Horizon, values: Sequence[Message]) -> Message:
+    """The window, time step and indexed slots of a forecast, plan or verification."""
+    return Window(horizon.start, horizon.end).fields() | {
+        "timeStep": duration(horizon.step),
+        "slots": [{"index": i, **value} for i, value in enumerate(values)],
+    }
+
+
+def horizon_of(message: Message) -> Horizon:
+    """The slot grid of a message with a series."""
+    return Horizon(moment(message["start"]), span(message["timeStep"]), len(message["slots"]))
+
+
+def slot_values(message: Message, field: str) -> list[float]:
+    """One field of every slot, in index order."""
+    ordered = sorted(message["slots"], key=lambda slot: int(slot["index"]))
+    return [float(slot[field]) for slot in ordered]
