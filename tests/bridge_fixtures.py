@@ -4,6 +4,8 @@ Everything runs over real sockets on free ports; timeouts and back-offs are shor
 fault tests stay quick.
 """
 
+import contextlib
+import ipaddress
 import itertools
 import json
 import socket
@@ -11,7 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +46,7 @@ def free_port() -> int:
         return port
 
 
-def eventually(condition: Callable[[], Any], timeout: float = 10.0) -> Any:
+def eventually(condition: Callable[[], Any], timeout: float = 15.0) -> Any:
     """Poll until `condition()` is truthy; its value, or an AssertionError after `timeout`."""
     deadline = time.monotonic() + timeout
     while True:
@@ -158,6 +160,7 @@ def make_bridge(tmp_path: Path) -> Iterator[MakeBridge]:
         hub: FieldHub,
         station: Substation,
         maps: list[Path] | None = None,
+        wait: float = 10.0,
         **overrides: Any,
     ) -> Bridge:
         settings = Settings(
@@ -180,9 +183,106 @@ def make_bridge(tmp_path: Path) -> Iterator[MakeBridge]:
         bridge.outcomes = outcomes  # type: ignore[attr-defined]
         bridge.start()
         started.append(bridge)
-        eventually(lambda: bridge.link.connected and bridge.subscribed)
+        eventually(lambda: bridge.link.connected and bridge.subscribed, wait)
         return bridge
 
     yield make
     for bridge in started:
         bridge.stop()
+
+
+class Cable:
+    """A TCP relay between the bridge and a station that a test can cut, as a link drop."""
+
+    def __init__(self, target: tuple[str, int]) -> None:
+        self.target = target
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port: int = self._listener.getsockname()[1]
+        self._sockets: list[socket.socket] = []
+        self._lock = threading.Lock()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def cut(self) -> None:
+        """Drop every connection through the cable; new ones are accepted again."""
+        with self._lock:
+            for sock in self._sockets:
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+                sock.close()
+            self._sockets.clear()
+
+    def close(self) -> None:
+        self._listener.close()
+        self.cut()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                near, _ = self._listener.accept()
+            except OSError:
+                return
+            far = socket.create_connection(self.target)
+            with self._lock:
+                self._sockets += [near, far]
+            for source, sink in ((near, far), (far, near)):
+                threading.Thread(target=_relay, args=(source, sink), daemon=True).start()
+
+
+def _relay(source: socket.socket, sink: socket.socket) -> None:
+    try:
+        while data := source.recv(65536):
+            sink.sendall(data)
+    except OSError:
+        pass
+    finally:
+        for sock in (source, sink):
+            sock.close()
+
+
+def certificates(folder: Path) -> dict[str, Path]:
+    """A CA and a server and a client certificate it signs (PEM files), for a TLS 104 link."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import NameOID
+
+    now = datetime.now(UTC)
+    ca_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "heila test CA")])
+    files: dict[str, Path] = {}
+
+    def issue(name: str, key: rsa.RSAPrivateKey, is_ca: bool) -> x509.Certificate:
+        subject = ca_name if is_ca else x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(subject)
+            .issuer_name(ca_name)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - timedelta(minutes=5))
+            .not_valid_after(now + timedelta(days=1))
+            .add_extension(x509.BasicConstraints(ca=is_ca, path_length=None), critical=True)
+        )
+        if not is_ca:
+            address = x509.IPAddress(ipaddress.ip_address("127.0.0.1"))
+            builder = builder.add_extension(x509.SubjectAlternativeName([address]), critical=False)
+        return builder.sign(ca_key, hashes.SHA256())
+
+    for name in ("ca", "server", "client"):
+        key = (
+            ca_key
+            if name == "ca"
+            else rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        )
+        certificate = issue(name, key, name == "ca")
+        files[name] = folder / f"{name}.crt"
+        files[name].write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+        files[f"{name}-key"] = folder / f"{name}.key"
+        files[f"{name}-key"].write_bytes(
+            key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+        )
+    return files

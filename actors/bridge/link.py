@@ -151,6 +151,13 @@ class Link:
     def _on_unknown_point(
         self, client: c104.Client, station: c104.Station, io_address: int, point_type: c104.Type
     ) -> None:
+        """Take the point in, else c104 drops the rest of its message, mapped values included.
+
+        Its values then reach the converter, which counts and logs them as outside the map.
+        """
+        added = station.add_point(io_address=io_address, type=point_type)
+        if added is not None:
+            added.on_receive(callable=self._on_value)
         self._samples.put(Sample(station.common_address, io_address, None, 0, None, time.time_ns()))
 
     def _on_unknown_station(

@@ -1,0 +1,83 @@
+"""Faults the bridge survives: a device restart, a dropped link, an absent hub, a stray point."""
+
+import logging
+from pathlib import Path
+
+import pytest
+from bridge_fixtures import Cable, FieldHub, MakeBridge, eventually
+from rdflib import Graph, URIRef
+
+from actors.bridge import pointmap
+from substation.server import Substation
+
+BREAKER_READINGS = (
+    "SELECT (COUNT(?r) AS ?n) WHERE { ?r heila:point "
+    "<https://w3id.org/heila/point/feeder-1.breaker-position> }"
+)
+
+
+def breaker_readings(hub: FieldHub) -> int:
+    """The breaker's position is only sent on interrogation or change: it counts interrogations."""
+    return int(hub.select(BREAKER_READINGS)[0][0])
+
+
+def test_after_a_device_restart_the_bridge_reconnects_and_interrogates_again(
+    field_hub: FieldHub, substation: Substation, make_bridge: MakeBridge
+) -> None:
+    make_bridge(field_hub, substation)
+    eventually(lambda: breaker_readings(field_hub) == 1)
+    substation.restart()
+    eventually(lambda: breaker_readings(field_hub) >= 2)
+
+
+def test_after_the_link_drops_the_bridge_reconnects_and_interrogates_again(
+    field_hub: FieldHub, substation: Substation, make_bridge: MakeBridge
+) -> None:
+    station = substation.config.stations[0]
+    cable = Cable((station.host, station.port))
+    make_bridge(field_hub, substation, endpoints={station.name: ("127.0.0.1", cable.port)})
+    eventually(lambda: breaker_readings(field_hub) == 1)
+    cable.cut()
+    eventually(lambda: breaker_readings(field_hub) >= 2)
+    cable.close()
+
+
+def test_while_the_hub_is_away_values_wait_on_disk_and_arrive_in_order(
+    field_hub: FieldHub, substation: Substation, make_bridge: MakeBridge
+) -> None:
+    bridge = make_bridge(field_hub, substation)
+    eventually(lambda: breaker_readings(field_hub) == 1)
+    field_hub.stop()
+    sent = [230.0 + step / 100 for step in range(1, 6)]
+    for value in sent:
+        substation.report(1, 1000, value)
+        eventually(lambda: bridge.uplink.pending > 0)
+    field_hub.start()
+    eventually(lambda: bridge.uplink.pending == 0)
+    stored = field_hub.store.messages(type="Measurement", limit=1000)
+    arrived = [
+        round(reading["value"], 2)
+        for entry in stored
+        for reading in field_hub.store.get(entry.iri).to_json()["readings"]  # type: ignore[union-attr]
+        if reading["point"] == "feeder-1.voltage-l1"
+    ]
+    assert arrived[-len(sent) :] == sent
+
+
+def test_a_value_outside_the_point_map_is_logged_and_the_rest_still_flows(
+    field_hub: FieldHub,
+    substation: Substation,
+    make_bridge: MakeBridge,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    shipped = Graph().parse(pointmap.default_files()[0])
+    for subject in {s for s in shipped.subjects() if "feeder-2" in str(s)}:
+        shipped.remove((URIRef(str(subject)), None, None))
+    without_feeder_2 = tmp_path / "feeder-1-only.ttl"
+    shipped.serialize(without_feeder_2, format="turtle")
+    with caplog.at_level(logging.WARNING, logger="heila.bridge.monitoring"):
+        bridge = make_bridge(field_hub, substation, maps=[without_feeder_2])
+        eventually(lambda: breaker_readings(field_hub) == 1)
+    assert bridge.converter.outside_map > 0
+    assert "address 2000, which the point map does not name" in caplog.text

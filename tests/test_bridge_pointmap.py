@@ -1,0 +1,82 @@
+"""The point map: the bridge's configuration as data, checked by its own shape at start-up."""
+
+from pathlib import Path
+
+import pytest
+
+from actors.bridge import pointmap
+from hub.cli import main
+
+SHIPPED = pointmap.default_files()[0]
+
+
+def edited(tmp_path: Path, old: str, new: str) -> Path:
+    """The default station's point map with one edit, as an operator would make it."""
+    text = SHIPPED.read_text()
+    assert old in text
+    changed = tmp_path / "edited.ttl"
+    changed.write_text(text.replace(old, new, 1))
+    return changed
+
+
+def test_shipped_point_maps_pass_their_shape() -> None:
+    loaded = pointmap.load([SHIPPED, pointmap.shipped("substation-2.ttl")])
+    assert (len(loaded.stations), len(loaded.points), len(loaded.commands)) == (2, 44, 6)
+
+
+def test_point_names_feeder_quantity_unit_and_device() -> None:
+    point = pointmap.load([SHIPPED]).point(1, 1013)
+    assert point is not None
+    assert (point.id, point.quantity, point.unit, point.location, point.device) == (
+        "feeder-1.resource-power",
+        "activePower",
+        "KiloW",
+        "feeder-1",
+        "battery-1",
+    )
+
+
+def test_two_points_at_one_address_are_refused_by_name(tmp_path: Path) -> None:
+    bad = edited(tmp_path, "iec:address 1001 ;", "iec:address 1000 ;")
+    with pytest.raises(pointmap.PointMapError, match=r"feeder-1\.voltage-l2: another point"):
+        pointmap.load([bad])
+
+
+def test_a_unit_outside_the_list_is_refused_naming_point_and_field(tmp_path: Path) -> None:
+    bad = edited(tmp_path, "qudt:unit unit:HZ", "qudt:unit unit:KiloHZ")
+    with pytest.raises(pointmap.PointMapError, match=r"feeder-1\.frequency unit: .*KiloHZ"):
+        pointmap.load([bad])
+
+
+def test_a_reported_point_without_a_unit_is_refused(tmp_path: Path) -> None:
+    bad = edited(tmp_path, " ; qudt:unit unit:HZ", "")
+    with pytest.raises(pointmap.PointMapError, match="needs both a quantity and a unit"):
+        pointmap.load([bad])
+
+
+def test_a_breaker_command_cannot_set_active_power_on_activation(tmp_path: Path) -> None:
+    bad = edited(tmp_path, "iec:onActivation heila:Close", "iec:onActivation heila:SetActivePower")
+    with pytest.raises(pointmap.PointMapError, match="acts on activation by Close or Open"):
+        pointmap.load([bad])
+
+
+def test_a_file_that_is_not_turtle_is_refused_with_its_name(tmp_path: Path) -> None:
+    bad = tmp_path / "broken.ttl"
+    bad.write_text("point:x a iec:Point")
+    with pytest.raises(pointmap.PointMapError, match=r"broken\.ttl: not valid Turtle"):
+        pointmap.load([bad])
+
+
+def test_cli_check_refuses_a_bad_map_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = edited(tmp_path, "iec:commonAddress 1 ;", "iec:commonAddress 70000 ;")
+    assert main(["bridge", "--check", "--point-map", str(bad)]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith("heila bridge: point map: substation-1 commonAddress:")
+    assert error.count("\n") == 1
+
+
+def test_cli_check_describes_a_good_map(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["bridge", "--check"]) == 0
+    assert capsys.readouterr().out == "point map ok: 1 stations, 30 points, 4 commands\n"
