@@ -70,10 +70,10 @@ def message_responses(forms: Iterable[str]) -> dict[int | str, JSON]:
 
 
 def _relocate(node: Any) -> Any:
-    """The schema with its `#/$defs/X` references pointing at the OpenAPI components."""
+    """The schema with its references to parts (`…#/$defs/X`) pointing at component X."""
     if isinstance(node, dict):
         return {
-            key: value.replace("#/$defs/", _COMPONENTS)
+            key: _COMPONENTS + value.rsplit("/", 1)[-1]
             if key == "$ref" and isinstance(value, str)
             else _relocate(value)
             for key, value in node.items()
