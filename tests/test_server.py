@@ -10,7 +10,7 @@ import pytest
 from paho.mqtt.enums import MQTTProtocolVersion
 
 from hub.app import create_app
-from hub.auth import new_token
+from hub.auth import hash_token, new_token
 from hub.bench import HEILA, Subscriber
 from hub.broker import Mosquitto, free_port
 from hub.config import EMBEDDED
@@ -114,3 +114,25 @@ def test_serve_with_a_broken_configuration_exits_with_a_one_line_reason(tmp_path
     )
     assert result.returncode == 2
     assert result.stderr.strip() == f"heila serve: {config}: [hub] port has the wrong type"
+
+
+def test_serve_keeps_messages_in_its_store_directory_across_restarts(
+    tmp_path: Path, mosquitto, story: list[Message]
+):
+    token = new_token()
+    config = tmp_path / "hub.toml"
+    config.write_text(f'[actors.spp-1]\ntoken_hash = "{hash_token(token)}"\n')
+    flags = ("--config", str(config), "--store", str(tmp_path / "store"))
+    weather = next(m for m in story if m.id == "weather-1")
+    process, url = start(mosquitto, *flags)
+    httpx.post(
+        f"{url}/messages",
+        content=weather.serialize("application/json"),
+        headers={"Authorization": f"Bearer {token}", "content-type": "application/json"},
+    )
+    stop(process, signal.SIGTERM)
+    process, url = start(mosquitto, *flags)
+    try:
+        assert httpx.get(f"{url}/messages/weather-1").status_code == 200
+    finally:
+        stop(process, signal.SIGTERM)
