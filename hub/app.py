@@ -57,7 +57,7 @@ class BodyLimit:
             await self.app(scope, receive, send)
             return
         declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
+        if declared is not None and declared.isdigit() and int(declared) > self.limit:
             await _too_large(self.limit).response(scope["path"])(scope, receive, send)
             return
         received = 0

@@ -82,6 +82,9 @@ def _stop_signals_end_the_run() -> Iterator[None]:
 
 def run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(name)s %(message)s")
+    if args.log_level != "debug":  # the embedded broker narrates every connection at INFO
+        for chatty in ("amqtt", "transitions"):
+            logging.getLogger(chatty).setLevel(logging.WARNING)
     settings = settings_of(args)
     _check_free(settings.host, settings.port, "the HTTP API")
     if settings.mqtt == EMBEDDED:
