@@ -88,3 +88,9 @@ def test_invalid_values_are_kept_with_their_flags(
         )
     )
     assert rows[0][0] == "https://w3id.org/heila/ontology#Invalid"
+
+
+def test_a_large_batch_is_split_into_messages_the_hub_accepts() -> None:
+    samples = [sample(1000 + n % 9) for n in range(2500)]
+    messages = Converter(POINT_MAP, ACTOR).messages(samples)
+    assert [len(m["readings"]) for m in messages] == [1000, 1000, 500]

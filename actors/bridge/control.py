@@ -50,6 +50,8 @@ class Order:
 @dataclass(frozen=True)
 class Outcome:
     order: Order
+    notified: datetime | None = None
+    """when the bridge heard of the notification that asked for the order"""
     sent: datetime | None = None
     confirmed: datetime | None = None
     """the device acknowledged the command (ACT_CON)"""
@@ -110,14 +112,13 @@ class Operator:
         self.timeout = timeout
         self.retries = retries
 
-    def carry_out(self, order: Order) -> Outcome:
+    def carry_out(self, order: Order, notified: datetime | None = None) -> Outcome:
         done = self._done(order)
         if done():
-            now = _now()
             log.info("%s already %s: nothing sent", order.command.device, order.action)
-            return Outcome(order, executed=now)
+            return Outcome(order, notified, executed=_now())
         value: float | str = order.setpoint if order.setpoint is not None else order.action
-        outcome = Outcome(order)
+        outcome = Outcome(order, notified)
         for attempt in range(1 + self.retries):
             outcome = replace(outcome, sent=_now())
             confirmed = self.link.operate(order.command, value)

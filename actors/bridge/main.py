@@ -13,6 +13,7 @@ import queue
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -77,7 +78,9 @@ class Bridge:
         )
         self.operator = Operator(self.link, timeout=settings.command_timeout)
         self._on_outcome = on_outcome
-        self._notifications: queue.SimpleQueue[dict[str, Any] | None] = queue.SimpleQueue()
+        self._notifications: queue.SimpleQueue[tuple[dict[str, Any], datetime] | None] = (
+            queue.SimpleQueue()
+        )
         self._running = False
         self._threads: list[threading.Thread] = []
         self._mqtt = mqtt.Client(
@@ -126,18 +129,19 @@ class Bridge:
         self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage
     ) -> None:
         try:
-            self._notifications.put(json.loads(message.payload))
+            self._notifications.put((json.loads(message.payload), datetime.now(UTC)))
         except ValueError:
             log.warning("unreadable notification on %s: ignored", message.topic)
 
     def _command_loop(self) -> None:
-        while (notification := self._notifications.get()) is not None:
+        while (item := self._notifications.get()) is not None:
+            notification, heard = item
             try:
-                self._act_on(notification)
+                self._act_on(notification, heard)
             except Exception:  # one bad notification must not stop the worker
                 log.exception("notification %s could not be handled", notification.get("id"))
 
-    def _act_on(self, notification: dict[str, Any]) -> None:
+    def _act_on(self, notification: dict[str, Any], heard: datetime) -> None:
         message = notification.get("payload") or self.uplink.fetch(str(notification.get("id")))
         if message is None or message.get("sender") == self.settings.actor:
             return
@@ -147,7 +151,7 @@ class Bridge:
             log.warning("%s %s: %s", message.get("type"), message.get("id"), error)
             return
         for order in found:
-            outcome = self.operator.carry_out(order)
+            outcome = self.operator.carry_out(order, heard)
             log.info("%s %s: %s", order.command.device, order.action, outcome.reason or "executed")
             self.uplink.send("text/turtle", record(outcome, self.settings.actor)[1])
             if self._on_outcome is not None:

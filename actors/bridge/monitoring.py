@@ -94,7 +94,7 @@ class Converter:
         return point.location, reading
 
     def messages(self, samples: list[Sample]) -> list[Message]:
-        """One Measurement per feeder for a batch of samples."""
+        """One Measurement per feeder for a batch of samples (more when it has many readings)."""
         by_location: dict[str | None, list[dict[str, Any]]] = {}
         for sample in samples:
             converted = self.reading(sample)
@@ -102,7 +102,9 @@ class Converter:
                 by_location.setdefault(converted[0], []).append(converted[1])
         now = datetime.now(UTC).isoformat()
         return [
-            self._message(location, readings, now) for location, readings in by_location.items()
+            self._message(location, readings[start : start + MAX_READINGS], now)
+            for location, readings in by_location.items()
+            for start in range(0, len(readings), MAX_READINGS)
         ]
 
     def _message(self, location: str | None, readings: list[dict[str, Any]], now: str) -> Message:

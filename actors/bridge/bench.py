@@ -1,0 +1,162 @@
+"""The field bridge's benchmark scenarios, registered with `heila bench` (hub.bench).
+
+Each scenario runs the simulated substation and a bridge in this process against the bench's
+hub, and prints its component figures before returning the headline one:
+- `bridge-value`: a device value change until the reading is queryable in the hub (its
+  notification heard), split into the simulator's send delay (report to c104 callback), the
+  bridge's own share (c104 callback to the message sent) and the hub's (POST to notified);
+- `bridge-command`: a Control Signal stored until the device confirms the command, and the
+  bridge's own share (notification heard to confirmation);
+- `bridge-throughput`: readings per second through the bridge's conversion alone, and into
+  the hub's store by POST /messages in batches.
+"""
+
+import itertools
+import queue
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+
+from actors.bridge import pointmap
+from actors.bridge.buffer import DiskBuffer
+from actors.bridge.control import Outcome
+from actors.bridge.main import Bridge, Settings
+from actors.bridge.monitoring import Converter, Sample
+from actors.bridge.uplink import Uplink
+from hub.bench import RECIPIENT, SENDER, Bench, Figure, Subscriber, scenario
+from hub.broker import free_port
+from substation import config
+from substation.server import Substation
+
+LATENCY_ROUNDS = 300
+"""Rounds of the latency scenarios at most: each waits for the simulator's send tick."""
+THROUGHPUT_READINGS = 20_000
+_ids = itertools.count()
+
+
+@contextmanager
+def field(bench: Bench) -> Iterator[tuple[Substation, Bridge, "queue.SimpleQueue[Outcome]"]]:
+    """The default station, quiet but for what the bench reports, and a bridge to the hub."""
+    shipped = config.load()
+    station = replace(shipped.stations[0], port=free_port())
+    substation = Substation(replace(shipped, stations=(station,), deadband_percent=1000.0))
+    substation.start()
+    outcomes: queue.SimpleQueue[Outcome] = queue.SimpleQueue()
+    with tempfile.TemporaryDirectory(prefix="heila-bridge-bench-") as folder:
+        settings = Settings(
+            hub=bench.url,
+            token=bench.tokens[SENDER],
+            actor=SENDER,
+            mqtt=bench.broker.url,
+            session=f"heila-bridge-bench-{time.time_ns()}",
+            buffer=Path(folder),
+            endpoints={station.name: (station.host, station.port)},
+        )
+        bridge = Bridge(settings, pointmap.load(pointmap.default_files()), outcomes.put)
+        bridge.start()
+        try:
+            _settle(bridge)
+            yield substation, bridge, outcomes
+        finally:
+            bridge.stop()
+            substation.stop()
+
+
+def _settle(bridge: Bridge) -> None:
+    """Wait until the link is up and the first interrogation has reached the hub."""
+    deadline = time.monotonic() + 30
+    while not (bridge.link.connected and bridge.subscribed and bridge.uplink.delivered):
+        if time.monotonic() > deadline:
+            raise TimeoutError("the bridge did not connect within 30 s")
+        time.sleep(0.05)
+    time.sleep(0.5)
+
+
+@scenario("bridge-value")
+def value_to_triple(bench: Bench) -> Figure:
+    """The stored message tells the bridge's part: receivedAt (callback) to its time (sent)."""
+    rounds = min(bench.count, LATENCY_ROUNDS)
+    ear = Subscriber(bench.broker.host, bench.broker.port, "heila/v1/all/Measurement")
+    totals, simulator, own, hub = [], [], [], []
+    with field(bench) as (substation, _bridge, _), httpx.Client(base_url=bench.url) as client:
+        for number in range(rounds):
+            started_wall, started_perf = time.time(), time.perf_counter()
+            substation.report(1, 1000, 230.0 + (number % 2) + number / 1e4)
+            heard = ear.next()
+            heard_wall = started_wall + (heard.at - started_perf)
+            message = client.get(f"/messages/{heard.body['id']}").json()
+            callback = datetime.fromisoformat(message["readings"][0]["receivedAt"]).timestamp()
+            sent = datetime.fromisoformat(message["time"]).timestamp()
+            totals.append(heard_wall - started_wall)
+            simulator.append(callback - started_wall)
+            own.append(sent - callback)
+            hub.append(heard_wall - sent)
+    ear.stop()
+    print(Figure("  simulator send delay", rounds, tuple(simulator)).row())
+    print(Figure("  bridge: callback -> sent", rounds, tuple(own)).row())
+    print(Figure("  hub: POST -> notified", rounds, tuple(hub)).row())
+    return Figure("device value -> queryable", rounds, tuple(totals))
+
+
+@scenario("bridge-command")
+def command_to_confirmation(bench: Bench) -> Figure:
+    rounds = min(bench.count, LATENCY_ROUNDS)
+    headers = {"Authorization": f"Bearer {bench.tokens[RECIPIENT]}"}
+    totals, own = [], []
+    with field(bench) as (_, _bridge, outcomes), httpx.Client(base_url=bench.url) as client:
+        for number in range(rounds):
+            signal = {
+                "type": "ControlSignal",
+                "id": f"bench-command-{next(_ids)}-{time.time_ns()}",
+                "sender": RECIPIENT,
+                "time": datetime.now(UTC).isoformat(),
+                "recipients": [SENDER],
+                "device": "breaker-1",
+                "action": "open" if number % 2 == 0 else "close",
+            }
+            started = time.time()
+            answer = client.post("/messages", json=signal, headers=headers)
+            answer.raise_for_status()
+            outcome = outcomes.get(timeout=10)
+            if outcome.confirmed is None or outcome.notified is None:
+                raise RuntimeError(f"the device did not confirm: {outcome.reason}")
+            totals.append(outcome.confirmed.timestamp() - started)
+            own.append((outcome.confirmed - outcome.notified).total_seconds())
+    print(Figure("  bridge: heard -> confirmed", rounds, tuple(own)).row())
+    return Figure("command stored -> confirmed", rounds, tuple(totals))
+
+
+def synthetic_samples(count: int) -> list[Sample]:
+    """Phase voltages and currents of feeder 1, over and over."""
+    addresses = list(range(1000, 1006))
+    measured = datetime.now(UTC).replace(tzinfo=None)
+    now = time.time_ns()
+    return [
+        Sample(1, addresses[n % len(addresses)], 230.0 + n / count, 0, measured, now)
+        for n in range(count)
+    ]
+
+
+@scenario("bridge-throughput")
+def readings_per_second(bench: Bench) -> Figure:
+    samples = synthetic_samples(THROUGHPUT_READINGS)
+    converter = Converter(pointmap.load(pointmap.default_files()), SENDER)
+    started = time.perf_counter()
+    messages = converter.messages(samples)
+    converted = time.perf_counter() - started
+    print(Figure("  bridge conversion", len(samples), per_second=len(samples) / converted).row())
+    with tempfile.TemporaryDirectory(prefix="heila-bridge-bench-") as folder:
+        uplink = Uplink(bench.url, bench.tokens[SENDER], DiskBuffer(Path(folder)))
+        started = time.perf_counter()
+        uplink.send_json(messages)
+        elapsed = time.perf_counter() - started
+        uplink.close()
+    if uplink.pending or uplink.delivered != len(messages):
+        raise RuntimeError("the hub did not take every batch: see the log")
+    return Figure("readings into the hub", len(samples), per_second=len(samples) / elapsed)
