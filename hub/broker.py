@@ -185,5 +185,9 @@ class Mosquitto:
         error: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop it for good and remove its configuration."""
         self.stop()
         shutil.rmtree(self._folder, ignore_errors=True)

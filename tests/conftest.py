@@ -93,6 +93,13 @@ def mosquitto() -> Iterator[Mosquitto]:
         yield broker
 
 
+@pytest.fixture
+def own_broker() -> Iterator[Mosquitto]:
+    """A Mosquitto for one test, which it may stop and start again on the same port."""
+    with Mosquitto() as broker:
+        yield broker
+
+
 @dataclass(frozen=True)
 class Hub:
     """A hub under test: its URL, its store, and a bearer token for each actor of the story."""

@@ -129,12 +129,6 @@ def test_an_unknown_path_is_a_404_problem(hub):
     problem(httpx.get(f"{hub.url}/horoscopes"), 404)
 
 
-@pytest.fixture
-def own_broker() -> Iterator[Mosquitto]:
-    with Mosquitto() as broker:
-        yield broker
-
-
 def test_a_broker_that_goes_away_costs_no_message_and_health_says_so(
     serve: Serve, own_broker: Mosquitto, weather: Message
 ):

@@ -1,5 +1,7 @@
 """MQTT notifications after each commit, on a real Mosquitto, including one that goes away."""
 
+from collections.abc import Iterator
+
 import httpx
 import pytest
 
@@ -84,13 +86,6 @@ def test_the_payload_comes_along_when_configured(serve: Serve, mosquitto, subscr
     assert dms.next().body["payload"] == by_id(story, "weather-1").to_json()
 
 
-@pytest.fixture
-def own_broker():
-    """A Mosquitto this test may stop and start again on the same port."""
-    with Mosquitto() as broker:
-        yield broker
-
-
 def test_notifications_of_messages_stored_while_the_broker_was_away_arrive_once_it_is_back(
     serve: Serve, own_broker: Mosquitto, story
 ):
@@ -105,3 +100,20 @@ def test_notifications_of_messages_stored_while_the_broker_was_away_arrive_once_
         assert dms.next(timeout=35).body["id"] == "weather-1"
     finally:
         dms.stop()
+
+
+@pytest.fixture
+def broker_not_yet_started() -> Iterator[Mosquitto]:
+    broker = Mosquitto()
+    yield broker
+    broker.close()
+
+
+def test_a_hub_started_before_its_broker_connects_once_the_broker_is_up(
+    serve: Serve, broker_not_yet_started: Mosquitto
+):
+    broker = broker_not_yet_started
+    url = serve(create_app(hub_settings(broker, {}), open_store("memory")))
+    assert httpx.get(f"{url}/health").json()["broker"] == "disconnected"
+    broker.start()
+    wait_until_connected(url, timeout=35)
