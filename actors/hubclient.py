@@ -14,6 +14,7 @@ from actors.objects import Message
 
 _TRIES = 3
 _PAUSE = 0.2
+_RESULTS = {"Accept": "application/sparql-results+json"}
 
 
 class Refused(Exception):
@@ -50,14 +51,11 @@ class HubClient:
 
     def named(self, name: str, **parameters: str) -> list[dict[str, str]]:
         """The rows of a named query (GET /queries/{name}), each value as plain text."""
-        response = self._request(
-            "GET",
-            f"/queries/{name}",
-            params=parameters,
-            headers={"Accept": "application/sparql-results+json"},
-        )
-        bindings = response.json()["results"]["bindings"]
-        return [{key: value["value"] for key, value in row.items()} for row in bindings]
+        return _rows(self._request("GET", f"/queries/{name}", params=parameters, headers=_RESULTS))
+
+    def select(self, sparql: str) -> list[dict[str, str]]:
+        """The rows of a SPARQL SELECT at /sparql, each value as plain text."""
+        return _rows(self._request("POST", "/sparql", data={"query": sparql}, headers=_RESULTS))
 
     def listed(self, **filters: str) -> list[dict[str, Any]]:
         """Every entry of the message log that matches the filters (GET /messages), in order."""
@@ -88,6 +86,11 @@ class HubClient:
             if response.status_code < 500 or attempt >= _TRIES:
                 raise Refused(response.status_code, _problem(response))
             time.sleep(_PAUSE * attempt)
+
+
+def _rows(response: httpx.Response) -> list[dict[str, str]]:
+    bindings = response.json()["results"]["bindings"]
+    return [{key: value["value"] for key, value in row.items()} for row in bindings]
 
 
 def _problem(response: httpx.Response) -> dict[str, Any]:

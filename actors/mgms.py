@@ -25,7 +25,7 @@ from actors.objects import (
     slot_values,
 )
 from actors.profiles import bell
-from hub.vocabulary import POINT
+from hub.vocabulary import HEILA, POINT, RDF, XSD
 
 log = logging.getLogger("heila.mgms")
 
@@ -162,6 +162,17 @@ def verification_slots(
     return slots
 
 
+def meter_query(point: str, since: datetime, until: datetime) -> str:
+    """SPARQL for a point's active-power readings measured in [since, until), oldest first."""
+    return f"""PREFIX heila: <{HEILA}>
+SELECT ?time ?value WHERE {{
+  ?reading heila:point <{POINT}{point}> ; heila:quantity heila:ActivePower ;
+    heila:measuredAt ?time ; <{RDF}value> ?value .
+  FILTER(?time >= "{since.isoformat()}"^^<{XSD}dateTime>
+         && ?time < "{until.isoformat()}"^^<{XSD}dateTime>)
+}} ORDER BY ?time"""
+
+
 class EnergyManager:
     """The MGMS (or CEMS) as an actor: one site, one aggregator, one DSO."""
 
@@ -247,20 +258,9 @@ class EnergyManager:
         """The meter's active power from a modelled half hour before the window to its end."""
         if self.site.meter is None:
             return []
-        rows = self.actor.hub.named(
-            "feeder-measurements",
-            feeder=self.site.location,
-            **{
-                "from": (window.start - self.actor.clock.real(timedelta(minutes=30))).isoformat(),
-                "to": window.end.isoformat(),
-            },
-        )
-        meter = POINT + self.site.meter
-        return [
-            (moment(row["time"]), float(row["value"]))
-            for row in rows
-            if row.get("point") == meter and row["quantity"].endswith("#ActivePower")
-        ]
+        since = window.start - self.actor.clock.real(timedelta(minutes=30))
+        rows = self.actor.hub.select(meter_query(self.site.meter, since, window.end))
+        return [(moment(row["time"]), float(row["value"])) for row in rows]
 
     def planned(self, horizon: Horizon) -> list[float]:
         """The planned import at each slot of `horizon` (0 where no plan covers it)."""

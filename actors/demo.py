@@ -1,0 +1,397 @@
+"""`heila demo`: the DSO flexibility use case, end to end, on one machine, in well under a minute.
+
+It makes fresh tokens and a temporary configuration, starts the hub (`heila serve`, embedded
+broker on a free port, store in a temporary directory), the simulated substation and the field
+bridge when they are installed, and each actor as its own process. A modelled day runs fast
+(by default a quarter hour in half a second), so the evening peak comes a few seconds after
+the start. When the Verification reaches the DSO it prints the product's story from the
+hub's named queries and stops everything it started, also on Ctrl-C.
+"""
+
+import argparse
+import contextlib
+import importlib.util
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import IO, Any
+
+import httpx
+
+from actors.hubclient import HubClient, Refused, Unavailable
+from actors.objects import moment, now, span
+from hub.auth import hash_token, new_token
+
+ACTORS = {"mgms": "mgms-1", "cems": "cems-1", "ams": "ams-1", "fmp": "fmp-1", "dms": "dms-1"}
+"""The actors started first (runner name -> actor id); the SPP starts once they listen."""
+SPP = "spp-1"
+FIELD = "microgrid-1"
+"""the field bridge's actor id: the microgrid whose devices it operates"""
+EVENING = 16.0
+"""modelled hour at which the forecast horizon starts"""
+HORIZON_HOURS = 6.0
+_START_TIMEOUT = 30.0
+_STOP_TIMEOUT = 10.0
+
+
+class DemoFailed(Exception):
+    """The demo could not tell the whole story; the message says what went wrong."""
+
+
+def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--keep-running", action="store_true", help="leave the hub up afterwards, until Ctrl-C"
+    )
+    parser.add_argument(
+        "--timeout", type=float, default=60.0, help="seconds to wait for the chain to complete"
+    )
+    parser.add_argument(
+        "--speed", type=float, default=1800.0, help="modelled seconds per real second"
+    )
+    parser.add_argument(
+        "--lead", type=float, default=8.0, help="seconds from start to the modelled 16:00"
+    )
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@dataclass
+class Process:
+    name: str
+    popen: "subprocess.Popen[str]"
+    ready: threading.Event = field(default_factory=threading.Event)
+
+    def watch_for_ready(self) -> None:
+        """Set `ready` when the process prints `ready` (actors do, once they listen)."""
+
+        def read(stream: IO[str]) -> None:
+            for line in stream:
+                if line.strip() == "ready":
+                    self.ready.set()
+
+        assert self.popen.stdout is not None
+        threading.Thread(target=read, args=(self.popen.stdout,), daemon=True).start()
+
+
+class Cast:
+    """The processes of the demo, stopped in reverse order of their start."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.processes: list[Process] = []
+
+    def start(self, name: str, command: list[str], env: dict[str, str] | None = None) -> Process:
+        log = (self.folder / f"{name}.log").open("w")
+        popen = subprocess.Popen(
+            [sys.executable, *command],
+            stdout=subprocess.PIPE,
+            stderr=log,
+            text=True,
+            env={**os.environ, **(env or {})},
+            start_new_session=True,
+        )
+        log.close()
+        process = Process(name, popen)
+        process.watch_for_ready()
+        self.processes.append(process)
+        return process
+
+    def failed(self) -> Process | None:
+        """A process that has ended on its own, if any."""
+        return next((p for p in self.processes if p.popen.poll() is not None), None)
+
+    def stop(self, keep: int = 0) -> None:
+        """Interrupt every process but the first `keep`, latest first; kill what lingers."""
+        stopping = self.processes[keep:][::-1]
+        for process in stopping:
+            if process.popen.poll() is None:
+                process.popen.send_signal(signal.SIGINT)
+        deadline = time.monotonic() + _STOP_TIMEOUT
+        for process in stopping:
+            try:
+                process.popen.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                process.popen.kill()
+                process.popen.wait()
+        del self.processes[keep:]
+
+
+@dataclass(frozen=True)
+class Setup:
+    folder: Path
+    http_port: int
+    mqtt_port: int
+    tokens: dict[str, Path]
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.http_port}"
+
+    @property
+    def mqtt(self) -> str:
+        return f"mqtt://127.0.0.1:{self.mqtt_port}"
+
+
+def prepare(folder: Path) -> Setup:
+    """Fresh tokens for every actor, their files, and the hub's configuration with their hashes."""
+    ids = [*ACTORS.values(), SPP, FIELD]
+    tokens = {actor: new_token() for actor in ids}
+    setup = Setup(folder, free_port(), free_port(), {a: folder / f"{a}.token" for a in ids})
+    for actor, token in tokens.items():
+        path = setup.tokens[actor]
+        path.touch(mode=0o600)
+        path.write_text(token)
+    credentials = "".join(
+        f'[actors.{actor}]\ntoken_hash = "{hash_token(token)}"\n\n'
+        for actor, token in tokens.items()
+    )
+    (folder / "hub.toml").write_text(
+        f'[hub]\nhost = "127.0.0.1"\nport = {setup.http_port}\nstore = "{folder / "store"}"\n\n'
+        f'[mqtt]\nurl = "embedded"\nembedded_port = {setup.mqtt_port}\n\n{credentials}'
+    )
+    return setup
+
+
+def wait_until(condition: Any, timeout: float, cast: Cast, what: str) -> None:
+    """Poll `condition` until it holds; DemoFailed when a process died or time ran out."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        dead = cast.failed()
+        if dead is not None:
+            raise DemoFailed(f"{dead.name} stopped while waiting for {what}")
+        if time.monotonic() > deadline:
+            raise DemoFailed(f"no {what} within {timeout:g} s")
+        time.sleep(0.1)
+
+
+def hub_ready(url: str) -> bool:
+    try:
+        return bool(httpx.get(f"{url}/health", timeout=2).json()["broker"] == "connected")
+    except (httpx.HTTPError, ValueError, KeyError):
+        return False
+
+
+def field_available() -> bool:
+    return all(importlib.util.find_spec(m) for m in ("substation.server", "actors.bridge.main"))
+
+
+def start_field(cast: Cast, setup: Setup, hub: HubClient) -> None:
+    """The simulated substation on a free IEC 104 port, and the bridge that operates it."""
+    port = free_port()
+    config = setup.folder / "substation.toml"
+    config.write_text(
+        'seed = 7\nstep_ms = 100\ndeadband_percent = 0.5\n\n[[stations]]\nname = "substation-1"\n'
+        f'common_address = 1\nhost = "127.0.0.1"\nport = {port}\n\n'
+        '[[stations.feeders]]\nname = "feeder-1"\nfirst_address = 1000\nload_kw = 120.0\n'
+        'resource = "battery"\nresource_kw = 100.0\n\n'
+        '[[stations.feeders]]\nname = "feeder-2"\nfirst_address = 2000\nload_kw = 80.0\n'
+        'resource = "battery"\nresource_kw = 50.0\n'
+    )
+    cast.start("substation", ["-m", "hub.cli", "simulate", "--config", str(config)])
+    cast.start(
+        "bridge",
+        [
+            "-m",
+            "hub.cli",
+            "bridge",
+            "--hub",
+            setup.url,
+            "--actor",
+            FIELD,
+            "--mqtt",
+            setup.mqtt,
+            "--endpoint",
+            f"substation-1=127.0.0.1:{port}",
+            "--buffer",
+            str(setup.folder / "bridge-buffer"),
+        ],
+        env={"HEILA_TOKEN": setup.tokens[FIELD].read_text()},
+    )
+    wait_until(
+        lambda: hub.listed(type="Measurement", sender=FIELD),
+        _START_TIMEOUT,
+        cast,
+        "measurement from the field bridge",
+    )
+
+
+def actor_command(name: str, actor: str, setup: Setup, origin: datetime, speed: float) -> list[str]:
+    return [
+        "-m",
+        "actors.run",
+        name,
+        "--hub",
+        setup.url,
+        "--mqtt",
+        setup.mqtt,
+        "--token-file",
+        str(setup.tokens[actor]),
+        "--clock-origin",
+        origin.isoformat(),
+        "--clock-speed",
+        str(speed),
+    ]
+
+
+def start_actors(cast: Cast, setup: Setup, args: argparse.Namespace, field: bool) -> None:
+    """Every actor, the SPP last: its forecasts start the story once the others listen."""
+    evening = now() + timedelta(seconds=args.lead)
+    origin = evening - timedelta(hours=EVENING) / args.speed
+    started = []
+    for name, actor in ACTORS.items():
+        command = actor_command(name, actor, setup, origin, args.speed)
+        if name == "mgms" and not field:
+            command += ["--field", ""]
+        started.append(cast.start(name, command))
+    listening = max(1.0, args.lead - 2.0)
+    wait_until(lambda: all(p.ready.is_set() for p in started), listening, cast, "ready actors")
+    spp = actor_command("spp", SPP, setup, origin, args.speed)
+    spp += ["--start-hour", str(EVENING), "--hours", str(HORIZON_HOURS)]
+    cast.start("spp", spp)
+
+
+def verification(hub: HubClient) -> dict[str, Any] | None:
+    """The Verification that reached the DSO, once there is one."""
+    found = hub.listed(type="VerificationNotification", recipient=ACTORS["dms"])
+    return hub.get(found[0]["id"]) if found else None
+
+
+def flexibility_of(hub: HubClient, verified: dict[str, Any]) -> str:
+    """Back along the chain: verification → activation → reserve → offer → flexibility."""
+    activation = hub.get(verified["activation"])
+    reserve = hub.get(activation["reserve"])
+    return str(hub.get(reserve["offer"])["flexibility"])
+
+
+def _seconds(text: str) -> str:
+    return f"{span(text.lstrip('-')).total_seconds():+.3f} s" if text else ""
+
+
+def story(hub: HubClient, verified: dict[str, Any]) -> str:
+    """The product's chain as a table: each message, who sent it to whom, and when."""
+    flexibility = flexibility_of(hub, verified)
+    chain = hub.named("product-chain", flexibility=flexibility)
+    timing = {row["message"]: row for row in hub.named("chain-timing", flexibility=flexibility)}
+    rows = [("step", "message", "from → to", "time (UTC)", "since flexibility", "since previous")]
+    for row in chain:
+        identifier = row["message"].rsplit("/", 1)[-1]
+        sent = hub.get(identifier)
+        recipients = ", ".join(sent["recipients"]) or "(record)"
+        times = timing.get(row["message"], {})
+        rows.append(
+            (
+                row["step"],
+                identifier,
+                f"{sent['sender']} → {recipients}",
+                moment(row["time"]).strftime("%H:%M:%S.%f")[:-3],
+                _seconds(times.get("sinceFlexibility", "")),
+                _seconds(times.get("sincePrevious", "")),
+            )
+        )
+    widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]))]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)) for r in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(line.rstrip() for line in lines)
+
+
+def summary(hub: HubClient, verified: dict[str, Any]) -> str:
+    activation = hub.get(verified["activation"])
+    reserve = hub.get(activation["reserve"])
+    hours = (moment(activation["end"]) - moment(activation["start"])).total_seconds() / 3600
+    promised = float(activation["power"]) * hours
+    delivered = float(verified["deliveredEnergy"])
+    price = reserve["price"]
+    return (
+        f"reserved {reserve['power']} kW {reserve['flexibilityType']} at "
+        f"{price['amount']} {price['currency']}/{price['per']}; "
+        f"delivered {delivered * 1000:.1f} Wh of {promised * 1000:.1f} Wh promised "
+        f"({delivered / promised:.0%}) in a {hours * 3600:.1f} s window"
+    )
+
+
+@contextlib.contextmanager
+def interruptible() -> Iterator[None]:
+    """SIGTERM ends the demo as Ctrl-C does: through the clean-up."""
+
+    def interrupt(*_: Any) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def tell(text: str) -> None:
+    print(text, flush=True)
+
+
+def perform(cast: Cast, setup: Setup, args: argparse.Namespace) -> None:
+    cast.start("hub", ["-m", "hub.cli", "serve", "--config", str(setup.folder / "hub.toml")])
+    wait_until(lambda: hub_ready(setup.url), _START_TIMEOUT, cast, "hub")
+    tell(f"hub       {setup.url}  (MQTT {setup.mqtt}, store {setup.folder / 'store'})")
+    hub = HubClient(setup.url, setup.tokens[SPP].read_text())
+    try:
+        field = field_available()
+        if field:
+            start_field(cast, setup, hub)
+            tell(f"field     simulated substation over IEC 104, bridge as {FIELD}")
+        else:
+            tell("field     substation simulator or bridge not installed: no field devices")
+        start_actors(cast, setup, args, field)
+        tell(f"actors    {', '.join([*ACTORS.values(), SPP])}: each its own process")
+        tell("story     forecasts published; the evening peak comes in a few seconds ...")
+        wait_until(
+            lambda: verification(hub) is not None,
+            args.timeout,
+            cast,
+            "verification at the DSO",
+        )
+        verified = verification(hub)
+        assert verified is not None
+        tell("")
+        tell(story(hub, verified))
+        tell("")
+        tell(summary(hub, verified))
+        tell(f"SPARQL endpoint {setup.url}/sparql, named queries {setup.url}/queries")
+    finally:
+        hub.close()
+
+
+def run(args: argparse.Namespace) -> int:
+    folder = Path(tempfile.mkdtemp(prefix="heila-demo-"))
+    cast = Cast(folder)
+    succeeded = False
+    try:
+        with interruptible():
+            perform(cast, prepare(folder), args)
+            succeeded = True
+            if args.keep_running:
+                cast.stop(keep=1)
+                tell("the hub stays up for exploring; Ctrl-C stops it")
+                cast.processes[0].popen.wait()
+    except (DemoFailed, Refused, Unavailable) as error:
+        print(f"heila demo: {error} (logs in {folder})", file=sys.stderr)
+    except KeyboardInterrupt:
+        tell("interrupted: stopping")
+    finally:
+        cast.stop()
+        if succeeded:
+            shutil.rmtree(folder, ignore_errors=True)
+    return 0 if succeeded else 1
