@@ -20,7 +20,7 @@ from starlette.exceptions import HTTPException
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from hub import api, openapi, sparql
+from hub import api, openapi, queries, sparql
 from hub.auth import Credentials, authenticated_actor
 from hub.broker import EmbeddedBroker
 from hub.config import EMBEDDED, Settings
@@ -164,6 +164,7 @@ def create_app(settings: Settings, store: Store) -> FastAPI:
     writer = authenticated_actor(Credentials(settings.actors))
     app.include_router(api.message_router(store, intake, writer, lambda: notifier.connected))
     app.include_router(sparql.sparql_router(store, writer))
+    app.include_router(queries.queries_router(store))
     for error in (Exception, HTTPException, RequestValidationError, HubError):
         app.add_exception_handler(error, _problem_response)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)

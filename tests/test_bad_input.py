@@ -125,6 +125,16 @@ def test_a_sparql_syntax_error_is_a_400(hub):
     problem(httpx.get(f"{hub.url}/sparql", params={"query": "SELECT WHERE {"}), 400)
 
 
+def test_an_unknown_named_query_is_a_404_naming_it(hub):
+    report = problem(httpx.get(f"{hub.url}/queries/horoscope"), 404)
+    assert "horoscope" in str(report["detail"])
+
+
+def test_an_unknown_parameter_of_a_named_query_is_a_400_naming_it(hub):
+    report = problem(httpx.get(f"{hub.url}/queries/open-offers", params={"colour": "red"}), 400)
+    assert report["field"] == "colour"
+
+
 def test_an_unknown_path_is_a_404_problem(hub):
     problem(httpx.get(f"{hub.url}/horoscopes"), 404)
 
