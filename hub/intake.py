@@ -41,7 +41,7 @@ def _mentioned(message: Message) -> set[str]:
     """IRIs of the other messages this one points at, from itself or from its parts."""
     return {
         str(target)
-        for target in message.graph.objects()
+        for _subject, _predicate, target in message.triples
         if isinstance(target, URIRef)
         and str(target).startswith(MESSAGE)
         and str(target).split("#", 1)[0] != message.iri
@@ -49,6 +49,8 @@ def _mentioned(message: Message) -> set[str]:
 
 
 class Intake:
+    """Takes messages in for the store, announcing each new one through `notify`."""
+
     def __init__(self, store: Store, notify: Notify) -> None:
         self._store = store
         self._notify = notify
@@ -56,7 +58,7 @@ class Intake:
     def submit(self, data: bytes, media_type: str, actor: str) -> Accepted:
         """Take in a message from `actor`; raises ParseError, Invalid or NotSender."""
         message = parse(data, media_type)
-        violations = validate(message, self.types_of(_mentioned(message)))
+        violations = validate(message, self._types_of(_mentioned(message)))
         if violations:
             raise Invalid(violations)
         if message.sender != actor:
@@ -66,7 +68,7 @@ class Intake:
             self._notify(message, stored)
         return Accepted(message, stored)
 
-    def types_of(self, iris: set[str]) -> dict[str, str]:
+    def _types_of(self, iris: set[str]) -> dict[str, str]:
         """Message IRI -> type name of each of these messages the store holds."""
         if not iris:
             return {}
