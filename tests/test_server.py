@@ -1,5 +1,6 @@
 """`heila serve` as a user runs it, and the embedded broker it falls back on."""
 
+import argparse
 import signal
 import subprocess
 import time
@@ -15,6 +16,7 @@ from hub.bench import HEILA, Subscriber
 from hub.broker import Mosquitto, free_port
 from hub.config import EMBEDDED
 from hub.message import Message
+from hub.server import add_arguments, settings_of
 from hub.store import open_store
 from tests.conftest import Serve, hub_settings, wait_until_connected
 
@@ -136,3 +138,12 @@ def test_serve_keeps_messages_in_its_store_directory_across_restarts(
         assert httpx.get(f"{url}/messages/weather-1").status_code == 200
     finally:
         stop(process, signal.SIGTERM)
+
+
+def test_flags_take_precedence_over_the_configuration_file(tmp_path: Path):
+    config = tmp_path / "hub.toml"
+    config.write_text('[hub]\nport = 9000\nstore = "var/store"\n')
+    parser = argparse.ArgumentParser()
+    add_arguments("serve", parser)
+    settings = settings_of(parser.parse_args(["--config", str(config), "--port", "9100"]))
+    assert (settings.port, settings.store) == (9100, "var/store")
