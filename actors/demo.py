@@ -375,13 +375,14 @@ def perform(cast: Cast, setup: Setup, args: argparse.Namespace) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """0 when the chain completed, 1 with a one-line reason when not, 130 on Ctrl-C."""
     folder = Path(tempfile.mkdtemp(prefix="heila-demo-"))
     cast = Cast(folder)
-    succeeded = False
+    status = 1
     try:
         with interruptible():
             perform(cast, prepare(folder), args)
-            succeeded = True
+            status = 0
             if args.keep_running:
                 cast.stop(keep=1)
                 tell("the hub stays up for exploring; Ctrl-C stops it")
@@ -390,8 +391,10 @@ def run(args: argparse.Namespace) -> int:
         print(f"heila demo: {error} (logs in {folder})", file=sys.stderr)
     except KeyboardInterrupt:
         tell("interrupted: stopping")
+        if status != 0:
+            status = 130
     finally:
         cast.stop()
-        if succeeded:
+        if status != 1:
             shutil.rmtree(folder, ignore_errors=True)
-    return 0 if succeeded else 1
+    return status

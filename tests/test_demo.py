@@ -1,0 +1,78 @@
+"""`heila demo` as a person runs it: the whole chain in well under a minute, then nothing left."""
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+STEPS = (
+    "Flexibility",
+    "Offer",
+    "Bid",
+    "OfferList",
+    "ReserveNotification",
+    "ActivationNotification",
+    "ControlSignal",
+    "VerificationNotification",
+)
+
+
+def demo() -> "subprocess.Popen[str]":
+    return subprocess.Popen(
+        [sys.executable, "-m", "hub.cli", "demo"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+
+
+def demo_folder(output: str) -> str:
+    found = re.search(r"store (\S+)/store", output)
+    assert found, output
+    return found.group(1)
+
+
+def processes_using(folder: str) -> list[int]:
+    """Processes whose command line names the demo's folder (its hub, field and actors)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and int(entry.name) != os.getpid():
+            try:
+                if folder.encode() in (entry / "cmdline").read_bytes():
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
+@pytest.mark.slow
+def test_demo_tells_the_whole_chain_and_leaves_nothing_running() -> None:
+    running = demo()
+    output, errors = running.communicate(timeout=90)
+    assert running.returncode == 0, errors
+    table = output.split("\n\n")[1].splitlines()
+    assert table[0].split()[:3] == ["step", "message", "from"]
+    assert {row.split()[0] for row in table[2:]} == set(STEPS)
+    assert "delivered" in output
+    assert "/sparql" in output
+    assert processes_using(demo_folder(output)) == []
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_everything_the_demo_started() -> None:
+    running = demo()
+    assert running.stdout is not None
+    first = running.stdout.readline()
+    folder = demo_folder(first)
+    time.sleep(2)
+    os.killpg(running.pid, signal.SIGINT)
+    running.communicate(timeout=30)
+    assert running.returncode == 130
+    assert processes_using(folder) == []
+    assert not Path(folder).exists()
