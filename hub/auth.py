@@ -1,7 +1,8 @@
-"""Who is writing: per-actor bearer tokens, kept in the configuration only as salted hashes.
+"""Who is writing: a client certificate (hub.tls) or a bearer token, per actor.
 
-Tokens are 256 random bits, so one salted SHA-256 makes them unguessable from the file while
-keeping a check to microseconds (a slow password hash would cost every message milliseconds).
+Bearer tokens are kept in the configuration only as salted hashes. Tokens are 256 random bits,
+so one salted SHA-256 makes them unguessable from the file while keeping a check to
+microseconds (a slow password hash would cost every message milliseconds).
 Run `python -m hub.auth ACTOR` to make a token and the configuration lines that accept it.
 """
 
@@ -15,6 +16,7 @@ from starlette.requests import Request
 
 from hub.config import ConfigError, Credential
 from hub.problem import Problem
+from hub.tls import client_common_name
 
 _SCHEME = "sha256"
 
@@ -40,6 +42,8 @@ class Credentials:
 
     def __init__(self, actors: Mapping[str, Credential]) -> None:
         for actor, credential in actors.items():
+            if credential.token_hash is None:
+                continue
             parts = credential.token_hash.split("$")
             if len(parts) != 3 or parts[0] != _SCHEME or not all(parts):
                 raise ConfigError(
@@ -53,9 +57,14 @@ class Credentials:
 
     def actor_for(self, token: str) -> str | None:
         for actor, credential in self._actors.items():
-            if token_matches(token, credential.token_hash):
+            if credential.token_hash is not None and token_matches(token, credential.token_hash):
                 return actor
         return None
+
+    def actor_for_certificate(self, common_name: str) -> str | None:
+        """The actor a verified client certificate names, if it may log in that way."""
+        credential = self._actors.get(common_name)
+        return common_name if credential is not None and credential.certificate else None
 
 
 def unauthorized(detail: str) -> Problem:
@@ -65,16 +74,19 @@ def unauthorized(detail: str) -> Problem:
 
 
 def authenticated_actor(credentials: Credentials) -> Callable[[Request], str]:
-    """A FastAPI dependency that answers the id of the actor whose bearer token came along."""
+    """A FastAPI dependency answering the id of the actor whose certificate or token came along."""
 
     def dependency(request: Request) -> str:
         if not credentials:
             raise Problem(
                 403, "read-only", "The hub is read-only", "no actor credentials are configured"
             )
+        common_name = client_common_name(request.scope)
+        if common_name is not None and credentials.actor_for_certificate(common_name):
+            return common_name  # the TLS handshake verified it against the client CA
         header = request.headers.get("authorization")
         if header is None:
-            raise unauthorized("writing needs an actor's bearer token")
+            raise unauthorized("writing needs an actor's bearer token or client certificate")
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise unauthorized("the Authorization header must be 'Bearer <token>'")

@@ -21,8 +21,14 @@ notify_payload = false       # add the plain-JSON message to every notification
 username = "heila-hub"       # the hub's own login at the broker, if it asks for one
 password = "..."
 
+[tls]                        # serve HTTPS; with client_ca, actors may log in by certificate
+certfile = "hub.pem"
+keyfile = "hub.key"
+client_ca = "actors-ca.pem"
+
 [actors.mgms]
 token_hash = "sha256$..."    # made by `python -m hub.auth mgms`
+certificate = true           # or a certificate from client_ca with CN=mgms
 ```
 """
 
@@ -45,9 +51,11 @@ class ConfigError(UsageError):
 
 @dataclass(frozen=True)
 class Credential:
-    """How one actor proves who it is: the salted hash of its bearer token."""
+    """How one actor proves who it is: the salted hash of its bearer token, and/or a client
+    certificate from the configured client CA whose common name is the actor's id."""
 
-    token_hash: str
+    token_hash: str | None = None
+    certificate: bool = False
 
 
 @dataclass(frozen=True)
@@ -64,6 +72,9 @@ class Settings:
     mqtt_username: str | None = None
     mqtt_password: str | None = None
     actors: Mapping[str, Credential] = field(default_factory=dict)
+    tls_certfile: str | None = None
+    tls_keyfile: str | None = None
+    tls_client_ca: str | None = None
     config_file: Path | None = None
 
     @property
@@ -95,6 +106,11 @@ _KEYS: dict[str, dict[str, tuple[str, type | tuple[type, ...]]]] = {
     "sparql": {
         "timeout_seconds": ("query_timeout", (int, float)),
         "result_limit": ("query_limit", int),
+    },
+    "tls": {
+        "certfile": ("tls_certfile", str),
+        "keyfile": ("tls_keyfile", str),
+        "client_ca": ("tls_client_ca", str),
     },
     "mqtt": {
         "url": ("mqtt", str),
@@ -139,6 +155,10 @@ def check(settings: Settings) -> None:
             raise ConfigError(f"{name} must be positive")
     if settings.query_timeout <= 0:
         raise ConfigError("query timeout must be positive")
+    if (settings.tls_certfile is None) != (settings.tls_keyfile is None):
+        raise ConfigError("[tls] needs both certfile and keyfile")
+    if settings.tls_client_ca is not None and settings.tls_certfile is None:
+        raise ConfigError("[tls] client_ca needs the server's certfile and keyfile")
 
 
 def _table(path: Path, table: str, content: Any) -> dict[str, Any]:
@@ -160,11 +180,14 @@ def _credentials(path: Path, content: Any) -> dict[str, Credential]:
         raise ConfigError(f"{path}: [actors] must hold one table per actor")
     actors = {}
     for actor, entry in content.items():
-        if not isinstance(entry, dict) or set(entry) != _CREDENTIAL_KEYS:
+        if not isinstance(entry, dict) or not entry or set(entry) - _CREDENTIAL_KEYS:
             raise ConfigError(
-                f"{path}: [actors.{actor}] needs exactly {', '.join(sorted(_CREDENTIAL_KEYS))}"
+                f"{path}: [actors.{actor}] takes token_hash (a string) and/or certificate = true"
             )
-        if not all(isinstance(value, str) for value in entry.values()):
-            raise ConfigError(f"{path}: [actors.{actor}] values must be strings")
-        actors[actor] = Credential(**entry)
+        token_hash, certificate = entry.get("token_hash"), entry.get("certificate", False)
+        if not isinstance(token_hash, str | None) or not isinstance(certificate, bool):
+            raise ConfigError(
+                f"{path}: [actors.{actor}] token_hash is a string, certificate a boolean"
+            )
+        actors[actor] = Credential(token_hash, certificate)
     return actors

@@ -16,11 +16,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
 import uvicorn
 from fastapi import FastAPI
 
+from hub import tls
 from hub.app import create_app
 from hub.cli import UsageError
 from hub.config import EMBEDDED, Settings, check, load_settings
@@ -55,7 +56,8 @@ def _check_free(host: str, port: int, what: str) -> None:
 
 
 def _announce(settings: Settings) -> None:
-    base = f"http://{settings.host}:{settings.port}"
+    scheme = "http" if settings.tls_certfile is None else "https"
+    base = f"{scheme}://{settings.host}:{settings.port}"
     mqtt_host, mqtt_port = settings.mqtt_address
     broker = "embedded broker" if settings.mqtt == EMBEDDED else "broker"
     log.info("HTTP API on %s/messages (docs %s/docs)", base, base)
@@ -101,6 +103,7 @@ def run(args: argparse.Namespace) -> int:
             host=settings.host,
             port=settings.port,
             log_level=args.log_level,
+            **tls.uvicorn_options(settings),
         )
         with _stop_signals_end_the_run():
             uvicorn.Server(config).run()
@@ -113,10 +116,12 @@ def run(args: argparse.Namespace) -> int:
 class BackgroundHub:
     """A hub application served by uvicorn in a thread, for tests and benchmarks."""
 
-    def __init__(self, app: FastAPI, port: int, host: str = "127.0.0.1") -> None:
-        self.url = f"http://{host}:{port}"
+    def __init__(self, app: FastAPI, port: int, host: str = "127.0.0.1", **options: Any) -> None:
+        """`options` go to uvicorn.Config (TLS, for instance: see hub.tls.uvicorn_options)."""
+        scheme = "https" if options.get("ssl_certfile") else "http"
+        self.url = f"{scheme}://{host}:{port}"
         self._server = uvicorn.Server(
-            uvicorn.Config(app, host=host, port=port, log_level="warning")
+            uvicorn.Config(app, host=host, port=port, log_level="warning", **options)
         )
         self._thread = threading.Thread(target=self._server.run, name="hub", daemon=True)
 

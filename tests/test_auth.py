@@ -1,15 +1,26 @@
 """Who may write: per-actor bearer tokens from the configuration, the writer as the sender."""
 
+import ipaddress
+import ssl
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from hub.app import create_app
 from hub.auth import Credentials, hash_token, new_token, token_matches
+from hub.broker import free_port
 from hub.config import ConfigError, Credential, Settings, load_settings
 from hub.message import Message
+from hub.server import BackgroundHub
 from hub.store import open_store
+from hub.tls import uvicorn_options
 from tests.conftest import Hub, Serve
 
 TOKEN_FILE = """
@@ -103,3 +114,133 @@ def test_a_token_hash_of_the_wrong_form_is_refused():
 
 def test_without_a_configuration_file_no_actor_can_write():
     assert load_settings(None).read_only
+
+
+def _certificate(
+    name: str, key: ec.EllipticCurvePrivateKey, issuer: str, issuer_key: ec.EllipticCurvePrivateKey
+) -> x509.Certificate:
+    now = datetime.now(UTC)
+    return (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]))
+        .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, issuer)]))
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(hours=1))
+        .add_extension(x509.BasicConstraints(ca=name == issuer, path_length=None), critical=True)
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .sign(issuer_key, hashes.SHA256())
+    )
+
+
+class Authority:
+    """A certificate authority of the test's own, writing PEM files into `folder`."""
+
+    def __init__(self, folder: Path, name: str) -> None:
+        self.folder = folder
+        self.name = name
+        self.key = ec.generate_private_key(ec.SECP256R1())
+        self.certificate = self._write(
+            name, _certificate(name, self.key, name, self.key), self.key
+        )[0]
+
+    def issue(self, name: str) -> tuple[str, str]:
+        key = ec.generate_private_key(ec.SECP256R1())
+        return self._write(name, _certificate(name, key, self.name, self.key), key)
+
+    def _write(
+        self, name: str, certificate: x509.Certificate, key: ec.EllipticCurvePrivateKey
+    ) -> tuple[str, str]:
+        certificate_file = self.folder / f"{self.name}-{name}.pem"
+        key_file = self.folder / f"{self.name}-{name}.key"
+        certificate_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+        key_file.write_bytes(
+            key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+        )
+        return str(certificate_file), str(key_file)
+
+
+@pytest.fixture
+def authority(tmp_path: Path) -> Authority:
+    return Authority(tmp_path, "actors-ca")
+
+
+@pytest.fixture
+def tls_hub(authority: Authority, mosquitto) -> Iterator[tuple[str, str]]:
+    """A hub over HTTPS that takes client certificates from `authority`; yields its URL and
+    the SPP's token. The SPP may log in by certificate or token, the DMS by token only."""
+    token = new_token()
+    server_certificate, server_key = authority.issue("hub")
+    actors = {
+        "spp-1": Credential(hash_token(token), certificate=True),
+        "dms-1": Credential(hash_token(new_token())),
+    }
+    settings = Settings(
+        mqtt=mosquitto.url,
+        actors=actors,
+        tls_certfile=server_certificate,
+        tls_keyfile=server_key,
+        tls_client_ca=authority.certificate,
+    )
+    app = create_app(settings, open_store("memory"))
+    with BackgroundHub(app, free_port(), **uvicorn_options(settings)) as running:
+        yield running.url, token
+
+
+def client_context(authority: Authority, certificate: tuple[str, str] | None) -> ssl.SSLContext:
+    context = ssl.create_default_context(cafile=authority.certificate)
+    if certificate is not None:
+        context.load_cert_chain(*certificate)
+    return context
+
+
+def post_over_tls(url: str, message: Message, context: ssl.SSLContext, **headers: str):
+    return httpx.post(
+        f"{url}/messages",
+        content=message.serialize("application/json"),
+        headers={"content-type": "application/json", **headers},
+        verify=context,
+    )
+
+
+def test_over_tls_an_actor_writes_with_its_client_certificate_alone(tls_hub, authority, story):
+    url, _ = tls_hub
+    context = client_context(authority, authority.issue("spp-1"))
+    assert post_over_tls(url, weather(story), context).status_code == 201
+
+
+def test_a_certificate_is_no_credential_for_an_actor_not_configured_for_one(
+    tls_hub, authority, story
+):
+    url, _ = tls_hub
+    context = client_context(authority, authority.issue("dms-1"))
+    assert post_over_tls(url, weather(story), context).status_code == 401
+
+
+def test_over_tls_a_client_without_certificate_writes_with_its_token(tls_hub, authority, story):
+    url, token = tls_hub
+    context = client_context(authority, None)
+    answer = post_over_tls(url, weather(story), context, Authorization=f"Bearer {token}")
+    assert answer.status_code == 201
+
+
+def test_a_certificate_from_another_authority_is_refused(tls_hub, authority, tmp_path, story):
+    url, _ = tls_hub
+    stranger = Authority(tmp_path, "stranger-ca")
+    context = client_context(authority, stranger.issue("spp-1"))
+    with pytest.raises(httpx.TransportError):
+        post_over_tls(url, weather(story), context)
+
+
+def test_an_actor_may_be_configured_for_certificates_only(tmp_path: Path):
+    config = tmp_path / "hub.toml"
+    config.write_text("[actors.mgms-1]\ncertificate = true\n")
+    assert load_settings(config).actors["mgms-1"] == Credential(certificate=True)
