@@ -110,12 +110,14 @@ class Actor:
         except (ValueError, KeyError, TypeError):
             log.warning("%s: unreadable notification on %s: ignored", self.id, received.topic)
             return
-        self._work.put(lambda: self._dispatch(kind, identifier))
+        self._work.put(lambda: self._dispatch(kind, identifier, notification.get("payload")))
 
-    def _dispatch(self, kind: str, identifier: str) -> None:
+    def _dispatch(self, kind: str, identifier: str, payload: Message | None) -> None:
+        """Hand the message to its handler: from the notification when the hub sends messages
+        along (notify_payload), else read from the hub."""
         handler = self._handlers.get(kind)
         if handler is not None:
-            handler(self.hub.get(identifier))
+            handler(payload or self.hub.get(identifier))
 
     def _run(self) -> None:
         while (job := self._work.get()) is not None:

@@ -31,6 +31,7 @@ import httpx
 from actors.hubclient import HubClient, Refused, Unavailable
 from actors.objects import moment, now, span
 from hub.auth import hash_token, new_token
+from hub.cli import UsageError
 
 ACTORS = {"mgms": "mgms-1", "cems": "cems-1", "ams": "ams-1", "fmp": "fmp-1", "dms": "dms-1"}
 """The actors started first (runner name -> actor id); the SPP starts once they listen."""
@@ -40,6 +41,7 @@ FIELD = "microgrid-1"
 EVENING = 16.0
 """modelled hour at which the forecast horizon starts"""
 HORIZON_HOURS = 6.0
+MIN_LEAD = 3.0
 _START_TIMEOUT = 30.0
 _STOP_TIMEOUT = 10.0
 
@@ -59,8 +61,15 @@ def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
         "--speed", type=float, default=1800.0, help="modelled seconds per real second"
     )
     parser.add_argument(
-        "--lead", type=float, default=8.0, help="seconds from start to the modelled 16:00"
+        "--lead", type=float, default=6.0, help="seconds from start to the modelled 16:00"
     )
+
+
+def check(args: argparse.Namespace) -> None:
+    if args.speed <= 0 or args.timeout <= 0:
+        raise UsageError("--speed and --timeout must be positive")
+    if args.lead < MIN_LEAD:
+        raise UsageError(f"--lead must leave the actors at least {MIN_LEAD:g} s to start")
 
 
 def free_port() -> int:
@@ -376,6 +385,7 @@ def perform(cast: Cast, setup: Setup, args: argparse.Namespace) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """0 when the chain completed, 1 with a one-line reason when not, 130 on Ctrl-C."""
+    check(args)
     folder = Path(tempfile.mkdtemp(prefix="heila-demo-"))
     cast = Cast(folder)
     status = 1
