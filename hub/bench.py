@@ -4,6 +4,7 @@ The bench starts its own Mosquitto and a hub (`heila serve` in a process of its 
 has its core and the clients theirs), then runs scenarios and prints medians and p99:
 - `http`: POST /messages until a subscribed actor holds the notification;
 - `inbox`: publish to the MQTT inbox until a subscribed actor holds the notification;
+- `http-sustained`: POST from several clients at once: messages per second over HTTP;
 - `intake`: validate and store in the hub's own process, no network: messages per second.
 Scenarios are a registry (`SCENARIOS`, name -> function); add one with `@scenario("name")`.
 """
@@ -44,6 +45,7 @@ _WAIT = 10.0
 HEILA = (sys.executable, "-c", "import sys; from hub.cli import main; sys.exit(main())")
 """The `heila` command run by this Python, installed or not."""
 _JSON = {"content-type": "application/json"}
+_CLIENTS = 4
 
 
 @dataclass(frozen=True)
@@ -214,6 +216,29 @@ def inbox_to_notification(bench: Bench) -> Figure:
     ear.stop()
     sender.stop()
     return Figure("MQTT inbox -> notification", bench.count, tuple(latencies))
+
+
+@scenario("http-sustained")
+def http_sustained_rate(bench: Bench) -> Figure:
+    """POST /messages from several clients at once: what the hub's process sustains over HTTP."""
+    headers = {"Authorization": f"Bearer {bench.tokens[SENDER]}", **_JSON}
+    bodies = [json.dumps(flexibility(n + 4_000_000)).encode() for n in range(bench.count)]
+    shares = [bodies[i::_CLIENTS] for i in range(_CLIENTS)]
+
+    def send(share: list[bytes]) -> None:
+        with httpx.Client(base_url=bench.url, headers=headers) as client:
+            for body in share:
+                client.post("/messages", content=body).raise_for_status()
+
+    started = time.perf_counter()
+    threads = [threading.Thread(target=send, args=(share,)) for share in shares]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - started
+    rate = bench.count / elapsed
+    return Figure(f"HTTP, {_CLIENTS} clients at once", bench.count, per_second=rate)
 
 
 @scenario("intake")
