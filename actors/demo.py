@@ -325,8 +325,14 @@ def summary(hub: HubClient, verified: dict[str, Any]) -> str:
     promised = float(activation["power"]) * hours
     delivered = float(verified["deliveredEnergy"])
     price = reserve["price"]
+    bid = hub.get(reserve["bid"])
+    offer_list = hub.get(reserve["references"][0])
+    offers = len(hub.listed(type="Offer"))
     return (
-        f"reserved {reserve['power']} kW {reserve['flexibilityType']} at "
+        f"the DSO bid for {bid['power']} kW {bid['flexibilityType']} at most "
+        f"{bid['price']['amount']} {bid['price']['currency']}/{bid['price']['per']}; "
+        f"{len(offer_list['entries'])} of {offers} offers could serve it\n"
+        f"reserved {reserve['power']} kW at "
         f"{price['amount']} {price['currency']}/{price['per']}; "
         f"delivered {delivered * 1000:.1f} Wh of {promised * 1000:.1f} Wh promised "
         f"({delivered / promised:.0%}) in a {hours * 3600:.1f} s window"
