@@ -29,6 +29,8 @@ from hub.store import QueryLimits, open_store
 
 log = logging.getLogger("hub")
 
+_START_TIMEOUT = 30.0
+
 
 def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", type=Path, help="TOML configuration (credentials, limits)")
@@ -127,14 +129,15 @@ class BackgroundHub:
 
     def start(self) -> None:
         self._thread.start()
+        deadline = time.monotonic() + _START_TIMEOUT
         while not self._server.started:
-            if not self._thread.is_alive():
+            if not self._thread.is_alive() or time.monotonic() > deadline:
                 raise RuntimeError(f"the hub did not start on {self.url}; its log says why")
             time.sleep(0.01)
 
     def stop(self) -> None:
         self._server.should_exit = True
-        self._thread.join()
+        self._thread.join(_START_TIMEOUT)
 
     def __enter__(self) -> Self:
         self.start()

@@ -1,8 +1,6 @@
 """Fixtures shared by the hub's tests: the example story, free ports and a real HTTP server."""
 
 import json
-import socket
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -11,16 +9,16 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from fastapi import FastAPI
 
 from hub import message
 from hub.app import create_app
 from hub.auth import hash_token, new_token
 from hub.bench import Subscriber
-from hub.broker import Mosquitto
+from hub.broker import Mosquitto, free_port
 from hub.config import Credential, Settings
 from hub.message import Message
+from hub.server import BackgroundHub
 from hub.store import Store, open_store
 
 Serve = Callable[[FastAPI], str]
@@ -43,36 +41,20 @@ def story() -> list[Message]:
     return story_messages()
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 @pytest.fixture
 def serve() -> Iterator[Serve]:
     """Run FastAPI apps under uvicorn on free ports in threads; stop them after the test."""
-    servers: list[tuple[uvicorn.Server, threading.Thread]] = []
+    hubs: list[BackgroundHub] = []
 
     def start(app: FastAPI) -> str:
-        port = free_port()
-        config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
-        server = uvicorn.Server(config)
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        deadline = time.monotonic() + 10
-        while not server.started:
-            if time.monotonic() > deadline:
-                raise RuntimeError("uvicorn did not start")
-            time.sleep(0.01)
-        servers.append((server, thread))
-        return f"http://127.0.0.1:{port}"
+        hub = BackgroundHub(app, free_port())
+        hub.start()
+        hubs.append(hub)
+        return hub.url
 
     yield start
-    for server, thread in servers:
-        server.should_exit = True
-        thread.join(timeout=10)
+    for hub in hubs:
+        hub.stop()
 
 
 @pytest.fixture
