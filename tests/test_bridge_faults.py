@@ -25,9 +25,9 @@ def test_after_a_device_restart_the_bridge_reconnects_and_interrogates_again(
     field_hub: FieldHub, substation: Substation, make_bridge: MakeBridge
 ) -> None:
     make_bridge(field_hub, substation)
-    eventually(lambda: breaker_readings(field_hub) == 1)
+    before = eventually(lambda: breaker_readings(field_hub))
     substation.restart()
-    eventually(lambda: breaker_readings(field_hub) >= 2)
+    eventually(lambda: breaker_readings(field_hub) > before)
 
 
 def test_after_the_link_drops_the_bridge_reconnects_and_interrogates_again(
@@ -36,9 +36,9 @@ def test_after_the_link_drops_the_bridge_reconnects_and_interrogates_again(
     station = substation.config.stations[0]
     cable = Cable((station.host, station.port))
     make_bridge(field_hub, substation, endpoints={station.name: ("127.0.0.1", cable.port)})
-    eventually(lambda: breaker_readings(field_hub) == 1)
+    before = eventually(lambda: breaker_readings(field_hub))
     cable.cut()
-    eventually(lambda: breaker_readings(field_hub) >= 2)
+    eventually(lambda: breaker_readings(field_hub) > before)
     cable.close()
 
 
@@ -46,7 +46,7 @@ def test_while_the_hub_is_away_values_wait_on_disk_and_arrive_in_order(
     field_hub: FieldHub, substation: Substation, make_bridge: MakeBridge
 ) -> None:
     bridge = make_bridge(field_hub, substation)
-    eventually(lambda: breaker_readings(field_hub) == 1)
+    eventually(lambda: breaker_readings(field_hub))
     field_hub.stop()
     sent = [230.0 + step / 100 for step in range(1, 6)]
     for value in sent:
@@ -78,6 +78,6 @@ def test_a_value_outside_the_point_map_is_logged_and_the_rest_still_flows(
     shipped.serialize(without_feeder_2, format="turtle")
     with caplog.at_level(logging.WARNING, logger="heila.bridge.monitoring"):
         bridge = make_bridge(field_hub, substation, maps=[without_feeder_2])
-        eventually(lambda: breaker_readings(field_hub) == 1)
+        eventually(lambda: breaker_readings(field_hub))
     assert bridge.converter.outside_map > 0
     assert "address 2000, which the point map does not name" in caplog.text

@@ -1,8 +1,10 @@
 """Monitoring direction: what the stations report lands in the hub as Measurement readings."""
 
+import time
 from datetime import datetime
 
 import c104
+import httpx
 from bridge_fixtures import ACTOR, FieldHub, MakeBridge, eventually
 
 from actors.bridge import pointmap
@@ -94,3 +96,24 @@ def test_a_large_batch_is_split_into_messages_the_hub_accepts() -> None:
     samples = [sample(1000 + n % 9) for n in range(2500)]
     messages = Converter(POINT_MAP, ACTOR).messages(samples)
     assert [len(m["readings"]) for m in messages] == [1000, 1000, 500]
+
+
+def test_the_latest_value_of_every_point_is_answered_by_a_named_query(
+    field_hub: FieldHub, substation: Substation, make_bridge: MakeBridge
+) -> None:
+    make_bridge(field_hub, substation)
+    for value in (231.25, 232.5):
+        substation.report(1, 1000, value)
+        time.sleep(0.01)  # device time stamps count milliseconds
+
+    def latest_voltage() -> float | None:
+        answer = httpx.get(
+            f"{field_hub.url}/queries/latest-values",
+            headers={"Accept": "application/sparql-results+json"},
+        )
+        for row in answer.json()["results"]["bindings"]:
+            if row["point"]["value"].endswith("/feeder-1.voltage-l1"):
+                return float(row["value"]["value"])
+        return None
+
+    eventually(lambda: latest_voltage() == 232.5)

@@ -107,7 +107,7 @@ def _number(value: Any) -> float | None:
 class Operator:
     """Carries out orders over the link and decides each outcome from the status point."""
 
-    def __init__(self, link: Link, timeout: float = 3.0, retries: int = 1) -> None:
+    def __init__(self, link: Link, timeout: float = 1.0, retries: int = 1) -> None:
         self.link = link
         self.timeout = timeout
         self.retries = retries

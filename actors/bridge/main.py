@@ -47,7 +47,7 @@ class Settings:
     buffer: Path = Path("var/bridge-buffer")
     endpoints: dict[str, tuple[str, int]] = field(default_factory=dict)
     tls: Tls | None = None
-    command_timeout: float = 3.0
+    command_timeout: float = 1.0
     """seconds to wait for a device's confirmation and for its status point"""
     retry_backoff: tuple[float, float] = (0.5, 15.0)
 
