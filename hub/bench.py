@@ -6,10 +6,12 @@ has its core and the clients theirs), then runs scenarios and prints medians and
 - `inbox`: publish to the MQTT inbox until a subscribed actor holds the notification;
 - `http-sustained`: POST from several clients at once: messages per second over HTTP;
 - `intake`: validate and store in the hub's own process, no network: messages per second.
-Scenarios are a registry (`SCENARIOS`, name -> function); add one with `@scenario("name")`.
+Scenarios are a registry (`SCENARIOS`, name -> function); add one with `@scenario("name")`,
+here or in a module listed in `SCENARIO_MODULES`.
 """
 
 import argparse
+import importlib
 import json
 import queue
 import signal
@@ -147,6 +149,8 @@ HEADER = f"{'path':<28}{'n':>7}{'p50 ms':>10}{'p99 ms':>10}{'msg/s':>12}"
 
 Scenario = Callable[[Bench], Figure]
 SCENARIOS: dict[str, Scenario] = {}
+SCENARIO_MODULES = ("actors.bridge.bench",)
+"""Modules elsewhere that register more scenarios with @scenario when imported."""
 
 
 def scenario(name: str) -> Callable[[Scenario], Scenario]:
@@ -298,6 +302,8 @@ def _wait_until_healthy(url: str, process: subprocess.Popen[bytes]) -> None:
 
 
 def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
+    for module in SCENARIO_MODULES:
+        importlib.import_module(module)
     parser.add_argument("--count", type=int, default=1000, help="messages per scenario")
     parser.add_argument(
         "--scenario",
