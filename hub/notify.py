@@ -26,7 +26,8 @@ log = logging.getLogger(__name__)
 PREFIX = "heila/v1"
 OBSERVERS = "all"
 MAX_QUEUED = 100_000
-"""Notifications kept while the broker is away; beyond that the oldest news is not worth memory."""
+"""Notifications kept while the broker is away; further ones are dropped with a warning (actors
+catch up on them by GET /messages?after=)."""
 
 Handler = Callable[[mqtt.MQTTMessage], None]
 
