@@ -84,7 +84,7 @@ class Notifier:
         self.host = host
         self.port = port
         self.payload = payload
-        self._subscriptions: dict[str, Handler] = {}
+        self._topic_filters: list[str] = []
         self._client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id, protocol=protocol)
         if username is not None:
             self._client.username_pw_set(username, password)
@@ -109,21 +109,24 @@ class Notifier:
 
     def subscribe(self, topic_filter: str, handler: Handler) -> None:
         """Call `handler` from the network thread for each message on `topic_filter`."""
-        self._subscriptions[topic_filter] = handler
+        self._topic_filters.append(topic_filter)
         self._client.message_callback_add(topic_filter, lambda _c, _u, m: handler(m))
         if self.connected:
             self._client.subscribe(topic_filter, qos=1)
 
     def publish(self, topic_name: str, body: dict[str, Any]) -> None:
-        info = self._client.publish(topic_name, json.dumps(body), qos=1)
-        if info.rc == MQTTErrorCode.MQTT_ERR_QUEUE_SIZE:
-            log.warning("MQTT queue full (%d); dropped a message on %s", MAX_QUEUED, topic_name)
+        self._send(topic_name, json.dumps(body))
 
     def notify(self, message: Message, stored: Stored) -> None:
         """Tell every recipient, and the observers, that `message` is stored."""
-        body = notification(message, stored, self.payload)
+        body = json.dumps(notification(message, stored, self.payload))
         for actor in (*message.recipients, OBSERVERS):
-            self.publish(topic(actor, message.type), body)
+            self._send(topic(actor, message.type), body)
+
+    def _send(self, topic_name: str, body: str) -> None:
+        info = self._client.publish(topic_name, body, qos=1)
+        if info.rc == MQTTErrorCode.MQTT_ERR_QUEUE_SIZE:
+            log.warning("MQTT queue full (%d); dropped a message on %s", MAX_QUEUED, topic_name)
 
     def _on_connect(
         self,
@@ -137,7 +140,7 @@ class Notifier:
             log.warning("MQTT broker %s:%d refused the hub: %s", self.host, self.port, reason)
             return
         log.info("connected to MQTT broker %s:%d", self.host, self.port)
-        for topic_filter in self._subscriptions:
+        for topic_filter in self._topic_filters:
             client.subscribe(topic_filter, qos=1)
 
     def _on_disconnect(
