@@ -50,6 +50,8 @@ def _sender_violation(error: NotSender) -> Violation:
 
 
 class Inbox:
+    """Takes in what actors publish to their inboxes, one message at a time, in arrival order."""
+
     def __init__(self, notifier: Notifier, intake: Intake) -> None:
         self._notifier = notifier
         self._intake = intake
@@ -71,10 +73,10 @@ class Inbox:
     def _work(self) -> None:
         while (item := self._queue.get()) is not _STOP:
             actor, body, media_type = item
-            outcome = self.take(actor, body, media_type)
+            outcome = self._take(actor, body, media_type)
             self._notifier.publish(topic(actor, "outcome"), outcome)
 
-    def take(self, actor: str, body: bytes, media_type: str) -> dict[str, Any]:
+    def _take(self, actor: str, body: bytes, media_type: str) -> dict[str, Any]:
         """Take in one message from `actor` and say what became of it."""
         try:
             accepted = self._intake.submit(body, media_type, actor)
