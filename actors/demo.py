@@ -42,6 +42,7 @@ EVENING = 16.0
 """modelled hour at which the forecast horizon starts"""
 HORIZON_HOURS = 6.0
 MIN_LEAD = 3.0
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 _START_TIMEOUT = 30.0
 _STOP_TIMEOUT = 10.0
 
@@ -341,16 +342,18 @@ def summary(hub: HubClient, verified: dict[str, Any]) -> str:
 
 @contextlib.contextmanager
 def interruptible() -> Iterator[None]:
-    """SIGTERM ends the demo as Ctrl-C does: through the clean-up."""
+    """Ctrl-C and SIGTERM end the demo through its clean-up, even where the shell that started
+    it in the background told it to ignore SIGINT."""
 
     def interrupt(*_: Any) -> None:
         raise KeyboardInterrupt
 
-    previous = signal.signal(signal.SIGTERM, interrupt)
+    previous = {number: signal.signal(number, interrupt) for number in STOP_SIGNALS}
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for number, handler in previous.items():
+            signal.signal(number, handler)
 
 
 def tell(text: str) -> None:

@@ -8,6 +8,7 @@ import sys
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 
 STEPS = (
@@ -22,9 +23,9 @@ STEPS = (
 )
 
 
-def demo() -> "subprocess.Popen[str]":
+def demo(*options: str) -> "subprocess.Popen[str]":
     return subprocess.Popen(
-        [sys.executable, "-m", "hub.cli", "demo"],
+        [sys.executable, "-m", "hub.cli", "demo", *options],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -76,3 +77,18 @@ def test_ctrl_c_stops_everything_the_demo_started() -> None:
     assert running.returncode == 130
     assert processes_using(folder) == []
     assert not Path(folder).exists()
+
+
+@pytest.mark.slow
+def test_keep_running_leaves_the_hub_up_until_ctrl_c() -> None:
+    running = demo("--keep-running")
+    assert running.stdout is not None
+    lines = iter(running.stdout.readline, "")
+    first = next(lines)
+    folder, url = demo_folder(first), first.split()[1]
+    assert any("stays up" in line for line in lines)
+    assert httpx.get(f"{url}/health").json()["status"] == "ok"
+    os.killpg(running.pid, signal.SIGINT)
+    running.communicate(timeout=30)
+    assert running.returncode == 0
+    assert processes_using(folder) == []
