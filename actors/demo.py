@@ -11,27 +11,25 @@ hub's named queries and stops everything it started, also on Ctrl-C.
 import argparse
 import contextlib
 import importlib.util
-import os
 import shutil
 import signal
-import socket
-import subprocess
 import sys
 import tempfile
-import threading
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import httpx
 
+from actors import story
+from actors.cast import Cast, Stalled
 from actors.hubclient import HubClient, Refused, Unavailable
-from actors.objects import moment, now, span
+from actors.objects import now
 from hub.auth import hash_token, new_token
-from hub.cli import UsageError
+from hub.broker import free_port
+from hub.errors import UsageError
 
 ACTORS = {"mgms": "mgms-1", "cems": "cems-1", "ams": "ams-1", "fmp": "fmp-1", "dms": "dms-1"}
 """The actors started first (runner name -> actor id); the SPP starts once they listen."""
@@ -44,11 +42,6 @@ HORIZON_HOURS = 6.0
 MIN_LEAD = 3.0
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 _START_TIMEOUT = 30.0
-_STOP_TIMEOUT = 10.0
-
-
-class DemoFailed(Exception):
-    """The demo could not tell the whole story; the message says what went wrong."""
 
 
 def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
@@ -71,74 +64,6 @@ def check(args: argparse.Namespace) -> None:
         raise UsageError("--speed and --timeout must be positive")
     if args.lead < MIN_LEAD:
         raise UsageError(f"--lead must leave the actors at least {MIN_LEAD:g} s to start")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-@dataclass
-class Process:
-    name: str
-    popen: "subprocess.Popen[str]"
-    ready: threading.Event = field(default_factory=threading.Event)
-
-    def watch_for_ready(self) -> None:
-        """Set `ready` when the process prints `ready` (actors do, once they listen)."""
-
-        def read(stream: IO[str]) -> None:
-            for line in stream:
-                if line.strip() == "ready":
-                    self.ready.set()
-
-        assert self.popen.stdout is not None
-        threading.Thread(target=read, args=(self.popen.stdout,), daemon=True).start()
-
-
-class Cast:
-    """The processes of the demo, stopped in reverse order of their start."""
-
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
-        self.processes: list[Process] = []
-
-    def start(self, name: str, command: list[str], env: dict[str, str] | None = None) -> Process:
-        log = (self.folder / f"{name}.log").open("w")
-        popen = subprocess.Popen(
-            [sys.executable, *command],
-            stdout=subprocess.PIPE,
-            stderr=log,
-            text=True,
-            env={**os.environ, **(env or {})},
-            start_new_session=True,
-        )
-        log.close()
-        process = Process(name, popen)
-        process.watch_for_ready()
-        self.processes.append(process)
-        return process
-
-    def failed(self) -> Process | None:
-        """A process that has ended on its own, if any."""
-        return next((p for p in self.processes if p.popen.poll() is not None), None)
-
-    def stop(self, keep: int = 0) -> None:
-        """Interrupt every process but the first `keep`, latest first; kill what lingers."""
-        stopping = self.processes[keep:][::-1]
-        for process in stopping:
-            if process.popen.poll() is None:
-                process.popen.send_signal(signal.SIGINT)
-        deadline = time.monotonic() + _STOP_TIMEOUT
-        for process in stopping:
-            try:
-                process.popen.wait(max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                process.popen.kill()
-                process.popen.wait()
-        del self.processes[keep:]
 
 
 @dataclass(frozen=True)
@@ -175,18 +100,6 @@ def prepare(folder: Path) -> Setup:
         f'[mqtt]\nurl = "embedded"\nembedded_port = {setup.mqtt_port}\n\n{credentials}'
     )
     return setup
-
-
-def wait_until(condition: Any, timeout: float, cast: Cast, what: str) -> None:
-    """Poll `condition` until it holds; DemoFailed when a process died or time ran out."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        dead = cast.failed()
-        if dead is not None:
-            raise DemoFailed(f"{dead.name} stopped while waiting for {what}")
-        if time.monotonic() > deadline:
-            raise DemoFailed(f"no {what} within {timeout:g} s")
-        time.sleep(0.1)
 
 
 def hub_ready(url: str) -> bool:
@@ -232,10 +145,9 @@ def start_field(cast: Cast, setup: Setup, hub: HubClient) -> None:
         ],
         env={"HEILA_TOKEN": setup.tokens[FIELD].read_text()},
     )
-    wait_until(
+    cast.wait_until(
         lambda: hub.listed(type="Measurement", sender=FIELD),
         _START_TIMEOUT,
-        cast,
         "measurement from the field bridge",
     )
 
@@ -269,7 +181,7 @@ def start_actors(cast: Cast, setup: Setup, args: argparse.Namespace, field: bool
             command += ["--field", ""]
         started.append(cast.start(name, command))
     listening = max(1.0, args.lead - 2.0)
-    wait_until(lambda: all(p.ready.is_set() for p in started), listening, cast, "ready actors")
+    cast.wait_until(lambda: all(p.ready.is_set() for p in started), listening, "ready actors")
     spp = actor_command("spp", SPP, setup, origin, args.speed)
     spp += ["--start-hour", str(EVENING), "--hours", str(HORIZON_HOURS)]
     cast.start("spp", spp)
@@ -279,65 +191,6 @@ def verification(hub: HubClient) -> dict[str, Any] | None:
     """The Verification that reached the DSO, once there is one."""
     found = hub.listed(type="VerificationNotification", recipient=ACTORS["dms"])
     return hub.get(found[0]["id"]) if found else None
-
-
-def flexibility_of(hub: HubClient, verified: dict[str, Any]) -> str:
-    """Back along the chain: verification → activation → reserve → offer → flexibility."""
-    activation = hub.get(verified["activation"])
-    reserve = hub.get(activation["reserve"])
-    return str(hub.get(reserve["offer"])["flexibility"])
-
-
-def _seconds(text: str) -> str:
-    return f"{span(text.lstrip('-')).total_seconds():+.3f} s" if text else ""
-
-
-def story(hub: HubClient, verified: dict[str, Any]) -> str:
-    """The product's chain as a table: each message, who sent it to whom, and when."""
-    flexibility = flexibility_of(hub, verified)
-    chain = hub.named("product-chain", flexibility=flexibility)
-    timing = {row["message"]: row for row in hub.named("chain-timing", flexibility=flexibility)}
-    rows = [("step", "message", "from → to", "time (UTC)", "since flexibility", "since previous")]
-    for row in chain:
-        identifier = row["message"].rsplit("/", 1)[-1]
-        sent = hub.get(identifier)
-        recipients = ", ".join(sent["recipients"]) or "(record)"
-        times = timing.get(row["message"], {})
-        rows.append(
-            (
-                row["step"],
-                identifier,
-                f"{sent['sender']} → {recipients}",
-                moment(row["time"]).strftime("%H:%M:%S.%f")[:-3],
-                _seconds(times.get("sinceFlexibility", "")),
-                _seconds(times.get("sincePrevious", "")),
-            )
-        )
-    widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]))]
-    lines = ["  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)) for r in rows]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(line.rstrip() for line in lines)
-
-
-def summary(hub: HubClient, verified: dict[str, Any]) -> str:
-    activation = hub.get(verified["activation"])
-    reserve = hub.get(activation["reserve"])
-    hours = (moment(activation["end"]) - moment(activation["start"])).total_seconds() / 3600
-    promised = float(activation["power"]) * hours
-    delivered = float(verified["deliveredEnergy"])
-    price = reserve["price"]
-    bid = hub.get(reserve["bid"])
-    offer_list = hub.get(reserve["references"][0])
-    offers = len(hub.listed(type="Offer"))
-    return (
-        f"the DSO bid for {bid['power']} kW {bid['flexibilityType']} at most "
-        f"{bid['price']['amount']} {bid['price']['currency']}/{bid['price']['per']}; "
-        f"{len(offer_list['entries'])} of {offers} offers could serve it\n"
-        f"reserved {reserve['power']} kW at "
-        f"{price['amount']} {price['currency']}/{price['per']}; "
-        f"delivered {delivered * 1000:.1f} Wh of {promised * 1000:.1f} Wh promised "
-        f"({delivered / promised:.0%}) in a {hours * 3600:.1f} s window"
-    )
 
 
 @contextlib.contextmanager
@@ -362,7 +215,7 @@ def tell(text: str) -> None:
 
 def perform(cast: Cast, setup: Setup, args: argparse.Namespace) -> None:
     cast.start("hub", ["-m", "hub.cli", "serve", "--config", str(setup.folder / "hub.toml")])
-    wait_until(lambda: hub_ready(setup.url), _START_TIMEOUT, cast, "hub")
+    cast.wait_until(lambda: hub_ready(setup.url), _START_TIMEOUT, "hub")
     tell(f"hub       {setup.url}  (MQTT {setup.mqtt}, store {setup.folder / 'store'})")
     hub = HubClient(setup.url, setup.tokens[SPP].read_text())
     try:
@@ -375,18 +228,15 @@ def perform(cast: Cast, setup: Setup, args: argparse.Namespace) -> None:
         start_actors(cast, setup, args, field)
         tell(f"actors    {', '.join([*ACTORS.values(), SPP])}: each its own process")
         tell("story     forecasts published; the evening peak comes in a few seconds ...")
-        wait_until(
-            lambda: verification(hub) is not None,
-            args.timeout,
-            cast,
-            "verification at the DSO",
+        cast.wait_until(
+            lambda: verification(hub) is not None, args.timeout, "verification at the DSO"
         )
         verified = verification(hub)
         assert verified is not None
         tell("")
-        tell(story(hub, verified))
+        tell(story.chain(hub, verified))
         tell("")
-        tell(summary(hub, verified))
+        tell(story.outcome(hub, verified))
         tell(f"SPARQL endpoint {setup.url}/sparql, named queries {setup.url}/queries")
     finally:
         hub.close()
@@ -406,7 +256,7 @@ def run(args: argparse.Namespace) -> int:
                 cast.stop(keep=1)
                 tell("the hub stays up for exploring; Ctrl-C stops it")
                 cast.processes[0].popen.wait()
-    except (DemoFailed, Refused, Unavailable) as error:
+    except (Stalled, Refused, Unavailable) as error:
         print(f"heila demo: {error} (logs in {folder})", file=sys.stderr)
     except KeyboardInterrupt:
         tell("interrupted: stopping")
