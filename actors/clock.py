@@ -6,6 +6,7 @@ modelled day a real moment is: with speed 1 it is the wall clock (UTC), with spe
 window is when the device really acts and energies follow from real durations.
 """
 
+import math
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -55,7 +56,7 @@ class Horizon:
 
     def index(self, moment: datetime) -> int:
         """The slot that holds `moment` (may lie outside 0..slots-1)."""
-        return int((moment - self.start) / self.step)
+        return math.floor((moment - self.start) / self.step)
 
     def hours(self, clock: Clock) -> list[float]:
         """The modelled hour of day at the middle of each slot."""

@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from actors.clock import Horizon
@@ -35,8 +36,7 @@ def moment(text: str) -> datetime:
 
 def duration(span: timedelta) -> str:
     """A positive span as an xsd:duration in seconds, e.g. PT900S or PT0.5S."""
-    seconds = span.total_seconds()
-    return f"PT{seconds:g}S" if seconds < 1e6 else f"PT{int(seconds)}S"
+    return f"PT{Decimal(repr(span.total_seconds())).normalize():f}S"
 
 
 def span(text: str) -> timedelta:

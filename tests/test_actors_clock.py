@@ -37,3 +37,8 @@ def test_a_horizon_knows_the_hour_at_the_middle_of_each_slot() -> None:
 def test_durations_survive_the_round_trip_through_text() -> None:
     assert span(duration(timedelta(seconds=0.5))) == timedelta(seconds=0.5)
     assert span("P1DT2H15M") == timedelta(days=1, hours=2, minutes=15)
+
+
+def test_a_moment_before_the_horizon_lies_in_a_slot_before_the_first() -> None:
+    horizon = Horizon(ORIGIN, timedelta(minutes=15), 4)
+    assert horizon.index(ORIGIN - timedelta(minutes=1)) == -1
