@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -23,14 +24,30 @@ STEPS = (
 )
 
 
-def demo(*options: str) -> "subprocess.Popen[str]":
-    return subprocess.Popen(
-        [sys.executable, "-m", "hub.cli", "demo", *options],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
+Demo = Callable[..., "subprocess.Popen[str]"]
+
+
+@pytest.fixture
+def demo() -> Iterator[Demo]:
+    """Start `heila demo` with options; a demo a failed test left running is stopped after it."""
+    started: list[subprocess.Popen[str]] = []
+
+    def start(*options: str) -> "subprocess.Popen[str]":
+        running = subprocess.Popen(
+            [sys.executable, "-m", "hub.cli", "demo", *options],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
+        started.append(running)
+        return running
+
+    yield start
+    for running in started:
+        if running.poll() is None:
+            running.terminate()
+            running.communicate(timeout=30)
 
 
 def demo_folder(output: str) -> str:
@@ -53,7 +70,7 @@ def processes_using(folder: str) -> list[int]:
 
 
 @pytest.mark.slow
-def test_demo_tells_the_whole_chain_and_leaves_nothing_running() -> None:
+def test_demo_tells_the_whole_chain_and_leaves_nothing_running(demo: Demo) -> None:
     running = demo()
     output, errors = running.communicate(timeout=90)
     assert running.returncode == 0, errors
@@ -66,7 +83,7 @@ def test_demo_tells_the_whole_chain_and_leaves_nothing_running() -> None:
 
 
 @pytest.mark.slow
-def test_ctrl_c_stops_everything_the_demo_started() -> None:
+def test_ctrl_c_stops_everything_the_demo_started(demo: Demo) -> None:
     running = demo()
     assert running.stdout is not None
     first = running.stdout.readline()
@@ -80,7 +97,7 @@ def test_ctrl_c_stops_everything_the_demo_started() -> None:
 
 
 @pytest.mark.slow
-def test_keep_running_leaves_the_hub_up_until_ctrl_c() -> None:
+def test_keep_running_leaves_the_hub_up_until_ctrl_c(demo: Demo) -> None:
     running = demo("--keep-running")
     assert running.stdout is not None
     lines = iter(running.stdout.readline, "")
