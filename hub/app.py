@@ -24,9 +24,9 @@ from hub import api, openapi, queries, sparql
 from hub.auth import Credentials, authenticated_actor
 from hub.broker import EmbeddedBroker
 from hub.config import EMBEDDED, Settings
-from hub.errors import HubError, Invalid, ParseError
+from hub.errors import HubError, Invalid, NotSender, ParseError
 from hub.inbox import Inbox
-from hub.intake import Intake, NotSender
+from hub.intake import Intake
 from hub.notify import Notifier
 from hub.problem import Problem
 from hub.store import QueryTimeout, Store

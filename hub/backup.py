@@ -14,8 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
-from hub.cli import UsageError
-from hub.errors import Invalid, ParseError
+from hub.errors import Invalid, ParseError, UsageError
 from hub.store import QueryRefused, open_store
 
 

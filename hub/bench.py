@@ -36,7 +36,7 @@ from paho.mqtt.properties import Properties
 
 from hub.auth import hash_token, new_token
 from hub.broker import Mosquitto, free_port
-from hub.cli import UsageError
+from hub.errors import UsageError
 from hub.intake import Intake
 from hub.notify import send_at_once
 from hub.store import open_store

@@ -8,6 +8,8 @@ import importlib
 import sys
 from collections.abc import Callable, Sequence
 
+from hub.errors import UsageError
+
 # name -> (module, function, help). Each module also offers `add_arguments(name, parser)`.
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "validate": ("hub.validate_cli", "run", "validate message files (Turtle, JSON-LD, JSON)"),
@@ -23,10 +25,6 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
 
 
 Handler = Callable[[argparse.Namespace], int]
-
-
-class UsageError(Exception):
-    """A mistake the user can fix; printed as one line, exit status 2."""
 
 
 def _parser(chosen: str | None) -> tuple[argparse.ArgumentParser, Handler | None]:

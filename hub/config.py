@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from hub.cli import UsageError
+from hub.errors import UsageError
 
 EMBEDDED = "embedded"
 

@@ -3,6 +3,8 @@
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from hub.vocabulary import MESSAGE
+
 
 @dataclass(frozen=True)
 class Violation:
@@ -38,6 +40,25 @@ class ParseError(HubError):
         where = f" at line {line}" if line is not None else ""
         where += f", column {column}" if column is not None else ""
         super().__init__(f"{reason}{where}")
+
+
+class UsageError(HubError):
+    """A mistake on the command line the user can fix; printed as one line, exit status 2."""
+
+
+class NotSender(HubError):
+    """An actor writes or changes a message whose sender is another actor."""
+
+    def __init__(self, actor: str, iri: str, sender: str) -> None:
+        self.actor = actor
+        self.iri = iri
+        self.sender = sender
+        super().__init__(f"actor {actor!r} cannot write <{iri}>, whose sender is {sender!r}")
+
+    def violation(self) -> Violation:
+        text = str(self)
+        name = self.iri.removeprefix(MESSAGE)
+        return Violation(name, self.iri, "sender", "sender", "sender", self.sender, text)
 
 
 class Invalid(HubError):

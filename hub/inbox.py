@@ -16,8 +16,8 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 
-from hub.errors import Invalid, ParseError, Violation
-from hub.intake import Intake, NotSender
+from hub.errors import Invalid, NotSender, ParseError
+from hub.intake import Intake
 from hub.notify import PREFIX, Notifier, topic
 
 log = logging.getLogger(__name__)
@@ -40,13 +40,6 @@ def content_type(received: mqtt.MQTTMessage) -> str:
 def _parse_violation(error: ParseError) -> dict[str, Any]:
     where = {"line": error.line, "column": error.column} if error.line is not None else {}
     return {"rule": "parse", "text": error.reason, **where}
-
-
-def _sender_violation(error: NotSender) -> Violation:
-    message = error.message
-    return Violation(
-        message.id, message.iri, "sender", "sender", "sender", message.sender, str(error)
-    )
 
 
 class Inbox:
@@ -87,8 +80,12 @@ class Inbox:
             identifier = error.violations[0].message if error.violations else None
             return {"id": identifier, "status": "rejected", "violations": violations}
         except NotSender as error:
-            violation = _sender_violation(error).as_dict()
-            return {"id": error.message.id, "status": "rejected", "violations": [violation]}
+            violation = error.violation()
+            return {
+                "id": violation.message,
+                "status": "rejected",
+                "violations": [violation.as_dict()],
+            }
         except Exception:  # the inbox must outlive any one message; the log keeps the trace
             log.exception("inbox of %s: a message could not be taken in", actor)
             return {"id": None, "status": "rejected", "violations": [{"rule": "internal"}]}

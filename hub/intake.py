@@ -5,47 +5,23 @@ writer must be the sender → store (idempotent by id) → notify, only for a ne
 Nothing is stored unless every step before it passed.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import pyoxigraph as ox
-from rdflib import URIRef
 
-from hub.errors import HubError, Invalid
-from hub.message import Message, parse
+from hub.errors import NotSender
+from hub.message import Message, accept
 from hub.store import Store, Stored
-from hub.validation import validate
-from hub.vocabulary import HEILA, MESSAGE
+from hub.vocabulary import HEILA
 
 Notify = Callable[[Message, Stored], None]
-
-
-class NotSender(HubError):
-    """The actor who delivered the message is not the one it names as its sender."""
-
-    def __init__(self, actor: str, message: Message) -> None:
-        self.actor = actor
-        self.message = message
-        super().__init__(
-            f"actor {actor!r} cannot send a message whose sender is {message.sender!r}"
-        )
 
 
 @dataclass(frozen=True)
 class Accepted:
     message: Message
     stored: Stored
-
-
-def _mentioned(message: Message) -> set[str]:
-    """IRIs of the other messages this one points at, from itself or from its parts."""
-    return {
-        str(target)
-        for _subject, _predicate, target in message.triples
-        if isinstance(target, URIRef)
-        and str(target).startswith(MESSAGE)
-        and str(target).split("#", 1)[0] != message.iri
-    }
 
 
 class Intake:
@@ -57,18 +33,15 @@ class Intake:
 
     def submit(self, data: bytes, media_type: str, actor: str) -> Accepted:
         """Take in a message from `actor`; raises ParseError, Invalid or NotSender."""
-        message = parse(data, media_type)
-        violations = validate(message, self._types_of(_mentioned(message)))
-        if violations:
-            raise Invalid(violations)
+        message = accept(data, media_type, self._types_of)
         if message.sender != actor:
-            raise NotSender(actor, message)
+            raise NotSender(actor, message.iri, message.sender)
         stored = self._store.put(message)
         if stored.created:
             self._notify(message, stored)
         return Accepted(message, stored)
 
-    def _types_of(self, iris: set[str]) -> dict[str, str]:
+    def _types_of(self, iris: Iterable[str]) -> dict[str, str]:
         """Message IRI -> type name of each of these messages the store holds."""
         if not iris:
             return {}

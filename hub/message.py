@@ -7,7 +7,7 @@ The RDF graph is the message; the plain JSON, JSON-LD, Turtle and N-Quads are vi
 import json
 import logging
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
@@ -127,10 +127,9 @@ def from_triples(triples: list[Triple]) -> Message:
         raise _structure_violation(str(node), "id", "messageIri", expected)
     time = next(iter(properties.get(GENERATED_AT, [])), None)
     when = time.toPython() if isinstance(time, Literal) else None
-    references = {
+    references = {  # from the message itself and from its parts
         str(o).removeprefix(v.MESSAGE)
-        for values in properties.values()
-        for o in values
+        for _s, _p, o in triples
         if isinstance(o, URIRef) and str(o).startswith(v.MESSAGE) and "#" not in str(o)
     }
     return Message(
@@ -223,10 +222,19 @@ def parse(data: bytes, media_type: str) -> Message:
     raise ParseError(f"unsupported media type {media_type!r}; use one of {', '.join(MEDIA_TYPES)}")
 
 
-def accept(data: bytes, media_type: str, known_types: dict[str, str] | None = None) -> Message:
-    """Parse and validate: the message, or ParseError / Invalid with every broken rule."""
+def _none_known(_iris: Iterable[str]) -> Mapping[str, str]:
+    return {}
+
+
+def accept(
+    data: bytes,
+    media_type: str,
+    types_of: Callable[[Iterable[str]], Mapping[str, str]] = _none_known,
+) -> Message:
+    """Parse and validate: the message, or ParseError / Invalid with every broken rule.
+    `types_of` answers the types of the messages it refers to (by IRI) that it knows."""
     message = parse(data, media_type)
-    violations = validate(message, known_types or {})
+    violations = validate(message, types_of(v.MESSAGE + r for r in message.references))
     if violations:
         raise Invalid(violations)
     return message

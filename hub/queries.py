@@ -22,8 +22,7 @@ import pyoxigraph as ox
 from fastapi import APIRouter, Request, Response
 
 from hub import resources
-from hub.cli import UsageError
-from hub.errors import HubError, ParseError
+from hub.errors import HubError, ParseError, UsageError
 from hub.problem import Problem
 from hub.sparql import answer, plain
 from hub.store import QueryRefused, QueryResult, QueryTimeout, Store, open_store

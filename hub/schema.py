@@ -8,6 +8,7 @@ required property is a `minCount`, a number below its floor a `minInclusive`), s
 violation reads the same whichever form the message came in.
 """
 
+import copy
 from collections.abc import Callable
 from functools import cache
 from typing import Any
@@ -135,7 +136,8 @@ def _validator(type_name: str) -> Draft202012Validator:
 
 @cache
 def _fast_check(type_name: str) -> Callable[[JSON], object]:
-    return fastjsonschema.compile(json_schema(type_name))  # type: ignore[no-any-return]
+    # compile a copy: fastjsonschema rewrites the references of the schema it is given
+    return fastjsonschema.compile(copy.deepcopy(json_schema(type_name)))  # type: ignore[no-any-return]
 
 
 def _field_path(error: ValidationError) -> str:

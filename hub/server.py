@@ -23,8 +23,8 @@ from fastapi import FastAPI
 
 from hub import tls
 from hub.app import create_app
-from hub.cli import UsageError
 from hub.config import EMBEDDED, Settings, check, load_settings
+from hub.errors import UsageError
 from hub.store import QueryLimits, open_store
 
 log = logging.getLogger("hub")

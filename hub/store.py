@@ -35,10 +35,10 @@ from rdflib.plugins.sparql.parserutils import CompValue
 
 from hub import message as message_model
 from hub import resources, validation
-from hub.errors import HubError, Invalid, ParseError
+from hub.errors import HubError, Invalid, NotSender, ParseError
 from hub.message import Message
 from hub.terms import to_rdflib
-from hub.vocabulary import BASE, HEILA, MESSAGE, ONTOLOGY_IRI, RDF, SMARTAPI, XSD
+from hub.vocabulary import ACTOR, BASE, HEILA, MESSAGE, ONTOLOGY_IRI, RDF, SMARTAPI, XSD
 
 LOG_GRAPH = BASE + "hub/log"
 """The bookkeeping graph: commit sequence and storage time of every message."""
@@ -92,10 +92,6 @@ class QueryTimeout(HubError):
 
 class QueryRefused(HubError):
     """The query or update is well-formed but asks for something the hub does not allow."""
-
-
-class NotSender(QueryRefused):
-    """The update would change a message that the writing actor did not send."""
 
 
 class Store(Protocol):
@@ -519,7 +515,8 @@ def _check_sender(
         for quad in [*before.get(name, []), *quads]:
             names_sender = quad.predicate == _GENERATED_BY and quad.subject == ox.NamedNode(name)
             if names_sender and quad.object != actor:
-                raise NotSender(f"actor {sender!r} may change only its own messages, not <{name}>")
+                owner = str(getattr(quad.object, "value", quad.object)).removeprefix(ACTOR)
+                raise NotSender(sender, name, owner)
 
 
 def _check_messages(graphs: dict[str, rdflib.Graph]) -> None:

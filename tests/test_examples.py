@@ -34,7 +34,7 @@ def story_types() -> dict[str, str]:
 @cache
 def violations_of(path: Path) -> list[Violation]:
     try:
-        message.accept(path.read_bytes(), MEDIA_TYPES[path.suffix], story_types())
+        message.accept(path.read_bytes(), MEDIA_TYPES[path.suffix], lambda _: story_types())
     except Invalid as invalid:
         return invalid.violations
     return []
