@@ -3,13 +3,13 @@
 Bearer tokens are kept in the configuration only as salted hashes. Tokens are 256 random bits,
 so one salted SHA-256 makes them unguessable from the file while keeping a check to
 microseconds (a slow password hash would cost every message milliseconds).
-Run `python -m hub.auth ACTOR` to make a token and the configuration lines that accept it.
+Run `heila token ACTOR` to make a token and the configuration lines that accept it.
 """
 
+import argparse
 import hashlib
 import hmac
 import secrets
-import sys
 from collections.abc import Callable, Mapping
 
 from starlette.requests import Request
@@ -98,16 +98,15 @@ def authenticated_actor(credentials: Credentials) -> Callable[[Request], str]:
     return dependency
 
 
-def _main(actors: list[str]) -> int:
-    if not actors:
-        print("usage: python -m hub.auth ACTOR...", file=sys.stderr)
-        return 2
-    for actor in actors:
+def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("actors", nargs="+", metavar="ACTOR", help="actor ids, e.g. mgms-1")
+
+
+def issue_tokens(args: argparse.Namespace) -> int:
+    """`heila token ACTOR...`: a fresh token per actor and the configuration lines that accept
+    it. The token is printed once, for the actor; the configuration keeps only its hash."""
+    for actor in args.actors:
         token = new_token()
         print(f"# token for {actor} (give it to the actor, keep it nowhere else): {token}")
         print(f'[actors.{actor}]\ntoken_hash = "{hash_token(token)}"\n')
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(_main(sys.argv[1:]))

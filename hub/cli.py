@@ -14,6 +14,11 @@ from hub.errors import UsageError
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "validate": ("hub.validate_cli", "run", "validate message files (Turtle, JSON-LD, JSON)"),
     "serve": ("hub.server", "run", "run the hub: store, HTTP API, SPARQL and MQTT"),
+    "token": (
+        "hub.auth",
+        "issue_tokens",
+        "make actor tokens and the configuration that accepts them",
+    ),
     "dump": ("hub.backup", "dump", "export the whole store as N-Quads"),
     "load": ("hub.backup", "load", "import N-Quads into the store"),
     "query": ("hub.queries", "run", "run a named query and print a table"),

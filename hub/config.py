@@ -27,7 +27,7 @@ keyfile = "hub.key"
 client_ca = "actors-ca.pem"
 
 [actors.mgms]
-token_hash = "sha256$..."    # made by `python -m hub.auth mgms`
+token_hash = "sha256$..."    # made by `heila token mgms`
 certificate = true           # or a certificate from client_ca with CN=mgms
 ```
 """
@@ -62,7 +62,7 @@ class Credential:
 class Settings:
     host: str = "127.0.0.1"
     port: int = 8000
-    store: str = "memory"
+    store: str = "var/store"
     max_body_bytes: int = 1_048_576
     query_timeout: float = 10.0
     query_limit: int = 10_000

@@ -36,7 +36,7 @@ def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", type=Path, help="TOML configuration (credentials, limits)")
     parser.add_argument("--host", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, help="HTTP port (default 8000)")
-    parser.add_argument("--store", help="store directory, or 'memory' (default memory)")
+    parser.add_argument("--store", help="store directory, or 'memory' (default var/store)")
     parser.add_argument("--mqtt", help="broker URL mqtt://host:port, or 'embedded' (default)")
     parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning"])
 

@@ -2,6 +2,7 @@
 
 import ipaddress
 import ssl
+import tomllib
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -16,6 +17,7 @@ from cryptography.x509.oid import NameOID
 from hub.app import create_app
 from hub.auth import Credentials, hash_token, new_token, token_matches
 from hub.broker import free_port
+from hub.cli import main
 from hub.config import ConfigError, Credential, Settings, load_settings
 from hub.message import Message
 from hub.server import BackgroundHub
@@ -244,3 +246,14 @@ def test_an_actor_may_be_configured_for_certificates_only(tmp_path: Path):
     config = tmp_path / "hub.toml"
     config.write_text("[actors.mgms-1]\ncertificate = true\n")
     assert load_settings(config).actors["mgms-1"] == Credential(certificate=True)
+
+
+def test_token_command_prints_a_token_its_configuration_lines_accept(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["token", "mgms-1"]) == 0
+    comment, table, line, _blank = capsys.readouterr().out.split("\n", 3)
+    token = comment.rsplit(": ", 1)[1]
+    configuration = tomllib.loads(f"{table}\n{line}")
+    assert token_matches(token, configuration["actors"]["mgms-1"]["token_hash"])
+    assert token not in f"{table}\n{line}"
