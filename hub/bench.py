@@ -275,7 +275,7 @@ def hub_process(broker: Mosquitto, tokens: dict[str, str]) -> Iterator[str]:
             ),
             encoding="utf-8",
         )
-        command = [*HEILA, "serve", "--config", str(config)]
+        command = [*HEILA, "serve", "--config", str(config), "--store", "memory"]
         command += ["--port", str(port), "--mqtt", broker.url, "--log-level", "warning"]
         process = subprocess.Popen(command)
         url = f"http://127.0.0.1:{port}"

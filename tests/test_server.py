@@ -48,8 +48,9 @@ def serve_command(*flags: str) -> list[str]:
 def start(broker: Mosquitto, *flags: str) -> tuple[subprocess.Popen[str], str]:
     """`heila serve` in a process of its own, once its API answers; returns it and its URL."""
     port = free_port()
+    store = () if "--store" in flags else ("--store", "memory")  # leave no store in the checkout
     process = subprocess.Popen(
-        serve_command("--port", str(port), "--mqtt", broker.url, *flags),
+        serve_command("--port", str(port), "--mqtt", broker.url, *store, *flags),
         cwd=ROOT,
         stderr=subprocess.PIPE,
         text=True,
