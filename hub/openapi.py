@@ -7,14 +7,13 @@ components so that /docs shows each object and its parts by name.
 import json
 from collections.abc import Iterable
 from functools import cache
-from pathlib import Path
 from typing import Any
 
+from hub.resources import examples_dir
 from hub.schema import all_schemas
 
 JSON = dict[str, Any]
 _COMPONENTS = "#/components/schemas/"
-_EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "valid"
 
 PROBLEM_SCHEMA: JSON = {
     "type": "object",
@@ -98,9 +97,9 @@ def components() -> JSON:
 
 
 def _examples() -> JSON:
-    """The valid examples of the repository, when the hub runs from a checkout."""
+    """The valid example of every information object, shipped with the hub."""
     examples = {}
-    for path in sorted(_EXAMPLES.glob("*.json")):
+    for path in sorted((examples_dir() / "valid").glob("*.json")):
         value = json.loads(path.read_text(encoding="utf-8"))
         examples[path.stem] = {"summary": value.get("type", path.stem), "value": value}
     return examples

@@ -1,6 +1,6 @@
-"""Where the hub finds its data: the ontology, the shapes and the named queries.
+"""Where the hub finds its data: the ontology, the shapes, the named queries and the examples.
 
-A wheel carries them inside the package (hub/ontology, hub/shapes, hub/queries); a checkout keeps
+A wheel carries them inside the package (hub/ontology, hub/shapes, ...); a checkout keeps
 them at the top of the repository. Both layouts resolve here, nowhere else.
 """
 
@@ -24,3 +24,7 @@ def shapes_dir() -> Path:
 
 def queries_dir() -> Path:
     return _folder("queries")
+
+
+def examples_dir() -> Path:
+    return _folder("examples")

@@ -13,13 +13,14 @@ ROOT = Path(__file__).resolve().parent.parent
 PROBE = """
 import json
 from hub.ontology import load_ontology
-from hub.resources import ontology_dir, queries_dir, shapes_dir
+from hub.resources import examples_dir, ontology_dir, queries_dir
 from hub.shapes import shapes
 print(json.dumps({
     "ontology": str(ontology_dir()),
     "triples": len(load_ontology()),
     "objects": len(shapes().objects),
     "queries": len(list(queries_dir().glob("*.rq"))),
+    "examples": len(list((examples_dir() / "valid").glob("*.json"))),
 }))
 """
 
@@ -63,3 +64,4 @@ def test_installed_wheel_finds_its_data_outside_the_checkout(tmp_path: Path) -> 
     assert found["triples"] > 500
     assert found["objects"] == 12
     assert found["queries"] >= 8
+    assert found["examples"] == 12
