@@ -1,8 +1,9 @@
 """An actor: handlers per information object, told of new messages by MQTT, writing over HTTP.
 
 OpenLEADR style: `@actor.on("Offer")` registers what to do with each Offer addressed to the
-actor. The actor subscribes to `heila/v1/{actor}/{type}` for every registered type, reads each
-announced message from the hub and hands it to its handler. Handlers and scheduled jobs
+actor. The actor logs in to the broker with its id and its bearer token, subscribes to
+`heila/v1/{actor}/{type}` for every registered type, reads each announced message from the hub
+and hands it to its handler. Handlers and scheduled jobs
 (`actor.at(moment, job)`) run one at a time on one worker thread, so an actor's state needs no
 locks, and paho's network thread only ever enqueues.
 """
@@ -44,6 +45,7 @@ class Actor:
         """set once the broker has confirmed every subscription"""
         self._worker = threading.Thread(target=self._run, name=f"{identifier}-worker", daemon=True)
         self._client = mqtt.Client(CallbackAPIVersion.VERSION2, f"heila-actor-{identifier}")
+        self._client.username_pw_set(identifier, hub.token)
         self._client.reconnect_delay_set(min_delay=1, max_delay=30)
         self._client.on_connect = self._on_connect
         self._client.on_subscribe = self._on_subscribe

@@ -33,6 +33,8 @@ class Unavailable(Exception):
 class HubClient:
     def __init__(self, url: str, token: str, timeout: float = 10.0) -> None:
         self.url = url.rstrip("/")
+        self.token = token
+        """the actor's bearer token, which is also its password at the hub's broker"""
         self._http = httpx.Client(
             base_url=self.url, headers={"Authorization": f"Bearer {token}"}, timeout=timeout
         )

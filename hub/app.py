@@ -122,14 +122,19 @@ async def _problem_response(request: Request, error: Exception) -> Response:
     return problem_of(error).response(request.url.path)
 
 
-def _notifier(settings: Settings) -> Notifier:
+def _notifier(settings: Settings, broker: EmbeddedBroker | None) -> Notifier:
+    """The hub's MQTT client; it logs in to the embedded broker with the secret that broker
+    made, to any other with the configured username and password."""
     host, port = settings.mqtt_address
+    username, password = (
+        broker.hub_login if broker is not None else (settings.mqtt_username, settings.mqtt_password)
+    )
     return Notifier(
         host,
         port,
         client_id=f"heila-hub-{secrets.token_hex(4)}",
-        username=settings.mqtt_username,
-        password=settings.mqtt_password,
+        username=username,
+        password=password,
         protocol=mqtt.MQTTv311 if settings.mqtt == EMBEDDED else mqtt.MQTTv5,
         payload=settings.notify_payload,
     )
@@ -137,13 +142,17 @@ def _notifier(settings: Settings) -> Notifier:
 
 def create_app(settings: Settings, store: Store) -> FastAPI:
     """The hub over `store`; MQTT starts and stops with the application's lifespan."""
-    notifier = _notifier(settings)
+    broker = (
+        EmbeddedBroker(settings.embedded_mqtt_port, settings.actors)
+        if settings.mqtt == EMBEDDED
+        else None
+    )
+    notifier = _notifier(settings, broker)
     intake = Intake(store, notifier.notify)
     inbox = Inbox(notifier, intake)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        broker = EmbeddedBroker(settings.embedded_mqtt_port) if settings.mqtt == EMBEDDED else None
         if broker is not None:
             broker.start()
         notifier.start()

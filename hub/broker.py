@@ -1,26 +1,30 @@
 """The MQTT brokers the hub can run itself.
 
 `EmbeddedBroker` is amqtt inside the hub's process, for when no broker URL is configured: the
-demo then needs nothing but Python packages. It listens on loopback only and lets any local
-client in, so it suits one machine; anything shared uses a real broker with an ACL
-(docs/mqtt.md). `Mosquitto` starts a real Mosquitto on a port of our choosing, for tests and
-benchmarks.
+demo then needs nothing but Python packages. It listens on loopback only, admits only the
+configured actors and the hub, and holds each to its topics (hub.broker_access); anything
+shared by several machines uses a real broker with an ACL (docs/mqtt.md). `Mosquitto` starts
+a real Mosquitto on a port of our choosing, for tests and benchmarks.
 """
 
 import asyncio
 import logging
+import secrets
 import shutil
 import socket
 import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Self
 
 from amqtt.broker import Broker
+
+from hub.broker_access import HUB, PasswordLogin, TopicRights, logins
+from hub.config import Credential
 
 log = logging.getLogger(__name__)
 
@@ -54,12 +58,22 @@ def wait_for_port(
     return False
 
 
-class EmbeddedBroker:
-    """amqtt on 127.0.0.1:`port`, run by its own event loop in a daemon thread."""
+def _dotted(plugin: type) -> str:
+    return f"{plugin.__module__}.{plugin.__qualname__}"
 
-    def __init__(self, port: int, host: str = "127.0.0.1") -> None:
+
+class EmbeddedBroker:
+    """amqtt on 127.0.0.1:`port`, run by its own event loop in a daemon thread, for `actors`
+    (each logs in with its id and bearer token) and the hub (with `hub_login`)."""
+
+    def __init__(
+        self, port: int, actors: Mapping[str, Credential], host: str = "127.0.0.1"
+    ) -> None:
         self.host = host
         self.port = port
+        self.hub_login = (HUB, secrets.token_urlsafe(32))
+        """the hub's username and password, made afresh for each broker and kept nowhere else"""
+        self._logins = logins(actors, self.hub_login[1])
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="mqtt-broker")
         self._thread.daemon = True
@@ -87,7 +101,10 @@ class EmbeddedBroker:
     async def _start(self) -> None:
         config = {
             "listeners": {"default": {"type": "tcp", "bind": f"{self.host}:{self.port}"}},
-            "plugins": {"amqtt.plugins.authentication.AnonymousAuthPlugin": {}},
+            "plugins": {
+                _dotted(PasswordLogin): {"logins": self._logins},
+                _dotted(TopicRights): {},
+            },
         }
         broker = Broker(config)
         await broker.start()

@@ -24,11 +24,13 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_the_embedded_broker_relays_a_notification(serve: Serve, mosquitto, story: list[Message]):
-    token, port = new_token(), free_port()
-    settings = hub_settings(mosquitto, {"spp-1": token}, mqtt=EMBEDDED, embedded_mqtt_port=port)
+    token, dms_token, port = new_token(), new_token(), free_port()
+    tokens = {"spp-1": token, "dms-1": dms_token}
+    settings = hub_settings(mosquitto, tokens, mqtt=EMBEDDED, embedded_mqtt_port=port)
     url = serve(create_app(settings, open_store("memory")))
     wait_until_connected(url)
-    dms = Subscriber("127.0.0.1", port, "heila/v1/dms-1/#", MQTTProtocolVersion.MQTTv311)
+    login = ("dms-1", dms_token)
+    dms = Subscriber("127.0.0.1", port, "heila/v1/dms-1/#", MQTTProtocolVersion.MQTTv311, login)
     weather = next(m for m in story if m.id == "weather-1")
     httpx.post(
         f"{url}/messages",
