@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import cast
 
-from amqtt.contexts import Action
+from amqtt.contexts import Action, BaseContext
 from amqtt.plugins.base import BaseAuthPlugin, BaseTopicPlugin
 from amqtt.session import Session
 
@@ -75,29 +75,41 @@ def may_read(login: str, topic: str) -> bool:
 class PasswordLogin(BaseAuthPlugin):  # type: ignore[misc]  # amqtt ships no type hints
     """Admits a client whose username is a known login and whose password matches its hash.
 
-    A last will counts as a publish: a client whose will it may not publish is refused, for the
-    broker sends a will without asking the topic rule."""
+    Two more refusals keep the topic rule whole. A last will counts as a publish, for the
+    broker sends it without asking the rule. A client id once used by one login stays that
+    login's, for a client taking over a session would be handed the messages queued for it."""
 
     @dataclass
     class Config:
         logins: dict[str, str] = field(default_factory=dict)
         """login name -> salted hash of its password (hub.auth.hash_token)"""
 
+    def __init__(self, context: BaseContext) -> None:
+        super().__init__(context)
+        self._hashes = cast(PasswordLogin.Config, context.config).logins
+        self._owners: dict[str, str] = {}
+        """client id -> the login that first used it"""
+
     async def authenticate(self, *, session: Session) -> bool:
-        hashes = cast(PasswordLogin.Config, self.context.config).logins
-        login, password = session.username, session.password
-        if login is None or login not in hashes or not isinstance(password, str):
-            log.warning("MQTT login refused: unknown or anonymous client %s", session.client_id)
+        refusal = self._refusal(session)
+        if refusal is not None:
+            log.warning("MQTT login of client %s refused: %s", session.client_id, refusal)
             return False
-        if not token_matches(password, hashes[login]):
-            log.warning("MQTT login refused: wrong password for %s", login)
-            return False
-        if session.will_flag and not may_publish(login, session.will_topic or ""):
-            log.warning(
-                "MQTT login refused: %s may not leave a will on %s", login, session.will_topic
-            )
-            return False
+        self._owners.setdefault(session.client_id, session.username)
         return True
+
+    def _refusal(self, session: Session) -> str | None:
+        login, password = session.username, session.password
+        if login is None or login not in self._hashes or not isinstance(password, str):
+            return f"no such login: {login!r}"
+        if not token_matches(password, self._hashes[login]):
+            return f"wrong password for {login}"
+        if session.will_flag and not may_publish(login, session.will_topic or ""):
+            return f"{login} may not leave a will on {session.will_topic}"
+        owner = self._owners.get(session.client_id, login)
+        if owner != login:
+            return f"{login} may not take over the session of {owner}"
+        return None
 
 
 class TopicRights(BaseTopicPlugin):  # type: ignore[misc]

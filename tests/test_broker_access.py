@@ -63,9 +63,11 @@ def weather(story: list[Message]) -> Message:
 class Connection:
     """A bare MQTT client that reports what the broker answers to its CONNECT and SUBSCRIBE."""
 
-    def __init__(self, port: int, login: tuple[str, str] | None, will: str | None = None) -> None:
+    def __init__(
+        self, port: int, login: tuple[str, str] | None, will: str | None, client_id: str
+    ) -> None:
         self._answers: queue.Queue[list[ReasonCode]] = queue.Queue()
-        self._client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=V311)
+        self._client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id, protocol=V311)
         self._client.on_connect = lambda _c, _u, _f, reason, _p: self._answers.put([reason])
         self._client.on_subscribe = lambda _c, _u, _m, reasons, _p: self._answers.put(reasons)
         if login is not None:
@@ -93,8 +95,10 @@ def connect(hub: EmbeddedHub) -> Iterator[Callable[..., Connection]]:
     """Open connections to the hub's broker (`connect(login)`); closed after the test."""
     opened: list[Connection] = []
 
-    def open_one(login: tuple[str, str] | None, will: str | None = None) -> Connection:
-        connection = Connection(hub.mqtt_port, login, will)
+    def open_one(
+        login: tuple[str, str] | None, will: str | None = None, client_id: str = ""
+    ) -> Connection:
+        connection = Connection(hub.mqtt_port, login, will, client_id)
         opened.append(connection)
         return connection
 
@@ -125,6 +129,11 @@ def test_the_hubs_login_name_takes_no_actor_token(hub, connect):
 
 def test_a_last_will_on_another_actors_inbox_is_refused(hub, connect):
     assert not connect(hub.login("spp-1"), will="heila/v1/inbox/dms-1").accepted
+
+
+def test_a_client_id_stays_with_the_actor_that_used_it_first(hub, connect):
+    connect(hub.login("dms-1"), client_id="dms-1-session")
+    assert not connect(hub.login("spp-1"), client_id="dms-1-session").accepted
 
 
 def test_an_actors_inbox_message_is_stored(hub, weather):
