@@ -100,7 +100,9 @@ class PasswordLogin(BaseAuthPlugin):  # type: ignore[misc]  # amqtt ships no typ
 
     def _refusal(self, session: Session) -> str | None:
         login, password = session.username, session.password
-        if login is None or login not in self._hashes or not isinstance(password, str):
+        if login is None:
+            return "anonymous"
+        if login not in self._hashes or not isinstance(password, str):
             return f"no such login: {login!r}"
         if not token_matches(password, self._hashes[login]):
             return f"wrong password for {login}"
