@@ -102,9 +102,9 @@ class PasswordLogin(BaseAuthPlugin):  # type: ignore[misc]  # amqtt ships no typ
         login, password = session.username, session.password
         if login is None:
             return "anonymous"
-        if login not in self._hashes or not isinstance(password, str):
+        if login not in self._hashes:
             return f"no such login: {login!r}"
-        if not token_matches(password, self._hashes[login]):
+        if not isinstance(password, str) or not token_matches(password, self._hashes[login]):
             return f"wrong password for {login}"
         if session.will_flag and not may_publish(login, session.will_topic or ""):
             return f"{login} may not leave a will on {session.will_topic}"
