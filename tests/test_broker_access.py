@@ -12,9 +12,10 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
 from hub.app import create_app
-from hub.auth import hash_token, new_token
+from hub.auth import hash_token, new_token, token_matches
 from hub.bench import Subscriber
 from hub.broker import free_port
+from hub.broker_access import logins
 from hub.config import EMBEDDED, Credential, Settings
 from hub.message import Message
 from hub.store import open_store
@@ -125,6 +126,15 @@ def test_a_token_logs_in_only_as_its_own_actor(hub, connect):
 
 def test_the_hubs_login_name_takes_no_actor_token(hub, connect):
     assert not connect(("heila-hub", hub.tokens["spp-1"])).accepted
+
+
+def test_an_actor_whose_id_would_widen_a_topic_filter_has_no_login():
+    ids = ("all", "inbox", "heila-hub", "dms-1/#", "+", "mgms-1")
+    actors = {actor: Credential(hash_token(new_token())) for actor in ids}
+    secret = new_token()
+    found = logins(actors, secret)
+    assert set(found) == {"mgms-1", "heila-hub"}
+    assert token_matches(secret, found["heila-hub"])
 
 
 def test_a_last_will_on_another_actors_inbox_is_refused(hub, connect):
