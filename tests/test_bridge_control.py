@@ -101,9 +101,9 @@ def test_control_signal_moves_the_battery_to_its_setpoint(
     bridge = make_bridge(field_hub, substation)
     signal = control_signal(device="battery-1", action="setActivePower", setpoint=30.0)
     assert field_hub.post(DSO, signal).status_code == 201
-    eventually(lambda: bridge.outcomes)
+    outcome: Outcome = eventually(lambda: bridge.outcomes and bridge.outcomes[0])
+    assert outcome.executed is not None, outcome.reason
     assert substation.feeder("feeder-1").setpoint_kw == 30.0
-    assert bridge.outcomes[0].executed is not None
 
 
 def test_a_breaker_already_in_position_is_not_operated(
@@ -112,7 +112,11 @@ def test_a_breaker_already_in_position_is_not_operated(
     bridge = make_bridge(field_hub, substation)
     field_hub.post(DSO, activation(device="breaker-1"))
     outcome: Outcome = eventually(lambda: bridge.outcomes and bridge.outcomes[0])
-    assert (outcome.executed is not None, outcome.sent, substation.operations) == (True, None, [])
+    assert (outcome.executed is not None, outcome.sent, substation.operations) == (
+        True,
+        None,
+        [],
+    ), outcome.reason
 
 
 def test_command_timeout_is_stored_as_failed_with_its_reason(

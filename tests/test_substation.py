@@ -1,16 +1,21 @@
 """The simulated substation: a physical model that answers commands, served over IEC 104."""
 
 import random
+import socket
+import subprocess
+import sys
 import threading
 from importlib import resources
 from pathlib import Path
 
 import c104
 import pytest
+from bridge_fixtures import free_port
 
+from hub.cli import main
 from substation import config
 from substation.model import Breaker, Feeder, FeederSpec, Grid
-from substation.server import Substation
+from substation.server import MEASURED, Substation
 
 SPEC = FeederSpec(name="f", load_kw=100.0, resource_kw=50.0, ramp_kw_per_s=10.0)
 
@@ -69,25 +74,64 @@ def test_overlapping_address_blocks_are_refused(tmp_path: Path) -> None:
 
 def test_a_client_interrogating_the_station_gets_every_point(substation: Substation) -> None:
     served = substation.config.stations[0]
+    expected = {
+        feeder.address(name): c104.Type.M_DP_TB_1 if name == "breaker" else c104.Type.M_ME_TF_1
+        for feeder in served.feeders
+        for name in (*MEASURED, "breaker")
+    }
     received: set[int] = set()
-    done = threading.Event()
+    everything = threading.Event()
 
-    def on_new_point(
-        client: c104.Client, station: c104.Station, io_address: int, point_type: c104.Type
-    ) -> None:
-        received.add(io_address)
-        station.add_point(io_address=io_address, type=point_type)
-        if len(received) == 2 * 15:
-            done.set()
+    def on_receive(
+        point: c104.Point, previous_info: c104.Information, message: c104.IncomingMessage
+    ) -> c104.ResponseState:
+        received.add(point.io_address)
+        if len(received) == len(expected):
+            everything.set()
+        return c104.ResponseState.NONE
 
-    client = c104.Client()
-    client.on_new_point(callable=on_new_point)
-    connection = client.add_connection(served.host, served.port, init=c104.Init.INTERROGATION)
+    client = c104.Client(tick_rate_ms=50, command_timeout_ms=500)
+    connection = client.add_connection(ip=served.host, port=served.port, init=c104.Init.ALL)
     assert connection is not None
-    connection.add_station(common_address=served.common_address)
+    station = connection.add_station(common_address=served.common_address)
+    assert station is not None
+    for address, kind in expected.items():
+        point = station.add_point(io_address=address, type=kind)
+        assert point is not None
+        point.on_receive(callable=on_receive)
     client.start()
     try:
-        assert done.wait(5)
+        assert everything.wait(5), sorted(set(expected) - received)
     finally:
         client.stop()
-    assert {1000, 1011, 1015, 2000, 2015} <= received
+
+
+def test_simulate_refuses_a_broken_configuration_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    broken = tmp_path / "broken.toml"
+    broken.write_text("seed = 1\n[[stations]]\nname = 'x'\n")
+    assert main(["simulate", "--config", str(broken)]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith(f"heila simulate: {broken}: ") and error.count("\n") == 1
+
+
+def test_simulate_serves_the_configured_stations(tmp_path: Path) -> None:
+    shipped = resources.files("substation").joinpath(config.DEFAULT_CONFIG).read_text()
+    ports = [free_port(), free_port()]
+    moved = shipped.replace("port = 2404", f"port = {ports[0]}")
+    (tmp_path / "stations.toml").write_text(moved.replace("port = 2405", f"port = {ports[1]}"))
+    command = [sys.executable, "-m", "hub.cli", "simulate", "--config", "stations.toml"]
+    process = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        lines = [process.stdout.readline() for _ in ports]
+        assert lines == [
+            f"station substation-1 (CA 1) on 127.0.0.1:{ports[0]}\n",
+            f"station substation-2 (CA 2) on 127.0.0.1:{ports[1]}\n",
+        ]
+        for port in ports:
+            socket.create_connection(("127.0.0.1", port), timeout=2).close()
+    finally:
+        process.terminate()
+        process.wait(timeout=10)

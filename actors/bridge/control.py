@@ -25,6 +25,8 @@ from hub.vocabulary import ACTOR, DEVICE, HEILA, MESSAGE, SMARTAPI, XSD
 log = logging.getLogger("heila.bridge.control")
 
 ACTIONS = {"close": "Close", "open": "Open", "setActivePower": "SetActivePower"}
+INTERROGATION_WAIT = 5.0
+"""Seconds an order waits for its status point's first value after the bridge starts."""
 BREAKER_TARGET = {"close": DOUBLE_POINT["ON"], "open": DOUBLE_POINT["OFF"]}
 
 
@@ -113,6 +115,10 @@ class Operator:
         self.retries = retries
 
     def carry_out(self, order: Order, notified: datetime | None = None) -> Outcome:
+        feedback = order.command.feedback
+        if not self.link.wait_for(lambda: self.link.known(feedback), INTERROGATION_WAIT):
+            reason = f"status point {feedback.id} unknown: the station has not reported it"
+            return Outcome(order, notified, failed=_now(), reason=reason)
         done = self._done(order)
         if done():
             log.info("%s already %s: nothing sent", order.command.device, order.action)

@@ -196,7 +196,7 @@ def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from hub.cli import UsageError
+    from hub.errors import UsageError
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     try:
@@ -231,7 +231,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _endpoint(text: str, point_map: pointmap.PointMap) -> tuple[str, tuple[str, int]]:
-    from hub.cli import UsageError
+    from hub.errors import UsageError
 
     station, _, address = text.partition("=")
     host, _, port = address.rpartition(":")
@@ -241,7 +241,7 @@ def _endpoint(text: str, point_map: pointmap.PointMap) -> tuple[str, tuple[str, 
 
 
 def _tls(args: argparse.Namespace) -> Tls | None:
-    from hub.cli import UsageError
+    from hub.errors import UsageError
 
     files = (args.tls_cert, args.tls_key, args.tls_ca)
     if any(files) and not all(files):
