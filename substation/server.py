@@ -16,6 +16,7 @@ from pathlib import Path
 
 import c104
 
+from hub.errors import UsageError
 from substation.config import (
     LAYOUT,
     ConfigError,
@@ -261,8 +262,6 @@ def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from hub.cli import UsageError
-
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     try:
         config = load(args.config)

@@ -27,6 +27,7 @@ from actors.bridge.control import Operator, OrderError, Outcome, orders, record
 from actors.bridge.link import Link, Tls
 from actors.bridge.monitoring import Converter, Sample, pump
 from actors.bridge.uplink import Uplink
+from hub.errors import UsageError
 
 log = logging.getLogger("heila.bridge")
 
@@ -196,8 +197,6 @@ def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from hub.errors import UsageError
-
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     try:
         point_map = pointmap.load(args.point_map or pointmap.default_files())
@@ -231,8 +230,6 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _endpoint(text: str, point_map: pointmap.PointMap) -> tuple[str, tuple[str, int]]:
-    from hub.errors import UsageError
-
     station, _, address = text.partition("=")
     host, _, port = address.rpartition(":")
     if station not in {s.id for s in point_map.stations} or not host or not port.isdigit():
@@ -241,8 +238,6 @@ def _endpoint(text: str, point_map: pointmap.PointMap) -> tuple[str, tuple[str, 
 
 
 def _tls(args: argparse.Namespace) -> Tls | None:
-    from hub.errors import UsageError
-
     files = (args.tls_cert, args.tls_key, args.tls_ca)
     if any(files) and not all(files):
         raise UsageError("TLS needs --tls-cert, --tls-key and --tls-ca together")
