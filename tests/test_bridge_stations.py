@@ -1,9 +1,14 @@
 """Stations: a second one described only in its point map, and a link over TLS."""
 
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from bridge_fixtures import (
+    ACTOR,
+    TOKENS,
     FieldHub,
     MakeBridge,
     certificates,
@@ -64,3 +69,18 @@ def test_measurements_arrive_over_a_tls_link(
         eventually(lambda: field_hub.select(PV_POWER.replace("feeder-pv", "feeder-1")))
     finally:
         station.stop()
+
+
+def test_the_bridge_command_runs_on_its_defaults_and_stops_cleanly(
+    field_hub: FieldHub, substation: Substation, tmp_path: Path
+) -> None:
+    station = substation.config.stations[0]
+    command = [sys.executable, "-m", "hub.cli", "bridge", "--hub", field_hub.url]
+    command += ["--token", TOKENS[ACTOR], "--mqtt", field_hub.mqtt, "--buffer", "buffer"]
+    command += ["--endpoint", f"{station.name}={station.host}:{station.port}"]
+    process = subprocess.Popen(command, cwd=tmp_path, stderr=subprocess.DEVNULL)
+    try:
+        eventually(lambda: field_hub.select(PV_POWER.replace("feeder-pv", "feeder-1")))
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=20) == 0

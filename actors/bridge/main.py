@@ -10,6 +10,7 @@ import json
 import logging
 import os
 import queue
+import signal
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -220,10 +221,13 @@ def run(args: argparse.Namespace) -> int:
         tls=_tls(args),
         command_timeout=args.command_timeout,
     )
+    stopping = threading.Event()
+    signal.signal(signal.SIGTERM, lambda _number, _frame: stopping.set())
     bridge = Bridge(settings, point_map)
     bridge.start()
     try:
-        threading.Event().wait()
+        while not stopping.wait(1.0):
+            pass
     finally:
         bridge.stop()
     return 0
