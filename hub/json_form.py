@@ -7,65 +7,83 @@ Lists of literals and references are sets, as in RDF; parts keep their order by 
 
 import re
 from decimal import Decimal
+from functools import cache
 from typing import Any
 
-from rdflib import RDF, XSD, Literal, Node, URIRef
+import pyoxigraph as ox
 
 from hub import vocabulary as v
 from hub.shapes import Field, NodeShape, enum_key, local_name, shapes
-from hub.terms import Index, Triple
+from hub.terms import RDF_TYPE, Index, Term, Triple, literal_value
 
 JSON = dict[str, Any]
 ENVELOPE_KEYS = ("type", "id", "sender", "time", "recipients", "references")
+DECIMAL = v.XSD + "decimal"
+DOUBLE = v.XSD + "double"
+INTEGER = v.XSD + "integer"
+BOOLEAN = v.XSD + "boolean"
+STRING = v.XSD + "string"
 
 
 def message_iri(message_id: str) -> str:
     return v.MESSAGE + message_id
 
 
-def part_iri(owner: str, field: Field, position: int | None) -> URIRef:
+def part_iri(owner: ox.NamedNode, field: Field, position: int | None) -> ox.NamedNode:
     """Parts are named after their property, numbered when there are several."""
-    base = owner.split("#", 1)[0]
+    base = owner.value.split("#", 1)[0]
     suffix = "" if position is None else f"-{position}"
-    return URIRef(f"{base}#{local_name(field.path)}{suffix}")
+    return ox.NamedNode(f"{base}#{local_name(field.path)}{suffix}")
 
 
 # JSON -> RDF
 
 
-def _literal(field: Field, value: Any) -> Literal:
-    datatype = URIRef(field.datatype or XSD.string)
-    if datatype == XSD.decimal:
-        return Literal(format(Decimal(str(value)), "f"), datatype=datatype)
-    if datatype == XSD.double:
-        return Literal(repr(float(value)), datatype=datatype)
-    if datatype in (XSD.integer, XSD.boolean):
-        return Literal(value, datatype=datatype)
-    if datatype == XSD.string:
-        return Literal(str(value))
-    return Literal(str(value), datatype=datatype)
+def _lexical(datatype: str, value: Any) -> str:
+    """The canonical text of a JSON value in the field's datatype."""
+    if datatype == DECIMAL:
+        return format(Decimal(str(value)), "f")
+    if datatype == DOUBLE:
+        return repr(float(value))
+    if datatype == BOOLEAN:
+        return "true" if value else "false"
+    return str(value)
+
+
+@cache
+def _iri(iri: str) -> ox.NamedNode:
+    return ox.NamedNode(iri)
+
+
+@cache
+def _choice(choices: tuple[str, ...], word: str) -> ox.NamedNode:
+    """The enumeration member a JSON word names (the schema has checked it is one)."""
+    return _iri(next(c for c in choices if enum_key(c) == word))
 
 
 def _term(
-    triples: list[Triple], owner: str, field: Field, value: Any, position: int | None
-) -> Node:
+    triples: list[Triple], owner: ox.NamedNode, field: Field, value: Any, position: int | None
+) -> Term:
     if field.kind == "literal":
-        return _literal(field, value)
+        datatype = field.datatype or STRING
+        return ox.Literal(_lexical(datatype, value), datatype=_iri(datatype))
     if field.kind == "ref":
-        return URIRef(f"{field.base}{value}")
+        return ox.NamedNode(f"{field.base}{value}")
     if field.kind == "enum":
-        return URIRef(next(c for c in field.choices if enum_key(c) == value))
+        return _choice(field.choices, value)
     node = part_iri(owner, field, position)
     _write_fields(triples, node, shapes().parts[field.node or ""], value)
     return node
 
 
-def _write_fields(triples: list[Triple], node: URIRef, shape: NodeShape, document: JSON) -> None:
+def _write_fields(
+    triples: list[Triple], node: ox.NamedNode, shape: NodeShape, document: JSON
+) -> None:
     for field in shape.fields:
         if field.name not in document:
             continue
         value = document[field.name]
-        path = URIRef(field.path)
+        path = _iri(field.path)
         if not field.many:
             triples.append((node, path, _term(triples, node, field, value, None)))
             continue
@@ -75,8 +93,8 @@ def _write_fields(triples: list[Triple], node: URIRef, shape: NodeShape, documen
 
 def to_triples(document: JSON) -> list[Triple]:
     """The RDF of a message in plain JSON that has passed its JSON Schema."""
-    node = URIRef(message_iri(document["id"]))
-    triples: list[Triple] = [(node, RDF.type, URIRef(v.HEILA + document["type"]))]
+    node = ox.NamedNode(message_iri(document["id"]))
+    triples: list[Triple] = [(node, RDF_TYPE, ox.NamedNode(v.HEILA + document["type"]))]
     _write_fields(triples, node, shapes().envelope, document)
     _write_fields(triples, node, shapes().objects[document["type"]], document)
     return triples
@@ -85,34 +103,33 @@ def to_triples(document: JSON) -> list[Triple]:
 # RDF -> JSON
 
 
-def _number_of(node: Node) -> int:
-    match = re.search(r"-(\d+)$", str(node))
+def _number_of(node: Term) -> int:
+    match = re.search(r"-(\d+)$", node.value)
     return int(match.group(1)) if match else 0
 
 
-def _python(field: Field, term: Node) -> Any:
+def _python(field: Field, term: Term) -> Any:
     if field.kind == "enum":
-        return enum_key(str(term))
+        return enum_key(term.value)
     if field.kind == "ref":
-        text = str(term)
-        return text.removeprefix(field.base) if field.base else text
-    assert isinstance(term, Literal)
-    datatype = term.datatype
-    if datatype == XSD.decimal:
-        number = Decimal(str(term))
-        return int(number) if "." not in str(term) else float(number)
-    if datatype == XSD.double:
-        return float(str(term))
-    if datatype in (XSD.integer, XSD.boolean):
-        return term.toPython()
-    return str(term)
+        return term.value.removeprefix(field.base) if field.base else term.value
+    assert isinstance(term, ox.Literal)
+    datatype = term.datatype.value
+    if datatype == DECIMAL:
+        number = Decimal(term.value)
+        return int(number) if "." not in term.value else float(number)
+    if datatype == DOUBLE:
+        return float(term.value)
+    if datatype in (INTEGER, BOOLEAN):
+        return literal_value(term)
+    return term.value
 
 
-def _read_fields(index: Index, node: Node, shape: NodeShape) -> JSON:
+def _read_fields(index: Index, node: Term, shape: NodeShape) -> JSON:
     document: JSON = {}
     properties = index.get(node, {})
     for field in shape.fields:
-        terms = properties.get(URIRef(field.path))
+        terms = properties.get(_iri(field.path))
         if not terms:
             continue
         if field.kind == "part":
@@ -124,7 +141,7 @@ def _read_fields(index: Index, node: Node, shape: NodeShape) -> JSON:
     return document
 
 
-def from_index(index: Index, node: URIRef, type_name: str) -> JSON:
+def from_index(index: Index, node: ox.NamedNode, type_name: str) -> JSON:
     """The plain-JSON form of the message `node`, envelope keys first."""
     envelope = {"type": type_name, **_read_fields(index, node, shapes().envelope)}
     body = _read_fields(index, node, shapes().objects[type_name])

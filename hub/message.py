@@ -14,21 +14,32 @@ from functools import cached_property
 from typing import Any
 
 import pyoxigraph as ox
-from rdflib import RDF, Graph, Literal, URIRef
-from rdflib.term import Node
+from rdflib import Graph
 
 from hub import vocabulary as v
 from hub.context import CONTEXT_URL, context
 from hub.errors import Invalid, ParseError, Violation
 from hub.json_form import JSON, from_index, message_iri, to_triples
 from hub.schema import check
-from hub.terms import Triple, index, quads, triples_of
+from hub.terms import (
+    RDF_TYPE,
+    IllTyped,
+    Index,
+    Term,
+    Triple,
+    from_rdflib,
+    index,
+    literal_value,
+    quads,
+    to_rdflib,
+    triples_of,
+)
 from hub.validation import validate
 
-SMARTAPI_ID = URIRef(v.SMARTAPI + "id")
-GENERATED_BY = URIRef(v.SMARTAPI + "generatedBy")
-GENERATED_AT = URIRef(v.SMARTAPI + "generatedAt")
-RECIPIENT = URIRef(v.HEILA + "recipient")
+SMARTAPI_ID = ox.NamedNode(v.SMARTAPI + "id")
+GENERATED_BY = ox.NamedNode(v.SMARTAPI + "generatedBy")
+GENERATED_AT = ox.NamedNode(v.SMARTAPI + "generatedAt")
+RECIPIENT = ox.NamedNode(v.HEILA + "recipient")
 
 JSON_TYPES = ("application/json",)
 JSONLD_TYPES = ("application/ld+json",)
@@ -61,15 +72,24 @@ class Message:
     def graph(self) -> Graph:
         """The triples as an rdflib graph, built only for those who need one (JSON-LD, pyshacl)."""
         graph = Graph()
-        for triple in self.triples:
-            graph.add(triple)
+        for s, p, o in self.triples:
+            graph.add((to_rdflib(s), to_rdflib(p), to_rdflib(o)))
         return graph
 
-    def quads(self) -> list[ox.Quad]:
+    @cached_property
+    def index(self) -> Index:
+        return index(self.triples)
+
+    @cached_property
+    def _quads(self) -> list[ox.Quad]:
         return quads(self.triples, ox.NamedNode(self.iri))
 
+    def quads(self) -> list[ox.Quad]:
+        """The message in its own named graph, as the store holds it."""
+        return self._quads
+
     def to_json(self) -> JSON:
-        return from_index(index(self.triples), URIRef(self.iri), self.type)
+        return from_index(self.index, ox.NamedNode(self.iri), self.type)
 
     def serialize(self, media_type: str) -> bytes:
         if media_type in JSON_TYPES:
@@ -88,14 +108,14 @@ def _structure_violation(focus: str, field: str, rule: str, text: str) -> Invali
     return Invalid([Violation(name, focus, field, field, rule, None, text)])
 
 
-def _message_node(triples: list[Triple]) -> tuple[URIRef, str]:
+def _message_node(triples: list[Triple]) -> tuple[ox.NamedNode, str]:
     """The one subject typed as an information object, and its type's local name."""
     found = {
-        (s, str(o).removeprefix(v.HEILA))
+        (s, o.value.removeprefix(v.HEILA))
         for s, p, o in triples
-        if p == RDF.type
-        and isinstance(s, URIRef)
-        and str(o).removeprefix(v.HEILA) in v.INFORMATION_OBJECTS
+        if p == RDF_TYPE
+        and isinstance(s, ox.NamedNode)
+        and o.value.removeprefix(v.HEILA) in v.INFORMATION_OBJECTS
     }
     if len(found) != 1:
         what = "no information object" if not found else "more than one information object"
@@ -103,42 +123,48 @@ def _message_node(triples: list[Triple]) -> tuple[URIRef, str]:
     return next(iter(found))
 
 
-def _check_scope(triples: list[Triple], node: URIRef) -> None:
+def _check_scope(triples: list[Triple], node: ox.NamedNode) -> None:
     """A message speaks of itself and its parts only: nothing it says can touch other messages."""
     for subject, _p, _o in triples:
-        if str(subject).split("#", 1)[0] != str(node):
+        if subject.value.split("#", 1)[0] != node.value:
             raise _structure_violation(
-                str(node), "id", "scope", f"a message may only describe itself, not {subject}"
+                node.value, "id", "scope", f"a message may only describe itself, not {subject}"
             )
 
 
-def _actor(term: Node | None) -> str:
-    return str(term or "").removeprefix(v.ACTOR)
+def _actor(term: Term | None) -> str:
+    return "" if term is None else term.value.removeprefix(v.ACTOR)
+
+
+def _time(term: Term | None) -> datetime:
+    try:
+        when = literal_value(term) if isinstance(term, ox.Literal) else None
+    except IllTyped:
+        when = None
+    return when if isinstance(when, datetime) else datetime.min
 
 
 def from_triples(triples: list[Triple]) -> Message:
     """Read the envelope of the message that `triples` hold."""
     node, type_name = _message_node(triples)
     _check_scope(triples, node)
-    properties = index(triples)[node]
-    identifier = str(next(iter(properties.get(SMARTAPI_ID, [])), ""))
-    if message_iri(identifier) != str(node):
+    properties = index(t for t in triples if t[0] == node)[node]
+    identifier = next((i.value for i in properties.get(SMARTAPI_ID, [])), "")
+    if message_iri(identifier) != node.value:
         expected = f"the IRI of message {identifier!r} must be {v.MESSAGE}{{id}}"
-        raise _structure_violation(str(node), "id", "messageIri", expected)
-    time = next(iter(properties.get(GENERATED_AT, [])), None)
-    when = time.toPython() if isinstance(time, Literal) else None
+        raise _structure_violation(node.value, "id", "messageIri", expected)
     references = {  # from the message itself and from its parts
-        str(o).removeprefix(v.MESSAGE)
+        o.value.removeprefix(v.MESSAGE)
         for _s, _p, o in triples
-        if isinstance(o, URIRef) and str(o).startswith(v.MESSAGE) and "#" not in str(o)
+        if isinstance(o, ox.NamedNode) and o.value.startswith(v.MESSAGE) and "#" not in o.value
     }
     return Message(
-        iri=str(node),
+        iri=node.value,
         id=identifier,
         type=type_name,
         sender=_actor(next(iter(properties.get(GENERATED_BY, [])), None)),
         recipients=tuple(sorted(_actor(r) for r in properties.get(RECIPIENT, []))),
-        time=when if isinstance(when, datetime) else datetime.min,
+        time=_time(next(iter(properties.get(GENERATED_AT, [])), None)),
         references=tuple(sorted(references)),
         triples=tuple(dict.fromkeys(triples)),
     )
@@ -146,7 +172,7 @@ def from_triples(triples: list[Triple]) -> Message:
 
 def from_graph_of(graph: Graph) -> Message:
     """Read the message an rdflib graph holds."""
-    return from_triples(list(graph))
+    return from_triples(from_rdflib(graph))
 
 
 def from_quads(stored: Iterable[ox.Quad]) -> Message:
@@ -197,9 +223,10 @@ def _local_context(value: Any) -> Any:
 def _jsonld_triples(data: bytes) -> list[Triple]:
     document = _local_contexts(_load_json(data))
     try:
-        return list(Graph().parse(data=json.dumps(document), format="json-ld"))
+        graph = Graph().parse(data=json.dumps(document), format="json-ld")
     except Exception as error:  # the JSON-LD processor raises many kinds
         raise ParseError(f"not valid JSON-LD: {error}") from None
+    return from_rdflib(graph)
 
 
 def _oxigraph_triples(data: bytes, media_type: str) -> list[Triple]:

@@ -16,7 +16,7 @@ from functools import cache
 from typing import Any
 
 import pyoxigraph as ox
-from rdflib import RDF, RDFS, XSD, Graph, Literal, Node, URIRef
+from rdflib import RDF, RDFS, Graph, Literal, Node, URIRef
 from rdflib.collection import Collection
 from rdflib.namespace import SH
 
@@ -24,7 +24,15 @@ from hub import vocabulary as v
 from hub.errors import Violation
 from hub.ontology import label
 from hub.shapes import ENVELOPE, local_name, shapes
-from hub.terms import Index, Triple, index, quads, to_rdflib
+from hub.terms import (
+    RDF_TYPE,
+    IllTyped,
+    Index,
+    Term,
+    is_well_typed,
+    literal_value,
+    to_ox,
+)
 
 _BOUNDS: dict[URIRef, tuple[str, Callable[[Any, Any], bool], str]] = {
     SH.minInclusive: ("minInclusive", operator.ge, "at least"),
@@ -46,7 +54,7 @@ class UnsupportedShape(ValueError):
 
 @dataclass(frozen=True)
 class SparqlCheck:
-    path: URIRef
+    path: ox.NamedNode
     rule: str
     text: str
     query: str
@@ -54,19 +62,19 @@ class SparqlCheck:
 
 @dataclass(frozen=True)
 class PropertyCheck:
-    path: URIRef
+    path: ox.NamedNode
     name: str
     text: str | None
     min_count: int = 0
     max_count: int | None = None
-    datatype: URIRef | None = None
-    choices: frozenset[Node] | None = None
+    datatype: ox.NamedNode | None = None
+    choices: frozenset[Term] | None = None
     iri_only: bool = False
     pattern: re.Pattern[str] | None = None
-    refers_to: URIRef | None = None
-    node: URIRef | None = None
+    refers_to: str | None = None
+    node: str | None = None
     bounds: tuple[tuple[str, Callable[[Any, Any], bool], str, Any], ...] = ()
-    less_than: URIRef | None = None
+    less_than: ox.NamedNode | None = None
     sparql: tuple[SparqlCheck, ...] = ()
 
 
@@ -77,7 +85,7 @@ class _Run:
     index: Index
     types: Mapping[str, str]
     found: list[Violation] = field(default_factory=list)
-    sparql_focus: dict[SparqlCheck, dict[Node, str]] = field(default_factory=dict)
+    sparql_focus: dict[SparqlCheck, dict[Term, str]] = field(default_factory=dict)
 
 
 def _one(graph: Graph, subject: Node, predicate: URIRef) -> Node | None:
@@ -107,7 +115,7 @@ def _sparql(graph: Graph, constraint: Node, path: URIRef) -> SparqlCheck:
         raise UnsupportedShape(f"SPARQL constraint {constraint} has no sh:select")
     query = str(select).replace("$PATH", f"<{path}>").replace("$this", "?this")
     return SparqlCheck(
-        path=path,
+        path=ox.NamedNode(str(path)),
         rule=str(_one(graph, constraint, RDFS.label) or "sparql"),
         text=str(_one(graph, constraint, SH.message) or f"breaks {constraint}"),
         query=f"{_prefixes(graph, constraint)}\n{query}",
@@ -117,6 +125,16 @@ def _sparql(graph: Graph, constraint: Node, path: URIRef) -> SparqlCheck:
 def _iri(graph: Graph, shape: Node, predicate: URIRef) -> URIRef | None:
     value = _one(graph, shape, predicate)
     return value if isinstance(value, URIRef) else None
+
+
+def _named(graph: Graph, shape: Node, predicate: URIRef) -> ox.NamedNode | None:
+    value = _iri(graph, shape, predicate)
+    return None if value is None else ox.NamedNode(str(value))
+
+
+def _text_of(graph: Graph, shape: Node, predicate: URIRef) -> str | None:
+    value = _iri(graph, shape, predicate)
+    return None if value is None else str(value)
 
 
 def _python_value(graph: Graph, shape: Node, predicate: URIRef) -> Any:
@@ -139,99 +157,98 @@ def _property(graph: Graph, shape: Node) -> PropertyCheck:
     )
     text = _one(graph, shape, SH.message)
     return PropertyCheck(
-        path=path,
+        path=ox.NamedNode(str(path)),
         name=str(_one(graph, shape, SH.name) or local_name(str(path))),
         text=None if text is None else str(text),
         min_count=int(_python_value(graph, shape, SH.minCount) or 0),
         max_count=None if max_count is None else int(max_count),
-        datatype=_iri(graph, shape, SH.datatype),
-        choices=None if members is None else frozenset(Collection(graph, members)),
+        datatype=_named(graph, shape, SH.datatype),
+        choices=None if members is None else frozenset(map(to_ox, Collection(graph, members))),
         iri_only=_one(graph, shape, SH.nodeKind) == SH.IRI,
         pattern=None if pattern is None else re.compile(str(pattern)),
-        refers_to=_iri(graph, shape, SH["class"]),
-        node=_iri(graph, shape, SH.node),
+        refers_to=_text_of(graph, shape, SH["class"]),
+        node=_text_of(graph, shape, SH.node),
         bounds=bounds,
-        less_than=_iri(graph, shape, SH.lessThan),
+        less_than=_named(graph, shape, SH.lessThan),
         sparql=tuple(_sparql(graph, c, path) for c in graph.objects(shape, SH.sparql)),
     )
 
 
 @cache
-def compiled() -> dict[URIRef, tuple[PropertyCheck, ...]]:
+def compiled() -> dict[str, tuple[PropertyCheck, ...]]:
     """Every node shape of the messages, compiled: shape IRI -> its property checks."""
     catalogue = shapes()
     graph = catalogue.graph
     iris = [ENVELOPE, *(s.iri for s in catalogue.objects.values()), *catalogue.parts]
     result = {}
-    for iri in map(URIRef, iris):
-        _refuse_unknown(graph, iri, _NODE_PARAMETERS)
-        result[iri] = tuple(_property(graph, p) for p in graph.objects(iri, SH.property))
+    for iri in iris:
+        _refuse_unknown(graph, URIRef(iri), _NODE_PARAMETERS)
+        properties = graph.objects(URIRef(iri), SH.property)
+        result[iri] = tuple(_property(graph, p) for p in properties)
     return result
 
 
 def _report(
     run: _Run,
-    focus: Node,
+    focus: Term,
     field: str,
     check: PropertyCheck,
     rule: str,
-    value: Node | None,
+    value: Term | None,
     words: str,
 ) -> None:
-    text = check.text or f"{label(str(check.path))} {words}"
+    text = check.text or f"{label(check.path.value)} {words}"
     run.found.append(_violation(focus, field, check.path, rule, value, text))
 
 
-def _value_problem(run: _Run, check: PropertyCheck, value: Node) -> tuple[str, str] | None:
+def _value_problem(run: _Run, check: PropertyCheck, value: Term) -> tuple[str, str] | None:
     """The first rule a single value breaks, with words for it; None if it keeps them all."""
     if check.datatype is not None and not (
-        isinstance(value, Literal)
-        and (value.datatype or XSD.string) == check.datatype
-        and not value.ill_typed
+        isinstance(value, ox.Literal) and value.datatype == check.datatype and is_well_typed(value)
     ):
-        return "datatype", f"must be an {local_name(str(check.datatype))}"
+        return "datatype", f"must be an {local_name(check.datatype.value)}"
     if check.choices is not None and value not in check.choices:
-        words = ", ".join(sorted(local_name(str(c)) for c in check.choices))
+        words = ", ".join(sorted(local_name(c.value) for c in check.choices))
         return "in", f"must be one of {words}"
-    if check.iri_only and not isinstance(value, URIRef):
+    if check.iri_only and not isinstance(value, ox.NamedNode):
         return "nodeKind", "must be an IRI"
-    if check.pattern is not None and not check.pattern.search(str(value)):
+    if check.pattern is not None and not check.pattern.search(value.value):
         return "pattern", f"must match {check.pattern.pattern}"
     if check.refers_to is not None and not _has_type(run, value, check.refers_to):
-        return "class", f"must refer to a known {local_name(str(check.refers_to))}"
+        return "class", f"must refer to a known {local_name(check.refers_to)}"
     for rule, holds, words, limit in check.bounds:
         if not _compares(value, holds, limit):
             return rule, f"must be {words} {limit}"
     return None
 
 
-def _has_type(run: _Run, value: Node, cls: URIRef) -> bool:
-    declared = cls in run.index.get(value, {}).get(RDF.type, [])
-    return declared or run.types.get(str(value)) == str(cls).removeprefix(v.HEILA)
+def _has_type(run: _Run, value: Term, cls: str) -> bool:
+    declared = any(t.value == cls for t in run.index.get(value, {}).get(RDF_TYPE, []))
+    return declared or run.types.get(value.value) == cls.removeprefix(v.HEILA)
 
 
-def _compares(value: Node, holds: Callable[[Any, Any], bool], limit: Any) -> bool:
+def _compares(value: Term, holds: Callable[[Any, Any], bool], limit: Any) -> bool:
     try:
-        return isinstance(value, Literal) and bool(holds(value.toPython(), limit))
-    except TypeError:
+        return isinstance(value, ox.Literal) and bool(holds(literal_value(value), limit))
+    except (TypeError, IllTyped):
         return False
 
 
 def _violation(
-    focus: Node, field: str, path: URIRef, rule: str, value: Node | None, text: str
+    focus: Term, field: str, path: ox.NamedNode, rule: str, value: Term | None, text: str
 ) -> Violation:
     return Violation(
-        message=str(focus).split("#", 1)[0].removeprefix(v.MESSAGE),
-        focus=str(focus),
+        message=focus.value.split("#", 1)[0].removeprefix(v.MESSAGE),
+        focus=focus.value,
         field=field,
-        label=label(str(path)),
+        label=label(path.value),
         rule=rule,
-        value=None if value is None else str(value),
+        value=None if value is None else value.value,
         text=text,
     )
 
 
-def _check_property(run: _Run, focus: Node, check: PropertyCheck, prefix: str) -> None:
+def _check_property(run: _Run, focus: Term, check: PropertyCheck, prefix: str) -> None:
     field = f"{prefix}{check.name}"
     values = run.index.get(focus, {}).get(check.path, [])
     if len(values) < check.min_count:
@@ -244,7 +261,7 @@ def _check_property(run: _Run, focus: Node, check: PropertyCheck, prefix: str) -
         if problem is not None:
             _report(run, focus, field, check, problem[0], value, problem[1])
         elif check.node is not None:
-            number = re.search(r"-(\d+)$", str(value))
+            number = re.search(r"-(\d+)$", value.value)
             part = f"{field}[{number.group(1)}]." if number else f"{field}."
             _check_node(run, value, check.node, part)
         if check.less_than is not None:
@@ -254,50 +271,58 @@ def _check_property(run: _Run, focus: Node, check: PropertyCheck, prefix: str) -
 
 
 def _check_less_than(
-    run: _Run, focus: Node, field: str, check: PropertyCheck, value: Node, other: URIRef
+    run: _Run, focus: Term, field: str, check: PropertyCheck, value: Term, other: ox.NamedNode
 ) -> None:
     for bound in run.index.get(focus, {}).get(other, []):
-        if not _compares(value, operator.lt, _python(bound)):
-            words = f"must be before the {label(str(other))}"
+        limit = _value_or_none(bound)
+        if limit is None or not _compares(value, operator.lt, limit):
+            words = f"must be before the {label(other.value)}"
             _report(run, focus, field, check, "lessThan", value, words)
 
 
-def _python(term: Node) -> Any:
-    return term.toPython() if isinstance(term, Literal) else term
+def _value_or_none(term: Term) -> Any:
+    try:
+        return literal_value(term) if isinstance(term, ox.Literal) else None
+    except IllTyped:
+        return None
 
 
-def _check_node(run: _Run, focus: Node, shape: URIRef, prefix: str) -> None:
+def _check_node(run: _Run, focus: Term, shape: str, prefix: str) -> None:
     for check in compiled()[shape]:
         _check_property(run, focus, check, prefix)
 
 
-def _run_sparql(run: _Run, triples: Sequence[Triple]) -> None:
+def _run_sparql(run: _Run, data: Sequence[ox.Quad]) -> None:
     if not run.sparql_focus:
         return
     store = ox.Store()
-    store.extend(quads(triples, ox.DefaultGraph()))
+    store.extend(data)
     for sparql, focus_fields in run.sparql_focus.items():
-        solutions = store.query(sparql.query)
+        solutions = store.query(sparql.query, use_default_graph_as_union=True)
         assert isinstance(solutions, ox.QuerySolutions)
         has_value = ox.Variable("value") in solutions.variables
         for row in solutions:
-            focus = to_rdflib(row["this"])
+            focus = row["this"]
             if focus not in focus_fields:
                 continue
-            value = to_rdflib(row["value"]) if has_value and row["value"] is not None else None
-            run.found.append(
-                _violation(focus, focus_fields[focus], sparql.path, sparql.rule, value, sparql.text)
-            )
+            value = row["value"] if has_value else None
+            field = focus_fields[focus]
+            run.found.append(_violation(focus, field, sparql.path, sparql.rule, value, sparql.text))
 
 
 def check(
-    triples: Sequence[Triple], focus: str, type_name: str, known_types: Mapping[str, str]
+    data: Index,
+    data_quads: Sequence[ox.Quad],
+    focus: str,
+    type_name: str,
+    known_types: Mapping[str, str],
 ) -> list[Violation]:
-    """Violations of the message `focus` in `triples` against the envelope and its type's
-    shape; `known_types` gives the types of the messages it may refer to."""
-    run = _Run(index(triples), known_types)
-    node = URIRef(focus)
-    _check_node(run, node, URIRef(ENVELOPE), "")
-    _check_node(run, node, URIRef(shapes().objects[type_name].iri), "")
-    _run_sparql(run, triples)
+    """Violations of the message `focus` against the envelope and its type's shape. `data`
+    indexes the triples of `data_quads` (both are asked for, since a message holds both
+    already); `known_types` gives the types of the messages it may refer to."""
+    run = _Run(data, known_types)
+    node = ox.NamedNode(focus)
+    _check_node(run, node, ENVELOPE, "")
+    _check_node(run, node, shapes().objects[type_name].iri, "")
+    _run_sparql(run, data_quads)
     return sorted(run.found, key=lambda x: (x.message, x.field, x.rule))

@@ -9,8 +9,6 @@ import argparse
 import sys
 from pathlib import Path
 
-from rdflib import URIRef
-
 from hub import vocabulary as v
 from hub.errors import Invalid, ParseError, Violation
 from hub.message import Message, parse
@@ -41,12 +39,12 @@ def _read(file: Path) -> Message:
 
 def _trusted_references(messages: list[Message]) -> dict[str, str]:
     """Every message's type: those given, and for the others the type the shapes expect."""
-    expected = {URIRef(f.path): f.refers_to for f in shapes().every_field if f.refers_to}
+    expected = {f.path: f.refers_to for f in shapes().every_field if f.refers_to}
     trusted = {
-        str(target): cls.removeprefix(v.HEILA)
+        target.value: cls.removeprefix(v.HEILA)
         for message in messages
-        for _s, path, target in message.graph
-        if (cls := expected.get(path)) is not None  # type: ignore[call-overload]
+        for _s, path, target in message.triples
+        if (cls := expected.get(path.value)) is not None
     }
     return {**trusted, **{m.iri: m.type for m in messages}}
 

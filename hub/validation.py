@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from functools import cache
 from typing import TYPE_CHECKING
 
+import pyoxigraph as ox
 from pyshacl import Validator
 from pyshacl.graph_abstraction import DataGraph
 from pyshacl.shapes_graph import ShapesGraph
@@ -21,7 +22,7 @@ from hub import vocabulary as v
 from hub.errors import Violation
 from hub.ontology import label
 from hub.shapes import local_name, shapes
-from hub.terms import Triple
+from hub.terms import RDF_TYPE, Triple, from_rdflib, index, quads
 
 if TYPE_CHECKING:
     from hub.message import Message
@@ -114,9 +115,9 @@ def _with_references(graph: Graph, known_types: Mapping[str, str]) -> Graph:
 
 def _types_in(triples: list[Triple]) -> dict[str, str]:
     return {
-        str(s): str(o).removeprefix(v.HEILA)
+        s.value: o.value.removeprefix(v.HEILA)
         for s, p, o in triples
-        if p == RDF.type and str(o).removeprefix(v.HEILA) in v.INFORMATION_OBJECTS
+        if p == RDF_TYPE and o.value.removeprefix(v.HEILA) in v.INFORMATION_OBJECTS
     }
 
 
@@ -125,7 +126,8 @@ def validate_graphs(
 ) -> list[Violation]:
     """Violations of several message graphs (message IRI -> graph), checked together so that
     they may refer to each other."""
-    triples = [triple for graph in graphs.values() for triple in graph]
+    triples = [triple for graph in graphs.values() for triple in from_rdflib(graph)]
+    data, data_quads = index(triples), quads(triples, ox.DefaultGraph())
     types = _types_in(triples)
     known = {**(known_types or {}), **types}
     found = []
@@ -133,7 +135,7 @@ def validate_graphs(
         if iri not in types:
             found.append(_untyped(iri))
             continue
-        found += shacl.check(triples, iri, types[iri], known)
+        found += shacl.check(data, data_quads, iri, types[iri], known)
     return found
 
 
@@ -144,7 +146,8 @@ def _untyped(iri: str) -> Violation:
 
 def validate(message: "Message", known_types: Mapping[str, str] | None = None) -> list[Violation]:
     """Violations of one message; `known_types` maps referenced message IRIs to their types."""
-    return shacl.check(message.triples, message.iri, message.type, known_types or {})
+    known = known_types or {}
+    return shacl.check(message.index, message.quads(), message.iri, message.type, known)
 
 
 def reference_violations(
