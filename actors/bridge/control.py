@@ -20,11 +20,10 @@ from typing import Any
 from actors.bridge.link import Link
 from actors.bridge.monitoring import DOUBLE_POINT
 from actors.bridge.pointmap import BREAKER_COMMAND, Command, PointMap
-from hub.vocabulary import ACTOR, DEVICE, HEILA, MESSAGE, SMARTAPI, XSD
 
 log = logging.getLogger("heila.bridge.control")
 
-ACTIONS = {"close": "Close", "open": "Open", "setActivePower": "SetActivePower"}
+ACTIONS = frozenset({"close", "open", "setActivePower"})
 INTERROGATION_WAIT = 5.0
 """Seconds an order waits for its status point's first value after the bridge starts."""
 BREAKER_TARGET = {"close": DOUBLE_POINT["ON"], "open": DOUBLE_POINT["OFF"]}
@@ -162,46 +161,27 @@ _ids = itertools.count(1)
 _boot = f"{time.time_ns():x}"
 
 
-def record(outcome: Outcome, actor: str) -> tuple[str, bytes]:
-    """The outcome as a Control Signal message in Turtle: the command with its times.
-
-    The state terms (heila:commandState, sentAt, confirmedAt, executedAt, failedAt,
-    failureReason) are proposed for the ontology; the shapes leave them open.
-    """
+def record(outcome: Outcome, actor: str) -> dict[str, Any]:
+    """The outcome as a Control Signal in the plain-JSON form: the command with its times."""
     order = outcome.order
-    identifier = f"{actor}-command-{_boot}-{next(_ids)}"
-    lines = [
-        f"<{MESSAGE}{identifier}> a <{HEILA}ControlSignal>",
-        f'<{SMARTAPI}id> "{identifier}"',
-        f"<{SMARTAPI}generatedBy> <{ACTOR}{actor}>",
-        f"<{SMARTAPI}generatedAt> {_time(_now())}",
-        f"<{HEILA}device> <{DEVICE}{order.command.device}>",
-        f"<{HEILA}action> <{HEILA}{ACTIONS[order.action]}>",
-    ]
+    signal: dict[str, Any] = {
+        "type": "ControlSignal",
+        "id": f"{actor}-command-{_boot}-{next(_ids)}",
+        "sender": actor,
+        "time": _now().isoformat(),
+        "device": order.command.device,
+        "action": order.action,
+        "state": "failed" if outcome.failed else "executed",
+    }
     if order.requested_by and order.requested_by != actor:
-        lines.append(f"<{HEILA}recipient> <{ACTOR}{order.requested_by}>")
+        signal["recipients"] = [order.requested_by]
     if order.setpoint is not None:
-        lines.append(f'<{HEILA}setpoint> "{order.setpoint!r}"^^<{XSD}decimal>')
+        signal["setpoint"] = order.setpoint
     if order.activation is not None:
-        lines.append(f"<{HEILA}executes> <{MESSAGE}{order.activation}>")
-    state = "Failed" if outcome.failed else "Executed"
-    lines.append(f"<{HEILA}commandState> <{HEILA}{state}>")
-    for name, moment in (
-        ("sentAt", outcome.sent),
-        ("confirmedAt", outcome.confirmed),
-        ("executedAt", outcome.executed),
-        ("failedAt", outcome.failed),
-    ):
-        if moment is not None:
-            lines.append(f"<{HEILA}{name}> {_time(moment)}")
+        signal["activation"] = order.activation
+    times = [("sentAt", outcome.sent), ("confirmedAt", outcome.confirmed)]
+    times += [("executedAt", outcome.executed), ("failedAt", outcome.failed)]
+    signal.update({name: moment.isoformat() for name, moment in times if moment is not None})
     if outcome.reason:
-        lines.append(f"<{HEILA}failureReason> {_string(outcome.reason)}")
-    return identifier, (" ;\n    ".join(lines) + " .\n").encode()
-
-
-def _time(moment: datetime) -> str:
-    return f'"{moment.isoformat()}"^^<{XSD}dateTime>'
-
-
-def _string(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ") + '"'
+        signal["failureReason"] = outcome.reason
+    return signal

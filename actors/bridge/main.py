@@ -155,7 +155,9 @@ class Bridge:
         for order in found:
             outcome = self.operator.carry_out(order, heard)
             log.info("%s %s: %s", order.command.device, order.action, outcome.reason or "executed")
-            self.uplink.send("text/turtle", record(outcome, self.settings.actor)[1])
+            self.uplink.send(
+                "application/json", json.dumps(record(outcome, self.settings.actor)).encode()
+            )
             if self._on_outcome is not None:
                 self._on_outcome(outcome)
 
