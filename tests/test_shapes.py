@@ -217,3 +217,11 @@ def test_reference_names_one_of_the_hubs_iri_schemes(shape: Node) -> None:
 @pytest.mark.parametrize("shape", datetimes(), ids=field_id)
 def test_time_requires_a_zone(shape: Node) -> None:
     assert str(GRAPH.value(shape, SH.pattern)).endswith("(Z|[+-][0-9]{2}:[0-9]{2})$")
+
+
+def test_every_shape_file_point_map_included_names_only_ontology_terms() -> None:
+    named = set(GRAPH.objects(None, SH.targetClass)) | set(GRAPH.objects(None, SH["class"]))
+    named |= {p for p in GRAPH.objects(None, SH.path) if isinstance(p, URIRef)}
+    for members in GRAPH.objects(None, SH["in"]):
+        named |= {m for m in Collection(GRAPH, members) if isinstance(m, URIRef)}
+    assert {str(iri) for iri in named if not defined_in_ontology(iri)} == set()
