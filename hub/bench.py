@@ -247,24 +247,26 @@ def http_sustained_rate(bench: Bench) -> Figure:
 
 @scenario("intake")
 def intake_rate(bench: Bench) -> Figure:
-    """Parse, validate and store in one thread, no network: the hub's own ceiling."""
-    store = open_store("memory")
-    intake = Intake(store, lambda _message, _stored: None)
+    """Parse, validate and store on disk in one thread, no network: the hub's own ceiling."""
     bodies = [json.dumps(flexibility(n + 3_000_000)).encode() for n in range(bench.count)]
-    started = time.perf_counter()
     latencies = []
-    for body in bodies:
-        before = time.perf_counter()
-        intake.submit(body, "application/json", SENDER)
-        latencies.append(time.perf_counter() - before)
-    elapsed = time.perf_counter() - started
-    store.close()
+    with tempfile.TemporaryDirectory(prefix="heila-bench-store-") as folder:
+        store = open_store(folder)
+        intake = Intake(store, lambda _message, _stored: None)
+        started = time.perf_counter()
+        for body in bodies:
+            before = time.perf_counter()
+            intake.submit(body, "application/json", SENDER)
+            latencies.append(time.perf_counter() - before)
+        elapsed = time.perf_counter() - started
+        store.close()
     return Figure("validate + store (1 core)", bench.count, tuple(latencies), bench.count / elapsed)
 
 
 @contextmanager
 def hub_process(broker: Mosquitto, tokens: dict[str, str]) -> Iterator[str]:
-    """`heila serve` in a process of its own, with an in-memory store; yields its URL."""
+    """`heila serve` in a process of its own, with its default kind of store (on disk, in a
+    temporary folder); yields its URL."""
     port = free_port()
     with tempfile.TemporaryDirectory(prefix="heila-bench-") as folder:
         config = Path(folder) / "hub.toml"
@@ -275,7 +277,7 @@ def hub_process(broker: Mosquitto, tokens: dict[str, str]) -> Iterator[str]:
             ),
             encoding="utf-8",
         )
-        command = [*HEILA, "serve", "--config", str(config), "--store", "memory"]
+        command = [*HEILA, "serve", "--config", str(config), "--store", f"{folder}/store"]
         command += ["--port", str(port), "--mqtt", broker.url, "--log-level", "warning"]
         process = subprocess.Popen(command)
         url = f"http://127.0.0.1:{port}"
