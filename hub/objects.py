@@ -1,0 +1,217 @@
+"""The twelve information objects as typed Python values: the plain-JSON form, spelled out.
+
+Each is a TypedDict, so a message is built from plain values with a type checker's help and
+goes to `hub.message.from_json` as it is. A test holds every key and every required key to the
+shapes, which remain the one source of these names.
+"""
+
+from typing import Literal, NotRequired, TypedDict
+
+FlexibilityType = Literal["up", "down"]
+Quantity = Literal[
+    "phaseVoltage",
+    "current",
+    "activePower",
+    "reactivePower",
+    "apparentPower",
+    "powerFactor",
+    "frequency",
+    "breakerPosition",
+    "stateOfCharge",
+]
+Unit = Literal["V", "A", "KiloW", "KiloV-A_Reactive", "KiloV-A", "UNITLESS", "HZ", "PERCENT"]
+Quality = Literal["invalid", "notTopical", "overflow", "blocked", "substituted"]
+Action = Literal["open", "close", "setActivePower"]
+CommandState = Literal["executed", "failed"]
+Number = int | float
+
+
+class Envelope(TypedDict):
+    """Who sent a message, when, to whom, and what it answers (ids, not IRIs)."""
+
+    id: str
+    sender: str
+    time: str
+    recipients: NotRequired[list[str]]
+    references: NotRequired[list[str]]
+
+
+class Price(TypedDict):
+    amount: Number
+    currency: str
+    per: Literal["MWH", "KWH"]
+
+
+class Reading(TypedDict):
+    quantity: Quantity
+    value: Number
+    unit: Unit
+    time: str
+    receivedAt: NotRequired[str]
+    point: NotRequired[str]
+    device: NotRequired[str]
+    quality: NotRequired[list[Quality]]
+
+
+class PlanSlot(TypedDict):
+    index: int
+    power: Number
+
+
+class WeatherSlot(TypedDict):
+    index: int
+    temperature: Number
+    irradiance: Number
+    windSpeed: Number
+
+
+class VerificationSlot(TypedDict):
+    index: int
+    power: Number
+    baseline: Number
+
+
+class PriceSlot(TypedDict):
+    index: int
+    price: Number
+
+
+class Entry(TypedDict):
+    rank: int
+    offer: str
+
+
+class Measurement(Envelope):
+    type: Literal["Measurement"]
+    readings: list[Reading]
+    location: NotRequired[str]
+
+
+class ControlSignal(Envelope):
+    type: Literal["ControlSignal"]
+    device: str
+    action: Action
+    setpoint: NotRequired[Number]
+    activation: NotRequired[str]
+    state: NotRequired[CommandState]
+    sentAt: NotRequired[str]
+    confirmedAt: NotRequired[str]
+    executedAt: NotRequired[str]
+    failedAt: NotRequired[str]
+    failureReason: NotRequired[str]
+
+
+class OperationPlan(Envelope):
+    type: Literal["OperationPlan"]
+    location: str
+    start: str
+    end: str
+    timeStep: str
+    slots: list[PlanSlot]
+
+
+class Flexibility(Envelope):
+    type: Literal["Flexibility"]
+    flexibilityType: FlexibilityType
+    power: Number
+    start: str
+    end: str
+    location: str
+    device: NotRequired[str]
+    operationPlan: NotRequired[str]
+
+
+class Offer(Envelope):
+    type: Literal["Offer"]
+    flexibilityType: FlexibilityType
+    power: Number
+    start: str
+    end: str
+    location: str
+    price: Price
+    flexibility: str
+    validUntil: NotRequired[str]
+
+
+class OfferList(Envelope):
+    type: Literal["OfferList"]
+    entries: list[Entry]
+    bid: NotRequired[str]
+    location: NotRequired[str]
+
+
+class Bid(Envelope):
+    type: Literal["Bid"]
+    flexibilityType: FlexibilityType
+    power: Number
+    start: str
+    end: str
+    location: str
+    price: Price
+
+
+class WeatherForecast(Envelope):
+    type: Literal["WeatherForecast"]
+    location: str
+    start: str
+    end: str
+    timeStep: str
+    slots: list[WeatherSlot]
+
+
+class ReserveNotification(Envelope):
+    type: Literal["ReserveNotification"]
+    flexibilityType: FlexibilityType
+    power: Number
+    start: str
+    end: str
+    price: Price
+    offer: str
+    bid: str
+
+
+class ActivationNotification(Envelope):
+    type: Literal["ActivationNotification"]
+    flexibilityType: FlexibilityType
+    power: Number
+    start: str
+    end: str
+    reserve: str
+    device: NotRequired[str]
+
+
+class VerificationNotification(Envelope):
+    type: Literal["VerificationNotification"]
+    activation: str
+    start: str
+    end: str
+    timeStep: str
+    slots: list[VerificationSlot]
+    deliveredEnergy: Number
+
+
+class FlexibilityMarketPriceForecast(Envelope):
+    type: Literal["FlexibilityMarketPriceForecast"]
+    currency: str
+    start: str
+    end: str
+    timeStep: str
+    slots: list[PriceSlot]
+    location: NotRequired[str]
+
+
+InformationObject = (
+    Measurement
+    | ControlSignal
+    | OperationPlan
+    | Flexibility
+    | Offer
+    | OfferList
+    | Bid
+    | WeatherForecast
+    | ReserveNotification
+    | ActivationNotification
+    | VerificationNotification
+    | FlexibilityMarketPriceForecast
+)
+"""Any of the twelve; the `type` key tells which."""
