@@ -90,6 +90,7 @@ class Bridge:
             settings.session or f"heila-bridge-{settings.actor}",
             clean_session=False,
         )
+        self._mqtt.username_pw_set(settings.actor, settings.token)  # the broker's login too
         self._mqtt.reconnect_delay_set(min_delay=1, max_delay=30)
         self._mqtt.on_connect = self._on_mqtt_connect
         self._mqtt.on_message = self._on_mqtt_message
