@@ -18,13 +18,12 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from types import TracebackType
-from typing import Self
 
 from amqtt.broker import Broker
 
 from hub.broker_access import HUB, PasswordLogin, TopicRights, logins
 from hub.config import Credential
+from hub.lifecycle import Background
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +61,7 @@ def _dotted(plugin: type) -> str:
     return f"{plugin.__module__}.{plugin.__qualname__}"
 
 
-class EmbeddedBroker:
+class EmbeddedBroker(Background):
     """amqtt on 127.0.0.1:`port`, run by its own event loop in a daemon thread, for `actors`
     (each logs in with its id and bearer token) and the hub (with `hub_login`)."""
 
@@ -114,18 +113,6 @@ class EmbeddedBroker:
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(_START_TIMEOUT)
 
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
 
 def mosquitto_binary() -> str:
     """Mosquitto's path: on PATH, or where Debian puts it (not always on PATH)."""
@@ -135,7 +122,7 @@ def mosquitto_binary() -> str:
     return found
 
 
-class Mosquitto:
+class Mosquitto(Background):
     """A Mosquitto of our own on 127.0.0.1:`port`, with QoS 1 queues kept unbounded.
 
     `access` holds its authentication lines (anonymous by default). Stopping and starting it
@@ -192,16 +179,7 @@ class Mosquitto:
             self._process.stderr.close()
         self._process = None
 
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exception: object) -> None:
         self.close()
 
     def close(self) -> None:

@@ -81,6 +81,15 @@ class Entry(TypedDict):
     offer: str
 
 
+class Product(Envelope):
+    """What Flexibility, Offer, Bid and the notifications share: how much, which way, when."""
+
+    flexibilityType: FlexibilityType
+    power: Number
+    start: str
+    end: str
+
+
 class Measurement(Envelope):
     type: Literal["Measurement"]
     readings: list[Reading]
@@ -110,23 +119,15 @@ class OperationPlan(Envelope):
     slots: list[PlanSlot]
 
 
-class Flexibility(Envelope):
+class Flexibility(Product):
     type: Literal["Flexibility"]
-    flexibilityType: FlexibilityType
-    power: Number
-    start: str
-    end: str
     location: str
     device: NotRequired[str]
     operationPlan: NotRequired[str]
 
 
-class Offer(Envelope):
+class Offer(Product):
     type: Literal["Offer"]
-    flexibilityType: FlexibilityType
-    power: Number
-    start: str
-    end: str
     location: str
     price: Price
     flexibility: str
@@ -140,12 +141,8 @@ class OfferList(Envelope):
     location: NotRequired[str]
 
 
-class Bid(Envelope):
+class Bid(Product):
     type: Literal["Bid"]
-    flexibilityType: FlexibilityType
-    power: Number
-    start: str
-    end: str
     location: str
     price: Price
 
@@ -159,23 +156,15 @@ class WeatherForecast(Envelope):
     slots: list[WeatherSlot]
 
 
-class ReserveNotification(Envelope):
+class ReserveNotification(Product):
     type: Literal["ReserveNotification"]
-    flexibilityType: FlexibilityType
-    power: Number
-    start: str
-    end: str
     price: Price
     offer: str
     bid: str
 
 
-class ActivationNotification(Envelope):
+class ActivationNotification(Product):
     type: Literal["ActivationNotification"]
-    flexibilityType: FlexibilityType
-    power: Number
-    start: str
-    end: str
     reserve: str
     device: NotRequired[str]
 

@@ -15,8 +15,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
@@ -25,6 +24,7 @@ from hub import tls
 from hub.app import create_app
 from hub.config import EMBEDDED, Settings, check, load_settings
 from hub.errors import UsageError
+from hub.lifecycle import Background
 from hub.store import QueryLimits, open_store
 
 log = logging.getLogger("hub")
@@ -115,7 +115,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-class BackgroundHub:
+class BackgroundHub(Background):
     """A hub application served by uvicorn in a thread, for tests and benchmarks."""
 
     def __init__(self, app: FastAPI, port: int, host: str = "127.0.0.1", **options: Any) -> None:
@@ -138,15 +138,3 @@ class BackgroundHub:
     def stop(self) -> None:
         self._server.should_exit = True
         self._thread.join(_START_TIMEOUT)
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()

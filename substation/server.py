@@ -16,6 +16,7 @@ from pathlib import Path
 
 import c104
 
+from actors.bridge.link import Tls
 from hub.errors import UsageError
 from substation.config import (
     LAYOUT,
@@ -43,21 +44,6 @@ class Faults:
     """answer no command at all: the client's command times out and nothing moves"""
     unconfirmed_execution: bool = False
     """execute commands but send no confirmation: only the status point tells"""
-
-
-@dataclass(frozen=True)
-class Tls:
-    """Certificate files for a TLS 104 link (PEM)."""
-
-    certificate: Path
-    key: Path
-    ca: Path
-
-    def transport_security(self) -> c104.TransportSecurity:
-        security = c104.TransportSecurity(validate=True, only_known=False)
-        security.set_certificate(cert=str(self.certificate), key=str(self.key))
-        security.set_ca_certificate(cert=str(self.ca))
-        return security
 
 
 @dataclass

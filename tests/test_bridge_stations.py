@@ -19,7 +19,6 @@ from bridge_fixtures import (
 
 from actors.bridge import pointmap
 from actors.bridge.link import Tls
-from substation import server
 from substation.server import Substation
 
 PV_POWER = (
@@ -55,7 +54,7 @@ def test_measurements_arrive_over_a_tls_link(
 ) -> None:
     files = certificates(tmp_path)
     station = Substation(
-        station_config(), tls=server.Tls(files["server"], files["server-key"], files["ca"])
+        station_config(), tls=Tls(files["server"], files["server-key"], files["ca"])
     )
     station.start()
     try:

@@ -29,7 +29,8 @@ INTERROGATION_TIMEOUT = 2.0
 
 @dataclass(frozen=True)
 class Tls:
-    """Certificate files (PEM) for a TLS link; the station's certificate must chain to `ca`."""
+    """Certificate files (PEM) for either end of a TLS 104 link (the bridge's or a station's):
+    its own certificate and key, and the authority the other end's certificate must chain to."""
 
     certificate: Path
     key: Path
