@@ -18,7 +18,7 @@ result_limit = 10000
 url = "embedded"             # or "mqtt://host:1883"
 embedded_port = 1883
 notify_payload = false       # add the plain-JSON message to every notification
-username = "heila-hub"       # the hub's login at an external broker (the embedded one makes its own)
+username = "heila-hub"       # the hub's login at an external broker; the embedded one makes its own
 password = "..."
 
 [tls]                        # serve HTTPS; with client_ca, actors may log in by certificate
