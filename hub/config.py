@@ -75,7 +75,6 @@ class Settings:
     tls_certfile: str | None = None
     tls_keyfile: str | None = None
     tls_client_ca: str | None = None
-    config_file: Path | None = None
 
     @property
     def read_only(self) -> bool:
@@ -133,7 +132,7 @@ def load_settings(path: Path | None) -> Settings:
         raise ConfigError(f"cannot read {path}: {error.strerror}") from error
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"{path} is not valid TOML: {error}") from error
-    values: dict[str, Any] = {"config_file": path}
+    values: dict[str, Any] = {}
     for table, content in document.items():
         if table == "actors":
             values["actors"] = _credentials(path, content)

@@ -25,7 +25,6 @@ DEFAULT_MAP = "substation-1.ttl"
 """The default station's point map, shipped in actors/bridge/stations/."""
 
 BREAKER_COMMAND = "C_DC_NA_1"
-SETPOINT_COMMAND = "C_SE_NC_1"
 
 
 class PointMapError(ValueError):
