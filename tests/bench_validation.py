@@ -4,7 +4,7 @@ from pathlib import Path
 from typing import Any
 
 from hub import message
-from hub.validation import validate
+from hub.validation import reference_violations, validate
 
 VALID = Path(__file__).resolve().parent.parent / "examples" / "valid"
 FLEX = {"https://w3id.org/heila/message/flex-1": "Flexibility"}
@@ -19,6 +19,16 @@ def test_validate_one_offer(benchmark: Any) -> None:
     assert benchmark(validate, offer, FLEX) == []
 
 
+def test_validate_one_operation_plan_of_22_triples(benchmark: Any) -> None:
+    plan = message.parse((VALID / "operation-plan.json").read_bytes(), "application/json")
+    assert benchmark(validate, plan, {}) == []
+
+
+def test_pyshacl_validates_the_same_plan(benchmark: Any) -> None:
+    plan = message.parse((VALID / "operation-plan.json").read_bytes(), "application/json")
+    assert benchmark.pedantic(reference_violations, (plan, {}), rounds=20) == []
+
+
 def test_parse_plain_json(benchmark: Any) -> None:
     body = (VALID / "offer.json").read_bytes()
     benchmark(message.parse, body, "application/json")
@@ -31,4 +41,4 @@ def test_parse_turtle(benchmark: Any) -> None:
 
 def test_accept_plain_json(benchmark: Any) -> None:
     body = (VALID / "offer.json").read_bytes()
-    benchmark(message.accept, body, "application/json", FLEX)
+    benchmark(message.accept, body, "application/json", lambda _iris: FLEX)
