@@ -1,6 +1,6 @@
 """Benchmarks of the hub's message paths (run: pytest tests/bench_hub.py --benchmark-enable).
 
-Not collected by the normal run. `heila bench` measures the same paths with the hub in a
+The suite runs each once, untimed. `heila bench` measures the same paths with the hub in a
 process of its own; here hub and clients share one process, so figures run a little higher.
 """
 

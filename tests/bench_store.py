@@ -1,6 +1,6 @@
 """What the store costs: put() of one message, a lookup among a million quads, paging.
 
-Not part of the normal run; measure with
+The suite runs each once, untimed; measure with
     .venv/bin/pytest tests/bench_store.py --benchmark-enable
 """
 
