@@ -14,8 +14,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
-from hub.errors import Invalid, ParseError, UsageError
-from hub.store import QueryRefused, open_store
+from hub.errors import Invalid, ParseError, QueryRefused, UsageError
+from hub.store import open_store
 
 
 def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:

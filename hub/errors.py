@@ -42,6 +42,10 @@ class ParseError(HubError):
         super().__init__(f"{reason}{where}")
 
 
+class QueryRefused(HubError):
+    """The query or update is well-formed but asks for something the hub does not allow."""
+
+
 class UsageError(HubError):
     """A mistake on the command line the user can fix; printed as one line, exit status 2."""
 

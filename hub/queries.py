@@ -22,10 +22,10 @@ import pyoxigraph as ox
 from fastapi import APIRouter, Request, Response
 
 from hub import resources
-from hub.errors import HubError, ParseError, UsageError
+from hub.errors import HubError, ParseError, QueryRefused, UsageError
 from hub.problem import Problem
 from hub.sparql import answer, plain
-from hub.store import QueryRefused, QueryResult, QueryTimeout, Store, open_store
+from hub.store import QueryResult, QueryTimeout, Store, open_store
 from hub.vocabulary import BASE, HEILA, ID_PATTERN, XSD
 
 TYPES = ("iri", "id", "string", "dateTime", "decimal", "integer")

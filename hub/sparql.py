@@ -18,10 +18,10 @@ import pyoxigraph as ox
 from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from hub.errors import Invalid, NotSender, ParseError
+from hub.errors import Invalid, NotSender, ParseError, QueryRefused
 from hub.negotiation import negotiate
 from hub.problem import Problem
-from hub.store import QueryRefused, QueryResult, QueryTimeout, Store, Term
+from hub.store import QueryResult, QueryTimeout, Store, Term
 from hub.vocabulary import XSD
 
 TRUNCATED_HEADER = "Heila-Truncated"

@@ -29,14 +29,12 @@ from typing import Any, BinaryIO, Literal, Protocol
 
 import pyoxigraph as ox
 import rdflib
-from rdflib.plugins.sparql import algebra as sparql_algebra
-from rdflib.plugins.sparql import parser as sparql_parser
-from rdflib.plugins.sparql.parserutils import CompValue
 
 from hub import message as message_model
 from hub import resources, validation
-from hub.errors import HubError, Invalid, NotSender, ParseError
+from hub.errors import HubError, Invalid, NotSender, ParseError, QueryRefused
 from hub.message import Message
+from hub.sparql_scope import graphs_named_by, refuse_unlisted_services
 from hub.terms import to_rdflib
 from hub.vocabulary import ACTOR, BASE, HEILA, MESSAGE, ONTOLOGY_IRI, RDF, SMARTAPI, XSD
 
@@ -88,10 +86,6 @@ class QueryResult:
 
 class QueryTimeout(HubError):
     """The query ran longer than the configured timeout."""
-
-
-class QueryRefused(HubError):
-    """The query or update is well-formed but asks for something the hub does not allow."""
 
 
 class Store(Protocol):
@@ -235,7 +229,7 @@ class OxigraphStore:
         named_graph_uris: Sequence[str] = (),
     ) -> QueryResult:
         """Answer a query over all messages at once, unless the caller names the dataset."""
-        _refuse_unlisted_services(sparql, self.limits.service_endpoints)
+        refuse_unlisted_services(sparql, self.limits.service_endpoints)
         options: dict[str, Any] = {}
         if default_graph_uris:
             options["default_graph"] = [ox.NamedNode(uri) for uri in default_graph_uris]
@@ -264,8 +258,8 @@ class OxigraphStore:
         no CLEAR ALL, no LOAD), and the default, ontology and log graphs are read-only.
         With `sender`, every message the update changes must be that actor's, before and after.
         """
-        _refuse_unlisted_services(sparql, self.limits.service_endpoints)
-        named = _graphs_named_by(sparql)
+        refuse_unlisted_services(sparql, self.limits.service_endpoints)
+        named = graphs_named_by(sparql)
         with self._lock:
             before = {name: self._graph_quads(name) for name in named}
             copy = ox.Store()
@@ -558,111 +552,3 @@ def _parse_error(error: SyntaxError) -> ParseError:
     if found is None:
         return ParseError(reason)
     return ParseError(reason, int(found.group(1)), int(found.group(2)))
-
-
-_TOKEN = re.compile(
-    r"""(?P<skip>\s+|\#[^\n]*)
-    | (?P<iri><[^<>"{}|^`\\\s]*>)
-    | (?P<string>\"\"\"(?:[^"\\]|\\.|"(?!""))*\"\"\"|'\'\'(?:[^'\\]|\\.|'(?!''))*'\'\'
-        |"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*')
-    | (?P<word>[A-Za-z_][\w.-]*(?::[\w.:%-]*)?|:[\w.:%-]*)
-    | (?P<other>.)""",
-    re.VERBOSE | re.DOTALL,
-)
-
-
-def _words(sparql: str) -> Iterator[tuple[str, str]]:
-    """The SPARQL text's tokens that matter here, (kind, text), comments and strings left out."""
-    for token in _TOKEN.finditer(sparql):
-        kind = token.lastgroup or "other"
-        if kind not in {"skip", "string"}:
-            yield kind, token.group().rstrip(".") if kind == "word" else token.group()
-
-
-def _refuse_unlisted_services(sparql: str, allowed: frozenset[str]) -> None:
-    """Refuse SERVICE calls to endpoints not configured.
-
-    The text is read token by token (IRIs, strings and comments are tokens of their own), so a
-    SERVICE keyword is found wherever it is one and nowhere else; its endpoint is the IRI or
-    prefixed name after it, and a variable endpoint is refused.
-    """
-    prefixes: dict[str, str] = {}
-    tokens = _words(sparql)
-    for kind, text in tokens:
-        keyword = text.upper() if kind == "word" else ""
-        if keyword == "PREFIX":
-            name, iri = next(tokens, ("", "")), next(tokens, ("", ""))
-            prefixes[name[1].removesuffix(":")] = iri[1].strip("<>")
-        elif keyword == "SERVICE":
-            kind, text = next(tokens, ("", ""))
-            if text.upper() == "SILENT":
-                kind, text = next(tokens, ("", ""))
-            prefix, _, local = text.partition(":")
-            endpoint = text.strip("<>") if kind == "iri" else prefixes.get(prefix, "?") + local
-            if kind not in {"iri", "word"} or endpoint not in allowed:
-                raise QueryRefused(f"SERVICE calls to {text} are not allowed on this hub")
-
-
-def _walk(tree: object) -> Iterator[object]:
-    yield tree
-    if isinstance(tree, dict):
-        for value in tree.values():
-            yield from _walk(value)
-    elif isinstance(tree, list | tuple):
-        for value in tree:
-            yield from _walk(value)
-
-
-def _graphs_named_by(sparql: str) -> set[str]:
-    """Every graph an update reads or writes, refusing updates whose graphs cannot be known."""
-    try:
-        tree = sparql_algebra.translateUpdate(sparql_parser.parseUpdate(_unsigned(sparql)))
-    except Exception as error:  # pyparsing's ParseException and rdflib's own errors
-        raise ParseError(
-            str(getattr(error, "msg", error)),
-            getattr(error, "lineno", None),
-            getattr(error, "col", None),
-        ) from None
-    graphs: set[str] = set()
-    for operation in tree.algebra:
-        graphs |= _operation_graphs(operation)
-    return graphs
-
-
-_SIGNED_NUMBER = re.compile(r"(?<=[\s(,;{\[])[-+](?=[0-9.])")
-
-
-def _unsigned(sparql: str) -> str:
-    """The update without signs on numbers, for rdflib's parser only: rdflib 7 fails on a negative
-    decimal, and the graph names it is asked for do not depend on any number's sign."""
-    return _SIGNED_NUMBER.sub("", sparql)
-
-
-def _operation_graphs(operation: CompValue) -> set[str]:
-    """Graph IRIs one update operation names; a graph variable or a whole-store target is refused.
-
-    rdflib's CompValue.get answers the key itself for a missing key, hence dict.get below.
-    """
-    if operation.name == "Load":
-        raise QueryRefused("LOAD is not allowed: post messages instead")
-    named: list[object] = [dict.get(operation, "withClause")]
-    if operation.name in {"Clear", "Drop"}:
-        target = dict.get(operation, "graphiri")
-        if target in {"ALL", "NAMED"}:
-            raise QueryRefused(f"{operation.name.upper()} {target} is not allowed")
-        named.append(target)
-    if operation.name in {"Add", "Move", "Copy"}:
-        named += dict.get(operation, "graph") or []
-    for using in dict.get(operation, "using") or []:
-        named += [dict.get(using, "default"), dict.get(using, "named")]
-    for clause in (operation, dict.get(operation, "delete"), dict.get(operation, "insert")):
-        if isinstance(clause, dict):
-            named += list(dict.get(clause, "quads") or {})
-    named += [
-        dict.get(node, "term")
-        for node in _walk(dict.get(operation, "where"))
-        if isinstance(node, CompValue) and node.name == "Graph"
-    ]
-    if any(isinstance(name, rdflib.Variable) for name in named):
-        raise QueryRefused("an update must name its graphs: GRAPH ?variable is not supported")
-    return {str(name) for name in named if isinstance(name, rdflib.URIRef)}

@@ -6,9 +6,9 @@ from pathlib import Path
 import pytest
 
 from hub.cli import main
-from hub.errors import ParseError
+from hub.errors import ParseError, QueryRefused
 from hub.message import Message
-from hub.store import OxigraphStore, QueryRefused, open_store
+from hub.store import OxigraphStore, open_store
 
 
 def filled(story: list[Message], location: str = "memory") -> OxigraphStore:
