@@ -99,7 +99,7 @@ class Message:
             return json.dumps({**json.loads(text), "@context": CONTEXT_URL}, indent=1).encode()
         if media_type == "application/n-quads":
             return ox.serialize(self.quads(), format=ox.RdfFormat.N_QUADS) or b""
-        triples = [q.triple for q in self.quads()]
+        triples = [ox.Triple(*triple) for triple in self.triples]
         return ox.serialize(triples, format=OXIGRAPH_FORMATS[media_type]) or b""
 
 
@@ -168,11 +168,6 @@ def from_triples(triples: list[Triple]) -> Message:
         references=tuple(sorted(references)),
         triples=tuple(dict.fromkeys(triples)),
     )
-
-
-def from_graph_of(graph: Graph) -> Message:
-    """Read the message an rdflib graph holds."""
-    return from_triples(from_rdflib(graph))
 
 
 def from_quads(stored: Iterable[ox.Quad]) -> Message:

@@ -54,9 +54,6 @@ class NodeShape:
     iri: str
     fields: tuple[Field, ...]
 
-    def field(self, name: str) -> Field | None:
-        return next((f for f in self.fields if f.name == name), None)
-
 
 @dataclass(frozen=True)
 class Shapes:

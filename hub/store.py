@@ -28,14 +28,13 @@ from pathlib import Path
 from typing import Any, BinaryIO, Literal, Protocol
 
 import pyoxigraph as ox
-import rdflib
 
 from hub import message as message_model
 from hub import resources, validation
 from hub.errors import HubError, Invalid, NotSender, ParseError, QueryRefused
 from hub.message import Message
 from hub.sparql_scope import graphs_named_by, refuse_unlisted_services
-from hub.terms import to_rdflib
+from hub.terms import Triple, triples_of
 from hub.vocabulary import ACTOR, BASE, HEILA, MESSAGE, ONTOLOGY_IRI, RDF, SMARTAPI, XSD
 
 LOG_GRAPH = BASE + "hub/log"
@@ -279,7 +278,7 @@ class OxigraphStore:
             _check_writable(changed)
             if sender is not None:
                 _check_sender(sender, before, changed)
-            graphs = {name: _to_rdflib(quads) for name, quads in changed.items() if quads}
+            graphs = {name: _message_triples(quads) for name, quads in changed.items() if quads}
             _check_messages(graphs)
             violations = validation.validate_graphs(graphs, self._types_referenced_by(graphs))
             if violations:
@@ -307,7 +306,7 @@ class OxigraphStore:
         by_graph = _group_by_graph(quads)
         _check_loadable(by_graph)
         messages = {
-            name: _to_rdflib(graph) for name, graph in by_graph.items() if name != LOG_GRAPH
+            name: _message_triples(graph) for name, graph in by_graph.items() if name != LOG_GRAPH
         }
         _check_messages(messages)
         violations = validation.validate_graphs(messages)
@@ -361,13 +360,13 @@ class OxigraphStore:
             q for n, name in enumerate(names, 1) for q in _log_quads(ox.NamedNode(name), last + n)
         ]
 
-    def _types_referenced_by(self, graphs: dict[str, rdflib.Graph]) -> dict[str, str]:
+    def _types_referenced_by(self, graphs: dict[str, list[Triple]]) -> dict[str, str]:
         """The stored type of every message these graphs refer to, for the reference rules."""
         referenced = {
-            str(target)
-            for graph in graphs.values()
-            for target in graph.objects()
-            if isinstance(target, rdflib.URIRef) and str(target).startswith(MESSAGE)
+            target.value
+            for triples in graphs.values()
+            for _s, _p, target in triples
+            if isinstance(target, ox.NamedNode) and target.value.startswith(MESSAGE)
         }
         types = {}
         for iri in referenced - graphs.keys():
@@ -513,10 +512,10 @@ def _check_sender(
                 raise NotSender(sender, name, owner)
 
 
-def _check_messages(graphs: dict[str, rdflib.Graph]) -> None:
+def _check_messages(graphs: dict[str, list[Triple]]) -> None:
     """Each graph must still hold exactly one message, named as its graph and speaking of itself."""
-    for name, graph in graphs.items():
-        held = message_model.from_graph_of(graph)
+    for name, triples in graphs.items():
+        held = message_model.from_triples(triples)
         if held.iri != name:
             raise QueryRefused(
                 f"the graph <{name}> must hold the message <{name}>, not <{held.iri}>"
@@ -531,13 +530,13 @@ def _check_loadable(by_graph: dict[str, set[ox.Quad]]) -> None:
             raise QueryRefused(f"<{name}> is not a message graph (they start with {MESSAGE})")
 
 
-def _to_rdflib(quads: Iterable[ox.Quad]) -> rdflib.Graph:
-    graph = rdflib.Graph()
-    for quad in quads:
+def _message_triples(quads: Iterable[ox.Quad]) -> list[Triple]:
+    """The triples of a message graph; RDF-star has no place in a message."""
+    found = list(quads)
+    for quad in found:
         if isinstance(quad.subject, ox.Triple) or isinstance(quad.object, ox.Triple):
             raise QueryRefused(f"a message cannot hold RDF-star triples: {quad}")
-        graph.add((to_rdflib(quad.subject), to_rdflib(quad.predicate), to_rdflib(quad.object)))
-    return graph
+    return triples_of(found)
 
 
 _OXIGRAPH_POSITION = re.compile(r"error at (\d+):(\d+)")

@@ -1,12 +1,14 @@
 """Validation of messages against the SHACL shapes, before anything is stored.
 
-The shapes are read and harvested once; each message is then checked on its own graph plus the
-types of the messages it refers to, which is all a reference rule (sh:class) needs to see.
-A report is turned into Violations that name the field by its JSON path and its label.
+Every write path calls `validate` (or `validate_graphs` for a SPARQL Update or a load), which
+runs the shapes compiled by hub.shacl. A message is checked on its own triples plus the types
+of the messages it refers to, which is all a reference rule (sh:class) needs to see.
+`reference_violations` asks pyshacl the same question; the tests hold the two to one verdict.
+Either way a violation names the field by its JSON path and its label.
 """
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from functools import cache
 from typing import TYPE_CHECKING
 
@@ -22,7 +24,7 @@ from hub import vocabulary as v
 from hub.errors import Violation
 from hub.ontology import label
 from hub.shapes import local_name, shapes
-from hub.terms import RDF_TYPE, Triple, from_rdflib, index, quads
+from hub.terms import RDF_TYPE, Triple, index, quads
 
 if TYPE_CHECKING:
     from hub.message import Message
@@ -122,11 +124,11 @@ def _types_in(triples: list[Triple]) -> dict[str, str]:
 
 
 def validate_graphs(
-    graphs: Mapping[str, Graph], known_types: Mapping[str, str] | None = None
+    graphs: Mapping[str, Sequence[Triple]], known_types: Mapping[str, str] | None = None
 ) -> list[Violation]:
     """Violations of several message graphs (message IRI -> graph), checked together so that
     they may refer to each other."""
-    triples = [triple for graph in graphs.values() for triple in from_rdflib(graph)]
+    triples = [triple for graph in graphs.values() for triple in graph]
     data, data_quads = index(triples), quads(triples, ox.DefaultGraph())
     types = _types_in(triples)
     known = {**(known_types or {}), **types}

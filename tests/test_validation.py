@@ -50,6 +50,6 @@ def test_a_part_field_is_named_by_its_json_path() -> None:
 def test_graphs_checked_together_may_refer_to_each_other(offer_document: dict[str, object]) -> None:
     flexibility = message.parse((VALID / "flexibility.json").read_bytes(), "application/json")
     offer = _offer(offer_document)
-    graphs = {offer.iri: offer.graph, flexibility.iri: flexibility.graph}
+    graphs = {offer.iri: offer.triples, flexibility.iri: flexibility.triples}
     plan = "https://w3id.org/heila/message/plan-1"
     assert validate_graphs(graphs, {plan: "OperationPlan"}) == []
