@@ -24,12 +24,12 @@ from hub import api, openapi, queries, sparql
 from hub.auth import Credentials, authenticated_actor
 from hub.broker import EmbeddedBroker
 from hub.config import EMBEDDED, Settings
-from hub.errors import HubError, Invalid, NotSender, ParseError
+from hub.errors import HubError
 from hub.inbox import Inbox
 from hub.intake import Intake
 from hub.notify import Notifier
-from hub.problem import Problem
-from hub.store import QueryTimeout, Store
+from hub.problem import Problem, problem_of
+from hub.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -71,51 +71,6 @@ class BodyLimit:
             return message
 
         await self.app(scope, limited, send)
-
-
-def problem_of(error: Exception) -> Problem:
-    """The problem report for an error raised below a route."""
-    if isinstance(error, Problem):
-        return error
-    if isinstance(error, ParseError):
-        return Problem(
-            400,
-            "parse-error",
-            "Body does not parse",
-            str(error),
-            rule="parse",
-            line=error.line,
-            column=error.column,
-        )
-    if isinstance(error, Invalid):
-        return Problem(
-            422,
-            "invalid-message",
-            "The message breaks rules",
-            str(error),
-            violations=[violation.as_dict() for violation in error.violations],
-        )
-    if isinstance(error, NotSender):
-        return Problem(
-            403, "not-sender", "Not the sender", str(error), field="sender", rule="sender"
-        )
-    if isinstance(error, QueryTimeout):
-        return Problem(503, "query-timeout", "Query too long", str(error))
-    if isinstance(error, RequestValidationError):
-        first = error.errors()[0]
-        name = str(first["loc"][-1])
-        return Problem(
-            400,
-            "bad-parameter",
-            "Bad request",
-            f"{name}: {first['msg']}",
-            field=name,
-            rule=str(first["type"]),
-        )
-    if isinstance(error, HTTPException):
-        return Problem(error.status_code, "http", str(error.detail), str(error.detail))
-    log.error("unexpected error", exc_info=error)
-    return Problem(500, "internal", "Internal error", "the hub failed; its log says why")
 
 
 async def _problem_response(request: Request, error: Exception) -> Response:

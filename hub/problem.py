@@ -4,10 +4,17 @@ A `Problem` is raised anywhere below a route and turned into an `application/pro
 answer by the handlers that hub.app installs, so no route builds error bodies by hand.
 """
 
+import logging
 from typing import Any
 
+from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse
+
+from hub.errors import Invalid, NotSender, ParseError
+from hub.store import QueryTimeout
+
+log = logging.getLogger(__name__)
 
 MEDIA_TYPE = "application/problem+json"
 TYPE_BASE = "https://w3id.org/heila/problem/"
@@ -52,3 +59,48 @@ class Problem(HTTPException):
 def bad_parameter(name: str, rule: str, detail: str) -> Problem:
     """A query parameter the route cannot use: names the parameter and the rule it breaks."""
     return Problem(400, "bad-parameter", "Bad query parameter", detail, field=name, rule=rule)
+
+
+def problem_of(error: Exception) -> Problem:
+    """The problem report for an error raised below a route."""
+    if isinstance(error, Problem):
+        return error
+    if isinstance(error, ParseError):
+        return Problem(
+            400,
+            "parse-error",
+            "Body does not parse",
+            str(error),
+            rule="parse",
+            line=error.line,
+            column=error.column,
+        )
+    if isinstance(error, Invalid):
+        return Problem(
+            422,
+            "invalid-message",
+            "The message breaks rules",
+            str(error),
+            violations=[violation.as_dict() for violation in error.violations],
+        )
+    if isinstance(error, NotSender):
+        return Problem(
+            403, "not-sender", "Not the sender", str(error), field="sender", rule="sender"
+        )
+    if isinstance(error, QueryTimeout):
+        return Problem(503, "query-timeout", "Query too long", str(error))
+    if isinstance(error, RequestValidationError):
+        first = error.errors()[0]
+        name = str(first["loc"][-1])
+        return Problem(
+            400,
+            "bad-parameter",
+            "Bad request",
+            f"{name}: {first['msg']}",
+            field=name,
+            rule=str(first["type"]),
+        )
+    if isinstance(error, HTTPException):
+        return Problem(error.status_code, "http", str(error.detail), str(error.detail))
+    log.error("unexpected error", exc_info=error)
+    return Problem(500, "internal", "Internal error", "the hub failed; its log says why")

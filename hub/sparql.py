@@ -20,7 +20,7 @@ from starlette.concurrency import run_in_threadpool
 
 from hub.errors import Invalid, NotSender, ParseError, QueryRefused
 from hub.negotiation import negotiate
-from hub.problem import Problem
+from hub.problem import Problem, problem_of
 from hub.store import QueryResult, QueryTimeout, Store, Term
 from hub.vocabulary import XSD
 
@@ -244,20 +244,10 @@ async def _update(
         await run_in_threadpool(store.update, update, sender=actor)
     except ParseError as error:
         raise _malformed("update", error) from None
-    except NotSender as error:
-        raise Problem(
-            403, "not-sender", "Not the sender", str(error), field="sender", rule="sender"
-        ) from None
+    except (NotSender, Invalid) as error:  # answered as a POSTed message would be
+        raise problem_of(error) from None
     except QueryRefused as error:
         raise Problem(400, "refused-update", "Update refused", str(error)) from None
-    except Invalid as error:
-        raise Problem(
-            422,
-            "invalid",
-            "The update would leave an invalid message",
-            str(error),
-            violations=[violation.as_dict() for violation in error.violations],
-        ) from None
     return Response(status_code=204)
 
 
