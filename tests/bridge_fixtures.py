@@ -160,9 +160,10 @@ def make_bridge(tmp_path: Path) -> Iterator[MakeBridge]:
         hub: FieldHub,
         station: Substation,
         maps: list[Path] | None = None,
-        wait: float = 10.0,
+        wait: float | None = 10.0,
         **overrides: Any,
     ) -> Bridge:
+        """`wait`: seconds for the link to open and MQTT to subscribe; None to wait for neither."""
         settings = Settings(
             hub=hub.url,
             token=TOKENS[ACTOR],
@@ -183,7 +184,8 @@ def make_bridge(tmp_path: Path) -> Iterator[MakeBridge]:
         bridge.outcomes = outcomes  # type: ignore[attr-defined]
         bridge.start()
         started.append(bridge)
-        eventually(lambda: bridge.link.connected and bridge.subscribed, wait)
+        if wait is not None:
+            eventually(lambda: bridge.link.connected and bridge.subscribed, wait)
         return bridge
 
     yield make
@@ -239,16 +241,17 @@ def _relay(source: socket.socket, sink: socket.socket) -> None:
             sock.close()
 
 
-def certificates(folder: Path) -> dict[str, Path]:
+def certificates(folder: Path, authority: str = "heila test CA") -> dict[str, Path]:
     """A CA and a server and a client certificate it signs (PEM files), for a TLS 104 link."""
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import rsa
     from cryptography.x509.oid import NameOID
 
+    folder.mkdir(parents=True, exist_ok=True)
     now = datetime.now(UTC)
     ca_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "heila test CA")])
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, authority)])
     files: dict[str, Path] = {}
 
     def issue(name: str, key: rsa.RSAPrivateKey, is_ca: bool) -> x509.Certificate:
@@ -263,9 +266,9 @@ def certificates(folder: Path) -> dict[str, Path]:
             .not_valid_after(now + timedelta(days=1))
             .add_extension(x509.BasicConstraints(ca=is_ca, path_length=None), critical=True)
         )
-        if not is_ca:
-            address = x509.IPAddress(ipaddress.ip_address("127.0.0.1"))
-            builder = builder.add_extension(x509.SubjectAlternativeName([address]), critical=False)
+        if not is_ca:  # the names the bridge checks the station by
+            names = [x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]
+            builder = builder.add_extension(x509.SubjectAlternativeName(names), critical=False)
         return builder.sign(ca_key, hashes.SHA256())
 
     for name in ("ca", "server", "client"):

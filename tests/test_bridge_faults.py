@@ -1,13 +1,22 @@
-"""Faults the bridge survives: a device restart, a dropped link, an absent hub, a stray point."""
+"""Faults the bridge survives: a device restart (also over TLS), a dropped link, an absent hub,
+a stray point."""
 
 import logging
 from pathlib import Path
 
 import pytest
-from bridge_fixtures import Cable, FieldHub, MakeBridge, eventually
+from bridge_fixtures import (
+    Cable,
+    FieldHub,
+    MakeBridge,
+    certificates,
+    eventually,
+    station_config,
+)
 from rdflib import Graph, URIRef
 
 from actors.bridge import pointmap
+from actors.bridge.link import Tls
 from substation.server import Substation
 
 BREAKER_READINGS = (
@@ -28,6 +37,23 @@ def test_after_a_device_restart_the_bridge_reconnects_and_interrogates_again(
     before = eventually(lambda: breaker_readings(field_hub))
     substation.restart()
     eventually(lambda: breaker_readings(field_hub) > before)
+
+
+def test_after_a_device_restart_the_link_over_tls_reconnects_and_interrogates_again(
+    field_hub: FieldHub, make_bridge: MakeBridge, tmp_path: Path
+) -> None:
+    files = certificates(tmp_path)
+    station = Substation(
+        station_config(), tls=Tls(files["server"], files["server-key"], files["ca"])
+    )
+    station.start()
+    try:
+        make_bridge(field_hub, station, tls=Tls(files["client"], files["client-key"], files["ca"]))
+        before = eventually(lambda: breaker_readings(field_hub))
+        station.restart()
+        eventually(lambda: breaker_readings(field_hub) > before)
+    finally:
+        station.stop()
 
 
 def test_after_the_link_drops_the_bridge_reconnects_and_interrogates_again(

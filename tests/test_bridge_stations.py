@@ -1,8 +1,13 @@
-"""Stations: a second one described only in its point map, and a link over TLS."""
+"""Stations: a second one described only in its point map, the link over TLS, the command."""
 
+import logging
+import queue
 import signal
+import socket
 import subprocess
 import sys
+import threading
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -18,7 +23,7 @@ from bridge_fixtures import (
 )
 
 from actors.bridge import pointmap
-from actors.bridge.link import Tls
+from actors.bridge.link import Link, Tls
 from substation.server import Substation
 
 PV_POWER = (
@@ -44,11 +49,6 @@ def test_a_second_station_described_only_in_its_point_map_reports_and_obeys(
         both.stop()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="c104 2.2.1's client fails every TLS handshake here with mbedtls error -0x5D80 "
-    "(certificate verification without a hostname); c104 2.2.2 adds set_hostname_verification",
-)
 def test_measurements_arrive_over_a_tls_link(
     field_hub: FieldHub, make_bridge: MakeBridge, tmp_path: Path
 ) -> None:
@@ -68,6 +68,112 @@ def test_measurements_arrive_over_a_tls_link(
         eventually(lambda: field_hub.select(PV_POWER.replace("feeder-pv", "feeder-1")))
     finally:
         station.stop()
+
+
+def test_a_station_whose_certificate_another_ca_signed_is_refused(
+    field_hub: FieldHub,
+    make_bridge: MakeBridge,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    ours = certificates(tmp_path / "ours")
+    theirs = certificates(tmp_path / "theirs", authority="another CA")
+    station = Substation(
+        station_config(), tls=Tls(theirs["server"], theirs["server-key"], ours["ca"])
+    )
+    station.start()
+    try:
+        with caplog.at_level(logging.INFO, logger="heila.bridge"):
+            bridge = make_bridge(
+                field_hub,
+                station,
+                tls=Tls(ours["client"], ours["client-key"], ours["ca"]),
+                wait=None,
+            )
+            # c104 reconnects after each refusal: the second try is refused too, not logged again
+            eventually(lambda: caplog.text.count("CLOSED_AWAIT_RECONNECT") >= 2)
+        refusal = "refused: certificate verify failed: unable to get local issuer certificate"
+        assert caplog.text.count(refusal) == 1
+        assert "Traceback" not in caplog.text
+        assert not bridge.link.connected
+        assert field_hub.store.messages(type="Measurement", limit=1) == []
+    finally:
+        station.stop()
+
+
+def test_when_the_station_refuses_the_bridges_certificate_the_bridge_says_so_once(
+    field_hub: FieldHub,
+    make_bridge: MakeBridge,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    ours = certificates(tmp_path / "ours")
+    theirs = certificates(tmp_path / "theirs", authority="another CA")
+    station = Substation(station_config(), tls=Tls(ours["server"], ours["server-key"], ours["ca"]))
+    station.start()
+    try:
+        with caplog.at_level(logging.INFO, logger="heila.bridge"):
+            bridge = make_bridge(
+                field_hub,
+                station,
+                tls=Tls(theirs["client"], theirs["client-key"], ours["ca"]),
+                wait=None,
+            )
+            eventually(lambda: caplog.text.count("CLOSED_AWAIT_RECONNECT") >= 2)
+        assert caplog.text.count("refused after the handshake (the bridge's certificate?)") == 1
+        assert not bridge.link.connected
+    finally:
+        station.stop()
+
+
+def test_a_station_reached_by_an_address_its_certificate_does_not_name_is_refused(
+    field_hub: FieldHub,
+    make_bridge: MakeBridge,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    files = certificates(tmp_path)  # for 127.0.0.1 and localhost
+    config = station_config()
+    config = replace(config, stations=(replace(config.stations[0], host="127.0.0.2"),))
+    station = Substation(config, tls=Tls(files["server"], files["server-key"], files["ca"]))
+    station.start()
+    try:
+        with caplog.at_level(logging.WARNING, logger="heila.bridge.tunnel"):
+            make_bridge(
+                field_hub,
+                station,
+                tls=Tls(files["client"], files["client-key"], files["ca"]),
+                wait=None,
+            )
+            eventually(lambda: "refused: certificate verify failed" in caplog.text)
+        assert "IP address mismatch" in caplog.text
+    finally:
+        station.stop()
+
+
+def test_a_stopped_tls_link_leaves_no_tunnel_behind(tmp_path: Path) -> None:
+    files = certificates(tmp_path)
+    station = Substation(
+        station_config(), tls=Tls(files["server"], files["server-key"], files["ca"])
+    )
+    station.start()
+    try:
+        link = Link(
+            pointmap.load(pointmap.default_files()),
+            queue.SimpleQueue(),
+            endpoints=endpoints(station),
+            tls=Tls(files["client"], files["client-key"], files["ca"]),
+        )
+        link.start()
+        eventually(lambda: link.connected)
+        ports = [tunnel.port for tunnel in link.tunnels]
+        link.stop()
+    finally:
+        station.stop()
+    assert not [t.name for t in threading.enumerate() if t.name.startswith("tls-tunnel")]
+    for port in ports:
+        with pytest.raises(ConnectionRefusedError):
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
 
 
 def test_the_bridge_command_runs_on_its_defaults_and_stops_cleanly(

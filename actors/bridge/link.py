@@ -5,11 +5,13 @@ its clock, from a thread of its own once the connection is open (c104's own Init
 missed the interrogation in about one connect of eight here); a dropped link is reopened by
 c104 itself. Callbacks run on lib60870's receive thread, so they only enqueue a `Sample` and
 wake whoever waits for a status point. Addresses the point map does not name are counted and
-logged, never reported.
+logged, never reported. Over TLS, c104 speaks plain TCP to a `Tunnel` per station endpoint,
+which carries it on over TLS (tunnel.py says why).
 """
 
 import logging
 import queue
+import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -20,6 +22,7 @@ import c104
 
 from actors.bridge.monitoring import Sample
 from actors.bridge.pointmap import BREAKER_COMMAND, Command, Point, PointMap, Station
+from actors.bridge.tunnel import Tunnel
 
 log = logging.getLogger("heila.bridge.link")
 
@@ -37,10 +40,19 @@ class Tls:
     ca: Path
 
     def transport_security(self) -> c104.TransportSecurity:
+        """A station's end, as c104 serves it (c104's client cannot use it: see tunnel.py)."""
         security = c104.TransportSecurity(validate=True, only_known=False)
         security.set_certificate(cert=str(self.certificate), key=str(self.key))
         security.set_ca_certificate(cert=str(self.ca))
         return security
+
+    def client_context(self) -> ssl.SSLContext:
+        """The bridge's end: the station must chain to the CA and name the host it is reached by."""
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        context.minimum_version = ssl.TLSVersion.TLSv1_2
+        context.load_verify_locations(cafile=self.ca)
+        context.load_cert_chain(certfile=self.certificate, keyfile=self.key)
+        return context
 
 
 class Link:
@@ -57,11 +69,11 @@ class Link:
         self.point_map = point_map
         self._samples = samples
         self._changed = threading.Condition()
-        self._client = c104.Client(
-            tick_rate_ms=50,
-            command_timeout_ms=command_timeout_ms,
-            transport_security=tls.transport_security() if tls else None,
-        )
+        self._client = c104.Client(tick_rate_ms=50, command_timeout_ms=command_timeout_ms)
+        self._context = tls.client_context() if tls else None
+        self._tunnels: dict[tuple[str, int], Tunnel] = {}
+        self._stations_at: dict[tuple[str, int], tuple[str, int]] = {}
+        """the station endpoint behind each address c104 connects to (a tunnel's, over TLS)"""
         self._opened: queue.SimpleQueue[c104.Connection | None] = queue.SimpleQueue()
         self._seen: set[tuple[int, int]] = set()
         self._client.on_new_point(callable=self._on_unknown_point)
@@ -76,6 +88,8 @@ class Link:
             self._add_command(command)
 
     def start(self) -> None:
+        for tunnel in self._tunnels.values():
+            tunnel.start()
         self._initialiser = threading.Thread(target=self._initialise, name="iec104-init")
         self._initialiser.start()
         self._client.start()
@@ -84,11 +98,22 @@ class Link:
         self._opened.put(None)
         self._initialiser.join()
         self._client.stop()
+        for tunnel in self._tunnels.values():
+            tunnel.stop()
 
     @property
     def connected(self) -> bool:
-        """Every station's connection is open."""
-        return all(connection.is_connected for connection in self._client.connections)
+        """Every station's connection is open, data transfer started (not muted).
+
+        Through a tunnel the TCP connection opens before the station is reached; until the
+        station answers STARTDT the connection stays muted.
+        """
+        return all(c.is_connected and not c.is_muted for c in self._client.connections)
+
+    @property
+    def tunnels(self) -> list[Tunnel]:
+        """The TLS tunnels c104 connects through, one per station endpoint (none without TLS)."""
+        return list(self._tunnels.values())
 
     def known(self, point: Point) -> bool:
         """A value of the point has been received since its link last opened."""
@@ -117,6 +142,12 @@ class Link:
         return point.transmit(cause=c104.Cot.ACTIVATION)
 
     def _add_station(self, station: Station, host: str, port: int) -> c104.Station:
+        if self._context is not None:
+            tunnel = self._tunnels.get((host, port))
+            if tunnel is None:
+                tunnel = self._tunnels[host, port] = Tunnel((host, port), self._context)
+                self._stations_at["127.0.0.1", tunnel.port] = (host, port)
+            host, port = "127.0.0.1", tunnel.port
         connection = self._client.get_connection(ip=host, port=port)
         if connection is None:
             connection = self._client.add_connection(ip=host, port=port, init=c104.Init.NONE)
@@ -146,8 +177,15 @@ class Link:
         assert point is not None
         return point
 
+    def _station_at(self, connection: c104.Connection) -> str:
+        """The station's host:port for a c104 connection, also when it goes through a tunnel."""
+        host, port = self._stations_at.get(
+            (connection.ip, connection.port), (connection.ip, connection.port)
+        )
+        return f"{host}:{port}"
+
     def _on_state_change(self, connection: c104.Connection, state: c104.ConnectionState) -> None:
-        log.info("IEC 104 link to %s:%d: %s", connection.ip, connection.port, state.name)
+        log.info("IEC 104 link to %s: %s", self._station_at(connection), state.name)
         if state == c104.ConnectionState.OPEN:
             self._opened.put(connection)
         elif state == c104.ConnectionState.CLOSED_AWAIT_RECONNECT:
@@ -230,8 +268,7 @@ class Link:
         self, client: c104.Client, connection: c104.Connection, common_address: int
     ) -> None:
         log.warning(
-            "%s:%d sent common address %d, which the point map does not name",
-            connection.ip,
-            connection.port,
+            "%s sent common address %d, which the point map does not name",
+            self._station_at(connection),
             common_address,
         )
