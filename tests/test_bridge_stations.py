@@ -189,3 +189,13 @@ def test_the_bridge_command_runs_on_its_defaults_and_stops_cleanly(
     finally:
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=20) == 0
+
+
+def test_the_bridge_command_names_a_tls_file_it_cannot_find(tmp_path: Path) -> None:
+    files = certificates(tmp_path)
+    command = [sys.executable, "-m", "hub.cli", "bridge", "--token", TOKENS[ACTOR]]
+    command += ["--tls-cert", str(tmp_path / "absent.crt"), "--tls-key", str(files["client-key"])]
+    command += ["--tls-ca", str(files["ca"])]
+    finished = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=30)
+    assert finished.returncode == 2
+    assert f"TLS: no file {tmp_path / 'absent.crt'}" in finished.stderr

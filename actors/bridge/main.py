@@ -248,4 +248,12 @@ def _tls(args: argparse.Namespace) -> Tls | None:
     files = (args.tls_cert, args.tls_key, args.tls_ca)
     if any(files) and not all(files):
         raise UsageError("TLS needs --tls-cert, --tls-key and --tls-ca together")
-    return Tls(*files) if all(files) else None
+    if not all(files):
+        return None
+    tls = Tls(*files)
+    try:
+        tls.client_context()
+    except OSError as error:  # ssl.SSLError too: a file that is no certificate or key
+        missing = [str(path) for path in files if not path.is_file()]
+        raise UsageError(f"TLS: {f'no file {missing[0]}' if missing else error}") from error
+    return tls
