@@ -23,6 +23,7 @@ import uvicorn
 
 from actors.bridge import pointmap
 from actors.bridge.control import Outcome
+from actors.bridge.link import Tls
 from actors.bridge.main import Bridge, Settings
 from hub.app import create_app
 from hub.auth import hash_token
@@ -289,3 +290,22 @@ def certificates(folder: Path, authority: str = "heila test CA") -> dict[str, Pa
             )
         )
     return files
+
+
+def station_end(files: dict[str, Path], trusting: dict[str, Path] | None = None) -> Tls:
+    """A station's TLS files from `certificates()`; `trusting`: another set's CA for the bridge."""
+    return Tls(files["server"], files["server-key"], (trusting or files)["ca"])
+
+
+def bridge_end(files: dict[str, Path], trusting: dict[str, Path] | None = None) -> Tls:
+    """The bridge's TLS files from `certificates()`; `trusting`: another set's CA for stations."""
+    return Tls(files["client"], files["client-key"], (trusting or files)["ca"])
+
+
+@contextlib.contextmanager
+def running(station: Substation) -> Iterator[Substation]:
+    station.start()
+    try:
+        yield station
+    finally:
+        station.stop()

@@ -13,14 +13,16 @@ from bridge_fixtures import (
     Cable,
     FieldHub,
     MakeBridge,
+    bridge_end,
     certificates,
     eventually,
+    running,
     station_config,
+    station_end,
 )
 from rdflib import Graph, URIRef
 
 from actors.bridge import pointmap
-from actors.bridge.link import Tls
 from substation.server import Substation
 
 BREAKER_READINGS = (
@@ -47,17 +49,11 @@ def test_after_a_device_restart_the_link_over_tls_reconnects_and_interrogates_ag
     field_hub: FieldHub, make_bridge: MakeBridge, tmp_path: Path
 ) -> None:
     files = certificates(tmp_path)
-    station = Substation(
-        station_config(), tls=Tls(files["server"], files["server-key"], files["ca"])
-    )
-    station.start()
-    try:
-        make_bridge(field_hub, station, tls=Tls(files["client"], files["client-key"], files["ca"]))
+    with running(Substation(station_config(), tls=station_end(files))) as station:
+        make_bridge(field_hub, station, tls=bridge_end(files))
         before = eventually(lambda: breaker_readings(field_hub))
         station.restart()
         eventually(lambda: breaker_readings(field_hub) > before)
-    finally:
-        station.stop()
 
 
 def test_after_the_link_drops_the_bridge_reconnects_and_interrogates_again(

@@ -16,14 +16,18 @@ from bridge_fixtures import (
     TOKENS,
     FieldHub,
     MakeBridge,
+    bridge_end,
     certificates,
     endpoints,
     eventually,
+    running,
     station_config,
+    station_end,
 )
 
 from actors.bridge import pointmap
 from actors.bridge.link import Link, Tls
+from actors.bridge.main import Bridge
 from substation.server import Substation
 
 PV_POWER = (
@@ -49,81 +53,67 @@ def test_a_second_station_described_only_in_its_point_map_reports_and_obeys(
         both.stop()
 
 
+Authorities = tuple[dict[str, Path], dict[str, Path]]
+
+
+@pytest.fixture
+def authorities(tmp_path: Path) -> Authorities:
+    """Two sets of certificates, ours and theirs, each signed by its own CA."""
+    return certificates(tmp_path / "ours"), certificates(tmp_path / "theirs", "another CA")
+
+
 def test_measurements_arrive_over_a_tls_link(
     field_hub: FieldHub, make_bridge: MakeBridge, tmp_path: Path
 ) -> None:
     files = certificates(tmp_path)
-    station = Substation(
-        station_config(), tls=Tls(files["server"], files["server-key"], files["ca"])
-    )
-    station.start()
-    try:
-        make_bridge(
-            field_hub,
-            station,
-            endpoints=endpoints(station),
-            tls=Tls(files["client"], files["client-key"], files["ca"]),
-            wait=3.0,
-        )
+    with running(Substation(station_config(), tls=station_end(files))) as station:
+        make_bridge(field_hub, station, tls=bridge_end(files), wait=3.0)
         eventually(lambda: field_hub.select(PV_POWER.replace("feeder-pv", "feeder-1")))
-    finally:
-        station.stop()
 
 
 def test_a_station_whose_certificate_another_ca_signed_is_refused(
     field_hub: FieldHub,
     make_bridge: MakeBridge,
-    tmp_path: Path,
+    authorities: Authorities,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    ours = certificates(tmp_path / "ours")
-    theirs = certificates(tmp_path / "theirs", authority="another CA")
-    station = Substation(
-        station_config(), tls=Tls(theirs["server"], theirs["server-key"], ours["ca"])
-    )
-    station.start()
-    try:
-        with caplog.at_level(logging.DEBUG, logger="heila.bridge.tunnel"):
-            bridge = make_bridge(
-                field_hub,
-                station,
-                tls=Tls(ours["client"], ours["client-key"], ours["ca"]),
-                wait=None,
-            )
-            # the second try, a second later, is refused too, and not logged again
-            eventually(lambda: "next try in 2 s" in caplog.text)
-        refusal = "refused: certificate verify failed: unable to get local issuer certificate"
-        assert caplog.text.count(refusal) == 1
-        assert "Traceback" not in caplog.text
-        assert not bridge.link.connected
-        assert field_hub.store.messages(type="Measurement", limit=1) == []
-    finally:
-        station.stop()
+    ours, theirs = authorities
+    with running(Substation(station_config(), tls=station_end(theirs, trusting=ours))) as station:
+        bridge = refused_twice(field_hub, make_bridge, station, bridge_end(ours), caplog)
+    refusal = "refused: certificate verify failed: unable to get local issuer certificate"
+    assert caplog.text.count(refusal) == 1
+    assert "Traceback" not in caplog.text
+    assert not bridge.link.connected
+    assert field_hub.store.messages(type="Measurement", limit=1) == []
 
 
 def test_when_the_station_refuses_the_bridges_certificate_the_bridge_says_so_once(
     field_hub: FieldHub,
     make_bridge: MakeBridge,
-    tmp_path: Path,
+    authorities: Authorities,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    ours = certificates(tmp_path / "ours")
-    theirs = certificates(tmp_path / "theirs", authority="another CA")
-    station = Substation(station_config(), tls=Tls(ours["server"], ours["server-key"], ours["ca"]))
-    station.start()
-    try:
-        with caplog.at_level(logging.DEBUG, logger="heila.bridge.tunnel"):
-            bridge = make_bridge(
-                field_hub,
-                station,
-                tls=Tls(theirs["client"], theirs["client-key"], ours["ca"]),
-                wait=None,
-            )
-            eventually(lambda: "next try in 2 s" in caplog.text)
-        assert caplog.text.count("refused after the handshake (the bridge's certificate?)") == 1
-        assert not bridge.link.connected
-    finally:
-        station.stop()
+    ours, theirs = authorities
+    with running(Substation(station_config(), tls=station_end(ours))) as station:
+        tls = bridge_end(theirs, trusting=ours)
+        bridge = refused_twice(field_hub, make_bridge, station, tls, caplog)
+    assert caplog.text.count("refused after the handshake (the bridge's certificate?)") == 1
+    assert not bridge.link.connected
+
+
+def refused_twice(
+    field_hub: FieldHub,
+    make_bridge: MakeBridge,
+    station: Substation,
+    tls: Tls,
+    caplog: pytest.LogCaptureFixture,
+) -> Bridge:
+    """A bridge started against a station that refuses it, once it has tried twice (the second
+    try a second after the first, by the backoff)."""
+    with caplog.at_level(logging.DEBUG, logger="heila.bridge.tunnel"):
+        bridge = make_bridge(field_hub, station, tls=tls, wait=None)
+        eventually(lambda: "next try in 2 s" in caplog.text)
+    return bridge
 
 
 def test_a_station_reached_by_an_address_its_certificate_does_not_name_is_refused(
@@ -135,41 +125,28 @@ def test_a_station_reached_by_an_address_its_certificate_does_not_name_is_refuse
     files = certificates(tmp_path)  # for 127.0.0.1 and localhost
     config = station_config()
     config = replace(config, stations=(replace(config.stations[0], host="127.0.0.2"),))
-    station = Substation(config, tls=Tls(files["server"], files["server-key"], files["ca"]))
-    station.start()
-    try:
-        with caplog.at_level(logging.WARNING, logger="heila.bridge.tunnel"):
-            make_bridge(
-                field_hub,
-                station,
-                tls=Tls(files["client"], files["client-key"], files["ca"]),
-                wait=None,
-            )
-            eventually(lambda: "refused: certificate verify failed" in caplog.text)
-        assert "IP address mismatch" in caplog.text
-    finally:
-        station.stop()
+    with (
+        running(Substation(config, tls=station_end(files))) as station,
+        caplog.at_level(logging.WARNING, logger="heila.bridge.tunnel"),
+    ):
+        make_bridge(field_hub, station, tls=bridge_end(files), wait=None)
+        eventually(lambda: "refused: certificate verify failed" in caplog.text)
+    assert "IP address mismatch" in caplog.text
 
 
 def test_a_stopped_link_leaves_no_tunnel_behind(tmp_path: Path) -> None:
     files = certificates(tmp_path)
-    station = Substation(
-        station_config(), tls=Tls(files["server"], files["server-key"], files["ca"])
-    )
-    station.start()
-    try:
+    with running(Substation(station_config(), tls=station_end(files))) as station:
         link = Link(
             pointmap.load(pointmap.default_files()),
             queue.SimpleQueue(),
             endpoints=endpoints(station),
-            tls=Tls(files["client"], files["client-key"], files["ca"]),
+            tls=bridge_end(files),
         )
         link.start()
         eventually(lambda: link.connected)
         ports = [tunnel.port for tunnel in link.tunnels]
         link.stop()
-    finally:
-        station.stop()
     assert not [t.name for t in threading.enumerate() if t.name.startswith("tunnel ")]
     for port in ports:
         with pytest.raises(ConnectionRefusedError):
