@@ -2,13 +2,11 @@
 
 On every (re)connect the link runs a general interrogation of each station and synchronises
 its clock, from a thread of its own once the connection is open (c104's own Init.ALL
-missed the interrogation in about one connect of eight here). Callbacks run on lib60870's
-receive thread, so they only enqueue a `Sample` and wake whoever waits for a status point.
-Addresses the point map does not name are counted and logged, never reported.
-
-c104 reaches each station through a `Tunnel` of its own on the loopback, which adds TLS when
-configured and backs off while the station is lost (tunnel.py says why c104 does neither);
-c104 itself reopens a dropped link, and the tunnel decides when the station sees the try.
+missed the interrogation in about one connect of eight here); a dropped link is reopened by
+c104 itself. Callbacks run on lib60870's receive thread, so they only enqueue a `Sample` and
+wake whoever waits for a status point. Addresses the point map does not name are counted and
+logged, never reported. Over TLS, c104 speaks plain TCP to a `Tunnel` per station endpoint,
+which carries it on over TLS (tunnel.py says why).
 """
 
 import logging
@@ -66,23 +64,18 @@ class Link:
         endpoints: dict[str, tuple[str, int]] | None = None,
         tls: Tls | None = None,
         command_timeout_ms: int = 2000,
-        backoff: tuple[float, float] = (1.0, 30.0),
     ) -> None:
-        """`endpoints` overrides a station's host and port from the point map, by station id;
-        `backoff`: seconds between tries to reach a lost station, first and longest."""
+        """`endpoints` overrides a station's host and port from the point map, by station id."""
         self.point_map = point_map
         self._samples = samples
         self._changed = threading.Condition()
         self._client = c104.Client(tick_rate_ms=50, command_timeout_ms=command_timeout_ms)
         self._context = tls.client_context() if tls else None
-        self._backoff = backoff
         self._tunnels: dict[tuple[str, int], Tunnel] = {}
         self._stations_at: dict[tuple[str, int], tuple[str, int]] = {}
-        """the station endpoint behind each tunnel's loopback address"""
+        """the station endpoint behind each address c104 connects to (a tunnel's, over TLS)"""
         self._opened: queue.SimpleQueue[c104.Connection | None] = queue.SimpleQueue()
         self._seen: set[tuple[int, int]] = set()
-        self._open: set[str] = set()
-        """stations (host:port) whose link is open"""
         self._client.on_new_point(callable=self._on_unknown_point)
         self._client.on_new_station(callable=self._on_unknown_station)
         self._stations: dict[int, c104.Station] = {}
@@ -112,14 +105,14 @@ class Link:
     def connected(self) -> bool:
         """Every station's connection is open, data transfer started (not muted).
 
-        The tunnel's loopback connection opens before the station is reached; until the
+        Through a tunnel the TCP connection opens before the station is reached; until the
         station answers STARTDT the connection stays muted.
         """
         return all(c.is_connected and not c.is_muted for c in self._client.connections)
 
     @property
     def tunnels(self) -> list[Tunnel]:
-        """The tunnels c104 connects through, one per station endpoint."""
+        """The TLS tunnels c104 connects through, one per station endpoint (none without TLS)."""
         return list(self._tunnels.values())
 
     def known(self, point: Point) -> bool:
@@ -149,12 +142,12 @@ class Link:
         return point.transmit(cause=c104.Cot.ACTIVATION)
 
     def _add_station(self, station: Station, host: str, port: int) -> c104.Station:
-        tunnel = self._tunnels.get((host, port))
-        if tunnel is None:
-            tunnel = Tunnel((host, port), self._context, backoff=self._backoff)
-            self._tunnels[host, port] = tunnel
-            self._stations_at["127.0.0.1", tunnel.port] = (host, port)
-        host, port = "127.0.0.1", tunnel.port
+        if self._context is not None:
+            tunnel = self._tunnels.get((host, port))
+            if tunnel is None:
+                tunnel = self._tunnels[host, port] = Tunnel((host, port), self._context)
+                self._stations_at["127.0.0.1", tunnel.port] = (host, port)
+            host, port = "127.0.0.1", tunnel.port
         connection = self._client.get_connection(ip=host, port=port)
         if connection is None:
             connection = self._client.add_connection(ip=host, port=port, init=c104.Init.NONE)
@@ -185,25 +178,18 @@ class Link:
         return point
 
     def _station_at(self, connection: c104.Connection) -> str:
-        """The station's host:port behind a c104 connection to its tunnel."""
+        """The station's host:port for a c104 connection, also when it goes through a tunnel."""
         host, port = self._stations_at.get(
             (connection.ip, connection.port), (connection.ip, connection.port)
         )
         return f"{host}:{port}"
 
     def _on_state_change(self, connection: c104.Connection, state: c104.ConnectionState) -> None:
-        """Opened and lost links are told; the tries between, once a second, only in debug."""
-        station = self._station_at(connection)
-        log.debug("IEC 104 link to %s: %s", station, state.name)
+        log.info("IEC 104 link to %s: %s", self._station_at(connection), state.name)
         if state == c104.ConnectionState.OPEN:
-            log.info("IEC 104 link to %s open", station)
-            self._open.add(station)
             self._opened.put(connection)
         elif state == c104.ConnectionState.CLOSED_AWAIT_RECONNECT:
-            if station in self._open:
-                log.warning("IEC 104 link to %s lost: reopening", station)
-                self._open.discard(station)
-            lost = {s.common_address for s in connection.stations}
+            lost = {station.common_address for station in connection.stations}
             self._seen = {key for key in self._seen if key[0] not in lost}
 
     def _initialise(self) -> None:

@@ -53,8 +53,6 @@ class Settings:
     """seconds to wait for a device's confirmation and for its status point"""
     retry_backoff: tuple[float, float] = (0.5, 15.0)
     """seconds between tries to deliver to the hub, first and longest"""
-    link_backoff: tuple[float, float] = (1.0, 30.0)
-    """seconds between tries to reach a lost station, first and longest"""
 
 
 class Bridge:
@@ -74,7 +72,6 @@ class Bridge:
             endpoints=settings.endpoints,
             tls=settings.tls,
             command_timeout_ms=int(settings.command_timeout * 1000),
-            backoff=settings.link_backoff,
         )
         self.uplink = Uplink(
             settings.hub,

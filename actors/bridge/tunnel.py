@@ -1,16 +1,11 @@
-"""The way to a station: a loopback port that c104 connects to, carried on to the station.
+"""A TLS tunnel for the IEC 104 link: the bridge's end of TLS, in Python's ssl module.
 
-c104 2.2.1 leaves two things undone that the bridge needs, and the tunnel does both:
-- TLS: its client cannot open a verified TLS link (its lib60870 always requires the peer's
-  certificate to be verified but never gives mbedtls a host name, and mbedtls 3.6 refuses every
-  such handshake, -0x5D80). The tunnel ends TLS in Python's ssl module instead: it presents the
-  bridge's certificate and checks the station's against the CA and against the host name or
-  address the station is reached by, which is more than c104 would have checked.
-- Backoff: c104 reopens a lost link every second, for ever. The tunnel dials the station only
-  when its backoff allows (pauses doubling from `backoff[0]` to `backoff[1]`, back to the first
-  once the station answers again); until then it closes c104's connection at once, on the
-  loopback, and the station sees nothing.
-Each hop through the tunnel costs about 0.1 ms.
+c104 2.2.1's client cannot open a verified TLS link: its lib60870 always requires the peer's
+certificate to be verified but never gives mbedtls a host name, and mbedtls 3.6 refuses every
+such handshake (-0x5D80). So c104 speaks plain TCP to a port on the loopback and the tunnel
+carries each of its connections to the station over TLS. It presents the bridge's certificate
+(the station authenticates the bridge) and checks the station's against the CA and against the
+host name or address the station is reached by, which is more than c104 would have checked.
 
 Each connection has a thread of its own that relays both ways from one selector loop: one
 OpenSSL connection must not be read and written from two threads at once.
@@ -33,28 +28,18 @@ CHUNK = 65536
 
 
 class Tunnel:
-    """A loopback port whose every connection is carried on to one station, over TLS if given.
+    """A loopback port whose every connection is carried on to one station over TLS.
 
     A failed connection or handshake closes the local side, so c104 sees a dropped link and
-    reconnects as usual; each reason is logged once until the station answers again.
+    reconnects as usual; each reason is logged once until a handshake succeeds again.
     """
 
     def __init__(
-        self,
-        station: tuple[str, int],
-        context: ssl.SSLContext | None = None,
-        *,
-        backoff: tuple[float, float] = (1.0, 30.0),
-        timeout: float = 5.0,
+        self, station: tuple[str, int], context: ssl.SSLContext, *, timeout: float = 5.0
     ) -> None:
-        """`context`: TLS to the station, None for plain TCP; `timeout`: seconds to connect and
-        to complete the handshake."""
+        """`timeout`: seconds to connect and to complete the handshake."""
         self.station = station
         self._context = context
-        self._backoff = backoff
-        self._delay = backoff[0]
-        self._next_try = 0.0
-        """time.monotonic() before which the station is not dialled again"""
         self._timeout = timeout
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.port: int = self._listener.getsockname()[1]
@@ -64,7 +49,7 @@ class Tunnel:
         self._lock = threading.Lock()
         self._reported: set[str] = set()
         self._connections = itertools.count(1)
-        self._name = f"tunnel {station[0]}:{station[1]}"
+        self._name = f"tls-tunnel {station[0]}:{station[1]}"
 
     def start(self) -> None:
         self._spawn(self._accept, self._name)
@@ -107,19 +92,18 @@ class Tunnel:
                 except OSError as error:  # the client gave up meanwhile
                     log.debug("%s: accept failed: %s", self._name, error)
                     continue
-                if time.monotonic() < self._next_try:
-                    near.close()  # backing off: c104 tries again in a second, on the loopback
-                    continue
                 self._spawn(self._carry, f"{self._name} #{next(self._connections)}", near)
 
     def _carry(self, near: socket.socket) -> None:
-        far: socket.socket | None = None
+        far: ssl.SSLSocket | None = None
         replied = False
 
         def on_reply() -> None:
             nonlocal replied
             replied = True
-            self._answered()
+            if self._reported:
+                log.info("TLS to %s:%d open again", *self.station)
+                self._reported.clear()
 
         try:
             near.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -135,28 +119,21 @@ class Tunnel:
             except OSError as error:
                 if replied:  # c104 says the link dropped too
                     self._report("dropped", error, logging.INFO)
-                elif self._context is not None:  # TLS 1.3 refuses a certificate after the handshake
+                else:  # TLS 1.3 tells a client its certificate was refused after the handshake
                     doubt = "refused after the handshake (the bridge's certificate?)"
                     self._report(doubt, error, same_cause=True)
-                else:
-                    self._report("closed before answering", error, same_cause=True)
         finally:
-            if not replied:
-                self._back_off()  # before c104 sees the close, so its next try knows the pause
-            if isinstance(far, ssl.SSLSocket):
+            if far is not None:
                 with contextlib.suppress(OSError):
                     far.unwrap()  # close_notify, if the station still listens
-            if far is not None:
                 far.close()
             near.close()
 
-    def _open(self) -> socket.socket | None:
-        """The connection to the station, or None if the tunnel stopped meanwhile."""
+    def _open(self) -> ssl.SSLSocket | None:
+        """The TLS connection to the station, or None if the tunnel stopped meanwhile."""
+        host, _ = self.station
         raw = socket.create_connection(self.station, timeout=self._timeout)
         raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        if self._context is None:
-            return raw
-        host, _ = self.station
         far = self._context.wrap_socket(raw, server_hostname=host, do_handshake_on_connect=False)
         try:
             far.setblocking(False)
@@ -184,21 +161,6 @@ class Tunnel:
         log.debug("TLS to %s:%d open (%s, %s)", *self.station, far.version(), far.cipher())
         return far
 
-    def _answered(self) -> None:
-        """The station spoke: the link is up, and its next loss is retried without a pause."""
-        with self._lock:
-            self._delay, self._next_try = self._backoff[0], 0.0
-            if self._reported:
-                log.info("station %s:%d answers again", *self.station)
-                self._reported.clear()
-
-    def _back_off(self) -> None:
-        """No dial before a pause twice as long as the last one, up to `backoff[1]`."""
-        with self._lock:
-            self._next_try = time.monotonic() + self._delay
-            log.debug("station %s:%d: next try in %g s", *self.station, self._delay)
-            self._delay = min(self._delay * 2, self._backoff[1])
-
     def _report(
         self, what: str, error: OSError, level: int = logging.WARNING, same_cause: bool = False
     ) -> None:
@@ -208,16 +170,13 @@ class Tunnel:
         """
         reason = _reason(error)
         cause = what if same_cause else f"{what}: {reason}"
-        with self._lock:
-            first = cause not in self._reported
+        if cause not in self._reported:
             self._reported.add(cause)
-        if first:
-            tls = "TLS " if self._context is not None else ""
-            log.log(level, "%sstation %s:%d %s: %s", tls, *self.station, what, reason)
+            log.log(level, "TLS to %s:%d %s: %s", *self.station, what, reason)
 
 
 def _relay(
-    near: socket.socket, far: socket.socket, wake: socket.socket, on_reply: Callable[[], None]
+    near: socket.socket, far: ssl.SSLSocket, wake: socket.socket, on_reply: Callable[[], None]
 ) -> None:
     """Carry bytes both ways until either side closes or `wake` becomes readable.
 
