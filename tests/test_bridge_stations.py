@@ -67,7 +67,7 @@ def test_measurements_arrive_over_a_tls_link(
 ) -> None:
     files = certificates(tmp_path)
     with running(Substation(station_config(), tls=station_end(files))) as station:
-        make_bridge(field_hub, station, tls=bridge_end(files), wait=3.0)
+        make_bridge(field_hub, station, tls=bridge_end(files))
         eventually(lambda: field_hub.select(PV_POWER.replace("feeder-pv", "feeder-1")))
 
 
