@@ -111,6 +111,7 @@ class Tunnel:
                 far = self._open()
             except OSError as error:  # ssl.SSLError and TimeoutError are OSErrors too
                 self._report("refused", error)
+                _hear_out(near, self._wake)
                 return
             if far is None:
                 return
@@ -173,6 +174,16 @@ class Tunnel:
         if cause not in self._reported:
             self._reported.add(cause)
             log.log(level, "TLS to %s:%d %s: %s", *self.station, what, reason)
+
+
+def _hear_out(near: socket.socket, wake: socket.socket, timeout: float = 1.0) -> None:
+    """Wait until c104 has sent its first frame (STARTDT) before its connection is closed, a
+    second at most: c104 2.2.1 can crash when a connection closes while it is still sending
+    STARTDT on it (Socket_write on a socket its receive thread is freeing)."""
+    with selectors.DefaultSelector() as selector:
+        selector.register(near, selectors.EVENT_READ)
+        selector.register(wake, selectors.EVENT_READ)
+        selector.select(timeout)
 
 
 def _relay(
