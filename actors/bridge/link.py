@@ -197,13 +197,20 @@ class Link:
 
         Every INTERROGATION_TIMEOUT without news, open links whose stations have not reported
         every mapped point are initialised again: a lost open event or answer heals itself.
+        A link still muted then is started again (STARTDT): in some runs c104 2.2.1 left a link
+        muted for good although the station runs it, and the station's confirmation of a new
+        STARTDT unmutes it.
         """
         while True:
             try:
                 opened = self._opened.get(timeout=INTERROGATION_TIMEOUT)
             except queue.Empty:
                 for connection in self._client.connections:
-                    if connection.is_connected and not self._complete(connection):
+                    if connection.is_connected and connection.is_muted:
+                        station = self._station_at(connection)
+                        log.warning("IEC 104 link to %s still muted: started again", station)
+                        connection.unmute()
+                    elif connection.is_connected and not self._complete(connection):
                         self._initialise_stations(connection)
                 continue
             if opened is None:
