@@ -309,3 +309,14 @@ def running(station: Substation) -> Iterator[Substation]:
         yield station
     finally:
         station.stop()
+
+
+TlsStation = tuple[Substation, Tls]
+
+
+@pytest.fixture
+def tls_station(tmp_path: Path) -> Iterator[TlsStation]:
+    """The shipped station serving TLS, and the bridge's TLS files it accepts."""
+    files = certificates(tmp_path)
+    with running(Substation(station_config(), tls=station_end(files))) as station:
+        yield station, bridge_end(files)

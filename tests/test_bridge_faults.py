@@ -9,12 +9,8 @@ from bridge_fixtures import (
     Cable,
     FieldHub,
     MakeBridge,
-    bridge_end,
-    certificates,
+    TlsStation,
     eventually,
-    running,
-    station_config,
-    station_end,
 )
 from rdflib import Graph, URIRef
 
@@ -42,14 +38,13 @@ def test_after_a_device_restart_the_bridge_reconnects_and_interrogates_again(
 
 
 def test_after_a_device_restart_the_link_over_tls_reconnects_and_interrogates_again(
-    field_hub: FieldHub, make_bridge: MakeBridge, tmp_path: Path
+    field_hub: FieldHub, make_bridge: MakeBridge, tls_station: TlsStation
 ) -> None:
-    files = certificates(tmp_path)
-    with running(Substation(station_config(), tls=station_end(files))) as station:
-        make_bridge(field_hub, station, tls=bridge_end(files))
-        before = eventually(lambda: breaker_readings(field_hub))
-        station.restart()
-        eventually(lambda: breaker_readings(field_hub) > before)
+    station, tls = tls_station
+    make_bridge(field_hub, station, tls=tls)
+    before = eventually(lambda: breaker_readings(field_hub))
+    station.restart()
+    eventually(lambda: breaker_readings(field_hub) > before)
 
 
 def test_after_the_link_drops_the_bridge_reconnects_and_interrogates_again(

@@ -16,6 +16,7 @@ from bridge_fixtures import (
     TOKENS,
     FieldHub,
     MakeBridge,
+    TlsStation,
     bridge_end,
     certificates,
     endpoints,
@@ -26,8 +27,7 @@ from bridge_fixtures import (
 )
 
 from actors.bridge import pointmap
-from actors.bridge.link import Link, Tls
-from actors.bridge.main import Bridge
+from actors.bridge.link import Link
 from substation.server import Substation
 
 PV_POWER = (
@@ -63,56 +63,43 @@ def authorities(tmp_path: Path) -> Authorities:
 
 
 def test_measurements_arrive_over_a_tls_link(
-    field_hub: FieldHub, make_bridge: MakeBridge, tmp_path: Path
+    field_hub: FieldHub, make_bridge: MakeBridge, tls_station: TlsStation
 ) -> None:
-    files = certificates(tmp_path)
-    with running(Substation(station_config(), tls=station_end(files))) as station:
-        make_bridge(field_hub, station, tls=bridge_end(files))
-        eventually(lambda: field_hub.select(PV_POWER.replace("feeder-pv", "feeder-1")))
+    station, tls = tls_station
+    make_bridge(field_hub, station, tls=tls)
+    eventually(lambda: field_hub.select(PV_POWER.replace("feeder-pv", "feeder-1")))
 
 
-def test_a_station_whose_certificate_another_ca_signed_is_refused(
+@pytest.mark.parametrize(
+    ("refused", "reason"),
+    [
+        ("station", "refused: certificate verify failed: unable to get local issuer certificate"),
+        ("bridge", "refused after the handshake (the bridge's certificate?)"),
+    ],
+    ids=["station signed by another CA", "bridge signed by another CA"],
+)
+def test_a_certificate_from_another_ca_is_refused_said_once_and_nothing_flows(
     field_hub: FieldHub,
     make_bridge: MakeBridge,
     authorities: Authorities,
     caplog: pytest.LogCaptureFixture,
+    refused: str,
+    reason: str,
 ) -> None:
     ours, theirs = authorities
-    with running(Substation(station_config(), tls=station_end(theirs, trusting=ours))) as station:
-        bridge = refused_twice(field_hub, make_bridge, station, bridge_end(ours), caplog)
-    refusal = "refused: certificate verify failed: unable to get local issuer certificate"
-    assert caplog.text.count(refusal) == 1
+    station_tls = station_end(theirs, trusting=ours) if refused == "station" else station_end(ours)
+    bridge_tls = bridge_end(theirs, trusting=ours) if refused == "bridge" else bridge_end(ours)
+    with (
+        running(Substation(station_config(), tls=station_tls)) as station,
+        caplog.at_level(logging.INFO, logger="heila.bridge"),
+    ):
+        bridge = make_bridge(field_hub, station, tls=bridge_tls, wait=None)
+        # c104 tries again after each refusal: the second is refused too, and not logged again
+        eventually(lambda: caplog.text.count("CLOSED_AWAIT_RECONNECT") >= 2)
+    assert caplog.text.count(reason) == 1
     assert "Traceback" not in caplog.text
     assert not bridge.link.connected
     assert field_hub.store.messages(type="Measurement", limit=1) == []
-
-
-def test_when_the_station_refuses_the_bridges_certificate_the_bridge_says_so_once(
-    field_hub: FieldHub,
-    make_bridge: MakeBridge,
-    authorities: Authorities,
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    ours, theirs = authorities
-    with running(Substation(station_config(), tls=station_end(ours))) as station:
-        tls = bridge_end(theirs, trusting=ours)
-        bridge = refused_twice(field_hub, make_bridge, station, tls, caplog)
-    assert caplog.text.count("refused after the handshake (the bridge's certificate?)") == 1
-    assert not bridge.link.connected
-
-
-def refused_twice(
-    field_hub: FieldHub,
-    make_bridge: MakeBridge,
-    station: Substation,
-    tls: Tls,
-    caplog: pytest.LogCaptureFixture,
-) -> Bridge:
-    """A bridge started against a station that refuses it, once c104 has tried twice."""
-    with caplog.at_level(logging.INFO, logger="heila.bridge"):
-        bridge = make_bridge(field_hub, station, tls=tls, wait=None)
-        eventually(lambda: caplog.text.count("CLOSED_AWAIT_RECONNECT") >= 2)
-    return bridge
 
 
 def test_a_station_reached_by_an_address_its_certificate_does_not_name_is_refused(
@@ -133,19 +120,18 @@ def test_a_station_reached_by_an_address_its_certificate_does_not_name_is_refuse
     assert "IP address mismatch" in caplog.text
 
 
-def test_a_stopped_tls_link_leaves_no_tunnel_behind(tmp_path: Path) -> None:
-    files = certificates(tmp_path)
-    with running(Substation(station_config(), tls=station_end(files))) as station:
-        link = Link(
-            pointmap.load(pointmap.default_files()),
-            queue.SimpleQueue(),
-            endpoints=endpoints(station),
-            tls=bridge_end(files),
-        )
-        link.start()
-        eventually(lambda: link.connected)
-        ports = [tunnel.port for tunnel in link.tunnels]
-        link.stop()
+def test_a_stopped_tls_link_leaves_no_tunnel_behind(tls_station: TlsStation) -> None:
+    station, tls = tls_station
+    link = Link(
+        pointmap.load(pointmap.default_files()),
+        queue.SimpleQueue(),
+        endpoints=endpoints(station),
+        tls=tls,
+    )
+    link.start()
+    eventually(lambda: link.connected)
+    ports = [tunnel.port for tunnel in link.tunnels]
+    link.stop()
     assert not [t.name for t in threading.enumerate() if t.name.startswith("tls-tunnel")]
     for port in ports:
         with pytest.raises(ConnectionRefusedError):

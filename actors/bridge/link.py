@@ -206,11 +206,13 @@ class Link:
                 opened = self._opened.get(timeout=INTERROGATION_TIMEOUT)
             except queue.Empty:
                 for connection in self._client.connections:
-                    if connection.is_connected and connection.is_muted:
+                    if not connection.is_connected:
+                        continue
+                    if connection.is_muted:
                         station = self._station_at(connection)
                         log.warning("IEC 104 link to %s still muted: started again", station)
                         connection.unmute()
-                    elif connection.is_connected and not self._complete(connection):
+                    elif not self._complete(connection):
                         self._initialise_stations(connection)
                 continue
             if opened is None:
