@@ -1,6 +1,7 @@
 """Faults the bridge survives: a device restart (also over TLS), a dropped link, an absent hub,
 a stray point."""
 
+import itertools
 import logging
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from bridge_fixtures import (
     MakeBridge,
     TlsStation,
     eventually,
+    free_port,
 )
 from rdflib import Graph, URIRef
 
@@ -57,6 +59,24 @@ def test_after_the_link_drops_the_bridge_reconnects_and_interrogates_again(
     cable.cut()
     eventually(lambda: breaker_readings(field_hub) > before)
     cable.close()
+
+
+def test_while_a_station_is_unreachable_the_pauses_between_tries_double(
+    field_hub: FieldHub,
+    substation: Substation,
+    make_bridge: MakeBridge,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="heila.bridge.link")
+    nowhere = {substation.config.stations[0].name: ("127.0.0.1", free_port())}
+    make_bridge(field_hub, substation, wait=None, endpoints=nowhere, reconnect_backoff=(0.2, 1.6))
+
+    def tries() -> list[float]:
+        return [r.created for r in caplog.records if r.getMessage().endswith("CLOSED_AWAIT_OPEN")]
+
+    eventually(lambda: len(tries()) >= 5)
+    pauses = [later - earlier for earlier, later in itertools.pairwise(tries()[:5])]
+    assert all(longer > 1.5 * shorter for shorter, longer in itertools.pairwise(pauses)), pauses
 
 
 def test_while_the_hub_is_away_values_wait_on_disk_and_arrive_in_order(

@@ -2,11 +2,12 @@
 
 On every (re)connect the link runs a general interrogation of each station and synchronises
 its clock, from a thread of its own once the connection is open (c104's own Init.ALL
-missed the interrogation in about one connect of eight here); a dropped link is reopened by
-c104 itself. Callbacks run on lib60870's receive thread, so they only enqueue a `Sample` and
-wake whoever waits for a status point. Addresses the point map does not name are counted and
-logged, never reported. Over TLS, c104 speaks plain TCP to a `Tunnel` per station endpoint,
-which carries it on over TLS (tunnel.py says why).
+missed the interrogation in about one connect of eight here). A dropped link is reopened with
+growing pauses (reconnect.py), so each station endpoint has a c104 client of its own.
+Callbacks run on lib60870's receive thread, so they only enqueue a `Sample` and wake whoever
+waits for a status point. Addresses the point map does not name are counted and logged, never
+reported. Over TLS, c104 speaks plain TCP to a `Tunnel` per station endpoint, which carries it
+on over TLS (tunnel.py says why).
 """
 
 import logging
@@ -22,6 +23,7 @@ import c104
 
 from actors.bridge.monitoring import Sample
 from actors.bridge.pointmap import BREAKER_COMMAND, Command, Point, PointMap, Station
+from actors.bridge.reconnect import Reconnects
 from actors.bridge.tunnel import Tunnel
 
 log = logging.getLogger("heila.bridge.link")
@@ -64,20 +66,22 @@ class Link:
         endpoints: dict[str, tuple[str, int]] | None = None,
         tls: Tls | None = None,
         command_timeout_ms: int = 2000,
+        reconnect: tuple[float, float] = (0.5, 30.0),
     ) -> None:
-        """`endpoints` overrides a station's host and port from the point map, by station id."""
+        """`endpoints` overrides a station's host and port from the point map, by station id;
+        `reconnect` is the first and the longest pause before reopening a lost link."""
         self.point_map = point_map
         self._samples = samples
         self._changed = threading.Condition()
-        self._client = c104.Client(tick_rate_ms=50, command_timeout_ms=command_timeout_ms)
+        self._command_timeout_ms = command_timeout_ms
+        self._clients: dict[str, c104.Client] = {}
+        """one client per station endpoint (host:port), so each link can be paused alone"""
         self._context = tls.client_context() if tls else None
         self._tunnels: dict[tuple[str, int], Tunnel] = {}
         self._stations_at: dict[tuple[str, int], tuple[str, int]] = {}
         """the station endpoint behind each address c104 connects to (a tunnel's, over TLS)"""
         self._opened: queue.SimpleQueue[c104.Connection | None] = queue.SimpleQueue()
         self._seen: set[tuple[int, int]] = set()
-        self._client.on_new_point(callable=self._on_unknown_point)
-        self._client.on_new_station(callable=self._on_unknown_station)
         self._stations: dict[int, c104.Station] = {}
         for station in point_map.stations:
             host, port = (endpoints or {}).get(station.id, (station.host, station.port))
@@ -86,18 +90,23 @@ class Link:
             self._add_point(point)
         for command in point_map.commands.values():
             self._add_command(command)
+        self._reconnects = Reconnects(self._clients, reconnect)
 
     def start(self) -> None:
         for tunnel in self._tunnels.values():
             tunnel.start()
         self._initialiser = threading.Thread(target=self._initialise, name="iec104-init")
         self._initialiser.start()
-        self._client.start()
+        self._reconnects.start()
+        for client in self._clients.values():
+            client.start()
 
     def stop(self) -> None:
         self._opened.put(None)
         self._initialiser.join()
-        self._client.stop()
+        self._reconnects.stop()
+        for client in self._clients.values():
+            client.stop()
         for tunnel in self._tunnels.values():
             tunnel.stop()
 
@@ -108,7 +117,7 @@ class Link:
         Through a tunnel the TCP connection opens before the station is reached; until the
         station answers STARTDT the connection stays muted.
         """
-        return all(c.is_connected and not c.is_muted for c in self._client.connections)
+        return all(c.is_connected and not c.is_muted for c in self._connections())
 
     @property
     def tunnels(self) -> list[Tunnel]:
@@ -141,21 +150,34 @@ class Link:
             point.value = float(value) / command.scale
         return point.transmit(cause=c104.Cot.ACTIVATION)
 
+    def _connections(self) -> list[c104.Connection]:
+        return [c for client in self._clients.values() for c in client.connections]
+
     def _add_station(self, station: Station, host: str, port: int) -> c104.Station:
+        endpoint = f"{host}:{port}"
         if self._context is not None:
             tunnel = self._tunnels.get((host, port))
             if tunnel is None:
                 tunnel = self._tunnels[host, port] = Tunnel((host, port), self._context)
                 self._stations_at["127.0.0.1", tunnel.port] = (host, port)
             host, port = "127.0.0.1", tunnel.port
-        connection = self._client.get_connection(ip=host, port=port)
+        client = self._clients.get(endpoint)
+        if client is None:
+            client = self._clients[endpoint] = self._client()
+        connection = client.get_connection(ip=host, port=port)
         if connection is None:
-            connection = self._client.add_connection(ip=host, port=port, init=c104.Init.NONE)
+            connection = client.add_connection(ip=host, port=port, init=c104.Init.NONE)
             assert connection is not None, f"bad endpoint {host}:{port}"
             connection.on_state_change(callable=self._on_state_change)
         added = connection.add_station(common_address=station.common_address)
         assert added is not None
         return added
+
+    def _client(self) -> c104.Client:
+        client = c104.Client(tick_rate_ms=50, command_timeout_ms=self._command_timeout_ms)
+        client.on_new_point(callable=self._on_unknown_point)
+        client.on_new_station(callable=self._on_unknown_station)
+        return client
 
     def _add_point(self, point: Point) -> None:
         kind = getattr(c104.Type, point.type)
@@ -191,6 +213,7 @@ class Link:
         elif state == c104.ConnectionState.CLOSED_AWAIT_RECONNECT:
             lost = {station.common_address for station in connection.stations}
             self._seen = {key for key in self._seen if key[0] not in lost}
+            self._reconnects.lost(self._station_at(connection))
 
     def _initialise(self) -> None:
         """General interrogation, then clock synchronisation, of each station of an opened link.
@@ -205,7 +228,7 @@ class Link:
             try:
                 opened = self._opened.get(timeout=INTERROGATION_TIMEOUT)
             except queue.Empty:
-                for connection in self._client.connections:
+                for connection in self._connections():
                     if not connection.is_connected:
                         continue
                     if connection.is_muted:
@@ -213,15 +236,21 @@ class Link:
                         log.warning("IEC 104 link to %s still muted: started again", station)
                         connection.unmute()
                     elif not self._complete(connection):
-                        self._initialise_stations(connection)
+                        self._initialise_link(connection)
                 continue
             if opened is None:
                 return
-            self._initialise_stations(opened)
+            self._initialise_link(opened)
 
     def _complete(self, connection: c104.Connection) -> bool:
         addresses = {station.common_address for station in connection.stations}
         return all(key in self._seen for key in self.point_map.points if key[0] in addresses)
+
+    def _initialise_link(self, connection: c104.Connection) -> None:
+        """Initialise the link's stations; once all have answered, its reconnect pause resets."""
+        self._initialise_stations(connection)
+        if self._complete(connection):
+            self._reconnects.settled(self._station_at(connection))
 
     def _initialise_stations(self, connection: c104.Connection) -> None:
         for station in connection.stations:

@@ -53,6 +53,8 @@ class Settings:
     """seconds to wait for a device's confirmation and for its status point"""
     retry_backoff: tuple[float, float] = (0.5, 15.0)
     """seconds between tries to deliver to the hub, first and longest"""
+    reconnect_backoff: tuple[float, float] = (0.5, 30.0)
+    """seconds before reopening a lost station link, first and longest"""
 
 
 class Bridge:
@@ -72,6 +74,7 @@ class Bridge:
             endpoints=settings.endpoints,
             tls=settings.tls,
             command_timeout_ms=int(settings.command_timeout * 1000),
+            reconnect=settings.reconnect_backoff,
         )
         self.uplink = Uplink(
             settings.hub,

@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 
+from actors.bridge.backoff import Backoff
 from actors.bridge.buffer import DiskBuffer
 
 log = logging.getLogger("heila.bridge.uplink")
@@ -43,8 +44,7 @@ class Uplink:
             base_url=hub, headers={"Authorization": f"Bearer {token}"}, timeout=timeout
         )
         self._lock = threading.Lock()
-        self._backoff = backoff
-        self._delay = backoff[0]
+        self._backoff = Backoff(*backoff)
         self._retry_at = 0.0
         self._pending = len(buffer)
         self.delivered = 0
@@ -110,7 +110,7 @@ class Uplink:
         except httpx.HTTPError as error:
             return self._unavailable(str(error) or type(error).__name__)
         if response.is_success:
-            self._delay = self._backoff[0]
+            self._backoff.succeeded()
             self._retry_at = 0.0
             self.delivered += 1
             return Delivery.DELIVERED
@@ -128,8 +128,7 @@ class Uplink:
     def _unavailable(self, reason: str) -> Delivery:
         if self._retry_at == 0.0:
             log.warning("hub unavailable (%s): buffering on disk", reason)
-        self._retry_at = time.monotonic() + self._delay
-        self._delay = min(self._delay * 2, self._backoff[1])
+        self._retry_at = time.monotonic() + self._backoff.failed()
         return Delivery.UNAVAILABLE
 
 
