@@ -6,6 +6,8 @@ Lists of literals and references are sets, as in RDF; parts keep their order by 
 """
 
 import re
+from collections.abc import Callable
+from dataclasses import dataclass
 from decimal import Decimal
 from functools import cache
 from typing import Any
@@ -13,7 +15,7 @@ from typing import Any
 import pyoxigraph as ox
 
 from hub import vocabulary as v
-from hub.shapes import Field, NodeShape, enum_key, local_name, shapes
+from hub.shapes import Field, Kind, NodeShape, enum_key, local_name, shapes
 from hub.terms import RDF_TYPE, Index, Term, Triple, literal_value
 
 JSON = dict[str, Any]
@@ -29,25 +31,23 @@ def message_iri(message_id: str) -> str:
     return v.MESSAGE + message_id
 
 
-def part_iri(owner: ox.NamedNode, field: Field, position: int | None) -> ox.NamedNode:
-    """Parts are named after their property, numbered when there are several."""
-    base = owner.value.split("#", 1)[0]
-    suffix = "" if position is None else f"-{position}"
-    return ox.NamedNode(f"{base}#{local_name(field.path)}{suffix}")
-
-
 # JSON -> RDF
 
 
-def _lexical(datatype: str, value: Any) -> str:
-    """The canonical text of a JSON value in the field's datatype."""
-    if datatype == DECIMAL:
-        return format(Decimal(str(value)), "f")
-    if datatype == DOUBLE:
-        return repr(float(value))
-    if datatype == BOOLEAN:
-        return "true" if value else "false"
-    return str(value)
+def _decimal(value: Any) -> str:
+    return format(Decimal(str(value)), "f")
+
+
+def _double(value: Any) -> str:
+    return repr(float(value))
+
+
+def _boolean(value: Any) -> str:
+    return "true" if value else "false"
+
+
+# the canonical text of a JSON value in a field's datatype; str for the others
+_LEXICAL: dict[str, Callable[[Any], str]] = {DECIMAL: _decimal, DOUBLE: _double, BOOLEAN: _boolean}
 
 
 @cache
@@ -55,48 +55,90 @@ def _iri(iri: str) -> ox.NamedNode:
     return ox.NamedNode(iri)
 
 
+@dataclass(frozen=True, slots=True)
+class _Writer:
+    """A field with all that writing its values needs, worked out once, not once per value."""
+
+    name: str
+    path: ox.NamedNode
+    many: bool
+    kind: Kind
+    datatype: ox.NamedNode
+    lexical: Callable[[Any], str]
+    members: dict[str, ox.NamedNode]  # JSON word -> enumeration member
+    base: str | None  # of a reference
+    local: str  # a part's IRI is the message's, then #local, numbered when there are several
+    node: str  # a part's shape
+
+
+def _writer(field: Field) -> _Writer:
+    members: dict[str, ox.NamedNode] = {}
+    for choice in field.choices:  # the first member a word names, as a search would find
+        members.setdefault(enum_key(choice), _iri(choice))
+    datatype = field.datatype or STRING
+    return _Writer(
+        name=field.name,
+        path=_iri(field.path),
+        many=field.many,
+        kind=field.kind,
+        datatype=_iri(datatype),
+        lexical=_LEXICAL.get(datatype, str),
+        members=members,
+        base=field.base,
+        local=local_name(field.path),
+        node=field.node or "",
+    )
+
+
 @cache
-def _choice(choices: tuple[str, ...], word: str) -> ox.NamedNode:
-    """The enumeration member a JSON word names (the schema has checked it is one)."""
-    return _iri(next(c for c in choices if enum_key(c) == word))
+def _writers(shape_iri: str) -> tuple[_Writer, ...]:
+    """The writers of a shape's fields, found by IRI since a shape is slow to hash."""
+    catalogue = shapes()
+    every = [catalogue.envelope, *catalogue.objects.values(), *catalogue.parts.values()]
+    shape = next(s for s in every if s.iri == shape_iri)
+    return tuple(_writer(f) for f in shape.fields)
 
 
 def _term(
-    triples: list[Triple], owner: ox.NamedNode, field: Field, value: Any, position: int | None
+    triples: list[Triple], base: str, writer: _Writer, value: Any, position: int | None
 ) -> Term:
-    if field.kind == "literal":
-        datatype = field.datatype or STRING
-        return ox.Literal(_lexical(datatype, value), datatype=_iri(datatype))
-    if field.kind == "ref":
-        return ox.NamedNode(f"{field.base}{value}")
-    if field.kind == "enum":
-        return _choice(field.choices, value)
-    node = part_iri(owner, field, position)
-    _write_fields(triples, node, shapes().parts[field.node or ""], value)
+    if writer.kind == "literal":
+        return ox.Literal(writer.lexical(value), datatype=writer.datatype)
+    if writer.kind == "ref":
+        return ox.NamedNode(f"{writer.base}{value}")
+    if writer.kind == "enum":
+        return writer.members[value]  # the schema has checked it is one
+    suffix = "" if position is None else f"-{position}"
+    node = ox.NamedNode(f"{base}#{writer.local}{suffix}")
+    _write_fields(triples, base, node, _writers(writer.node), value)
     return node
 
 
 def _write_fields(
-    triples: list[Triple], node: ox.NamedNode, shape: NodeShape, document: JSON
+    triples: list[Triple],
+    base: str,
+    node: ox.NamedNode,
+    writers: tuple[_Writer, ...],
+    document: JSON,
 ) -> None:
-    for field in shape.fields:
-        if field.name not in document:
+    for writer in writers:
+        if writer.name not in document:
             continue
-        value = document[field.name]
-        path = _iri(field.path)
-        if not field.many:
-            triples.append((node, path, _term(triples, node, field, value, None)))
+        value = document[writer.name]
+        if not writer.many:
+            triples.append((node, writer.path, _term(triples, base, writer, value, None)))
             continue
         for position, item in enumerate(value):
-            triples.append((node, path, _term(triples, node, field, item, position)))
+            triples.append((node, writer.path, _term(triples, base, writer, item, position)))
 
 
 def to_triples(document: JSON) -> list[Triple]:
     """The RDF of a message in plain JSON that has passed its JSON Schema."""
     node = ox.NamedNode(message_iri(document["id"]))
     triples: list[Triple] = [(node, RDF_TYPE, ox.NamedNode(v.HEILA + document["type"]))]
-    _write_fields(triples, node, shapes().envelope, document)
-    _write_fields(triples, node, shapes().objects[document["type"]], document)
+    base = node.value.split("#", 1)[0]
+    _write_fields(triples, base, node, _writers(shapes().envelope.iri), document)
+    _write_fields(triples, base, node, _writers(shapes().objects[document["type"]].iri), document)
     return triples
 
 

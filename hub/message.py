@@ -8,7 +8,7 @@ import json
 import logging
 import re
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
 from typing import Any
@@ -67,6 +67,7 @@ class Message:
     time: datetime
     references: tuple[str, ...]
     triples: tuple[Triple, ...]
+    index: Index = field(compare=False, repr=False)  # of `triples`, made once as they are read
 
     @cached_property
     def graph(self) -> Graph:
@@ -75,10 +76,6 @@ class Message:
         for s, p, o in self.triples:
             graph.add((to_rdflib(s), to_rdflib(p), to_rdflib(o)))
         return graph
-
-    @cached_property
-    def index(self) -> Index:
-        return index(self.triples)
 
     @cached_property
     def _quads(self) -> list[ox.Quad]:
@@ -108,14 +105,14 @@ def _structure_violation(focus: str, field: str, rule: str, text: str) -> Invali
     return Invalid([Violation(name, focus, field, field, rule, None, text)])
 
 
-def _message_node(triples: list[Triple]) -> tuple[ox.NamedNode, str]:
+def _message_node(data: Index) -> tuple[ox.NamedNode, str]:
     """The one subject typed as an information object, and its type's local name."""
     found = {
         (s, o.value.removeprefix(v.HEILA))
-        for s, p, o in triples
-        if p == RDF_TYPE
-        and isinstance(s, ox.NamedNode)
-        and o.value.removeprefix(v.HEILA) in v.INFORMATION_OBJECTS
+        for s, properties in data.items()
+        if isinstance(s, ox.NamedNode)
+        for o in properties.get(RDF_TYPE, [])
+        if o.value.removeprefix(v.HEILA) in v.INFORMATION_OBJECTS
     }
     if len(found) != 1:
         what = "no information object" if not found else "more than one information object"
@@ -123,9 +120,9 @@ def _message_node(triples: list[Triple]) -> tuple[ox.NamedNode, str]:
     return next(iter(found))
 
 
-def _check_scope(triples: list[Triple], node: ox.NamedNode) -> None:
+def _check_scope(data: Index, node: ox.NamedNode) -> None:
     """A message speaks of itself and its parts only: nothing it says can touch other messages."""
-    for subject, _p, _o in triples:
+    for subject in data:  # each once, in the order the triples name them
         if subject.value.split("#", 1)[0] != node.value:
             raise _structure_violation(
                 node.value, "id", "scope", f"a message may only describe itself, not {subject}"
@@ -146,17 +143,22 @@ def _time(term: Term | None) -> datetime:
 
 def from_triples(triples: list[Triple]) -> Message:
     """Read the envelope of the message that `triples` hold."""
-    node, type_name = _message_node(triples)
-    _check_scope(triples, node)
-    properties = index(t for t in triples if t[0] == node)[node]
+    unique = tuple(dict.fromkeys(triples))
+    data = index(unique)
+    node, type_name = _message_node(data)
+    _check_scope(data, node)
+    if len(unique) == len(triples):
+        properties = data[node]
+    else:  # the envelope is read as given, repeats and all
+        properties = index(t for t in triples if t[0] == node)[node]
     identifier = next((i.value for i in properties.get(SMARTAPI_ID, [])), "")
     if message_iri(identifier) != node.value:
         expected = f"the IRI of message {identifier!r} must be {v.MESSAGE}{{id}}"
         raise _structure_violation(node.value, "id", "messageIri", expected)
     references = {  # from the message itself and from its parts
-        o.value.removeprefix(v.MESSAGE)
-        for _s, _p, o in triples
-        if isinstance(o, ox.NamedNode) and o.value.startswith(v.MESSAGE) and "#" not in o.value
+        iri.removeprefix(v.MESSAGE)
+        for _s, _p, o in unique
+        if isinstance(o, ox.NamedNode) and (iri := o.value).startswith(v.MESSAGE) and "#" not in iri
     }
     return Message(
         iri=node.value,
@@ -166,7 +168,8 @@ def from_triples(triples: list[Triple]) -> Message:
         recipients=tuple(sorted(_actor(r) for r in properties.get(RECIPIENT, []))),
         time=_time(next(iter(properties.get(GENERATED_AT, [])), None)),
         references=tuple(sorted(references)),
-        triples=tuple(dict.fromkeys(triples)),
+        triples=unique,
+        index=data,
     )
 
 

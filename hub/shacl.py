@@ -12,7 +12,7 @@ import operator
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, cached_property, lru_cache, partial
 from typing import Any
 
 import pyoxigraph as ox
@@ -46,13 +46,14 @@ _PROPERTY_PARAMETERS = _ANNOTATIONS | set(_BOUNDS) | {
     SH["class"], SH.node, SH.lessThan, SH.sparql, SH.message,
 }  # fmt: skip
 _NODE_PARAMETERS = _ANNOTATIONS | {SH.property, SH.targetClass}
+_NUMBER = re.compile(r"-(\d+)$")  # of a part among several
 
 
 class UnsupportedShape(ValueError):
     """A shape uses a SHACL feature this validator does not implement."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # compiled once: identity is equality, and hashes fast
 class SparqlCheck:
     path: ox.NamedNode
     rule: str
@@ -76,6 +77,12 @@ class PropertyCheck:
     bounds: tuple[tuple[str, Callable[[Any, Any], bool], str, Any], ...] = ()
     less_than: ox.NamedNode | None = None
     sparql: tuple[SparqlCheck, ...] = ()
+
+    @cached_property
+    def value_rules(self) -> tuple["_ValueRule", ...]:
+        """The rules each value must keep, in the order they are reported, each with its words:
+        worked out once, since they are asked of every value of every message."""
+        return _value_rules(self)
 
 
 @dataclass
@@ -201,30 +208,63 @@ def _report(
     run.found.append(_violation(focus, field, check.path, rule, value, text))
 
 
-def _value_problem(run: _Run, check: PropertyCheck, value: Term) -> tuple[str, str] | None:
-    """The first rule a single value breaks, with words for it; None if it keeps them all."""
-    if check.datatype is not None and not (
-        isinstance(value, ox.Literal) and value.datatype == check.datatype and is_well_typed(value)
-    ):
-        return "datatype", f"must be an {local_name(check.datatype.value)}"
-    if check.choices is not None and value not in check.choices:
+_ValueRule = tuple[str, Callable[[_Run, Term], bool], str]  # rule, test, words
+
+
+def _value_rules(check: PropertyCheck) -> tuple[_ValueRule, ...]:
+    rules: list[_ValueRule] = []
+    if check.datatype is not None:
+        words = f"must be an {local_name(check.datatype.value)}"
+        rules.append(("datatype", partial(_is_typed, check.datatype), words))
+    if check.choices is not None:
         words = ", ".join(sorted(local_name(c.value) for c in check.choices))
-        return "in", f"must be one of {words}"
-    if check.iri_only and not isinstance(value, ox.NamedNode):
-        return "nodeKind", "must be an IRI"
-    if check.pattern is not None and not check.pattern.search(value.value):
-        return "pattern", f"must match {check.pattern.pattern}"
-    if check.refers_to is not None and not _has_type(run, value, check.refers_to):
-        return "class", f"must refer to a known {local_name(check.refers_to)}"
+        rules.append(("in", partial(_is_member, check.choices), f"must be one of {words}"))
+    if check.iri_only:
+        rules.append(("nodeKind", _is_iri, "must be an IRI"))
+    if check.pattern is not None:
+        words = f"must match {check.pattern.pattern}"
+        rules.append(("pattern", partial(_matches, check.pattern), words))
+    if check.refers_to is not None:
+        words = f"must refer to a known {local_name(check.refers_to)}"
+        rules.append(("class", partial(_has_type, check.refers_to), words))
     for rule, holds, words, limit in check.bounds:
-        if not _compares(value, holds, limit):
-            return rule, f"must be {words} {limit}"
-    return None
+        rules.append((rule, partial(_is_within, holds, limit), f"must be {words} {limit}"))
+    return tuple(rules)
 
 
-def _has_type(run: _Run, value: Term, cls: str) -> bool:
+def _is_typed(datatype: ox.NamedNode, _run: _Run, value: Term) -> bool:
+    return (
+        isinstance(value, ox.Literal)
+        and value.datatype == datatype
+        and is_well_typed(datatype.value, value.value)
+    )
+
+
+def _is_member(choices: frozenset[Term], _run: _Run, value: Term) -> bool:
+    return value in choices
+
+
+def _is_iri(_run: _Run, value: Term) -> bool:
+    return isinstance(value, ox.NamedNode)
+
+
+def _matches(pattern: re.Pattern[str], _run: _Run, value: Term) -> bool:
+    return _found(pattern, value.value)
+
+
+@lru_cache(maxsize=4096)
+def _found(pattern: re.Pattern[str], text: str) -> bool:
+    """Cached, since the same texts recur: shared timestamps, the points of a substation."""
+    return pattern.search(text) is not None
+
+
+def _has_type(cls: str, run: _Run, value: Term) -> bool:
     declared = any(t.value == cls for t in run.index.get(value, {}).get(RDF_TYPE, []))
     return declared or run.types.get(value.value) == cls.removeprefix(v.HEILA)
+
+
+def _is_within(holds: Callable[[Any, Any], bool], limit: Any, _run: _Run, value: Term) -> bool:
+    return _compares(value, holds, limit)
 
 
 def _compares(value: Term, holds: Callable[[Any, Any], bool], limit: Any) -> bool:
@@ -248,22 +288,30 @@ def _violation(
     )
 
 
-def _check_property(run: _Run, focus: Term, check: PropertyCheck, prefix: str) -> None:
+def _check_property(
+    run: _Run,
+    focus: Term,
+    properties: dict[ox.NamedNode, list[Term]],
+    check: PropertyCheck,
+    prefix: str,
+) -> None:
     field = f"{prefix}{check.name}"
-    values = run.index.get(focus, {}).get(check.path, [])
+    values = properties.get(check.path, [])
     if len(values) < check.min_count:
         words = "is required" if check.min_count == 1 else f"needs {check.min_count} values"
         _report(run, focus, field, check, "minCount", None, words)
     if check.max_count is not None and len(values) > check.max_count:
         _report(run, focus, field, check, "maxCount", None, f"takes {check.max_count} at most")
     for value in values:
-        problem = _value_problem(run, check, value)
-        if problem is not None:
-            _report(run, focus, field, check, problem[0], value, problem[1])
-        elif check.node is not None:
-            number = re.search(r"-(\d+)$", value.value)
-            part = f"{field}[{number.group(1)}]." if number else f"{field}."
-            _check_node(run, value, check.node, part)
+        for rule, holds, words in check.value_rules:  # the first rule it breaks is reported
+            if not holds(run, value):
+                _report(run, focus, field, check, rule, value, words)
+                break
+        else:
+            if check.node is not None:
+                number = _NUMBER.search(value.value)
+                part = f"{field}[{number.group(1)}]." if number else f"{field}."
+                _check_node(run, value, check.node, part)
         if check.less_than is not None:
             _check_less_than(run, focus, field, check, value, check.less_than)
     for sparql in check.sparql:
@@ -288,8 +336,9 @@ def _value_or_none(term: Term) -> Any:
 
 
 def _check_node(run: _Run, focus: Term, shape: str, prefix: str) -> None:
+    properties = run.index.get(focus, {})
     for check in compiled()[shape]:
-        _check_property(run, focus, check, prefix)
+        _check_property(run, focus, properties, check, prefix)
 
 
 def _run_sparql(run: _Run, data: Sequence[ox.Quad]) -> None:

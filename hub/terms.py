@@ -10,6 +10,7 @@ import re
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 from typing import Any
 
 import pyoxigraph as ox
@@ -84,9 +85,15 @@ def literal_value(literal: ox.Literal) -> Any:
     return literal.value if read is None else read(literal.value)
 
 
-def is_well_typed(literal: ox.Literal) -> bool:
+@lru_cache(maxsize=4096)
+def is_well_typed(datatype: str, text: str) -> bool:
+    """Whether `text` is in the lexical space of `datatype`, as a literal of it reads. Cached,
+    since the same texts recur: a message's readings mostly share their timestamps."""
+    read = _READERS.get(datatype)
+    if read is None:
+        return True
     try:
-        literal_value(literal)
+        read(text)
     except IllTyped:
         return False
     return True
@@ -100,8 +107,14 @@ def text(term: Term) -> str:
 def index(triples: Iterable[Triple]) -> Index:
     """Subject -> predicate -> objects: the one lookup structure the message path needs."""
     found: Index = {}
-    for s, p, o in triples:
-        found.setdefault(s, {}).setdefault(p, []).append(o)
+    for s, p, o in triples:  # get, not setdefault: no empty dict and list made per triple
+        properties = found.get(s)
+        if properties is None:
+            found[s] = {p: [o]}
+        elif (objects := properties.get(p)) is None:
+            properties[p] = [o]
+        else:
+            objects.append(o)
     return found
 
 
