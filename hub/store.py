@@ -48,6 +48,11 @@ _RDF_TYPE = ox.NamedNode(RDF + "type")
 _GENERATED_BY = ox.NamedNode(SMARTAPI + "generatedBy")
 _READ_ONLY_GRAPHS = frozenset({LOG_GRAPH, ONTOLOGY_IRI})
 _WIDEST_WINDOW = 8192
+BULK_QUADS = 2_000
+"""Messages at least this large are written by ingesting sorted files (`bulk_extend`) instead
+of a transaction: about twice as fast on disk for a 1,000-reading Measurement, slower below
+this size. It stays all or nothing: Oxigraph ingests anything under a million quads as one
+batch, in one RocksDB ingestion of all its column families, which is atomic."""
 
 Term = ox.NamedNode | ox.BlankNode | ox.Literal | ox.Triple
 
@@ -159,7 +164,9 @@ class OxigraphStore:
             if known is not None:
                 return Stored(message.iri, known, created=False)
             sequence = self._last_sequence + 1
-            self._store.extend([*message.quads(), *_log_quads(graph, sequence)])
+            quads = [*message.quads(), *_log_quads(graph, sequence)]
+            write = self._store.bulk_extend if len(quads) >= BULK_QUADS else self._store.extend
+            write(quads)
             self._last_sequence = sequence
         return Stored(message.iri, sequence, created=True)
 

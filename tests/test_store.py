@@ -8,8 +8,9 @@ import pyoxigraph as ox
 import pytest
 
 from hub.errors import Invalid, ParseError
-from hub.message import Message
+from hub.message import Message, from_json
 from hub.store import (
+    BULK_QUADS,
     LOG_GRAPH,
     NotSender,
     OxigraphStore,
@@ -93,6 +94,36 @@ def test_a_disk_store_reopens_with_its_messages_and_its_sequence(tmp_path: Path,
     reopened = open_store(str(tmp_path / "store"))
     assert reopened.put(story[3]).sequence == 4
     assert reopened.get(story[0].iri) is not None
+
+
+def many_readings(count: int) -> Message:
+    now = datetime.now(UTC).isoformat()
+    reading = {"quantity": "phaseVoltage", "unit": "V", "time": now, "receivedAt": now}
+    return from_json(
+        {
+            "type": "Measurement",
+            "id": f"measurement-{count}",
+            "sender": "mgms-1",
+            "time": now,
+            "readings": [
+                {**reading, "value": 230.0 + n / count, "point": f"feeder-1.voltage-{n}"}
+                for n in range(count)
+            ],
+        }
+    )
+
+
+def test_a_message_too_large_for_one_transaction_is_stored_whole_and_logged(tmp_path: Path):
+    large = many_readings(BULK_QUADS // 4)
+    assert len(large.quads()) >= BULK_QUADS
+    store = open_store(str(tmp_path / "store"))
+    stored = store.put(large)
+    store.close()
+    del store
+    reopened = open_store(str(tmp_path / "store"))
+    assert graph_quads(reopened, large.iri) == as_stored(large.quads())
+    assert [s.iri for s in reopened.messages()] == [large.iri]
+    assert reopened.put(large) == type(stored)(large.iri, stored.sequence, created=False)
 
 
 def test_get_reads_a_message_back_whole(store, story):
