@@ -7,6 +7,8 @@ the store is flushed.
 """
 
 import argparse
+import contextlib
+import gc
 import logging
 import signal
 import socket
@@ -23,8 +25,10 @@ from fastapi import FastAPI
 from hub import tls
 from hub.app import create_app
 from hub.config import EMBEDDED, Settings, check, load_settings
-from hub.errors import UsageError
+from hub.errors import HubError, UsageError
 from hub.lifecycle import Background
+from hub.message import accept
+from hub.resources import examples_dir
 from hub.store import QueryLimits, open_store
 
 log = logging.getLogger("hub")
@@ -100,6 +104,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"cannot open the store at {settings.store}: {error}") from None
     try:
         _announce(settings)
+        _warm_up()
         config = uvicorn.Config(
             create_app(settings, store),
             host=settings.host,
@@ -113,6 +118,21 @@ def run(args: argparse.Namespace) -> int:
         store.close()
     log.info("stopped")
     return 0
+
+
+def _warm_up() -> None:
+    """Build the shapes, schemas and validators before the first request, by accepting every
+    shipped example once, then move all that long-lived state out of the collector's sight.
+
+    Without `gc.freeze` every full collection rescans those hundreds of thousands of objects,
+    and a large message sets off several: about a fifth of the time of a 1,000-reading
+    Measurement went to that here.
+    """
+    for example in sorted((examples_dir() / "valid").glob("*.json")):
+        with contextlib.suppress(HubError):  # references to other examples are unknown here
+            accept(example.read_bytes(), "application/json")
+    gc.collect()
+    gc.freeze()
 
 
 class BackgroundHub(Background):
