@@ -76,7 +76,8 @@ def test_while_a_station_is_unreachable_the_pauses_between_tries_double(
 
     eventually(lambda: len(tries()) >= 5)
     pauses = [later - earlier for earlier, later in itertools.pairwise(tries()[:5])]
-    assert all(longer > 1.5 * shorter for shorter, longer in itertools.pairwise(pauses)), pauses
+    # a busy machine can only lengthen a pause; c104's own retries would come once a second
+    assert all(p >= 0.95 * due for p, due in zip(pauses, (0.2, 0.4, 0.8, 1.6), strict=True)), pauses
 
 
 def test_while_the_hub_is_away_values_wait_on_disk_and_arrive_in_order(
