@@ -163,7 +163,7 @@ class Link:
             host, port = "127.0.0.1", tunnel.port
         client = self._clients.get(endpoint)
         if client is None:
-            client = self._clients[endpoint] = self._client()
+            client = self._clients[endpoint] = self._new_client()
         connection = client.get_connection(ip=host, port=port)
         if connection is None:
             connection = client.add_connection(ip=host, port=port, init=c104.Init.NONE)
@@ -173,7 +173,7 @@ class Link:
         assert added is not None
         return added
 
-    def _client(self) -> c104.Client:
+    def _new_client(self) -> c104.Client:
         client = c104.Client(tick_rate_ms=50, command_timeout_ms=self._command_timeout_ms)
         client.on_new_point(callable=self._on_unknown_point)
         client.on_new_station(callable=self._on_unknown_station)
