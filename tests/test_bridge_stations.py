@@ -94,7 +94,7 @@ def test_a_certificate_from_another_ca_is_refused_said_once_and_nothing_flows(
         caplog.at_level(logging.INFO, logger="heila.bridge"),
     ):
         bridge = make_bridge(field_hub, station, tls=bridge_tls, wait=None)
-        # c104 tries again after each refusal: the second is refused too, and not logged again
+        # the bridge tries again after each refusal: the second is refused too, not logged again
         eventually(lambda: caplog.text.count("CLOSED_AWAIT_RECONNECT") >= 2)
     assert caplog.text.count(reason) == 1
     assert "Traceback" not in caplog.text

@@ -191,8 +191,8 @@ def _relay(
 ) -> None:
     """Carry bytes both ways until either side closes or `wake` becomes readable.
 
-    `on_reply` is called when the station first sends something: only then is the link known
-    to be accepted, since a TLS 1.3 server refuses a client's certificate after the handshake.
+    `on_reply` is called whenever the station sends something: only then is the link known to
+    be accepted, since a TLS 1.3 server refuses a client's certificate after the handshake.
 
     Reads drain a socket (and OpenSSL's buffer with it) before the loop waits again; what a
     socket cannot take at once waits for it in memory. IEC 104's window (k = 12 unconfirmed
@@ -206,7 +206,6 @@ def _relay(
     """OpenSSL must write before it can read on"""
     other: dict[socket.socket, socket.socket] = {near: far, far: near}
     interest = {near: selectors.EVENT_READ, far: selectors.EVENT_READ}
-    replied = False
     with selectors.DefaultSelector() as selector:
         selector.register(wake, selectors.EVENT_READ)
         for sock, events in interest.items():
@@ -220,8 +219,7 @@ def _relay(
                     continue
                 sink = other[source]
                 state = _receive(source, waiting[sink])
-                if source is far and waiting[sink] and not replied:
-                    replied = True
+                if source is far and waiting[sink]:
                     on_reply()
                 _send(sink, waiting[sink])
                 if state == _CLOSED:
