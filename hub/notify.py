@@ -54,6 +54,7 @@ def rfc3339(moment: datetime) -> str:
 
 
 def notification(message: Message, stored: Stored, payload: bool) -> dict[str, Any]:
+    """What subscribers hear of a stored message; with `payload`, the message itself."""
     body: dict[str, Any] = {
         "iri": stored.iri,
         "id": message.id,
@@ -79,8 +80,9 @@ class Notifier:
         username: str | None = None,
         password: str | None = None,
         protocol: MQTTProtocolVersion = MQTTProtocolVersion.MQTTv5,
-        payload: bool = False,
+        payload: frozenset[str] = frozenset(),
     ) -> None:
+        """`payload`: the types whose notifications carry the message."""
         self.host = host
         self.port = port
         self.payload = payload
@@ -119,7 +121,7 @@ class Notifier:
 
     def notify(self, message: Message, stored: Stored) -> None:
         """Tell every recipient, and the observers, that `message` is stored."""
-        body = json.dumps(notification(message, stored, self.payload))
+        body = json.dumps(notification(message, stored, message.type in self.payload))
         for actor in (*message.recipients, OBSERVERS):
             self._send(topic(actor, message.type), body)
 

@@ -28,7 +28,7 @@ from actors.bridge.main import Bridge, Settings
 from hub.app import create_app
 from hub.auth import hash_token
 from hub.broker import Mosquitto
-from hub.config import Credential
+from hub.config import ORDERS, Credential
 from hub.config import Settings as HubSettings
 from hub.store import OxigraphStore, open_store
 from substation import config as substation_config
@@ -66,6 +66,7 @@ class FieldHub:
     mqtt: str
     store: OxigraphStore
     port: int = field(default_factory=free_port)
+    notify_payload: frozenset[str] = ORDERS
     _server: uvicorn.Server | None = None
     _thread: threading.Thread | None = None
 
@@ -78,6 +79,7 @@ class FieldHub:
             port=self.port,
             mqtt=self.mqtt,
             actors={a: Credential(hash_token(t)) for a, t in TOKENS.items()},
+            notify_payload=self.notify_payload,
         )
         config = uvicorn.Config(
             create_app(settings, self.store), host="127.0.0.1", port=self.port, log_level="warning"

@@ -1,6 +1,7 @@
 """Control direction: activations and control signals operate the station, outcomes are stored."""
 
 import itertools
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -9,6 +10,8 @@ from bridge_fixtures import ACTOR, DSO, FieldHub, MakeBridge, eventually
 
 from actors.bridge import pointmap
 from actors.bridge.control import Order, OrderError, Outcome, orders
+from hub.broker import Mosquitto
+from hub.store import open_store
 from substation.model import Breaker
 from substation.server import Substation
 
@@ -93,6 +96,26 @@ def test_activation_closes_the_breaker_and_the_outcome_is_stored(
     assert outcome.sent <= outcome.confirmed <= outcome.executed
     state = eventually(lambda: outcome_of(field_hub, message["id"]))
     assert state == ("https://w3id.org/heila/ontology#Executed", None)
+
+
+@pytest.fixture
+def hub_without_payloads(mosquitto: Mosquitto) -> Iterator[FieldHub]:
+    """A hub whose notifications carry no message, the story told."""
+    running = FieldHub(mosquitto.url, open_store("memory"), notify_payload=frozenset())
+    running.start()
+    running.tell_story()
+    yield running
+    running.stop()
+
+
+def test_without_the_message_in_its_notification_the_bridge_reads_the_activation_from_the_hub(
+    hub_without_payloads: FieldHub, substation: Substation, make_bridge: MakeBridge
+) -> None:
+    substation.trip("feeder-1")
+    bridge = make_bridge(hub_without_payloads, substation)
+    assert hub_without_payloads.post(DSO, activation(device="breaker-1")).status_code == 201
+    outcome: Outcome = eventually(lambda: bridge.outcomes and bridge.outcomes[0])
+    assert outcome.executed is not None, outcome.reason
 
 
 def test_control_signal_moves_the_battery_to_its_setpoint(

@@ -78,12 +78,21 @@ def test_a_refused_message_is_not_announced(hub, subscribe, story):
 
 def test_the_payload_comes_along_when_configured(serve: Serve, mosquitto, subscribe, story):
     token = new_token()
-    settings = hub_settings(mosquitto, {"spp-1": token}, notify_payload=True)
+    settings = hub_settings(
+        mosquitto, {"spp-1": token}, notify_payload=frozenset({"WeatherForecast"})
+    )
     url = serve(create_app(settings, open_store("memory")))
     wait_until_connected(url)
     dms = subscribe("heila/v1/dms-1/#")
     post(url, by_id(story, "weather-1"), token)
     assert dms.next().body["payload"] == by_id(story, "weather-1").to_json()
+
+
+def test_by_default_an_activation_comes_with_its_notification(hub, subscribe, story):
+    ams = subscribe("heila/v1/ams-1/ActivationNotification")
+    for message in story:
+        assert send(hub, message).status_code == 201
+    assert ams.next().body["payload"] == by_id(story, "activation-1").to_json()
 
 
 def test_notifications_of_messages_stored_while_the_broker_was_away_arrive_once_it_is_back(

@@ -124,10 +124,12 @@ def command_to_confirmation(bench: Bench) -> Figure:
             answer = client.post("/messages", json=signal, headers=headers)
             answer.raise_for_status()
             outcome = outcomes.get(timeout=10)
-            if outcome.confirmed is None or outcome.notified is None:
-                raise RuntimeError(f"the device did not confirm: {outcome.reason}")
-            totals.append(outcome.confirmed.timestamp() - started)
-            own.append((outcome.confirmed - outcome.notified).total_seconds())
+            # when c104 misses the device's confirmation, the status point's change stands in
+            answered = outcome.confirmed or outcome.executed
+            if answered is None or outcome.notified is None:
+                raise RuntimeError(f"the device did not carry out the command: {outcome.reason}")
+            totals.append(answered.timestamp() - started)
+            own.append((answered - outcome.notified).total_seconds())
     print(Figure("  bridge: heard -> confirmed", rounds, tuple(own)).row())
     return Figure("command stored -> confirmed", rounds, tuple(totals))
 
