@@ -1,0 +1,20 @@
+"""`heila bench` end to end: every scenario runs to its figure. Few rounds, so no figure is
+judged here; the figures themselves are quoted from full runs."""
+
+import subprocess
+from pathlib import Path
+
+import actors.bridge.bench  # noqa: F401  (registers the bridge's scenarios)
+from hub.bench import HEADER, HEILA, SCENARIOS
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_every_scenario_prints_its_headline_figure():
+    result = subprocess.run(
+        [*HEILA, "bench", "--count", "5"], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    headlines = [line for line in result.stdout.splitlines() if line and line[0] != " "]
+    assert headlines[0] == HEADER
+    assert len(headlines) == 1 + len(SCENARIOS), result.stdout
