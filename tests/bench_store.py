@@ -1,4 +1,5 @@
-"""What the store costs: put() of one message, a lookup among a million quads, paging.
+"""What the store costs: put() of one message, a lookup among a million quads, paging, and
+how many readings a second it can take at all for a given number of quads per reading.
 
 The suite runs each once, untimed; measure with
     .venv/bin/pytest tests/bench_store.py --benchmark-enable
@@ -112,3 +113,53 @@ def test_validated_update_of_one_message(benchmark, story):
         )
 
     benchmark(reprice)
+
+
+READINGS = 1_000
+"""Readings per message in the ingestion benchmark; five messages a round."""
+_rounds = itertools.count()
+
+
+def _reading_quads(round_: int, per_reading: int, named: bool) -> list[list[ox.Quad]]:
+    """Five messages of READINGS readings, `per_reading` quads each (the link from the
+    message, the point, the value, then times), in each message's graph or the default one."""
+    link, point = ox.NamedNode(HEILA + "reading"), ox.NamedNode(HEILA + "point")
+    predicates = [ox.NamedNode(HEILA + name) for name in ("value", "measuredAt", "receivedAt")]
+    predicates += [ox.NamedNode(f"{HEILA}extra{n}") for n in range(per_reading)]
+    moment = ox.Literal("2026-11-26T12:00:00.125Z", datatype=ox.NamedNode(XSD + "dateTime"))
+    batches = []
+    for number in range(5):
+        iri = ox.NamedNode(f"{MESSAGE}bench-{round_}-{number}")
+        graph = iri if named else ox.DefaultGraph()
+        quads = []
+        for n in range(READINGS):
+            reading = ox.NamedNode(f"{iri.value}#reading-{n}")
+            quads.append(ox.Quad(iri, link, reading, graph))
+            quads.append(ox.Quad(reading, point, ox.NamedNode(f"{HEILA}point-{n % 50}"), graph))
+            quads += [
+                ox.Quad(reading, predicate, moment, graph)
+                for predicate in predicates[: per_reading - 2]
+            ]
+        batches.append(quads)
+    return batches
+
+
+@pytest.mark.parametrize("graph", ["named", "default"])
+@pytest.mark.parametrize("per_reading", [3, 5, 7])
+def test_readings_ingested_on_disk(benchmark, tmp_path: Path, per_reading: int, graph: str):
+    """The store alone, one sorted ingestion per message: the ceiling of any write path.
+    Readings per second = 5 * READINGS / the mean."""
+    database = ox.Store(str(tmp_path / "store"))
+
+    ingested = []
+
+    def ingest(batches: list[list[ox.Quad]]) -> None:
+        for batch in batches:
+            database.bulk_extend(batch)
+        ingested.append(5 * READINGS)
+
+    def fresh() -> tuple[tuple[list[list[ox.Quad]]], dict[str, object]]:
+        return (_reading_quads(next(_rounds), per_reading, graph == "named"),), {}
+
+    benchmark.pedantic(ingest, setup=fresh, rounds=5)
+    assert len(database) == sum(ingested) * per_reading
