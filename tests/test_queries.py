@@ -192,6 +192,20 @@ def test_latest_values_take_the_newest_reading_of_each_point(store):
     )
 
 
+def test_of_two_readings_measured_in_the_same_instant_the_latest_value_is_the_one_received_last():
+    store = open_store("memory")
+    reading = {
+        "quantity": "phaseVoltage",
+        "unit": "V",
+        "time": "2026-11-26T15:05:00.125Z",
+        "point": "q1-voltage-l1",
+    }
+    for number, (value, received) in enumerate([(231.0, "00.300"), (229.0, "00.200")]):
+        late = {**reading, "value": value, "receivedAt": f"2026-11-26T15:05:{received}Z"}
+        store.put(variant("measurement", id=f"same-{number}", references=[], readings=[late]))
+    assert [row["value"] for row in rows(store, "latest-values")] == ["231"]
+
+
 def test_offers_to_whom_reads_the_flows_of_the_ontology(store):
     found = rows(store, "offers-to-whom")
     assert {"object": "Offer", "from": "AMS", "to": "FMP", "function": "Market Operations"} in found
