@@ -354,9 +354,22 @@ def _run_sparql(run: _Run, data: Sequence[ox.Quad]) -> None:
             focus = row["this"]
             if focus not in focus_fields:
                 continue
-            value = row["value"] if has_value else None
+            value = _as_written(run, focus, sparql.path, row["value"]) if has_value else None
             field = focus_fields[focus]
             run.found.append(_violation(focus, field, sparql.path, sparql.rule, value, sparql.text))
+
+
+def _as_written(run: _Run, focus: Term, path: ox.NamedNode, value: Term | None) -> Term | None:
+    """The value as the message wrote it: Oxigraph's store answers literals in canonical form
+    ("2" for a double written "2.0"), and a problem report should quote the client."""
+    if not isinstance(value, ox.Literal):
+        return value
+    written = [
+        o
+        for o in run.index.get(focus, {}).get(path, [])
+        if isinstance(o, ox.Literal) and o.datatype == value.datatype
+    ]
+    return value if value in written or len(written) != 1 else written[0]
 
 
 def check(

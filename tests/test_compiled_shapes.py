@@ -17,6 +17,9 @@ EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 MEDIA_TYPES = {".json": "application/json", ".ttl": "text/turtle"}
 
 
+MOMENT = "2026-11-26T15:00:00Z"
+
+
 def _verdict(found: list[Violation]) -> set[tuple[str, str, str, str | None]]:
     return {(x.message, x.field, x.rule, x.value) for x in found}
 
@@ -56,6 +59,13 @@ def test_compiled_verdict_equals_pyshacl_on_the_story(story_message: message.Mes
 def test_compiled_verdict_equals_pyshacl_on_generated_messages(document: dict[str, object]) -> None:
     generated = message.from_json(document)
     assert _verdict(validate(generated)) == _verdict(reference_violations(generated))
+
+
+def test_a_sparql_violation_quotes_the_value_as_the_message_wrote_it() -> None:
+    reading = {"quantity": "powerFactor", "value": 2.0, "unit": "UNITLESS", "time": MOMENT}
+    measurement = {"type": "Measurement", "id": "pf", "sender": "mgms-1", "time": MOMENT}
+    found = validate(message.from_json({**measurement, "readings": [reading]}))
+    assert [(x.rule, x.value) for x in found] == [("powerFactorRange", "2.0")]
 
 
 def test_a_shape_feature_it_lacks_is_refused() -> None:
