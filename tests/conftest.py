@@ -1,6 +1,7 @@
 """Fixtures shared by the hub's tests: the example story, free ports and a real HTTP server."""
 
 import json
+import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -10,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from hypothesis import settings as hypothesis_settings
 
 from hub import message
 from hub.app import create_app
@@ -20,6 +22,10 @@ from hub.config import Credential, Settings
 from hub.message import Message
 from hub.server import BackgroundHub
 from hub.store import Store, open_store
+
+hypothesis_settings.register_profile("ci", derandomize=True)
+if os.environ.get("CI"):  # the same examples on every CI run: a red run is the change's doing
+    hypothesis_settings.load_profile("ci")
 
 Serve = Callable[[FastAPI], str]
 """Start an app on a free port and answer its base URL."""
