@@ -48,7 +48,7 @@ EMBEDDED = "embedded"
 ORDERS = frozenset({"ActivationNotification", "ControlSignal"})
 """The types whose notifications carry the message by default: orders that a device carries
 out at once. They are small, and a receiver that need not first ask the hub saves a round trip
-(about half of a bridge's share of an activation's way to the device)."""
+(more than half of the bridge's share of an activation's way to the device)."""
 
 
 class ConfigError(UsageError):
