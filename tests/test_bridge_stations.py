@@ -28,6 +28,7 @@ from bridge_fixtures import (
 
 from actors.bridge import pointmap
 from actors.bridge.link import Link
+from hub.cli import main
 from substation.server import Substation
 
 PV_POWER = (
@@ -161,3 +162,13 @@ def test_the_bridge_command_names_a_tls_file_it_cannot_find(tmp_path: Path) -> N
     finished = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=30)
     assert finished.returncode == 2
     assert f"TLS: no file {tmp_path / 'absent.crt'}" in finished.stderr
+
+
+def test_the_bridge_command_refuses_a_negative_number_of_retries(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["bridge", "--token", TOKENS[ACTOR], "--command-retries", "-1"]) == 2
+    error = capsys.readouterr().err.strip()
+    assert error == (
+        "heila bridge: --command-timeout must be positive and --command-retries not negative"
+    )
