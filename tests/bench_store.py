@@ -136,9 +136,11 @@ def _reading_quads(round_: int, per_reading: int, named: bool) -> list[list[ox.Q
             reading = ox.NamedNode(f"{iri.value}#reading-{n}")
             quads.append(ox.Quad(iri, link, reading, graph))
             quads.append(ox.Quad(reading, point, ox.NamedNode(f"{HEILA}point-{n % 50}"), graph))
+            value = ox.Literal(f"{230 + n / READINGS}", datatype=ox.NamedNode(XSD + "double"))
+            objects = [value, *[moment] * (per_reading - 3)]
             quads += [
-                ox.Quad(reading, predicate, moment, graph)
-                for predicate in predicates[: per_reading - 2]
+                ox.Quad(reading, predicate, thing, graph)
+                for predicate, thing in zip(predicates, objects, strict=False)
             ]
         batches.append(quads)
     return batches
@@ -150,7 +152,6 @@ def test_readings_ingested_on_disk(benchmark, tmp_path: Path, per_reading: int, 
     """The store alone, one sorted ingestion per message: the ceiling of any write path.
     Readings per second = 5 * READINGS / the mean."""
     database = ox.Store(str(tmp_path / "store"))
-
     ingested = []
 
     def ingest(batches: list[list[ox.Quad]]) -> None:
