@@ -184,14 +184,17 @@ def command_while_readings_stream(bench: Bench) -> Figure:
     streamer.start()
     try:
         while streamed.value == 0:  # the first batch is in: the stream is running
+            if not streamer.is_alive():
+                raise RuntimeError("the reading stream stopped before its first batch")
             time.sleep(0.05)
-        started = time.perf_counter()
+        before, started = streamed.value, time.perf_counter()
         figure = _command_rounds(bench, "command -> confirmed, loaded")
-        rate = streamed.value / (time.perf_counter() - started)
+        meanwhile = streamed.value - before
+        rate = meanwhile / (time.perf_counter() - started)
     finally:
         stop.set()
         streamer.join(30)
-    print(Figure("  readings meanwhile", streamed.value, per_second=rate).row())
+    print(Figure("  readings meanwhile", meanwhile, per_second=rate).row())
     return figure
 
 
