@@ -147,10 +147,7 @@ def from_triples(triples: list[Triple]) -> Message:
     data = index(unique)
     node, type_name = _message_node(data)
     _check_scope(data, node)
-    if len(unique) == len(triples):
-        properties = data[node]
-    else:  # the envelope is read as given, repeats and all
-        properties = index(t for t in triples if t[0] == node)[node]
+    properties = data[node]
     identifier = next((i.value for i in properties.get(SMARTAPI_ID, [])), "")
     if message_iri(identifier) != node.value:
         expected = f"the IRI of message {identifier!r} must be {v.MESSAGE}{{id}}"

@@ -9,6 +9,7 @@ from rdflib.compare import isomorphic
 from hub import message
 from hub.context import CONTEXT_URL
 from hub.errors import Invalid, ParseError
+from tests.conftest import EXAMPLES
 from tests.strategies import documents
 
 RDF_FORMATS = ["text/turtle", "application/ld+json", "application/n-quads", "application/rdf+xml"]
@@ -45,6 +46,14 @@ def test_envelope_is_read_from_the_graph(offer_document: dict[str, object]) -> N
     assert offer.iri == "https://w3id.org/heila/message/offer-1"
     assert offer.recipients == ("fmp-1",)
     assert "flex-1" in offer.references
+
+
+def test_a_triple_written_twice_names_its_recipient_once() -> None:
+    turtle = (EXAMPLES / "valid" / "weather-forecast.ttl").read_text()
+    recipients = "actor:dms-1, actor:mgms-1"
+    twice = turtle.replace(f"{recipients} ;", f"{recipients}, actor:dms-1 ;")
+    assert twice != turtle
+    assert message.parse(twice.encode(), "text/turtle").recipients == ("dms-1", "mgms-1")
 
 
 def test_parts_are_named_after_their_property(offer_document: dict[str, object]) -> None:
