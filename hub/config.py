@@ -35,7 +35,7 @@ certificate = true           # or a certificate from client_ca with CN=mgms
 
 import dataclasses
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -176,7 +176,8 @@ def _table(path: Path, table: str, content: Any) -> dict[str, Any]:
         attribute, expected = _KEYS[table][key]
         if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
             raise ConfigError(f"{path}: [{table}] {key} has the wrong type")
-        values[attribute] = _payload_types(path, value) if key == "notify_payload" else value
+        read = _READERS.get(attribute)
+        values[attribute] = value if read is None else read(path, value)
     return values
 
 
@@ -190,6 +191,10 @@ def _payload_types(path: Path, value: Any) -> frozenset[str]:
             f"{path}: [mqtt] notify_payload names {unknown[0]!r}, which is no information object"
         )
     return frozenset(value)
+
+
+_READERS: dict[str, Callable[[Path, Any], Any]] = {"notify_payload": _payload_types}
+"""Settings whose TOML value is turned into another kind of value, by attribute."""
 
 
 def _credentials(path: Path, content: Any) -> dict[str, Credential]:
