@@ -29,7 +29,8 @@ from hub.inbox import Inbox
 from hub.intake import Intake
 from hub.notify import Notifier
 from hub.problem import Problem, problem_of
-from hub.store import Store
+from hub.query_pool import QueryPool
+from hub.store import OxigraphStore
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +96,7 @@ def _notifier(settings: Settings, broker: EmbeddedBroker | None) -> Notifier:
     )
 
 
-def create_app(settings: Settings, store: Store) -> FastAPI:
+def create_app(settings: Settings, store: OxigraphStore) -> FastAPI:
     """The hub over `store`; MQTT starts and stops with the application's lifespan."""
     broker = (
         EmbeddedBroker(settings.embedded_mqtt_port, settings.actors)
@@ -105,6 +106,7 @@ def create_app(settings: Settings, store: Store) -> FastAPI:
     notifier = _notifier(settings, broker)
     intake = Intake(store, notifier.notify)
     inbox = Inbox(notifier, intake)
+    pool = QueryPool(store, store.limits)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -115,6 +117,7 @@ def create_app(settings: Settings, store: Store) -> FastAPI:
         try:
             yield
         finally:
+            pool.close()
             inbox.stop()
             notifier.stop()
             if broker is not None:
@@ -127,8 +130,8 @@ def create_app(settings: Settings, store: Store) -> FastAPI:
     )
     writer = authenticated_actor(Credentials(settings.actors))
     app.include_router(api.message_router(store, intake, writer, lambda: notifier.connected))
-    app.include_router(sparql.sparql_router(store, writer))
-    app.include_router(queries.queries_router(store))
+    app.include_router(sparql.sparql_router(store, pool, writer))
+    app.include_router(queries.queries_router(pool))
     for error in (Exception, HTTPException, RequestValidationError, HubError):
         app.add_exception_handler(error, _problem_response)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)

@@ -11,8 +11,12 @@ store = "var/store"          # a directory, or "memory"
 max_body_bytes = 1048576
 
 [sparql]
-timeout_seconds = 10.0
-result_limit = 10000
+timeout_seconds = 10.0       # a query past this is stopped (its worker killed): 503
+result_limit = 10000         # rows or triples; a longer result is cut and says so
+memory_mib = 1024            # what one query may add to its worker's memory: 503 past it
+max_nesting = 64             # parentheses, braces and brackets: 400 past it
+workers = 1                  # query worker processes, each a query at a time
+max_waiting = 8              # queries waiting for a worker; more are answered 503 at once
 
 [mqtt]
 url = "embedded"             # or "mqtt://host:1883"
@@ -72,6 +76,10 @@ class Settings:
     max_body_bytes: int = 1_048_576
     query_timeout: float = 10.0
     query_limit: int = 10_000
+    query_memory_mib: int = 1024
+    query_max_nesting: int = 64
+    query_workers: int = 1
+    query_max_waiting: int = 8
     mqtt: str = EMBEDDED
     embedded_mqtt_port: int = 1883
     notify_payload: frozenset[str] = ORDERS
@@ -111,6 +119,10 @@ _KEYS: dict[str, dict[str, tuple[str, type | tuple[type, ...]]]] = {
     "sparql": {
         "timeout_seconds": ("query_timeout", (int, float)),
         "result_limit": ("query_limit", int),
+        "memory_mib": ("query_memory_mib", int),
+        "max_nesting": ("query_max_nesting", int),
+        "workers": ("query_workers", int),
+        "max_waiting": ("query_max_waiting", int),
     },
     "tls": {
         "certfile": ("tls_certfile", str),
@@ -155,11 +167,22 @@ def check(settings: Settings) -> None:
     """Refuse settings that cannot work, naming the setting."""
     if settings.mqtt != EMBEDDED and urlsplit(settings.mqtt).scheme not in ("mqtt", "tcp"):
         raise ConfigError(f"mqtt url must be 'embedded' or mqtt://host:port, not {settings.mqtt!r}")
-    for name in ("port", "embedded_mqtt_port", "max_body_bytes", "query_limit"):
+    positive = (
+        "port",
+        "embedded_mqtt_port",
+        "max_body_bytes",
+        "query_limit",
+        "query_memory_mib",
+        "query_max_nesting",
+        "query_workers",
+    )
+    for name in positive:
         if getattr(settings, name) <= 0:
             raise ConfigError(f"{name} must be positive")
     if settings.query_timeout <= 0:
         raise ConfigError("query timeout must be positive")
+    if settings.query_max_waiting < 0:
+        raise ConfigError("query_max_waiting must not be negative")
     if (settings.tls_certfile is None) != (settings.tls_keyfile is None):
         raise ConfigError("[tls] needs both certfile and keyfile")
     if settings.tls_client_ca is not None and settings.tls_certfile is None:

@@ -24,8 +24,10 @@ from fastapi import APIRouter, Request, Response
 from hub import resources
 from hub.errors import HubError, ParseError, QueryRefused, UsageError
 from hub.problem import Problem
-from hub.sparql import answer, plain
-from hub.store import QueryResult, QueryTimeout, Store, open_store
+from hub.query_pool import QueryPool
+from hub.results import QueryResult, plain
+from hub.sparql import answer
+from hub.store import QueryTimeout, Store, open_store
 from hub.vocabulary import BASE, HEILA, ID_PATTERN, XSD
 
 TYPES = ("iri", "id", "string", "dateTime", "decimal", "integer")
@@ -197,7 +199,7 @@ _A = {
 }
 
 
-def queries_router(store: Store) -> APIRouter:
+def queries_router(pool: QueryPool) -> APIRouter:
     """GET /queries (what there is) and GET /queries/{name}?param=value (its results)."""
     router = APIRouter(tags=["Named queries"])
 
@@ -224,7 +226,7 @@ def queries_router(store: Store) -> APIRouter:
             bound = query.bind(values)
         except BadParameter as error:
             raise _bad(error) from None
-        return await answer(store, request, bound)
+        return await answer(pool, request, bound)
 
     return router
 

@@ -97,7 +97,14 @@ def run(args: argparse.Namespace) -> int:
     _check_free(settings.host, settings.port, "the HTTP API")
     if settings.mqtt == EMBEDDED:
         _check_free("127.0.0.1", settings.embedded_mqtt_port, "the embedded MQTT broker")
-    limits = QueryLimits(timeout=settings.query_timeout, result_limit=settings.query_limit)
+    limits = QueryLimits(
+        timeout=settings.query_timeout,
+        result_limit=settings.query_limit,
+        memory_bytes=settings.query_memory_mib << 20,
+        max_nesting=settings.query_max_nesting,
+        workers=settings.query_workers,
+        max_waiting=settings.query_max_waiting,
+    )
     try:
         store = open_store(settings.store, limits)
     except OSError as error:

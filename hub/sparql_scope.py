@@ -1,9 +1,11 @@
 """What a SPARQL request names, read before the store runs it: the graphs an update touches
-(so it can be validated on a copy of just those) and the endpoints its SERVICE calls reach.
+(so it can be validated on a copy of just those), the endpoints its SERVICE calls reach, and
+how deep it nests.
 """
 
 import re
 from collections.abc import Iterator
+from itertools import accumulate
 
 import rdflib
 from rdflib.plugins.sparql import algebra as sparql_algebra
@@ -53,6 +55,37 @@ def refuse_unlisted_services(sparql: str, allowed: frozenset[str]) -> None:
             endpoint = text.strip("<>") if kind == "iri" else prefixes.get(prefix, "?") + local
             if kind not in {"iri", "word"} or endpoint not in allowed:
                 raise QueryRefused(f"SERVICE calls to {text} are not allowed on this hub")
+
+
+_OPAQUE = re.compile(
+    r"""\"\"\"(?:[^"\\]|\\.|"(?!""))*\"\"\"|'\'\'(?:[^'\\]|\\.|'(?!''))*'\'\'
+    |"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*'
+    |<[^<>"{}|^`\\\s]*>|\#[^\n]*""",
+    re.VERBOSE | re.DOTALL,
+)
+_NOT_A_BRACKET = re.compile(r"[^(){}\[\]]+")
+_DEPTH_STEP = {"(": 1, "{": 1, "[": 1, ")": -1, "}": -1, "]": -1}
+
+
+def nesting_depth(sparql: str) -> int:
+    """How deep parentheses, group patterns and brackets nest, strings, IRIs and comments aside.
+
+    Every step runs in C (regular expressions, `accumulate`), so a body at the size limit is
+    measured in milliseconds, before any recursive parser has seen it.
+    """
+    brackets = _NOT_A_BRACKET.sub("", _OPAQUE.sub(" ", sparql))
+    return max(accumulate(map(_DEPTH_STEP.__getitem__, brackets)), default=0)
+
+
+def refuse_deep_nesting(sparql: str, limit: int) -> None:
+    """Refuse a request nested deeper than `limit`: parsers recurse, and a few thousand levels
+    overflow the stack of the process that parses it."""
+    depth = nesting_depth(sparql)
+    if depth > limit:
+        raise QueryRefused(
+            f"the request nests {depth} levels deep (parentheses, braces, brackets); "
+            f"at most {limit} are allowed"
+        )
 
 
 def _walk(tree: object) -> Iterator[object]:

@@ -7,25 +7,24 @@ Bookkeeping lives in the log graph <https://w3id.org/heila/hub/log>: for every m
 `<message> heila:sequence N ; heila:storedAt t`. The sequence gives the commit order and is the
 cursor for paging; its counter is kept in memory and recovered from the log graph on open.
 
-Queries run in a small pool of workers so that a heavy one cannot stall the hub:
-- a query that runs past `QueryLimits.timeout` raises `QueryTimeout` (the endpoint answers 503);
-  the worker stops between two results, but a query that sorts or groups everything before its
-  first result runs on in its worker until done, which is why the pool is small and bounded;
-- a result longer than `QueryLimits.result_limit` rows or triples is cut there and flagged
-  `truncated`.
-SERVICE calls are refused unless their endpoint is listed in `QueryLimits.service_endpoints`.
+`query` runs the hub's own queries and the command line's, in this process: a query past
+`QueryLimits.timeout` raises `QueryTimeout`, and a result longer than `QueryLimits.result_limit`
+is cut there and flagged `truncated`. SERVICE calls are refused unless their endpoint is listed
+in `QueryLimits.service_endpoints`. Clients' queries never run here: they run in query workers
+(hub.query_pool), each on a copy that `follow` hands out and keeps up to date.
 """
 
-import re
+import secrets
+import shutil
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, BinaryIO, Literal, Protocol
+from typing import Any, BinaryIO, Protocol
 
 import pyoxigraph as ox
 
@@ -33,6 +32,7 @@ from hub import message as message_model
 from hub import resources, validation
 from hub.errors import HubError, Invalid, NotSender, ParseError, QueryRefused
 from hub.message import Message
+from hub.results import QueryResult, Term, read, syntax_error_position
 from hub.sparql_scope import graphs_named_by, refuse_unlisted_services
 from hub.terms import Triple, triples_of
 from hub.vocabulary import ACTOR, BASE, HEILA, MESSAGE, ONTOLOGY_IRI, RDF, SMARTAPI, XSD
@@ -48,13 +48,12 @@ _RDF_TYPE = ox.NamedNode(RDF + "type")
 _GENERATED_BY = ox.NamedNode(SMARTAPI + "generatedBy")
 _READ_ONLY_GRAPHS = frozenset({LOG_GRAPH, ONTOLOGY_IRI})
 _WIDEST_WINDOW = 8192
+_OWN_QUERY_THREADS = 2
 BULK_QUADS = 2_000
 """Messages at least this large are written by ingesting sorted files (`bulk_extend`) instead
 of a transaction: 1.7 times as fast on disk for a 1,000-reading Measurement, slower below
 this size. It stays all or nothing: Oxigraph ingests anything under a million quads as one
 batch, in one RocksDB ingestion of all its column families, which is atomic."""
-
-Term = ox.NamedNode | ox.BlankNode | ox.Literal | ox.Triple
 
 
 @dataclass(frozen=True)
@@ -68,24 +67,17 @@ class Stored:
 
 @dataclass(frozen=True)
 class QueryLimits:
-    """What one query may cost: seconds, results, concurrent workers, and allowed SERVICEs."""
+    """What queries may cost: each one's seconds, rows, memory and nesting, the SERVICE
+    endpoints it may call, and how many run (`workers`) and wait (`max_waiting`) at once."""
 
     timeout: float = 10.0
     result_limit: int = 10_000
-    workers: int = 2
+    memory_bytes: int = 1 << 30
+    max_nesting: int = 64
+    workers: int = 1
+    max_waiting: int = 8
+    idle_seconds: float = 300.0
     service_endpoints: frozenset[str] = frozenset()
-
-
-@dataclass(frozen=True)
-class QueryResult:
-    """The answer of a query: rows (SELECT), a boolean (ASK) or triples (CONSTRUCT, DESCRIBE)."""
-
-    form: Literal["select", "ask", "graph"]
-    variables: tuple[str, ...] = ()
-    rows: tuple[tuple[Term | None, ...], ...] = ()
-    boolean: bool = False
-    triples: tuple[ox.Triple, ...] = ()
-    truncated: bool = False
 
 
 class QueryTimeout(HubError):
@@ -136,17 +128,27 @@ def open_store(
     if not create and not Path(location).is_dir():
         raise FileNotFoundError("no such directory")
     Path(location).mkdir(parents=True, exist_ok=True)
-    return OxigraphStore(ox.Store(location), limits or QueryLimits())
+    return OxigraphStore(ox.Store(location), limits or QueryLimits(), Path(location))
+
+
+Change = tuple[str, Any]
+"""A committed write, as followers get it: ("quads", [Quad, ...]) or ("update", SPARQL text)."""
+Follower = Callable[[Change], None]
 
 
 class OxigraphStore:
     """The embedded store: pyoxigraph, on disk or in memory."""
 
-    def __init__(self, store: ox.Store, limits: QueryLimits) -> None:
+    def __init__(self, store: ox.Store, limits: QueryLimits, location: Path | None = None) -> None:
         self._store = store
         self.limits = limits
+        self._copies = None if location is None else location.with_name(location.name + ".copies")
+        """Where checkpoints for followers go; what a stopped hub left there is stale."""
+        if self._copies is not None:
+            shutil.rmtree(self._copies, ignore_errors=True)
+        self._followers: list[Follower] = []
         self._lock = threading.Lock()
-        self._workers = ThreadPoolExecutor(limits.workers, thread_name_prefix="sparql")
+        self._workers = ThreadPoolExecutor(_OWN_QUERY_THREADS, thread_name_prefix="store-query")
         self._store.update(_replace_graph_update(_ONTOLOGY, _ontology_quads()))
         self._last_sequence = self._recover_sequence()
 
@@ -168,7 +170,31 @@ class OxigraphStore:
             write = self._store.bulk_extend if len(quads) >= BULK_QUADS else self._store.extend
             write(quads)
             self._last_sequence = sequence
+            self._tell_followers(("quads", quads))
         return Stored(message.iri, sequence, created=True)
+
+    def follow(self, follower: Follower) -> tuple[str, Any]:
+        """A snapshot of the store now, and from then on every committed write to `follower`,
+        in commit order. The snapshot is a checkpoint directory of the store on disk (made of
+        hard links, and the follower's to delete), or the N-Quads of a store in memory."""
+        with self._lock:
+            if self._copies is None:
+                snapshot: tuple[str, Any] = ("quads", self._store.dump(format=ox.RdfFormat.N_QUADS))
+            else:
+                self._copies.mkdir(exist_ok=True)
+                target = self._copies / f"copy-{secrets.token_hex(6)}"
+                self._store.backup(target)
+                snapshot = ("checkpoint", str(target))
+            self._followers.append(follower)
+        return snapshot
+
+    def unfollow(self, follower: Follower) -> None:
+        with self._lock:
+            self._followers = [f for f in self._followers if f != follower]
+
+    def _tell_followers(self, change: Change) -> None:
+        for follower in self._followers:
+            follower(change)
 
     def get(self, iri: str) -> Message | None:
         if iri in _READ_ONLY_GRAPHS:
@@ -324,8 +350,10 @@ class OxigraphStore:
         last = max((int(_value(q.object)) for q in log if q.predicate == _SEQUENCE), default=0)
         unlogged = sorted(messages.keys() - logged)
         with self._lock:
-            self._store.extend([*quads, *self._log_entries(unlogged, last)])
+            written = [*quads, *self._log_entries(unlogged, last)]
+            self._store.extend(written)
             self._last_sequence = last + len(unlogged)
+            self._tell_followers(("quads", written))
         return len(quads)
 
     def _evaluate(self, sparql: str, options: dict[str, Any], deadline: float) -> QueryResult:
@@ -335,7 +363,7 @@ class OxigraphStore:
             raise _parse_error(error) from None
         except OSError as error:
             raise QueryRefused(str(error)) from None
-        result = _read(answer, self.limits.result_limit, deadline)
+        result = read(answer, self.limits.result_limit, deadline)
         del answer  # Oxigraph's results must be dropped on the thread that made them
         if result is None:
             raise QueryTimeout(
@@ -357,8 +385,10 @@ class OxigraphStore:
         log = self._log_entries(added, self._last_sequence)
         if log:
             operations.append(_insert_data(log))
-        self._store.update(" ;\n".join(operations))
+        update = " ;\n".join(operations)
+        self._store.update(update)
         self._last_sequence += len(added)
+        self._tell_followers(("update", update))
 
     @staticmethod
     def _log_entries(names: list[str], last: int) -> list[ox.Quad]:
@@ -401,38 +431,6 @@ class OxigraphStore:
 
     def _message_graph_count(self) -> int:
         return sum(1 for graph in self._store.named_graphs() if _is_message_graph(graph))
-
-
-def _read(
-    answer: ox.QuerySolutions | ox.QueryBoolean | ox.QueryTriples, limit: int, deadline: float
-) -> QueryResult | None:
-    """The answer read up to the result limit; None once the deadline has passed."""
-    if isinstance(answer, ox.QueryBoolean):
-        return QueryResult("ask", boolean=bool(answer))
-    if isinstance(answer, ox.QuerySolutions):
-        variables = tuple(variable.value for variable in answer.variables)
-        rows = _take((tuple(row[name] for name in variables) for row in answer), limit, deadline)
-        if rows is None:
-            return None
-        return QueryResult(
-            "select", variables=variables, rows=tuple(rows[:limit]), truncated=len(rows) > limit
-        )
-    triples = _take(iter(answer), limit, deadline)
-    if triples is None:
-        return None
-    return QueryResult("graph", triples=tuple(triples[:limit]), truncated=len(triples) > limit)
-
-
-def _take(items: Iterator[Any], limit: int, deadline: float) -> list[Any] | None:
-    """At most limit + 1 items (one more tells of truncation); None once the deadline passed."""
-    taken: list[Any] = []
-    for item in items:
-        if time.monotonic() > deadline:
-            return None
-        taken.append(item)
-        if len(taken) > limit:
-            break
-    return taken
 
 
 def _log_quads(graph: ox.NamedNode, sequence: int) -> list[ox.Quad]:
@@ -546,15 +544,6 @@ def _message_triples(quads: Iterable[ox.Quad]) -> list[Triple]:
     return triples_of(found)
 
 
-_OXIGRAPH_POSITION = re.compile(r"error at (\d+):(\d+)")
-
-
 def _parse_error(error: SyntaxError) -> ParseError:
     """The parser's own message, with its line and column when it gives them."""
-    reason = str(error.msg)
-    if error.lineno is not None:
-        return ParseError(reason, error.lineno, error.offset)
-    found = _OXIGRAPH_POSITION.search(reason)
-    if found is None:
-        return ParseError(reason)
-    return ParseError(reason, int(found.group(1)), int(found.group(2)))
+    return ParseError(*syntax_error_position(error))

@@ -3,14 +3,15 @@
 import json
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
+from fastapi import FastAPI, Request, Response
 from hypothesis import settings as hypothesis_settings
 
 from hub import message
@@ -20,6 +21,8 @@ from hub.bench import Subscriber
 from hub.broker import Mosquitto, free_port
 from hub.config import Credential, Settings
 from hub.message import Message
+from hub.problem import Problem
+from hub.query_pool import QueryPool
 from hub.server import BackgroundHub
 from hub.store import Store, open_store
 
@@ -45,6 +48,24 @@ def story_messages() -> list[Message]:
 @pytest.fixture(scope="session")
 def story() -> list[Message]:
     return story_messages()
+
+
+def bare_app(pool: QueryPool) -> FastAPI:
+    """An app with nothing but the routes a test adds: problem reports for errors, and the
+    query pool's workers stopped when the server stops."""
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        pool.close()
+
+    async def problem(request: Request, error: Exception) -> Response:
+        assert isinstance(error, Problem)
+        return error.response(request.url.path)
+
+    app = FastAPI(lifespan=lifespan)
+    app.add_exception_handler(Problem, problem)
+    return app
 
 
 @pytest.fixture

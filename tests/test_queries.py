@@ -7,20 +7,18 @@ from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI, Request
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pyoxigraph import Literal
-from starlette.responses import Response
 
 from hub import message
 from hub.cli import main
 from hub.message import Message
-from hub.problem import Problem
 from hub.queries import BadParameter, named_queries, queries_router, read_query, run_query
+from hub.query_pool import QueryPool
 from hub.store import OxigraphStore, open_store
 from hub.vocabulary import MESSAGE
-from tests.conftest import EXAMPLES, Serve
+from tests.conftest import EXAMPLES, Serve, bare_app
 
 SHIPPED = {
     "open-offers",
@@ -261,16 +259,11 @@ def test_any_string_parameter_comes_back_as_the_same_literal(tmp_path: Path, sto
     assert value == Literal(text)
 
 
-async def _problem(request: Request, error: Exception) -> Response:
-    assert isinstance(error, Problem)
-    return error.response(request.url.path)
-
-
 @pytest.fixture
 def hub_url(serve: Serve, store: OxigraphStore) -> str:
-    app = FastAPI()
-    app.include_router(queries_router(store))
-    app.add_exception_handler(Problem, _problem)
+    pool = QueryPool(store, store.limits)
+    app = bare_app(pool)
+    app.include_router(queries_router(pool))
     return serve(app)
 
 

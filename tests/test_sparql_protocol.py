@@ -7,19 +7,19 @@ import json
 import httpx
 import pytest
 import rdflib
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 from rdflib.plugins.stores.sparqlstore import SPARQLStore, SPARQLUpdateStore
 from SPARQLWrapper import JSON, POST, TURTLE, XML, SPARQLWrapper
-from starlette.responses import Response
 
 from hub.auth import Credentials, authenticated_actor, hash_token
 from hub.config import Credential
 from hub.message import Message
-from hub.problem import Problem
-from hub.sparql import TRUNCATED_HEADER, sparql_router
+from hub.query_pool import QueryPool
+from hub.results import TRUNCATED_HEADER
+from hub.sparql import sparql_router
 from hub.store import QueryLimits, open_store
 from hub.vocabulary import HEILA, MESSAGE
-from tests.conftest import Serve
+from tests.conftest import Serve, bare_app
 
 TOKEN = "writer-token"
 WRITER = {"Authorization": f"Bearer {TOKEN}"}
@@ -28,19 +28,14 @@ OFFERS = PREFIXES + "SELECT ?offer ?power WHERE { ?offer a heila:Offer ; heila:p
 POWER_OF_OFFER = PREFIXES + "SELECT ?power WHERE { msg:offer-1 heila:power ?power }"
 
 
-async def _problem(request: Request, error: Exception) -> Response:
-    assert isinstance(error, Problem)
-    return error.response(request.url.path)
-
-
 def hub_app(story: list[Message], limits: QueryLimits | None = None) -> FastAPI:
     store = open_store("memory", limits)
     for message in story:
         store.put(message)
     writer = authenticated_actor(Credentials({"ams-1": Credential(hash_token(TOKEN))}))
-    app = FastAPI()
-    app.include_router(sparql_router(store, writer))
-    app.add_exception_handler(Problem, _problem)
+    pool = QueryPool(store, store.limits)
+    app = bare_app(pool)
+    app.include_router(sparql_router(store, pool, writer))
     return app
 
 
