@@ -65,6 +65,18 @@ class NotSender(HubError):
         return Violation(name, self.iri, "sender", "sender", "sender", self.sender, text)
 
 
+class Conflict(HubError):
+    """A message with this id is stored already, with other content: the new one is not taken."""
+
+    def __init__(self, iri: str) -> None:
+        self.iri = iri
+        self.id = iri.removeprefix(MESSAGE)
+        super().__init__(
+            f"a message with the id {self.id!r} is stored already with other content; "
+            "a message is never changed by sending it again: send a new id"
+        )
+
+
 class Invalid(HubError):
     """The body parses but breaks at least one rule of the shapes."""
 

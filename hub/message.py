@@ -16,6 +16,7 @@ from typing import Any
 import pyoxigraph as ox
 from rdflib import Graph
 
+from hub import jsonld
 from hub import vocabulary as v
 from hub.context import CONTEXT_URL, context
 from hub.errors import Invalid, ParseError, Violation
@@ -27,7 +28,6 @@ from hub.terms import (
     Index,
     Term,
     Triple,
-    from_rdflib,
     index,
     literal_value,
     quads,
@@ -183,47 +183,6 @@ def from_json(document: Any) -> Message:
     return from_triples(to_triples(document))
 
 
-def _load_json(data: bytes) -> Any:
-    try:
-        return json.loads(data)
-    except UnicodeDecodeError as error:
-        raise ParseError(f"not UTF-8: {error.reason}") from None
-    except json.JSONDecodeError as error:
-        raise ParseError(error.msg, error.lineno, error.colno) from None
-
-
-def _local_contexts(node: Any) -> Any:
-    """The document with our context URL replaced by the context itself; any other remote
-    context is refused, since fetching URLs named by a client is not the hub's business."""
-    if isinstance(node, list):
-        return [_local_contexts(item) for item in node]
-    if not isinstance(node, dict):
-        return node
-    found = {key: _local_contexts(value) for key, value in node.items() if key != "@context"}
-    if "@context" in node:
-        found["@context"] = _local_context(node["@context"])
-    return found
-
-
-def _local_context(value: Any) -> Any:
-    if isinstance(value, list):
-        return [_local_context(item) for item in value]
-    if value == CONTEXT_URL:
-        return context()
-    if isinstance(value, str):
-        raise ParseError(f"remote JSON-LD context {value!r} is not fetched; use {CONTEXT_URL}")
-    return value
-
-
-def _jsonld_triples(data: bytes) -> list[Triple]:
-    document = _local_contexts(_load_json(data))
-    try:
-        graph = Graph().parse(data=json.dumps(document), format="json-ld")
-    except Exception as error:  # the JSON-LD processor raises many kinds
-        raise ParseError(f"not valid JSON-LD: {error}") from None
-    return from_rdflib(graph)
-
-
 def _oxigraph_triples(data: bytes, media_type: str) -> list[Triple]:
     try:
         return triples_of(ox.parse(data, format=OXIGRAPH_FORMATS[media_type]))
@@ -236,9 +195,9 @@ def parse(data: bytes, media_type: str) -> Message:
     """A message from a body in one of MEDIA_TYPES; raises ParseError or Invalid."""
     media_type = media_type.split(";", 1)[0].strip().lower()
     if media_type in JSON_TYPES:
-        return from_json(_load_json(data))
+        return from_json(jsonld.load_json(data))
     if media_type in JSONLD_TYPES:
-        return from_triples(_jsonld_triples(data))
+        return from_triples(jsonld.triples(data))
     if media_type in OXIGRAPH_FORMATS:
         return from_triples(_oxigraph_triples(data, media_type))
     raise ParseError(f"unsupported media type {media_type!r}; use one of {', '.join(MEDIA_TYPES)}")

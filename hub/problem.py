@@ -11,7 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse
 
-from hub.errors import Invalid, NotSender, ParseError
+from hub.errors import Conflict, Invalid, NotSender, ParseError
 from hub.store import QueryTimeout
 
 log = logging.getLogger(__name__)
@@ -86,6 +86,16 @@ def problem_of(error: Exception) -> Problem:
     if isinstance(error, NotSender):
         return Problem(
             403, "not-sender", "Not the sender", str(error), field="sender", rule="sender"
+        )
+    if isinstance(error, Conflict):
+        return Problem(
+            409,
+            "conflict",
+            "Another message has this id",
+            str(error),
+            field="id",
+            rule="unique",
+            stored=f"/messages/{error.id}",
         )
     if isinstance(error, QueryTimeout):
         return Problem(503, "query-timeout", "Query too long", str(error))

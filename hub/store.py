@@ -30,7 +30,7 @@ import pyoxigraph as ox
 
 from hub import message as message_model
 from hub import resources, validation
-from hub.errors import HubError, Invalid, NotSender, ParseError, QueryRefused
+from hub.errors import Conflict, HubError, Invalid, NotSender, ParseError, QueryRefused
 from hub.message import Message
 from hub.results import QueryResult, Term, read, syntax_error_position
 from hub.sparql_scope import graphs_named_by, refuse_unlisted_services
@@ -159,11 +159,14 @@ class OxigraphStore:
         del self._store
 
     def put(self, message: Message) -> Stored:
-        """Store an accepted message in one transaction; a known id returns the first one."""
+        """Store an accepted message in one transaction. A known id with the same content
+        returns the first one; with other content it raises Conflict."""
         graph = ox.NamedNode(message.iri)
         with self._lock:
             known = self._sequence_of(graph)
             if known is not None:
+                if not self._holds(message):
+                    raise Conflict(message.iri)
                 return Stored(message.iri, known, created=False)
             sequence = self._last_sequence + 1
             quads = [*message.quads(), *_log_quads(graph, sequence)]
@@ -172,6 +175,14 @@ class OxigraphStore:
             self._last_sequence = sequence
             self._tell_followers(("quads", quads))
         return Stored(message.iri, sequence, created=True)
+
+    def _holds(self, message: Message) -> bool:
+        """Whether the store holds exactly this message, compared as the store writes terms
+        (a decimal 2.0 is stored as 2)."""
+        written = ox.Store()
+        written.extend(message.quads())
+        graph = ox.NamedNode(message.iri)
+        return set(written) == set(self._store.quads_for_pattern(None, None, None, graph))
 
     def follow(self, follower: Follower) -> tuple[str, Any]:
         """A snapshot of the store now, and from then on every committed write to `follower`,

@@ -53,6 +53,27 @@ def test_posting_the_same_id_again_answers_200_with_the_first_location(client, h
     assert again.json()["sequence"] == first.json()["sequence"]
 
 
+def test_the_same_message_in_another_form_is_the_same_message(client, hub, story):
+    weather = by_id(story, "weather-1")
+    post(client, hub, weather)
+    assert post(client, hub, weather, "text/turtle").status_code == 200
+
+
+def test_the_same_id_with_other_content_answers_409_naming_the_stored_message(client, hub, story):
+    weather = by_id(story, "weather-1")
+    post(client, hub, weather)
+    changed = weather.to_json() | {"recipients": ["ams-1"]}
+    answer = client.post("/messages", json=changed, headers=hub.auth(weather.sender))
+    problem = answer.json()
+    assert (answer.status_code, problem["field"], problem["rule"], problem["stored"]) == (
+        409,
+        "id",
+        "unique",
+        "/messages/weather-1",
+    )
+    assert client.get("/messages/weather-1").json() == weather.to_json()
+
+
 @pytest.mark.parametrize("form", ["application/json", "application/ld+json", "text/turtle"])
 def test_a_message_is_taken_in_each_written_form(client, hub, story, form):
     assert post(client, hub, by_id(story, "weather-1"), form).status_code == 201
