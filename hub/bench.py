@@ -3,6 +3,7 @@
 The bench starts its own Mosquitto and a hub (`heila serve` in a process of its own, so the hub
 has its core and the clients theirs), then runs scenarios and prints medians and p99:
 - `http`: POST /messages until a subscribed actor holds the notification;
+- `http-under-queries`: the same while four clients ask the costliest queries the limits allow;
 - `inbox`: publish to the MQTT inbox until a subscribed actor holds the notification;
 - `http-sustained`: POST from several clients at once: messages per second over HTTP;
 - `intake`: validate and store in the hub's own process, no network: messages per second.
@@ -186,15 +187,15 @@ def _await(ear: Subscriber, identifier: str) -> float:
             return heard.at
 
 
-@scenario("http")
-def http_to_notification(bench: Bench) -> Figure:
-    """POST /messages until the recipient's subscriber holds the notification."""
+def _posted_until_heard(bench: Bench, first: int) -> tuple[float, ...]:
+    """POST `bench.count` Flexibilities one after the other; each one's time from the POST
+    until the recipient's subscriber holds its notification."""
     ear = Subscriber(bench.broker.host, bench.broker.port, f"heila/v1/{RECIPIENT}/Flexibility")
     headers = {"Authorization": f"Bearer {bench.tokens[SENDER]}"}
     latencies = []
-    with httpx.Client(base_url=bench.url, headers=headers) as client:
-        for number in range(bench.count):
-            document = flexibility(number + 1_000_000)
+    with httpx.Client(base_url=bench.url, headers=headers, timeout=_WAIT) as client:
+        for number in range(first, first + bench.count):
+            document = flexibility(number)
             body = json.dumps(document).encode()
             started = time.perf_counter()
             answer = client.post("/messages", content=body, headers=_JSON)
@@ -202,7 +203,52 @@ def http_to_notification(bench: Bench) -> Figure:
                 raise UsageError(f"the hub refused the bench's message: {answer.text}")
             latencies.append(_await(ear, document["id"]) - started)
     ear.stop()
-    return Figure("HTTP POST -> notification", bench.count, tuple(latencies))
+    return tuple(latencies)
+
+
+@scenario("http")
+def http_to_notification(bench: Bench) -> Figure:
+    """POST /messages until the recipient's subscriber holds the notification."""
+    return Figure("HTTP POST -> notification", bench.count, _posted_until_heard(bench, 1_000_000))
+
+
+COSTLY_QUERIES = (
+    "SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i }",
+    "SELECT * WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i } ORDER BY ?c ?f ?i",
+)
+"""What the limits allow at their dearest: a count that runs until its time is up, and a sort
+that grows its worker until its memory bound."""
+
+
+@scenario("http-under-queries")
+def http_while_costly_queries_run(bench: Bench) -> Figure:
+    """POST /messages until notified while 4 clients keep asking the costliest queries (each
+    client waits 0.1 s after an answer that the hub is busy, as a polite client would, and
+    gives up waiting for one after 2 s, which leaves the query running to its limit)."""
+    running = True
+
+    def ask(query: str) -> None:
+        headers = {"content-type": "application/sparql-query"}
+        with httpx.Client(base_url=bench.url, headers=headers, timeout=2) as client:
+            while running:
+                try:
+                    if client.post("/sparql", content=query).status_code == 503:
+                        time.sleep(0.1)
+                except httpx.TimeoutException:  # the query runs on in the hub, to its limit
+                    pass
+
+    clients = [threading.Thread(target=ask, args=(COSTLY_QUERIES[n % 2],)) for n in range(_CLIENTS)]
+    for client in clients:
+        client.start()
+    time.sleep(1.0)
+    try:
+        latencies = _posted_until_heard(bench, 5_000_000)
+    finally:
+        running = False
+        for client in clients:
+            client.join()
+    name = f"... while {_CLIENTS} clients query"
+    return Figure(name, bench.count, latencies)
 
 
 @scenario("inbox")

@@ -17,6 +17,7 @@ memory_mib = 1024            # what one query may add to its worker's memory: 50
 max_nesting = 64             # parentheses, braces and brackets: 400 past it
 workers = 1                  # query worker processes, each a query at a time
 max_waiting = 8              # queries waiting for a worker; more are answered 503 at once
+service_endpoints = []       # SPARQL endpoints a query's SERVICE may call; none by default
 
 [mqtt]
 url = "embedded"             # or "mqtt://host:1883"
@@ -80,6 +81,7 @@ class Settings:
     query_max_nesting: int = 64
     query_workers: int = 1
     query_max_waiting: int = 8
+    query_services: frozenset[str] = frozenset()
     mqtt: str = EMBEDDED
     embedded_mqtt_port: int = 1883
     notify_payload: frozenset[str] = ORDERS
@@ -123,6 +125,7 @@ _KEYS: dict[str, dict[str, tuple[str, type | tuple[type, ...]]]] = {
         "max_nesting": ("query_max_nesting", int),
         "workers": ("query_workers", int),
         "max_waiting": ("query_max_waiting", int),
+        "service_endpoints": ("query_services", list),
     },
     "tls": {
         "certfile": ("tls_certfile", str),
@@ -216,7 +219,18 @@ def _payload_types(path: Path, value: Any) -> frozenset[str]:
     return frozenset(value)
 
 
-_READERS: dict[str, Callable[[Path, Any], Any]] = {"notify_payload": _payload_types}
+def _endpoints(path: Path, value: Any) -> frozenset[str]:
+    """`service_endpoints` as a set of http(s) URLs."""
+    for endpoint in value:
+        if not isinstance(endpoint, str) or urlsplit(endpoint).scheme not in ("http", "https"):
+            raise ConfigError(f"{path}: [sparql] service_endpoints holds {endpoint!r}, no http URL")
+    return frozenset(value)
+
+
+_READERS: dict[str, Callable[[Path, Any], Any]] = {
+    "notify_payload": _payload_types,
+    "query_services": _endpoints,
+}
 """Settings whose TOML value is turned into another kind of value, by attribute."""
 
 

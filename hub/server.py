@@ -104,6 +104,7 @@ def run(args: argparse.Namespace) -> int:
         max_nesting=settings.query_max_nesting,
         workers=settings.query_workers,
         max_waiting=settings.query_max_waiting,
+        service_endpoints=settings.query_services,
     )
     try:
         store = open_store(settings.store, limits)

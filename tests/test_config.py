@@ -24,3 +24,31 @@ def test_notify_payload_refuses_a_type_that_is_no_information_object(tmp_path: P
     config.write_text('[mqtt]\nnotify_payload = ["Offers"]\n')
     with pytest.raises(ConfigError, match=r"notify_payload names 'Offers'"):
         load_settings(config)
+
+
+def test_the_query_limits_are_read_from_the_sparql_table(tmp_path: Path):
+    config = tmp_path / "hub.toml"
+    config.write_text(
+        "[sparql]\nmemory_mib = 256\nmax_nesting = 20\nworkers = 2\nmax_waiting = 0\n"
+    )
+    settings = load_settings(config)
+    assert (
+        settings.query_memory_mib,
+        settings.query_max_nesting,
+        settings.query_workers,
+        settings.query_max_waiting,
+    ) == (256, 20, 2, 0)
+
+
+def test_a_query_limit_that_cannot_work_is_refused_by_name(tmp_path: Path):
+    config = tmp_path / "hub.toml"
+    config.write_text("[sparql]\nworkers = 0\n")
+    with pytest.raises(ConfigError, match="query_workers must be positive"):
+        load_settings(config)
+
+
+def test_service_endpoints_must_be_http_urls(tmp_path: Path):
+    config = tmp_path / "hub.toml"
+    config.write_text('[sparql]\nservice_endpoints = ["file:///etc/passwd"]\n')
+    with pytest.raises(ConfigError, match="service_endpoints holds 'file:///etc/passwd'"):
+        load_settings(config)

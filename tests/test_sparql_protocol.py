@@ -292,3 +292,24 @@ def test_a_malformed_update_is_a_400_with_the_parsers_message(endpoint):
         400,
         "application/problem+json",
     )
+
+
+def test_a_query_sees_a_message_stored_on_disk_just_before_it(serve, story, tmp_path):
+    store = open_store(str(tmp_path / "store"))
+    writer = authenticated_actor(Credentials({}))
+    pool = QueryPool(store, store.limits)
+    app = bare_app(pool)
+    app.include_router(sparql_router(store, pool, writer))
+    endpoint = serve(app) + "/sparql"
+    asked = PREFIXES + "ASK { msg:offer-1 a heila:Offer }"
+    before = httpx.get(endpoint, params={"query": asked}).json()["boolean"]
+    for message in story:
+        store.put(message)
+    assert (before, httpx.get(endpoint, params={"query": asked}).json()["boolean"]) == (False, True)
+
+
+def test_a_query_nested_past_the_limit_is_refused_before_it_is_parsed(endpoint):
+    query = "SELECT * WHERE { FILTER(" + "(" * 100 + "1" + ")" * 100 + ") }"
+    problem = httpx.get(endpoint, params={"query": query}).json()
+    assert (problem["status"], problem["field"]) == (400, "query")
+    assert "nests 102 levels deep" in problem["detail"]
