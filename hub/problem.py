@@ -110,7 +110,8 @@ def problem_of(error: Exception) -> Problem:
             field=name,
             rule=str(first["type"]),
         )
-    if isinstance(error, HTTPException):
-        return Problem(error.status_code, "http", str(error.detail), str(error.detail))
+    if isinstance(error, HTTPException):  # keeps its headers: a 405 must say what is Allowed
+        detail = str(error.detail)
+        return Problem(error.status_code, "http", detail, detail, error.headers)
     log.error("unexpected error", exc_info=error)
     return Problem(500, "internal", "Internal error", "the hub failed; its log says why")

@@ -262,3 +262,8 @@ def test_every_documented_example_is_valid_against_its_documented_schema(client)
 
 def test_the_documentation_page_is_served(client):
     assert client.get("/docs").status_code == 200
+
+
+def test_a_method_a_resource_does_not_take_is_a_405_saying_which_it_takes(client):
+    answer = client.request("TRACE", "/health")
+    assert (answer.status_code, answer.headers["allow"]) == (405, "GET")
