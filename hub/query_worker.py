@@ -161,5 +161,5 @@ def main() -> int:
 if __name__ == "__main__":
     from hub import query_worker  # frames carry this module's classes by their importable name
 
-    os.nice(5)  # queries give way to the hub's write path when the cores are busy
+    os.nice(10)  # queries give way to the hub's write path when the cores are busy
     sys.exit(query_worker.main())

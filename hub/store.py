@@ -185,19 +185,22 @@ class OxigraphStore:
         return set(written) == set(self._store.quads_for_pattern(None, None, None, graph))
 
     def follow(self, follower: Follower) -> tuple[str, Any]:
-        """A snapshot of the store now, and from then on every committed write to `follower`,
-        in commit order. The snapshot is a checkpoint directory of the store on disk (made of
-        hard links, and the follower's to delete), or the N-Quads of a store in memory."""
+        """A snapshot of the store, and from then on every committed write to `follower`, in
+        commit order. The snapshot is a checkpoint directory of the store on disk (made of hard
+        links, and the follower's to delete), or the N-Quads of a store in memory.
+
+        The follower is listening before the snapshot is taken, and not under the write lock:
+        a write between the two is both in the snapshot and told, which is harmless, since
+        every change, applied again in order, leaves what it touches as it was.
+        """
         with self._lock:
-            if self._copies is None:
-                snapshot: tuple[str, Any] = ("quads", self._store.dump(format=ox.RdfFormat.N_QUADS))
-            else:
-                self._copies.mkdir(exist_ok=True)
-                target = self._copies / f"copy-{secrets.token_hex(6)}"
-                self._store.backup(target)
-                snapshot = ("checkpoint", str(target))
             self._followers.append(follower)
-        return snapshot
+        if self._copies is None:
+            return ("quads", self._store.dump(format=ox.RdfFormat.N_QUADS))
+        self._copies.mkdir(exist_ok=True)
+        target = self._copies / f"copy-{secrets.token_hex(6)}"
+        self._store.backup(target)
+        return ("checkpoint", str(target))
 
     def unfollow(self, follower: Follower) -> None:
         with self._lock:
