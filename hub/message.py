@@ -10,7 +10,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import cached_property
+from functools import cache, cached_property
 from typing import Any
 
 import pyoxigraph as ox
@@ -22,6 +22,7 @@ from hub.context import CONTEXT_URL, context
 from hub.errors import Invalid, ParseError, Violation
 from hub.json_form import JSON, from_index, message_iri, to_triples
 from hub.schema import check
+from hub.shapes import shapes
 from hub.terms import (
     RDF_TYPE,
     IllTyped,
@@ -124,9 +125,42 @@ def _check_scope(data: Index, node: ox.NamedNode) -> None:
     """A message speaks of itself and its parts only: nothing it says can touch other messages."""
     for subject in data:  # each once, in the order the triples name them
         if subject.value.split("#", 1)[0] != node.value:
-            raise _structure_violation(
-                node.value, "id", "scope", f"a message may only describe itself, not {subject}"
-            )
+            raise _out_of_scope(data, node, subject)
+
+
+def _out_of_scope(data: Index, node: ox.NamedNode, subject: Term) -> Invalid:
+    """Say which field holds the stray node, and for a blank node the IRI its part must have."""
+    field = next(
+        (
+            _field_name(property)
+            for properties in data.values()
+            for property, objects in properties.items()
+            if subject in objects
+        ),
+        "id",
+    )
+    if isinstance(subject, ox.BlankNode):
+        text = (
+            f"a part of a message is named by the message's IRI and its field: "
+            f"write <{node.value}#{field}> for the {field}, not a blank node"
+        )
+    else:
+        text = (
+            f"a message may only describe itself and its parts (<{node.value}#...>), not {subject}"
+        )
+    return _structure_violation(node.value, field, "scope", text)
+
+
+@cache
+def _field_names() -> dict[str, str]:
+    catalogue = shapes()
+    every = [catalogue.envelope, *catalogue.objects.values(), *catalogue.parts.values()]
+    return {field.path: field.name for shape in every for field in shape.fields}
+
+
+def _field_name(property: ox.NamedNode) -> str:
+    """The JSON key of a property, as the shapes name it."""
+    return _field_names().get(property.value, property.value.rsplit("#", 1)[-1].rsplit("/", 1)[-1])
 
 
 def _actor(term: Term | None) -> str:

@@ -112,6 +112,6 @@ def problem_of(error: Exception) -> Problem:
         )
     if isinstance(error, HTTPException):  # keeps its headers: a 405 must say what is Allowed
         detail = str(error.detail)
-        return Problem(error.status_code, "http", detail, detail, error.headers)
+        return Problem(error.status_code, "http", detail, detail, dict(error.headers or {}))
     log.error("unexpected error", exc_info=error)
     return Problem(500, "internal", "Internal error", "the hub failed; its log says why")

@@ -9,6 +9,7 @@ from rdflib.compare import isomorphic
 from hub import message
 from hub.context import CONTEXT_URL
 from hub.errors import Invalid, ParseError
+from hub.vocabulary import MESSAGE
 from tests.conftest import EXAMPLES
 from tests.strategies import documents
 
@@ -130,3 +131,13 @@ def test_message_iri_must_end_in_its_id(offer_document: dict[str, object]) -> No
     with pytest.raises(Invalid) as caught:
         message.parse(renamed, "text/turtle")
     assert caught.value.violations[0].rule == "messageIri"
+
+
+def test_a_blank_node_part_is_refused_naming_its_field_and_the_iri_it_must_have():
+    offer = (EXAMPLES / "valid" / "offer.ttl").read_text()
+    blank = offer.replace("heila:price :price ;", 'heila:price [ gr:hasCurrency "EUR" ] ;')
+    with pytest.raises(Invalid) as refused:
+        message.parse(blank.encode(), "text/turtle")
+    violation = refused.value.violations[0]
+    assert (violation.field, violation.rule) == ("price", "scope")
+    assert f"<{MESSAGE}offer-1#price>" in violation.text
