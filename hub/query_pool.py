@@ -27,8 +27,8 @@ from typing import Any, Protocol
 
 import pyoxigraph as ox
 
-from hub.errors import HubError
-from hub.query_worker import Answer, Query, Refusal, receive, send
+from hub.errors import HubError, ParseError, QueryRefused
+from hub.query_worker import Answer, Query, Refusal, Trial, Tried, receive, send
 from hub.store import QueryLimits
 
 log = logging.getLogger(__name__)
@@ -81,7 +81,7 @@ class Worker:
         )
         self._outbound: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._ready: concurrent.futures.Future[None] = concurrent.futures.Future()
-        self._pending: concurrent.futures.Future[Answer | Refusal] | None = None
+        self._pending: concurrent.futures.Future[Answer | Tried | Refusal] | None = None
         self._stopped_for: QueryStopped | None = None
         self._checkpoint: Path | None = None
         self.started = 0.0
@@ -99,7 +99,7 @@ class Worker:
         self._send(snapshot)
         self._ready.result(_START_TIMEOUT)
 
-    def ask(self, query: Query) -> "concurrent.futures.Future[Answer | Refusal]":
+    def ask(self, query: Query | Trial) -> "concurrent.futures.Future[Answer | Tried | Refusal]":
         self._pending = concurrent.futures.Future()
         self.memory_at_start = _resident_bytes(self._process.pid)
         self.started = time.monotonic()
@@ -199,11 +199,25 @@ class QueryPool:
         self._admitted += 1
         try:
             loop = asyncio.get_running_loop()
-            return await loop.run_in_executor(self._callers, self._run, query)
+            outcome = await loop.run_in_executor(self._callers, self._run, query)
         finally:
             self._admitted -= 1
+        assert not isinstance(outcome, Tried)
+        return outcome
 
-    def _run(self, query: Query) -> Answer | Refusal:
+    def try_update(self, quads: list[ox.Quad], update: str) -> list[ox.Quad]:
+        """What the update leaves of these quads, worked out in a worker within the query
+        limits, so that no update can hold the hub; ParseError or QueryRefused when it fails."""
+        nquads = ox.serialize(quads, format=ox.RdfFormat.N_QUADS) or b""
+        outcome = self._run(Trial(nquads, update, self.limits.timeout))
+        if isinstance(outcome, Refusal):
+            if outcome.kind == "parse":
+                raise ParseError(outcome.text, outcome.line, outcome.column)
+            raise QueryRefused(outcome.text)
+        assert isinstance(outcome, Tried)
+        return list(ox.parse(outcome.quads, ox.RdfFormat.N_QUADS))
+
+    def _run(self, query: Query | Trial) -> Answer | Tried | Refusal:
         deadline = time.monotonic() + query.timeout
         worker = self._acquire(deadline)
         try:
@@ -211,7 +225,7 @@ class QueryPool:
         except concurrent.futures.TimeoutError:
             self._discard(worker)
             raise QueryStopped(
-                "timeout", f"the query ran longer than {query.timeout:g} s and was stopped"
+                "timeout", f"it ran longer than {query.timeout:g} s and was stopped"
             ) from None
         except QueryStopped:
             self._discard(worker)
@@ -275,7 +289,7 @@ class QueryPool:
                     worker.stop(
                         QueryStopped(
                             "memory",
-                            f"the query needed more than {self.limits.memory_bytes >> 20} MiB "
+                            f"it needed more than {self.limits.memory_bytes >> 20} MiB "
                             "and was stopped",
                         )
                     )

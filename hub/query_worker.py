@@ -1,4 +1,5 @@
-"""A query worker: a process of its own that answers SPARQL queries from its own copy of the store.
+"""A query worker: a process of its own that answers SPARQL queries from its own copy of the store,
+and tries updates on copies of the graphs they name.
 
 Oxigraph cannot stop a query once it runs, nor bound its memory: a sort over a cartesian product
 runs on until it is done or the machine's memory is gone. Run in the hub, such a query would hold
@@ -63,6 +64,23 @@ class Query:
 
 
 @dataclass(frozen=True)
+class Trial:
+    """A SPARQL Update to try on a copy of the graphs it names (as N-Quads), for the hub to
+    validate what it would leave before committing it."""
+
+    quads: bytes
+    update: str
+    timeout: float
+
+
+@dataclass(frozen=True)
+class Tried:
+    """What a tried update left of the graphs, as N-Quads."""
+
+    quads: bytes
+
+
+@dataclass(frozen=True)
 class Answer:
     """A written result, ready to send to the client."""
 
@@ -110,6 +128,19 @@ def evaluate(store: ox.Store, query: Query) -> Answer | Refusal:
     return Answer(media_type, body, result.truncated)
 
 
+def attempt(trial: Trial) -> Tried | Refusal:
+    """Run the update on a store of its graphs alone and answer what it leaves."""
+    copy = ox.Store()
+    copy.extend(ox.parse(trial.quads, ox.RdfFormat.N_QUADS))
+    try:
+        copy.update(trial.update)
+    except SyntaxError as error:
+        return Refusal("parse", *results.syntax_error_position(error))
+    except OSError as error:  # e.g. an allowed SERVICE that does not answer
+        return Refusal("refused", str(error))
+    return Tried(copy.dump(format=ox.RdfFormat.N_QUADS) or b"")
+
+
 def _open(frame: tuple[str, Any]) -> ox.Store:
     kind, source = frame
     if kind == "checkpoint":
@@ -126,9 +157,9 @@ def _apply(store: ox.Store, kind: str, change: Any) -> None:
         store.update(change)
 
 
-def _answer_queries(store: ox.Store, asked: "queue.Queue[Query | None]", out: BinaryIO) -> None:
-    while (query := asked.get()) is not None:
-        send(out, evaluate(store, query))
+def _answer(store: ox.Store, asked: "queue.Queue[Query | Trial | None]", out: BinaryIO) -> None:
+    while (item := asked.get()) is not None:
+        send(out, evaluate(store, item) if isinstance(item, Query) else attempt(item))
 
 
 def main() -> int:
@@ -138,13 +169,13 @@ def main() -> int:
     opened = receive(inbound)
     store = _open(opened)
     send(out, "ready")
-    asked: queue.Queue[Query | None] = queue.Queue()
-    answering = threading.Thread(target=_answer_queries, args=(store, asked, out), daemon=True)
+    asked: queue.Queue[Query | Trial | None] = queue.Queue()
+    answering = threading.Thread(target=_answer, args=(store, asked, out), daemon=True)
     answering.start()
     try:
         while True:
             frame = receive(inbound)
-            if isinstance(frame, Query):
+            if isinstance(frame, Query | Trial):
                 asked.put(frame)
             else:
                 _apply(store, *frame)

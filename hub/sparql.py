@@ -162,7 +162,9 @@ async def _update(
     actor = authorise_writer(request)
     await run_in_threadpool(_check, "update", update, pool.limits)
     try:
-        await run_in_threadpool(store.update, update, sender=actor)
+        await run_in_threadpool(store.update, update, sender=actor, trial=pool.try_update)
+    except QueryStopped as error:
+        raise _stopped(error.rule, str(error)) from None
     except ParseError as error:
         raise _malformed("update", error) from None
     except (NotSender, Invalid) as error:  # answered as a POSTed message would be

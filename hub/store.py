@@ -110,7 +110,9 @@ class Store(Protocol):
         named_graph_uris: Sequence[str] = (),
     ) -> QueryResult: ...
 
-    def update(self, sparql: str, *, sender: str | None = None) -> None: ...
+    def update(
+        self, sparql: str, *, sender: str | None = None, trial: "Trial | None" = None
+    ) -> None: ...
 
     def dump(self, target: BinaryIO) -> int: ...
 
@@ -129,6 +131,23 @@ def open_store(
         raise FileNotFoundError("no such directory")
     Path(location).mkdir(parents=True, exist_ok=True)
     return OxigraphStore(ox.Store(location), limits or QueryLimits(), Path(location))
+
+
+Trial = Callable[[list[ox.Quad], str], list[ox.Quad]]
+"""Works out what an update leaves of some quads (hub.query_pool.QueryPool.try_update)."""
+
+
+def try_update(quads: list[ox.Quad], sparql: str) -> list[ox.Quad]:
+    """What the update leaves of these quads, worked out here in this process."""
+    copy = ox.Store()
+    copy.extend(quads)
+    try:
+        copy.update(sparql)
+    except SyntaxError as error:
+        raise _parse_error(error) from None
+    except OSError as error:  # e.g. an allowed SERVICE that does not answer
+        raise QueryRefused(str(error)) from None
+    return list(copy)
 
 
 Change = tuple[str, Any]
@@ -295,41 +314,41 @@ class OxigraphStore:
                 f"the query ran longer than {self.limits.timeout:g} s and was stopped"
             ) from None
 
-    def update(self, sparql: str, *, sender: str | None = None) -> None:
+    def update(
+        self, sparql: str, *, sender: str | None = None, trial: "Trial | None" = None
+    ) -> None:
         """Apply a SPARQL Update all or nothing, only if every message it changes stays valid.
 
-        The update runs first on an in-memory copy of the graphs it names; the message graphs
-        that changed there are validated, and only then replace their originals in one
-        transaction. Limits: the update must name every graph it reads or writes (no GRAPH ?g,
-        no CLEAR ALL, no LOAD), and the default, ontology and log graphs are read-only.
-        With `sender`, every message the update changes must be that actor's, before and after.
+        The update runs first on a copy of the graphs it names, by `trial` (in a query worker,
+        where the hub can stop it; here, without one) and outside the write lock; the message
+        graphs that changed there are validated, and only then replace their originals in one
+        transaction, provided nothing changed them meanwhile. Limits: the update must name every
+        graph it reads or writes (no GRAPH ?g, no CLEAR ALL, no LOAD), and the default,
+        ontology and log graphs are read-only. With `sender`, every message the update changes
+        must be that actor's, before and after.
         """
         refuse_unlisted_services(sparql, self.limits.service_endpoints)
         named = graphs_named_by(sparql)
         with self._lock:
             before = {name: self._graph_quads(name) for name in named}
-            copy = ox.Store()
-            copy.extend(quad for quads in before.values() for quad in quads)
-            try:
-                copy.update(sparql)
-            except SyntaxError as error:
-                raise _parse_error(error) from None
-            except OSError as error:  # e.g. an allowed SERVICE that does not answer
-                raise QueryRefused(str(error)) from None
-            after = _group_by_graph(copy)
-            changed = {
-                name: after.get(name, set())
-                for name in set(before) | set(after)
-                if after.get(name, set()) != set(before.get(name, ()))
-            }
-            _check_writable(changed)
-            if sender is not None:
-                _check_sender(sender, before, changed)
-            graphs = {name: _message_triples(quads) for name, quads in changed.items() if quads}
-            _check_messages(graphs)
-            violations = validation.validate_graphs(graphs, self._types_referenced_by(graphs))
-            if violations:
-                raise Invalid(violations)
+        left = (trial or try_update)([quad for quads in before.values() for quad in quads], sparql)
+        after = _group_by_graph(left)
+        changed = {
+            name: after.get(name, set())
+            for name in set(before) | set(after)
+            if after.get(name, set()) != set(before.get(name, ()))
+        }
+        _check_writable(changed)
+        if sender is not None:
+            _check_sender(sender, before, changed)
+        graphs = {name: _message_triples(quads) for name, quads in changed.items() if quads}
+        _check_messages(graphs)
+        violations = validation.validate_graphs(graphs, self._types_referenced_by(graphs))
+        if violations:
+            raise Invalid(violations)
+        with self._lock:
+            if any(set(self._graph_quads(name)) != set(quads) for name, quads in before.items()):
+                raise QueryRefused("a graph the update names changed while it ran; send it again")
             self._commit(changed)
 
     def dump(self, target: BinaryIO) -> int:

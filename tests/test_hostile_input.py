@@ -19,6 +19,7 @@ import httpx
 import pytest
 
 from hub.context import CONTEXT_URL
+from hub.vocabulary import MESSAGE
 from tests.served import ServedHub, served_hub
 
 REPORT = Path(__file__).resolve().parent.parent / "artifacts" / "hostile-inputs.md"
@@ -392,3 +393,39 @@ def test_expensive_queries_leave_writes_and_health_answering(hub):
     assert (written.status_code, healthy) == (201, True)
     assert answered < max(ended)
     assert sorted(answers) == [503, 503, 503, 503]
+
+
+def test_a_writers_endless_update_is_stopped_and_holds_no_write_meanwhile(hub):
+    patterns = " . ".join(f"?s{n} ?p{n} ?o{n}" for n in range(8))
+    update = f"WITH <{MESSAGE}offer-1> INSERT {{ }} WHERE {{ {patterns} }}"
+    ended: list[float] = []
+
+    def run() -> None:
+        answer = httpx.post(
+            f"{hub.url}/sparql",
+            content=update,
+            headers={"content-type": "application/sparql-update", **hub.auth("ams-1")},
+            timeout=60,
+        )
+        ended.append(time.monotonic())
+        answers.append(answer)
+
+    answers: list[httpx.Response] = []
+    updating = threading.Thread(target=run)
+    updating.start()
+    time.sleep(0.5)
+    plan = httpx.get(f"{hub.url}/messages/plan-1").json()
+    written = httpx.post(
+        f"{hub.url}/messages",
+        json={**plan, "id": "plan-during-update"},
+        headers=hub.auth(plan["sender"]),
+        timeout=60,
+    )
+    answered = time.monotonic()
+    updating.join()
+    assert (written.status_code, answers[0].status_code, answers[0].json()["rule"]) == (
+        201,
+        503,
+        "timeout",
+    )
+    assert answered < ended[0]
