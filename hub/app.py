@@ -20,10 +20,12 @@ from starlette.exceptions import HTTPException
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from hub import api, openapi, queries, sparql
+from hub import api, assets, openapi, queries, sparql
+from hub.api_docs import api_docs_router
 from hub.auth import Credentials, authenticated_actor
 from hub.broker import EmbeddedBroker
 from hub.config import EMBEDDED, Settings
+from hub.console import console_router
 from hub.errors import HubError
 from hub.inbox import Inbox
 from hub.intake import Intake
@@ -124,8 +126,13 @@ def create_app(settings: Settings, store: Store) -> FastAPI:
         title="HEILA hub",
         summary="Information objects of a distribution grid's flexibility market, as one graph",
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
     writer = authenticated_actor(Credentials(settings.actors))
+    app.include_router(console_router())  # before /sparql: it takes a browser's bare GET
+    app.include_router(api_docs_router(app.openapi_url or "/openapi.json"))
+    app.mount(assets.prefix(), assets.files(), name="static")
     app.include_router(api.message_router(store, intake, writer, lambda: notifier.connected))
     app.include_router(sparql.sparql_router(store, writer))
     app.include_router(queries.queries_router(store))
