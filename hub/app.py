@@ -30,6 +30,7 @@ from hub.errors import HubError
 from hub.inbox import Inbox
 from hub.intake import Intake
 from hub.notify import Notifier
+from hub.ontology_page import ontology_page_router
 from hub.problem import Problem, problem_of
 from hub.store import Store
 
@@ -131,6 +132,7 @@ def create_app(settings: Settings, store: Store) -> FastAPI:
     )
     writer = authenticated_actor(Credentials(settings.actors))
     app.include_router(console_router())  # before /sparql: it takes a browser's bare GET
+    app.include_router(ontology_page_router())  # before the ontology's RDF forms
     app.include_router(api_docs_router(app.openapi_url or "/openapi.json"))
     app.mount(assets.prefix(), assets.files(), name="static")
     app.include_router(api.message_router(store, intake, writer, lambda: notifier.connected))
