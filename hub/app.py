@@ -15,6 +15,7 @@ from typing import Any
 import paho.mqtt.client as mqtt
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
@@ -141,6 +142,14 @@ def create_app(settings: Settings, store: Store) -> FastAPI:
     for error in (Exception, HTTPException, RequestValidationError, HubError):
         app.add_exception_handler(error, _problem_response)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    if settings.cors_origins:  # without origins, no middleware and no work per request
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["Accept", "Authorization", "Content-Type"],
+            expose_headers=[sparql.TRUNCATED_HEADER, "Link", "Location"],
+        )
 
     def document() -> dict[str, Any]:
         if app.openapi_schema is None:
