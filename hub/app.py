@@ -28,6 +28,7 @@ from hub.broker import EmbeddedBroker
 from hub.config import EMBEDDED, Settings
 from hub.console import console_router
 from hub.errors import HubError
+from hub.guide import guide_router
 from hub.inbox import Inbox
 from hub.intake import Intake
 from hub.notify import Notifier
@@ -134,6 +135,7 @@ def create_app(settings: Settings, store: Store) -> FastAPI:
     writer = authenticated_actor(Credentials(settings.actors))
     app.include_router(console_router())  # before /sparql: it takes a browser's bare GET
     app.include_router(ontology_page_router())  # before the ontology's RDF forms
+    app.include_router(guide_router())  # before the named queries: a browser's /queries
     app.include_router(api_docs_router(app.openapi_url or "/openapi.json"))
     app.mount(assets.prefix(), assets.files(), name="static")
     app.include_router(api.message_router(store, intake, writer, lambda: notifier.connected))
