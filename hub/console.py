@@ -96,7 +96,11 @@ def _console() -> HTMLResponse:
         "<p>Each opens in a tab of its own.</p>"
         f'<ul class="queries">{"".join(_entry(q) for q in queries.values())}</ul>'
         '<p><a href="/guide/dataset">How the dataset is laid out</a>, and the result limit.</p>'
-        '</aside><section id="yasgui"></section></div>'
+        '</aside><section><p id="truncated" class="notice" role="status" hidden>'
+        "This result was cut at the hub's result limit: only its first rows are shown. "
+        "Page through it with ORDER BY, LIMIT and OFFSET "
+        '(<a href="/guide/dataset">how</a>), or count with an aggregate.</p>'
+        '<div id="yasgui"></div></section></div>'
     )
     return page(
         "SPARQL console",

@@ -7,9 +7,11 @@ import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 
+from hub.app import create_app
+from hub.store import QueryLimits, open_store
 from hub.vocabulary import INFORMATION_OBJECTS
 from tests.browser import open_page, outside, requested_hosts, screenshot, wait_for
-from tests.conftest import Hub
+from tests.conftest import Hub, hub_settings
 
 
 @pytest.fixture
@@ -29,7 +31,27 @@ def test_the_console_runs_a_named_query_and_shows_its_rows_offline(
     rows = wait_for(browser, "document.querySelectorAll('.yasr table tbody tr').length")
     screenshot(browser, "console")
     assert rows >= 5
+    assert not browser.find_element(By.ID, "truncated").is_displayed()
     assert outside(requested_hosts(browser)) == set()
+
+
+def test_the_console_says_so_when_a_result_was_cut_at_the_limit(
+    browser: WebDriver, mosquitto, serve
+):
+    store = open_store("memory", QueryLimits(result_limit=3))
+    url = serve(create_app(hub_settings(mosquitto, {}), store))
+    open_page(browser, url + "/console")
+    wait_for(browser, "document.querySelector('#yasgui .CodeMirror') !== null")
+    browser.execute_script(
+        "const tab = yasgui.getTab();"
+        "tab.getYasqe().setValue('SELECT * WHERE { ?s ?p ?o }');"
+        "tab.query();"
+    )
+    wait_for(browser, "document.querySelectorAll('.yasr table tbody tr').length === 3")
+    notice = browser.find_element(By.ID, "truncated")
+    screenshot(browser, "console-truncated")
+    assert notice.is_displayed()
+    assert "cut at the hub's result limit" in notice.text
 
 
 def test_the_console_starts_with_the_heila_prefixes(browser: WebDriver, story_hub: Hub):

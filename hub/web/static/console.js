@@ -40,3 +40,17 @@ function openQuery(name) {
 for (const button of document.querySelectorAll("button[data-query]")) {
   button.addEventListener("click", () => openQuery(button.dataset.query).query());
 }
+
+// A result cut at the hub's limit says so above the table, not only in a header
+const notice = document.getElementById("truncated");
+const watched = new WeakSet();
+yasgui.on("queryBefore", (_yasgui, tab) => {
+  notice.hidden = true;
+  const yasqe = tab.getYasqe();
+  if (watched.has(yasqe)) return;
+  watched.add(yasqe);
+  yasqe.on("queryResponse", (_yasqe, response) => {
+    const cut = response && response.headers && response.headers.get("Heila-Truncated") === "true";
+    notice.hidden = !cut;
+  });
+});
