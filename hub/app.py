@@ -21,18 +21,15 @@ from starlette.exceptions import HTTPException
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from hub import api, assets, openapi, queries, sparql
+from hub import api, assets, console, guide, ontology_page, openapi, queries, sparql
 from hub.api_docs import api_docs_router
 from hub.auth import Credentials, authenticated_actor
 from hub.broker import EmbeddedBroker
 from hub.config import EMBEDDED, Settings
-from hub.console import console_router
 from hub.errors import HubError
-from hub.guide import guide_router
 from hub.inbox import Inbox
 from hub.intake import Intake
 from hub.notify import Notifier
-from hub.ontology_page import ontology_page_router
 from hub.problem import Problem, problem_of
 from hub.store import Store
 
@@ -133,14 +130,17 @@ def create_app(settings: Settings, store: Store) -> FastAPI:
         redoc_url=None,
     )
     writer = authenticated_actor(Credentials(settings.actors))
-    app.include_router(console_router())  # before /sparql: it takes a browser's bare GET
-    app.include_router(ontology_page_router())  # before the ontology's RDF forms
-    app.include_router(guide_router())  # before the named queries: a browser's /queries
-    app.include_router(api_docs_router(app.openapi_url or "/openapi.json"))
-    app.mount(assets.prefix(), assets.files(), name="static")
+    # A browser's pages on the API's own paths come first, as plain routes that cost a request
+    # one path match; the other pages come after the API, which never tries them.
+    for add_pages in (console.add_pages, ontology_page.add_pages, guide.add_pages):
+        add_pages(app.router)
     app.include_router(api.message_router(store, intake, writer, lambda: notifier.connected))
     app.include_router(sparql.sparql_router(store, writer))
     app.include_router(queries.queries_router(store))
+    app.include_router(console.console_router())
+    app.include_router(guide.guide_router())
+    app.include_router(api_docs_router(app.openapi_url or "/openapi.json"))
+    app.mount(assets.prefix(), assets.files(), name="static")
     for error in (Exception, HTTPException, RequestValidationError, HubError):
         app.add_exception_handler(error, _problem_response)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)

@@ -111,14 +111,18 @@ def _console() -> HTMLResponse:
     )
 
 
+def console() -> HTMLResponse:
+    return _console()
+
+
 def console_router() -> APIRouter:
-    """`/` and `/console`, and /sparql for a browser: register before the SPARQL router."""
+    """`/` and `/console`."""
     router = APIRouter()
-
-    @router.get("/", include_in_schema=False)
-    @router.get("/console", include_in_schema=False)
-    def console() -> HTMLResponse:
-        return _console()
-
-    add_page(router, "/sparql", console, SPARQL_ANSWERS, bare=True)
+    for path in ("/", "/console"):
+        router.add_api_route(path, console, include_in_schema=False)
     return router
+
+
+def add_pages(router: APIRouter) -> None:
+    """The console on /sparql for a browser: add to the app's router before the SPARQL routes."""
+    add_page(router, "/sparql", console, SPARQL_ANSWERS, bare=True)

@@ -84,12 +84,15 @@ def queries_page() -> HTMLResponse:
     return page("Named queries", body)
 
 
+def add_pages(router: APIRouter) -> None:
+    """/queries for a browser: add to the app's router before the named queries' routes."""
+    add_page(router, "/queries", queries_page, ("application/json",))
+
+
 def guide_router() -> APIRouter:
-    """/guide/{name} and /guide/queries, and /queries for a browser: register before the
-    named queries' own routes."""
+    """/guide/queries and /guide/{name}."""
     router = APIRouter()
     router.add_api_route("/guide/queries", queries_page, include_in_schema=False)
-    add_page(router, "/queries", queries_page, ("application/json",))
 
     @router.get("/guide/{name}", include_in_schema=False)
     def guide(name: str) -> HTMLResponse:

@@ -219,8 +219,6 @@ def ontology_page() -> HTMLResponse:
     return page(title, body)
 
 
-def ontology_page_router() -> APIRouter:
-    """/ontology for a browser: register before the route that serves the ontology as RDF."""
-    router = APIRouter()
+def add_pages(router: APIRouter) -> None:
+    """/ontology for a browser: add to the app's router before the ontology's RDF route."""
     add_page(router, "/ontology", ontology_page, ONTOLOGY_ANSWERS)
-    return router
