@@ -13,7 +13,7 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.routing import APIRoute
 from starlette.responses import HTMLResponse
-from starlette.routing import Match, get_route_path
+from starlette.routing import Match
 from starlette.types import Scope
 
 from hub import assets
@@ -86,7 +86,8 @@ class PageRoute(APIRoute):
     bare: bool = False
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
-        if get_route_path(scope) != self.path:  # a page's path has no parameters
+        path = str(scope.get("path", "")).removeprefix(str(scope.get("root_path", "")))
+        if path != self.path:  # a page's path has no parameters
             return Match.NONE, {}
         match, child = super().matches(scope)
         if match is not Match.FULL:
