@@ -222,7 +222,13 @@ OPERATIONS: dict[tuple[str, str], JSON] = {
                 for name in ("default-graph-uri", "named-graph-uri")
             ),
         ],
-        "responses": _QUERY_ANSWERS,
+        "responses": {
+            **_QUERY_ANSWERS,
+            200: {
+                **_QUERY_ANSWERS[200],
+                "content": {**_QUERY_ANSWERS[200]["content"], "text/html": {}},
+            },
+        },
     },
     ("post", "/sparql"): {
         "description": "A query (anyone) or an update (an authorised writer: the update may only "
