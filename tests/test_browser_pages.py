@@ -79,6 +79,28 @@ def test_swagger_ui_renders_with_the_authorize_button(browser: WebDriver, story_
     assert outside(requested_hosts(browser)) == set()
 
 
+def test_a_token_given_to_authorize_lets_try_it_out_post_a_message(
+    browser: WebDriver, story_hub: Hub
+):
+    open_page(browser, story_hub.url + "/docs")
+    wait_for(browser, "document.querySelector('.swagger-ui .btn.authorize') !== null")
+    browser.find_element(By.CSS_SELECTOR, ".btn.authorize").click()
+    browser.find_element(By.ID, "auth-bearer-value").send_keys(story_hub.tokens["dms-1"])
+    browser.find_element(By.CSS_SELECTOR, ".modal-btn.auth.authorize").click()
+    browser.find_element(By.CSS_SELECTOR, ".modal-btn.auth.btn-done").click()
+    operation = browser.find_element(By.ID, "operations-default-post_message_messages_post")
+    operation.find_element(By.CSS_SELECTOR, ".opblock-summary").click()
+    wait_for(browser, "document.querySelector('.btn.execute') !== null")  # tried out at once
+    operation.find_element(By.CSS_SELECTOR, ".btn.execute").click()
+    status = wait_for(
+        browser,
+        "document.querySelector('.live-responses-table tbody .response-col_status')?.textContent",
+    )
+    screenshot(browser, "docs-authorized")
+    # the first example is the story's activation notification from dms-1, already stored
+    assert str(status).strip().startswith("200"), status
+
+
 def test_redoc_renders_the_api_reference(browser: WebDriver, story_hub: Hub):
     open_page(browser, story_hub.url + "/redoc")
     title = wait_for(browser, "document.querySelector('.api-content h1')?.textContent")
