@@ -35,6 +35,8 @@ _PREFIXES = {
     v.RDFS: "rdfs:",
     str(OWL): "owl:",
 }
+_OBJECTS = frozenset(URIRef(HEILA + name) for name in v.INFORMATION_OBJECTS)
+"""Described with their fields in a section of their own, so not again among the classes."""
 _KINDS = (
     ("classes", "Classes", OWL.Class),
     ("object-properties", "Object properties", OWL.ObjectProperty),
@@ -82,8 +84,9 @@ def _row(name: str, values: Iterable[str]) -> str:
     return f"<tr><th>{escape(name)}</th><td>{', '.join(shown)}</td></tr>" if shown else ""
 
 
-def _term(graph: Graph, term: URIRef) -> str:
-    """One term's entry: its label and IRI, definition, note, source and its relations."""
+def _term(graph: Graph, term: URIRef, fields: str = "") -> str:
+    """One term's entry: its label and IRI, definition, note, source and its relations, then
+    (for an information object) its fields."""
     iri = str(term)
     rows = "".join(
         (
@@ -103,7 +106,7 @@ def _term(graph: Graph, term: URIRef) -> str:
     return (
         f'<div class="term" id="{escape(local_name(iri))}"><h3>{escape(label(iri))}</h3>'
         f'<div class="iri">{escape(iri)}</div><p>{escape(definition)}</p>'
-        f"{f'<table>{rows}</table>' if rows else ''}</div>"
+        f"{f'<table>{rows}</table>' if rows else ''}{fields}</div>"
     )
 
 
@@ -112,8 +115,8 @@ def _rule(field: Field) -> str:
         return "one of " + ", ".join(_link(choice) for choice in field.choices)
     if field.kind == "literal" and field.datatype:
         return _link(field.datatype)
-    if field.kind == "part":
-        return "a part (below in the message)"
+    if field.kind == "part" and field.node:
+        return f'a part: <a href="#part-{escape(local_name(field.node))}">its fields</a>'
     return "a reference" + (f" to a {_link(field.refers_to)}" if field.refers_to else "")
 
 
@@ -133,18 +136,20 @@ def _fields(fields: Iterable[Field]) -> str:
 def _information_objects(graph: Graph) -> str:
     model = shapes()
     entries = "".join(
-        f'<div class="term" id="{name}"><h3>{escape(label(HEILA + name))}</h3>'
-        f'<div class="iri">{escape(HEILA + name)}</div>'
-        f"<p>{escape(' '.join(_texts(graph, URIRef(HEILA + name), RDFS.comment)))}</p>"
-        f"{_fields(model.objects[name].fields)}</div>"
+        _term(graph, URIRef(HEILA + name), _fields(model.objects[name].fields))
         for name in v.INFORMATION_OBJECTS
+    )
+    parts = "".join(
+        f'<div class="part" id="part-{escape(local_name(iri))}">'
+        f"<h4>{escape(local_name(iri).removesuffix('Shape'))}</h4>{_fields(part.fields)}</div>"
+        for iri, part in sorted(model.parts.items())
     )
     return (
         '<section id="information-objects"><h2>The twelve information objects</h2>'
         "<p>Every message carries the envelope's fields, then its object's own. Fields are "
         "named as in the plain-JSON form; each is a property of the ontology.</p>"
         f'<h3 id="envelope">Envelope (every message)</h3>{_fields(model.envelope.fields)}'
-        f"{entries}</section>"
+        f'{entries}<h3 id="parts">Parts of messages</h3>{parts}</section>'
     )
 
 
@@ -202,7 +207,7 @@ def ontology_page() -> HTMLResponse:
     )
     terms = "".join(
         f'<section id="{anchor}"><h2>{escape(text)}</h2>'
-        f"{''.join(_term(graph, t) for t in _ours(graph, kind))}</section>"
+        f"{''.join(_term(graph, t) for t in _ours(graph, kind) if t not in _OBJECTS)}</section>"
         for anchor, text, kind in _KINDS
     )
     body = (

@@ -86,3 +86,10 @@ def test_the_pages_files_are_cached_as_immutable_under_a_fingerprinted_url(clien
         answer = client.get(path)
         assert answer.status_code == 200
         assert answer.headers["cache-control"] == "public, max-age=31536000, immutable"
+
+
+def test_every_link_within_the_ontology_page_lands_on_one_entry(client):
+    page = client.get("/ontology", headers=BROWSER).text
+    anchors = re.findall(r' id="([^"]+)"', page)
+    assert len(anchors) == len(set(anchors))
+    assert set(re.findall(r'href="#([^"]+)"', page)) <= set(anchors)
