@@ -4,13 +4,13 @@ offers "Authorize" and ReDoc renders. Each test leaves a screenshot in artifacts
 """
 
 import pytest
+from browser import open_page, outside, requested_hosts, screenshot, wait_for
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 
 from hub.app import create_app
 from hub.store import QueryLimits, open_store
 from hub.vocabulary import INFORMATION_OBJECTS
-from tests.browser import open_page, outside, requested_hosts, screenshot, wait_for
 from tests.conftest import Hub, hub_settings
 
 
