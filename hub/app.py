@@ -15,12 +15,14 @@ from typing import Any
 import paho.mqtt.client as mqtt
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from hub import api, openapi, queries, sparql
+from hub import api, assets, console, guide, ontology_page, openapi, queries, sparql
+from hub.api_docs import api_docs_router
 from hub.auth import Credentials, authenticated_actor
 from hub.broker import EmbeddedBroker
 from hub.config import EMBEDDED, Settings
@@ -30,6 +32,7 @@ from hub.intake import Intake
 from hub.notify import Notifier
 from hub.problem import Problem, problem_of
 from hub.query_pool import QueryPool
+from hub.results import TRUNCATED_HEADER
 from hub.store import OxigraphStore
 
 log = logging.getLogger(__name__)
@@ -127,14 +130,32 @@ def create_app(settings: Settings, store: OxigraphStore) -> FastAPI:
         title="HEILA hub",
         summary="Information objects of a distribution grid's flexibility market, as one graph",
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
     writer = authenticated_actor(Credentials(settings.actors))
+    # A browser's pages on the API's own paths come first, as plain routes that cost a request
+    # one path match; the other pages come after the API, which never tries them.
+    for add_pages in (console.add_pages, ontology_page.add_pages, guide.add_pages):
+        add_pages(app.router)
     app.include_router(api.message_router(store, intake, writer, lambda: notifier.connected))
     app.include_router(sparql.sparql_router(store, pool, writer))
     app.include_router(queries.queries_router(pool))
+    app.include_router(console.console_router())
+    app.include_router(guide.guide_router())
+    app.include_router(api_docs_router(app.openapi_url or "/openapi.json"))
+    app.mount(assets.prefix(), assets.files(), name="static")
     for error in (Exception, HTTPException, RequestValidationError, HubError):
         app.add_exception_handler(error, _problem_response)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    if settings.cors_origins:  # without origins, no middleware and no work per request
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["Accept", "Authorization", "Content-Type"],
+            expose_headers=[TRUNCATED_HEADER, "Link", "Location"],
+        )
 
     def document() -> dict[str, Any]:
         if app.openapi_schema is None:

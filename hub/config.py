@@ -10,6 +10,9 @@ port = 8000
 store = "var/store"          # a directory, or "memory"
 max_body_bytes = 1048576
 
+[http]
+cors_origins = ["http://localhost:8888"]  # browser origins that may call the hub; default none
+
 [sparql]
 timeout_seconds = 10.0       # a query past this is stopped (its worker killed): 503
 result_limit = 10000         # rows or triples; a longer result is cut and says so
@@ -91,6 +94,7 @@ class Settings:
     tls_certfile: str | None = None
     tls_keyfile: str | None = None
     tls_client_ca: str | None = None
+    cors_origins: tuple[str, ...] = ()
 
     @property
     def read_only(self) -> bool:
@@ -117,6 +121,9 @@ _KEYS: dict[str, dict[str, tuple[str, type | tuple[type, ...]]]] = {
         "port": ("port", int),
         "store": ("store", str),
         "max_body_bytes": ("max_body_bytes", int),
+    },
+    "http": {
+        "cors_origins": ("cors_origins", list),
     },
     "sparql": {
         "timeout_seconds": ("query_timeout", (int, float)),
@@ -227,9 +234,28 @@ def _endpoints(path: Path, value: Any) -> frozenset[str]:
     return frozenset(value)
 
 
+def _origins(path: Path, value: Any) -> tuple[str, ...]:
+    """`cors_origins` as origins a browser sends (scheme://host[:port]), or "*" for any."""
+    for origin in value:
+        url = urlsplit(origin) if isinstance(origin, str) else None
+        if origin != "*" and (
+            url is None
+            or url.scheme not in ("http", "https")
+            or not url.netloc
+            or url.path
+            or url.query
+        ):
+            raise ConfigError(
+                f"{path}: [http] cors_origins takes origins like 'https://host:port' or '*', "
+                f"not {origin!r}"
+            )
+    return tuple(value)
+
+
 _READERS: dict[str, Callable[[Path, Any], Any]] = {
     "notify_payload": _payload_types,
     "query_services": _endpoints,
+    "cors_origins": _origins,
 }
 """Settings whose TOML value is turned into another kind of value, by attribute."""
 

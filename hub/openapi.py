@@ -1,7 +1,11 @@
-"""The OpenAPI document's share of the message model: every object's JSON Schema, with examples.
+"""The OpenAPI document as an integrator needs it: every object's JSON Schema, every request
+body in each form the hub takes with the story's examples, every answer a route can give, and
+the bearer scheme that Swagger UI's "Authorize" fills in.
 
 The schemas come from hub.schema (derived from the shapes); their `$defs` become OpenAPI
-components so that /docs shows each object and its parts by name.
+components so that /docs shows each object and its parts by name. What FastAPI cannot see in
+the routes' signatures (bodies read by hand, problem reports raised below a route) is stated
+here, by path and method.
 """
 
 import json
@@ -48,6 +52,16 @@ def _problem(description: str) -> JSON:
         "content": {"application/problem+json": {"schema": {"$ref": _COMPONENTS + "Problem"}}},
     }
 
+
+BEARER = "bearer"
+SECURITY_SCHEMES: JSON = {
+    BEARER: {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "An actor's token, made by `heila token ACTOR`; writing needs one "
+        "(or a client certificate). Reading needs none.",
+    }
+}
 
 POST_RESPONSES: dict[int | str, JSON] = {
     200: {"description": "A message with this id was already stored; nothing changed"},
@@ -96,12 +110,13 @@ def components() -> JSON:
     return found
 
 
-def _examples() -> JSON:
-    """The valid example of every information object, shipped with the hub."""
+def _examples(suffix: str) -> JSON:
+    """The valid example of every information object in one form, shipped with the hub."""
     examples = {}
-    for path in sorted((examples_dir() / "valid").glob("*.json")):
-        value = json.loads(path.read_text(encoding="utf-8"))
-        examples[path.stem] = {"summary": value.get("type", path.stem), "value": value}
+    for path in sorted((examples_dir() / "valid").glob(f"*{suffix}")):
+        text = path.read_text(encoding="utf-8")
+        value = text if suffix == ".ttl" else json.loads(text)
+        examples[path.stem] = {"summary": path.stem.replace("-", " "), "value": value}
     return examples
 
 
@@ -113,17 +128,182 @@ def message_request_body() -> JSON:
             "content": {
                 "application/json": {
                     "schema": {"oneOf": [{"$ref": _COMPONENTS + n} for n in all_schemas()]},
-                    "examples": _examples(),
+                    "examples": _examples(".json"),
                 },
-                "application/ld+json": {"schema": {"type": "object"}},
-                "text/turtle": {"schema": {"type": "string"}},
+                "application/ld+json": {
+                    "schema": {"type": "object"},
+                    "examples": _examples(".jsonld"),
+                },
+                "text/turtle": {"schema": {"type": "string"}, "examples": _examples(".ttl")},
             },
-        }
+        },
+        "security": [{BEARER: []}],
     }
 
 
+_RESULTS = (
+    "application/sparql-results+json",
+    "application/sparql-results+xml",
+    "text/csv",
+    "text/tab-separated-values",
+)
+_GRAPHS = (
+    "text/turtle",
+    "application/n-triples",
+    "application/n-quads",
+    "application/ld+json",
+    "application/rdf+xml",
+)
+_ONTOLOGY_FORMS = (
+    "text/turtle",
+    "application/ld+json",
+    "application/rdf+xml",
+    "application/n-triples",
+    "text/html",
+)
+_SPARQL_EXAMPLE = (
+    "PREFIX heila: <https://w3id.org/heila/ontology#>\n"
+    "SELECT ?offer ?power WHERE { ?offer a heila:Offer ; heila:power ?power }"
+)
+_UPDATE_EXAMPLE = (
+    "PREFIX heila: <https://w3id.org/heila/ontology#>\n"
+    "INSERT DATA { GRAPH <https://w3id.org/heila/message/m-1> { ... } }"
+)
+_QUERY_ANSWERS: dict[int | str, JSON] = {
+    200: {
+        "description": "SELECT and ASK results, or the graph of CONSTRUCT and DESCRIBE, in the "
+        "most acceptable form; a result cut at the result limit carries `Heila-Truncated: true`",
+        "content": {form: {} for form in (*_RESULTS, *_GRAPHS)},
+    },
+    400: _problem("The query does not parse, a parameter is missing or repeated, or it is refused"),
+    406: _problem("The result cannot be given in any accepted form"),
+    503: _problem("The query ran past the query timeout (`Retry-After` says when to try again)"),
+}
+_FORM_FIELDS: JSON = {
+    "type": "object",
+    "properties": {
+        "query": {"type": "string", "description": "a SPARQL 1.1 query"},
+        "update": {"type": "string", "description": "a SPARQL 1.1 update (a writer's only)"},
+        "default-graph-uri": {"type": "array", "items": {"type": "string", "format": "iri"}},
+        "named-graph-uri": {"type": "array", "items": {"type": "string", "format": "iri"}},
+    },
+}
+
+OPERATIONS: dict[tuple[str, str], JSON] = {
+    ("get", "/messages"): {
+        "responses": {400: _problem("A parameter is unknown or not of its type")},
+    },
+    ("get", "/health"): {
+        "responses": {503: {"description": "The store cannot answer"}},
+    },
+    ("get", "/context.jsonld"): {
+        "responses": {200: {"description": "The @context", "content": {"application/ld+json": {}}}},
+    },
+    ("get", "/ontology"): {
+        "responses": {
+            200: {
+                "description": "The ontology in the most acceptable RDF form, or as a page to read",
+                "content": {form: {} for form in _ONTOLOGY_FORMS},
+            },
+            406: _problem("None of the accepted forms can be given"),
+        },
+    },
+    ("get", "/sparql"): {
+        "description": "A SPARQL 1.1 Protocol query. A browser that asks for HTML with no query "
+        "gets the SPARQL console.",
+        "parameters": [
+            {"name": "query", "in": "query", "required": True, "schema": {"type": "string"}},
+            *(
+                {
+                    "name": name,
+                    "in": "query",
+                    "schema": {"type": "array", "items": {"type": "string"}},
+                }
+                for name in ("default-graph-uri", "named-graph-uri")
+            ),
+        ],
+        "responses": {
+            **_QUERY_ANSWERS,
+            200: {
+                **_QUERY_ANSWERS[200],
+                "content": {**_QUERY_ANSWERS[200]["content"], "text/html": {}},
+            },
+        },
+    },
+    ("post", "/sparql"): {
+        "description": "A query (anyone) or an update (an authorised writer: the update may only "
+        "touch graphs of messages its actor sends, and what it leaves must be valid).",
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/sparql-query": {
+                    "schema": {"type": "string"},
+                    "example": _SPARQL_EXAMPLE,
+                },
+                "application/sparql-update": {
+                    "schema": {"type": "string"},
+                    "example": _UPDATE_EXAMPLE,
+                },
+                "application/x-www-form-urlencoded": {
+                    "schema": _FORM_FIELDS,
+                    "example": {"query": _SPARQL_EXAMPLE},
+                },
+            },
+        },
+        "security": [{}, {BEARER: []}],
+        "responses": {
+            **_QUERY_ANSWERS,
+            204: {"description": "The update was validated and committed"},
+            401: _problem("An update came without a valid bearer token"),
+            403: _problem("The update touches another actor's message, or the hub is read-only"),
+            413: _problem("The body is larger than the configured limit"),
+            415: _problem("The body is neither a query, an update nor a form"),
+            422: _problem("What the update leaves breaks rules of a shape: every violation listed"),
+        },
+    },
+    ("get", "/queries/{name}"): {
+        "responses": {
+            200: {
+                "description": "The query's results in the most acceptable form",
+                "content": {form: {} for form in _RESULTS},
+            },
+            400: _problem("A parameter is missing, unknown, repeated or not of its type"),
+            404: _problem("There is no named query of that name"),
+            406: _problem("The result cannot be given in any accepted form"),
+            503: _problem("The query ran past the query timeout"),
+        },
+    },
+}
+"""What each operation says beyond its route's signature, by method and path."""
+
+
+_FASTAPI_VALIDATION = ("HTTPValidationError", "ValidationError")
+
+
+def _completed(operation: JSON, extra: JSON) -> JSON:
+    """The operation with `extra` laid over it. The hub answers a bad parameter 400 with a
+    problem report, so FastAPI's own 422 "Validation Error" goes."""
+    responses = {
+        code: answer
+        for code, answer in operation.get("responses", {}).items()
+        if answer.get("description") != "Validation Error"
+    }
+    responses.update({str(code): answer for code, answer in extra.get("responses", {}).items()})
+    return {**operation, **extra, "responses": responses}
+
+
 def with_components(document: JSON) -> JSON:
-    """An OpenAPI document with the message model's schemas added to its components."""
-    schemas = document.setdefault("components", {}).setdefault("schemas", {})
-    schemas.update(components())
+    """An OpenAPI document with the message model's schemas, the bearer scheme and every
+    operation's bodies and answers added."""
+    found = document.setdefault("components", {})
+    found["schemas"] = {
+        name: schema
+        for name, schema in {**found.get("schemas", {}), **components()}.items()
+        if name not in _FASTAPI_VALIDATION
+    }
+    found["securitySchemes"] = SECURITY_SCHEMES
+    for path, operations in document.get("paths", {}).items():
+        for method, operation in operations.items():
+            extra = OPERATIONS.get((method, path), {})
+            operations[method] = _completed(operation, extra)
     return document

@@ -28,3 +28,7 @@ def queries_dir() -> Path:
 
 def examples_dir() -> Path:
     return _folder("examples")
+
+
+def docs_dir() -> Path:
+    return _folder("docs")

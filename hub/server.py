@@ -67,7 +67,7 @@ def _announce(settings: Settings) -> None:
     mqtt_host, mqtt_port = settings.mqtt_address
     broker = "embedded broker" if settings.mqtt == EMBEDDED else "broker"
     log.info("HTTP API on %s/messages (docs %s/docs)", base, base)
-    log.info("SPARQL endpoint on %s/sparql", base)
+    log.info("SPARQL endpoint on %s/sparql, its console on %s/ in a browser", base, base)
     log.info("MQTT %s at mqtt://%s:%d", broker, mqtt_host, mqtt_port)
     log.info("store: %s", settings.store)
     if settings.read_only:

@@ -91,7 +91,7 @@ def offer_document() -> dict[str, object]:
     return document
 
 
-pytest_plugins = ["bridge_fixtures"]
+pytest_plugins = ["bridge_fixtures", "browser"]
 """The field bridge's fixtures: hub, Mosquitto and substation over real sockets."""
 
 

@@ -52,3 +52,23 @@ def test_service_endpoints_must_be_http_urls(tmp_path: Path):
     config.write_text('[sparql]\nservice_endpoints = ["file:///etc/passwd"]\n')
     with pytest.raises(ConfigError, match="service_endpoints holds 'file:///etc/passwd'"):
         load_settings(config)
+
+
+def test_cors_origins_lists_the_browser_origins_that_may_call_the_hub(tmp_path: Path):
+    config = tmp_path / "hub.toml"
+    config.write_text(
+        '[http]\ncors_origins = ["http://localhost:8888", "https://yasgui.example"]\n'
+    )
+    assert load_settings(config).cors_origins == ("http://localhost:8888", "https://yasgui.example")
+
+
+def test_no_origin_may_call_the_hub_from_a_browser_by_default():
+    assert load_settings(None).cors_origins == ()
+
+
+@pytest.mark.parametrize("origin", ["localhost:8888", "http://host/path", "ftp://host", ""])
+def test_cors_origins_refuses_what_is_no_origin(tmp_path: Path, origin: str):
+    config = tmp_path / "hub.toml"
+    config.write_text(f'[http]\ncors_origins = ["{origin}"]\n')
+    with pytest.raises(ConfigError, match=r"\[http\] cors_origins takes origins"):
+        load_settings(config)

@@ -17,7 +17,7 @@ from hub.vocabulary import INFORMATION_OBJECTS
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 VALID = sorted((EXAMPLES / "valid").glob("*.*"))
 INVALID = sorted(p for p in (EXAMPLES / "invalid").rglob("*.*") if p.is_file())
-MEDIA_TYPES = {".json": "application/json", ".ttl": "text/turtle"}
+MEDIA_TYPES = {".json": "application/json", ".jsonld": "application/ld+json", ".ttl": "text/turtle"}
 
 
 def kebab(type_name: str) -> str:
@@ -49,10 +49,10 @@ def label(path: Path) -> str:
     return str(path.relative_to(EXAMPLES))
 
 
-def test_every_information_object_has_a_valid_example_in_json_and_turtle() -> None:
+def test_every_information_object_has_a_valid_example_in_json_json_ld_and_turtle() -> None:
     names = {p.name for p in VALID}
     for type_name in INFORMATION_OBJECTS:
-        assert {f"{kebab(type_name)}.json", f"{kebab(type_name)}.ttl"} <= names
+        assert {f"{kebab(type_name)}.{form}" for form in ("json", "jsonld", "ttl")} <= names
 
 
 @pytest.mark.parametrize("path", VALID, ids=label)
@@ -66,11 +66,12 @@ def test_valid_example_is_named_for_its_type(path: Path) -> None:
     assert path.stem == kebab(parsed.type)
 
 
+@pytest.mark.parametrize("form", [".ttl", ".jsonld"])
 @pytest.mark.parametrize("path", sorted((EXAMPLES / "valid").glob("*.json")), ids=label)
-def test_json_and_turtle_of_an_example_are_the_same_graph(path: Path) -> None:
+def test_every_form_of_an_example_is_the_graph_of_its_json(path: Path, form: str) -> None:
     from_json = message.parse(path.read_bytes(), "application/json")
-    from_turtle = message.parse(path.with_suffix(".ttl").read_bytes(), "text/turtle")
-    assert isomorphic(from_json.graph, from_turtle.graph)
+    other = message.parse(path.with_suffix(form).read_bytes(), MEDIA_TYPES[form])
+    assert isomorphic(from_json.graph, other.graph)
 
 
 def test_the_story_refers_only_to_messages_sent_before() -> None:

@@ -1,4 +1,5 @@
-"""A wheel built from the repository carries the ontology, the shapes and the queries."""
+"""A wheel built from the repository carries the ontology, the shapes, the queries, the
+handbook and the browser files of the console and the API docs."""
 
 import json
 import subprocess
@@ -15,7 +16,12 @@ import json
 from hub.ontology import load_ontology
 from hub.resources import examples_dir, ontology_dir, queries_dir
 from hub.shapes import shapes
+from hub.assets import STATIC
+from hub.guide import documents
 print(json.dumps({
+    "static": str(STATIC),
+    "vendored": sorted(p.name.rsplit("-", 1)[0] for p in (STATIC / "vendor").iterdir()),
+    "guides": sorted(documents()),
     "ontology": str(ontology_dir()),
     "triples": len(load_ontology()),
     "objects": len(shapes().objects),
@@ -65,3 +71,6 @@ def test_installed_wheel_finds_its_data_outside_the_checkout(tmp_path: Path) -> 
     assert found["objects"] == 12
     assert found["queries"] >= 8
     assert found["examples"] == 12
+    assert found["static"].startswith(site)
+    assert found["vendored"] == ["redoc", "swagger-ui-dist", "yasgui"]
+    assert {"dataset", "messages", "configuration"} <= set(found["guides"])
