@@ -43,6 +43,7 @@ LIST_PARAMETERS = frozenset({"type", "sender", "recipient", "since", "after", "l
 MAX_PAGE = 1000
 
 _ID = re.compile(ID_PATTERN)
+_RFC3339 = re.compile(r"\d{4}-\d\d-\d\d[Tt ]\d\d:\d\d:\d\d(\.\d+)?([Zz]|[+-]\d\d:\d\d)?")
 
 
 def _not_acceptable(offered: Any) -> Problem:
@@ -172,9 +173,26 @@ def message_router(
     def list_messages(
         request: Request,
         response: Response,
-        type: Annotated[str | None, Query(description="information object type")] = None,
-        sender: Annotated[str | None, Query(description="sender's actor id")] = None,
-        recipient: Annotated[str | None, Query(description="a recipient's actor id")] = None,
+        type: Annotated[
+            str | None,
+            Query(
+                description="information object type",
+                json_schema_extra={"enum": list(INFORMATION_OBJECTS)},
+            ),
+        ] = None,
+        sender: Annotated[
+            str | None,
+            Query(
+                description="sender's actor id", json_schema_extra={"pattern": f"^{ID_PATTERN}$"}
+            ),
+        ] = None,
+        recipient: Annotated[
+            str | None,
+            Query(
+                description="a recipient's actor id",
+                json_schema_extra={"pattern": f"^{ID_PATTERN}$"},
+            ),
+        ] = None,
         since: Annotated[datetime | None, Query(description="generated at or after")] = None,
         after: Annotated[int, Query(ge=0, description="cursor: the `next` of a page")] = 0,
         limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
@@ -184,6 +202,8 @@ def message_router(
         Keep `next` and ask again with `after=next` to receive exactly what came since.
         """
         _check_parameters(request)
+        if since is not None and not _RFC3339.fullmatch(request.query_params["since"]):
+            raise bad_parameter("since", "datatype", "since is a time as RFC 3339 writes it")
         if since is not None and since.tzinfo is None:
             raise bad_parameter("since", "datatype", "since needs a time zone, e.g. Z or +02:00")
         page = store.messages(

@@ -19,6 +19,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from hub import api, assets, console, guide, ontology_page, openapi, queries, sparql
@@ -78,7 +79,26 @@ class BodyLimit:
 
 
 async def _problem_response(request: Request, error: Exception) -> Response:
-    return problem_of(error).response(request.url.path)
+    problem = problem_of(error)
+    if problem.status_code == 405:
+        problem.headers = {**(problem.headers or {}), "Allow": _allowed(request)}
+    return problem.response(request.url.path)
+
+
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+
+
+def _allowed(request: Request) -> str:
+    """Every method some route takes on the request's path: Starlette's 405 names only those of
+    the first route whose path matched, and /sparql has one route per method."""
+    return ", ".join(
+        method
+        for method in _METHODS
+        if any(
+            route.matches({**request.scope, "method": method})[0] == Match.FULL
+            for route in request.app.router.routes
+        )
+    )
 
 
 def _notifier(settings: Settings, broker: EmbeddedBroker | None) -> Notifier:

@@ -13,8 +13,10 @@ from collections.abc import Iterable
 from functools import cache
 from typing import Any
 
+from hub.queries import named_queries
 from hub.resources import examples_dir
 from hub.schema import all_schemas
+from hub.vocabulary import ID_PATTERN
 
 JSON = dict[str, Any]
 _COMPONENTS = "#/components/schemas/"
@@ -31,14 +33,18 @@ PROBLEM_SCHEMA: JSON = {
         "field": {"type": "string"},
         "rule": {"type": "string"},
         "line": {"type": "integer"},
+        "stored": {"type": "string", "description": "the path of the stored message (409)"},
         "column": {"type": "integer"},
         "violations": {
             "type": "array",
             "items": {
                 "type": "object",
                 "properties": {
-                    name: {"type": "string"}
-                    for name in ("message", "focus", "field", "label", "rule", "value", "text")
+                    **{
+                        name: {"type": "string"}
+                        for name in ("message", "focus", "field", "label", "rule", "text")
+                    },
+                    "value": {"type": ["string", "null"], "description": "null: no value"},
                 },
             },
         },
@@ -69,6 +75,7 @@ POST_RESPONSES: dict[int | str, JSON] = {
     401: _problem("No valid bearer token"),
     403: _problem("The authenticated actor is not the message's sender, or the hub is read-only"),
     413: _problem("The body is larger than the configured limit"),
+    409: _problem("A message with this id is stored already with other content; `stored` names it"),
     415: _problem("The body is in a form the hub does not take"),
     422: _problem("The message breaks rules of its shape: every violation is listed"),
 }
@@ -187,6 +194,7 @@ _FORM_FIELDS: JSON = {
         "default-graph-uri": {"type": "array", "items": {"type": "string", "format": "iri"}},
         "named-graph-uri": {"type": "array", "items": {"type": "string", "format": "iri"}},
     },
+    "oneOf": [{"required": ["query"]}, {"required": ["update"]}],
 }
 
 OPERATIONS: dict[tuple[str, str], JSON] = {
@@ -277,6 +285,44 @@ OPERATIONS: dict[tuple[str, str], JSON] = {
 """What each operation says beyond its route's signature, by method and path."""
 
 
+_PARAMETER_SCHEMAS: dict[str, JSON] = {
+    "iri": {"type": "string", "format": "iri"},
+    "id": {"type": "string", "pattern": f"^{ID_PATTERN}$"},
+    "string": {"type": "string"},
+    "dateTime": {"type": "string", "format": "date-time"},
+    "decimal": {"type": "number"},
+    "integer": {"type": "integer"},
+}
+
+
+def named_query_paths() -> JSON:
+    """One path per named query with the parameters it needs, so that a client (and /docs)
+    sees what each one asks for; the route itself is one, /queries/{name}."""
+    answers = OPERATIONS[("get", "/queries/{name}")]["responses"]
+    return {
+        f"/queries/{name}": {
+            "get": {
+                "tags": ["Named queries"],
+                "summary": query.title,
+                "description": query.description,
+                "operationId": f"named_query_{name.replace('-', '_')}",
+                "parameters": [
+                    {
+                        "name": parameter.name,
+                        "in": "query",
+                        "required": True,
+                        "description": parameter.description,
+                        "schema": _PARAMETER_SCHEMAS[parameter.type],
+                    }
+                    for parameter in query.parameters
+                ],
+                "responses": {str(code): answer for code, answer in answers.items() if code != 404},
+            }
+        }
+        for name, query in named_queries().items()
+    }
+
+
 _FASTAPI_VALIDATION = ("HTTPValidationError", "ValidationError")
 
 
@@ -302,8 +348,11 @@ def with_components(document: JSON) -> JSON:
         if name not in _FASTAPI_VALIDATION
     }
     found["securitySchemes"] = SECURITY_SCHEMES
-    for path, operations in document.get("paths", {}).items():
+    paths = document.setdefault("paths", {})
+    for path, operations in paths.items():
         for method, operation in operations.items():
             extra = OPERATIONS.get((method, path), {})
             operations[method] = _completed(operation, extra)
+    if paths.pop("/queries/{name}", None) is not None:
+        paths.update(named_query_paths())
     return document

@@ -49,7 +49,10 @@ def sparql_router(
             return await _update(store, pool, request, authorise_writer, body)
         if media_type == _FORM:
             form = _decoded(body.encode(), "form")
+            if "update" in form and "query" in form:
+                raise bad_parameter("update", "oneOf", "give a query or an update, not both")
             if "update" in form:
+                _refuse_dataset_of_update(form)
                 update = _one(form, "update")
                 return await _update(store, pool, request, authorise_writer, update)
             return await answer(pool, request, _one(form, "query"), *_dataset(form))
@@ -61,6 +64,23 @@ def sparql_router(
         )
 
     return router
+
+
+def _refuse_dataset_of_update(form: Mapping[str, list[str]]) -> None:
+    """An update names its graphs itself (WITH, USING, GRAPH), which the hub needs to see
+    before it runs; dataset parameters beside it are refused, not ignored."""
+    for name in (
+        "default-graph-uri",
+        "named-graph-uri",
+        "using-graph-uri",
+        "using-named-graph-uri",
+    ):
+        if name in form:
+            raise bad_parameter(
+                name,
+                "update",
+                f"an update names its graphs in its text (WITH, USING), not in {name}",
+            )
 
 
 def _utf8(data: bytes, where: str) -> str:

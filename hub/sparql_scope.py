@@ -109,7 +109,7 @@ def graphs_named_by(sparql: str) -> set[str]:
             getattr(error, "col", None),
         ) from None
     graphs: set[str] = set()
-    for operation in tree.algebra:
+    for operation in getattr(tree, "algebra", ()):  # an empty update is one, with no operation
         graphs |= _operation_graphs(operation)
     return graphs
 

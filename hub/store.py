@@ -338,6 +338,8 @@ class OxigraphStore:
             for name in set(before) | set(after)
             if after.get(name, set()) != set(before.get(name, ()))
         }
+        if not changed:
+            return
         _check_writable(changed)
         if sender is not None:
             _check_sender(sender, before, changed)

@@ -267,3 +267,8 @@ def test_the_documentation_page_is_served(client):
 def test_a_method_a_resource_does_not_take_is_a_405_saying_which_it_takes(client):
     answer = client.request("TRACE", "/health")
     assert (answer.status_code, answer.headers["allow"]) == (405, "GET")
+
+
+def test_since_must_be_a_time_as_rfc_3339_writes_it(client):
+    answer = client.get("/messages", params={"since": "0.5"})
+    assert (answer.status_code, answer.json()["field"]) == (400, "since")

@@ -58,7 +58,6 @@ def test_the_sparql_endpoint_documents_a_query_an_update_and_a_form(document):
 
 
 ANSWERS = [
-    ("get", "/queries/no-such-query", {}, None, 404),
     ("get", "/queries/open-offers", {"accept": "image/png"}, None, 406),
     ("get", "/queries/feeder-measurements", {}, None, 400),
     ("post", "/sparql", {"content-type": "text/plain"}, "ASK {}", 415),
@@ -79,8 +78,18 @@ def test_every_answer_the_hub_gives_is_documented_for_its_route(
 ):
     answer = client.request(method, path, headers=headers, content=body)
     assert answer.status_code == status
-    template = "/queries/{name}" if path.startswith("/queries/") else path.split("?")[0]
+    template = path.split("?")[0]
     if template.startswith("/messages/"):
         template = "/messages/{identifier}"
     documented = document["paths"][template][method]["responses"][str(status)]
     assert answer.headers["content-type"] in documented["content"]
+
+
+def test_each_named_query_is_an_operation_with_the_parameters_it_needs(document):
+    operation = document["paths"]["/queries/merit-order"]["get"]
+    assert [(p["name"], p["required"]) for p in operation["parameters"]] == [("bid", True)]
+
+
+def test_an_unknown_named_query_is_a_404_problem_report(client):
+    answer = client.get("/queries/no-such-query")
+    assert (answer.status_code, answer.headers["content-type"]) == (404, "application/problem+json")

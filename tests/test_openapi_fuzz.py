@@ -12,6 +12,8 @@ import pytest
 from tests.served import ServedHub, served_hub
 
 EXAMPLES_PER_OPERATION = "25"
+ROOT = Path(__file__).resolve().parent.parent
+"""Where schemathesis.toml is, which names tests/schemathesis_hooks.py."""
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +35,7 @@ def _schemathesis(hub: ServedHub, *headers: str) -> subprocess.CompletedProcess[
         "--generation-deterministic",
         *(option for header in headers for option in ("--header", header)),
     ]
-    return subprocess.run(command, capture_output=True, text=True, timeout=600)
+    return subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=ROOT)
 
 
 def test_an_anonymous_client_finds_nothing_the_document_does_not_promise(hub):

@@ -313,3 +313,18 @@ def test_a_query_nested_past_the_limit_is_refused_before_it_is_parsed(endpoint):
     problem = httpx.get(endpoint, params={"query": query}).json()
     assert (problem["status"], problem["field"]) == (400, "query")
     assert "nests 102 levels deep" in problem["detail"]
+
+
+def test_an_empty_update_changes_nothing_and_answers_204(endpoint):
+    assert httpx.post(endpoint, data={"update": ""}, headers=WRITER).status_code == 204
+
+
+def test_a_form_with_both_a_query_and_an_update_is_a_400(endpoint):
+    answer = httpx.post(endpoint, data={"query": OFFERS, "update": ""}, headers=WRITER)
+    assert (answer.status_code, answer.json()["rule"]) == (400, "oneOf")
+
+
+def test_an_update_with_dataset_parameters_is_a_400_naming_them(endpoint):
+    form = {"update": "", "named-graph-uri": MESSAGE + "offer-1"}
+    answer = httpx.post(endpoint, data=form, headers=WRITER)
+    assert (answer.status_code, answer.json()["field"]) == (400, "named-graph-uri")
