@@ -188,7 +188,6 @@ class QueryPool:
             limits.workers + limits.max_waiting, thread_name_prefix="query-caller"
         )
         self._watch = threading.Thread(target=self._watch_workers, name="query-watch", daemon=True)
-        self._watch.start()
 
     async def run(self, query: Query) -> Answer | Refusal:
         """The worker's answer or refusal; QueryStopped when the limits end it first."""
@@ -242,6 +241,8 @@ class QueryPool:
                     raise QueryStopped("busy", "the hub is stopping")
                 if len(self._busy) + self._starting < self.limits.workers:
                     self._starting += 1
+                    if self._watch.ident is None:  # started with the first worker, not before
+                        self._watch.start()
                     break
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
