@@ -20,7 +20,8 @@ from starlette.exceptions import HTTPException
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from hub import api, openapi, queries, sparql
+from hub import api, live, liveview, openapi, queries, sparql
+from hub import message as message_model
 from hub.auth import Credentials, authenticated_actor
 from hub.broker import EmbeddedBroker
 from hub.config import EMBEDDED, Settings
@@ -29,7 +30,7 @@ from hub.inbox import Inbox
 from hub.intake import Intake
 from hub.notify import Notifier
 from hub.problem import Problem, problem_of
-from hub.store import Store
+from hub.store import Store, Stored
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +104,13 @@ def create_app(settings: Settings, store: Store) -> FastAPI:
         else None
     )
     notifier = _notifier(settings, broker)
-    intake = Intake(store, notifier.notify)
+    feed = live.LiveFeed(settings.live_queue_length)
+
+    def announce(message: message_model.Message, stored: Stored) -> None:
+        notifier.notify(message, stored)
+        feed.publish(message, stored)
+
+    intake = Intake(store, announce)
     inbox = Inbox(notifier, intake)
 
     @asynccontextmanager
@@ -129,6 +136,8 @@ def create_app(settings: Settings, store: Store) -> FastAPI:
     app.include_router(api.message_router(store, intake, writer, lambda: notifier.connected))
     app.include_router(sparql.sparql_router(store, writer))
     app.include_router(queries.queries_router(store))
+    app.include_router(live.events_router(feed, store))
+    app.include_router(liveview.liveview_router(store))
     for error in (Exception, HTTPException, RequestValidationError, HubError):
         app.add_exception_handler(error, _problem_response)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)

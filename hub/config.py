@@ -22,6 +22,9 @@ notify_payload = ["ActivationNotification", "ControlSignal"]  # notifications th
 username = "heila-hub"       # the hub's login at an external broker; the embedded one makes its own
 password = "..."
 
+[live]
+queue_length = 1024          # commits a live viewer may fall behind before it is dropped
+
 [tls]                        # serve HTTPS; with client_ca, actors may log in by certificate
 certfile = "hub.pem"
 keyfile = "hub.key"
@@ -81,6 +84,7 @@ class Settings:
     tls_certfile: str | None = None
     tls_keyfile: str | None = None
     tls_client_ca: str | None = None
+    live_queue_length: int = 1024
 
     @property
     def read_only(self) -> bool:
@@ -116,6 +120,9 @@ _KEYS: dict[str, dict[str, tuple[str, type | tuple[type, ...]]]] = {
         "certfile": ("tls_certfile", str),
         "keyfile": ("tls_keyfile", str),
         "client_ca": ("tls_client_ca", str),
+    },
+    "live": {
+        "queue_length": ("live_queue_length", int),
     },
     "mqtt": {
         "url": ("mqtt", str),
@@ -155,7 +162,13 @@ def check(settings: Settings) -> None:
     """Refuse settings that cannot work, naming the setting."""
     if settings.mqtt != EMBEDDED and urlsplit(settings.mqtt).scheme not in ("mqtt", "tcp"):
         raise ConfigError(f"mqtt url must be 'embedded' or mqtt://host:port, not {settings.mqtt!r}")
-    for name in ("port", "embedded_mqtt_port", "max_body_bytes", "query_limit"):
+    for name in (
+        "port",
+        "embedded_mqtt_port",
+        "max_body_bytes",
+        "query_limit",
+        "live_queue_length",
+    ):
         if getattr(settings, name) <= 0:
             raise ConfigError(f"{name} must be positive")
     if settings.query_timeout <= 0:

@@ -34,6 +34,8 @@ from hub.store import QueryLimits, open_store
 log = logging.getLogger("hub")
 
 _START_TIMEOUT = 30.0
+GRACE = 3
+"""Seconds a stop waits for requests in flight; live viewers' streams never end by themselves."""
 
 
 def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
@@ -110,6 +112,7 @@ def run(args: argparse.Namespace) -> int:
             host=settings.host,
             port=settings.port,
             log_level=args.log_level,
+            timeout_graceful_shutdown=GRACE,
             **tls.uvicorn_options(settings),
         )
         with _stop_signals_end_the_run():
@@ -143,7 +146,13 @@ class BackgroundHub(Background):
         scheme = "https" if options.get("ssl_certfile") else "http"
         self.url = f"{scheme}://{host}:{port}"
         self._server = uvicorn.Server(
-            uvicorn.Config(app, host=host, port=port, log_level="warning", **options)
+            uvicorn.Config(
+                app,
+                host=host,
+                port=port,
+                log_level="warning",
+                **{"timeout_graceful_shutdown": GRACE, **options},
+            )
         )
         self._thread = threading.Thread(target=self._server.run, name="hub", daemon=True)
 

@@ -1,0 +1,207 @@
+"""The live feed: every commit, in commit order, to the people watching, as server-sent events.
+
+The intake calls `LiveFeed.publish` after each commit, on the committing thread. With nobody
+watching it returns at once; otherwise it writes the event once and hands it to each viewer's
+bounded queue, never waiting: a viewer whose queue is full is dropped (its browser reconnects
+and resumes from its Last-Event-ID, read back from the store's log). So a slow or stalled
+viewer costs the write path nothing but one failed append.
+
+`GET /events` streams `text/event-stream`; each event's id is the commit `sequence`, so a
+reconnecting EventSource resumes where it stopped, and `?after=N` asks for the same by hand.
+"""
+
+import asyncio
+import json
+import threading
+from collections import deque
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Query, Request
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import StreamingResponse
+
+from hub.message import Message
+from hub.notify import rfc3339
+from hub.store import Store, Stored
+
+REPLAY_LIMIT = 1000
+"""Most events replayed from the store to a viewer that resumes; older ones it reads by query."""
+KEEP_ALIVE = 15.0
+"""Seconds of silence after which a comment line keeps proxies from closing the stream."""
+
+
+def event_of(message: Message, stored: Stored) -> dict[str, Any]:
+    """What a viewer learns of a commit: the envelope and the messages this one links to."""
+    return {
+        "sequence": stored.sequence,
+        "id": message.id,
+        "type": message.type,
+        "sender": message.sender,
+        "time": rfc3339(message.time),
+        "links": [link for link in message.references if link != message.id],
+    }
+
+
+def frame(event: dict[str, Any]) -> bytes:
+    """One server-sent event, its id the commit sequence."""
+    data = json.dumps(event, separators=(",", ":"))
+    return f"id: {event['sequence']}\nevent: message\ndata: {data}\n\n".encode()
+
+
+class Viewer:
+    """One connected viewer: a bounded queue filled by committing threads, read by its stream."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, length: int) -> None:
+        self._loop = loop
+        self._frames: deque[tuple[int, bytes]] = deque()
+        self._length = length
+        self._ready = asyncio.Event()
+        self._woken = False
+        self.dropped = False
+        self.gone = False
+
+    def offer(self, sequence: int, data: bytes) -> bool:
+        """Queue a frame; False when the queue is full and the viewer must go."""
+        if len(self._frames) >= self._length:
+            self.dropped = True
+            self._wake()
+            return False
+        self._frames.append((sequence, data))
+        if not self._woken:  # one wake-up per batch, not one per frame
+            self._wake()
+        return True
+
+    def leave(self) -> None:
+        """The viewer went away (called on its own event loop)."""
+        self.gone = True
+        self._ready.set()
+
+    def _wake(self) -> None:
+        self._woken = True
+        self._loop.call_soon_threadsafe(self._ready.set)
+
+    async def next_frames(self, timeout: float) -> list[tuple[int, bytes]]:
+        """Every frame queued so far, waiting up to `timeout` seconds for the first; none when
+        the time is up or the viewer was dropped."""
+        deadline = self._loop.time() + timeout
+        while not self._frames and not self.dropped and not self.gone:
+            self._woken = False
+            self._ready.clear()
+            if self._frames:
+                break
+            try:
+                await asyncio.wait_for(self._ready.wait(), deadline - self._loop.time())
+            except TimeoutError:
+                return []
+        taken = []
+        while self._frames:
+            taken.append(self._frames.popleft())
+        return taken
+
+
+class LiveFeed:
+    """Hands each commit to the viewers connected at that moment."""
+
+    def __init__(self, queue_length: int) -> None:
+        """`queue_length`: events a viewer may fall behind before it is dropped."""
+        self._viewers: frozenset[Viewer] = frozenset()
+        self._lock = threading.Lock()
+        self._queue_length = queue_length
+
+    @property
+    def viewers(self) -> int:
+        return len(self._viewers)
+
+    def publish(self, message: Message, stored: Stored) -> None:
+        """Called after each commit, on the committing thread; never blocks."""
+        viewers = self._viewers
+        if not viewers:
+            return
+        data = frame(event_of(message, stored))
+        for viewer in viewers:
+            if not viewer.offer(stored.sequence, data):
+                self.leave(viewer)
+
+    def join(self) -> Viewer:
+        viewer = Viewer(asyncio.get_running_loop(), self._queue_length)
+        with self._lock:
+            self._viewers = self._viewers | {viewer}
+        return viewer
+
+    def leave(self, viewer: Viewer) -> None:
+        with self._lock:
+            self._viewers = self._viewers - {viewer}
+
+
+def replay(store: Store, after: int) -> list[tuple[int, bytes]]:
+    """The frames of the commits after `after` that the store holds, oldest first."""
+    frames = []
+    for stored in store.messages(after=after, limit=REPLAY_LIMIT):
+        message = store.get(stored.iri)
+        if message is not None:
+            frames.append((stored.sequence, frame(event_of(message, stored))))
+    return frames
+
+
+async def _until_disconnected(request: Request, viewer: Viewer) -> None:
+    """Servers of ASGI 2.4 tell a streaming response of a lost client only when it writes:
+    listen, so that a viewer who left is forgotten at once rather than at the next event."""
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
+    viewer.leave()
+
+
+async def stream(
+    request: Request, feed: LiveFeed, store: Store, after: int | None
+) -> AsyncIterator[bytes]:
+    """Replay from the store what the viewer missed, then follow the feed until it leaves."""
+    viewer = feed.join()
+    listening = asyncio.create_task(_until_disconnected(request, viewer))
+    try:
+        yield b"retry: 1000\n\n"
+        last = -1
+        if after is not None:
+            for sequence, data in await run_in_threadpool(replay, store, after):
+                last = sequence
+                yield data
+        while not viewer.dropped and not viewer.gone:
+            frames = await viewer.next_frames(KEEP_ALIVE)
+            if not frames:
+                yield b": keep-alive\n\n"
+            for sequence, data in frames:
+                if sequence > last:
+                    yield data
+    finally:
+        listening.cancel()
+        feed.leave(viewer)
+
+
+def _resume_point(last_event_id: str | None, after: int | None) -> int | None:
+    """Where to resume: the browser's Last-Event-ID on a reconnect, else `?after=`."""
+    if last_event_id is not None and last_event_id.strip().isdigit():
+        return int(last_event_id.strip())
+    return after
+
+
+def events_router(feed: LiveFeed, store: Store) -> APIRouter:
+    router = APIRouter(tags=["live"])
+
+    @router.get(
+        "/events",
+        response_class=StreamingResponse,
+        responses={200: {"content": {"text/event-stream": {}}}},
+        summary="Every commit as a server-sent event, its id the commit sequence",
+    )
+    async def events(
+        request: Request,
+        after: Annotated[int | None, Query(ge=0, description="replay commits after this")] = None,
+        last_event_id: Annotated[str | None, Header()] = None,
+    ) -> StreamingResponse:
+        return StreamingResponse(
+            stream(request, feed, store, _resume_point(last_event_id, after)),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )
+
+    return router
