@@ -20,14 +20,13 @@ from starlette.exceptions import HTTPException
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from hub import api, live, liveview, openapi, queries, sparql
+from hub import api, live, liveview, metrics, openapi, queries, sparql
 from hub import message as message_model
 from hub.auth import Credentials, authenticated_actor
 from hub.broker import EmbeddedBroker
 from hub.config import EMBEDDED, Settings
 from hub.errors import HubError
 from hub.inbox import Inbox
-from hub.intake import Intake
 from hub.notify import Notifier
 from hub.problem import Problem, problem_of
 from hub.store import Store, Stored
@@ -110,7 +109,8 @@ def create_app(settings: Settings, store: Store) -> FastAPI:
         notifier.notify(message, stored)
         feed.publish(message, stored)
 
-    intake = Intake(store, announce)
+    measured = metrics.Metrics(store, feed)
+    intake = metrics.MeteredIntake(store, announce, measured)
     inbox = Inbox(notifier, intake)
 
     @asynccontextmanager
@@ -138,9 +138,11 @@ def create_app(settings: Settings, store: Store) -> FastAPI:
     app.include_router(queries.queries_router(store))
     app.include_router(live.events_router(feed, store))
     app.include_router(liveview.liveview_router(store))
+    app.include_router(metrics.metrics_router(measured))
     for error in (Exception, HTTPException, RequestValidationError, HubError):
         app.add_exception_handler(error, _problem_response)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    app.add_middleware(metrics.QueryTiming, metrics=measured)
 
     def document() -> dict[str, Any]:
         if app.openapi_schema is None:

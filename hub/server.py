@@ -22,7 +22,7 @@ from typing import Any
 import uvicorn
 from fastapi import FastAPI
 
-from hub import tls
+from hub import logs, tls
 from hub.app import create_app
 from hub.config import EMBEDDED, Settings, check, load_settings
 from hub.errors import HubError, UsageError
@@ -45,6 +45,9 @@ def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--store", help="store directory, or 'memory' (default var/store)")
     parser.add_argument("--mqtt", help="broker URL mqtt://host:port, or 'embedded' (default)")
     parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning"])
+    parser.add_argument(
+        "--log-format", default="text", choices=logs.FORMATS, help="log lines as text or JSON"
+    )
 
 
 def settings_of(args: argparse.Namespace) -> Settings:
@@ -91,7 +94,7 @@ def _stop_signals_end_the_run() -> Iterator[None]:
 
 
 def run(args: argparse.Namespace) -> int:
-    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(name)s %(message)s")
+    logs.configure(args.log_level, args.log_format)
     if args.log_level != "debug":  # the embedded broker narrates every connection at INFO
         for chatty in ("amqtt", "transitions"):
             logging.getLogger(chatty).setLevel(logging.WARNING)
@@ -112,6 +115,7 @@ def run(args: argparse.Namespace) -> int:
             host=settings.host,
             port=settings.port,
             log_level=args.log_level,
+            log_config=None,  # uvicorn's lines go through hub.logs, with their time
             timeout_graceful_shutdown=GRACE,
             **tls.uvicorn_options(settings),
         )
