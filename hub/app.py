@@ -20,9 +20,9 @@ from starlette.exceptions import HTTPException
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from hub import api, live, liveview, metrics, openapi, queries, sparql
+from hub import api, backup, live, liveview, metrics, openapi, queries, sparql
 from hub import message as message_model
-from hub.auth import Credentials, authenticated_actor
+from hub.auth import Credentials, administrator, authenticated_actor
 from hub.broker import EmbeddedBroker
 from hub.config import EMBEDDED, Settings
 from hub.errors import HubError
@@ -132,13 +132,15 @@ def create_app(settings: Settings, store: Store) -> FastAPI:
         summary="Information objects of a distribution grid's flexibility market, as one graph",
         lifespan=lifespan,
     )
-    writer = authenticated_actor(Credentials(settings.actors))
+    credentials = Credentials(settings.actors)
+    writer = authenticated_actor(credentials)
     app.include_router(api.message_router(store, intake, writer, lambda: notifier.connected))
     app.include_router(sparql.sparql_router(store, writer))
     app.include_router(queries.queries_router(store))
     app.include_router(live.events_router(feed, store))
     app.include_router(liveview.liveview_router(store))
     app.include_router(metrics.metrics_router(measured))
+    app.include_router(backup.dump_router(store, administrator(credentials)))
     for error in (Exception, HTTPException, RequestValidationError, HubError):
         app.add_exception_handler(error, _problem_response)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)

@@ -33,6 +33,7 @@ client_ca = "actors-ca.pem"
 [actors.mgms]
 token_hash = "sha256$..."    # made by `heila token mgms`
 certificate = true           # or a certificate from client_ca with CN=mgms
+admin = false                # true: may also read the whole store online (GET /dump)
 ```
 """
 
@@ -65,6 +66,8 @@ class Credential:
 
     token_hash: str | None = None
     certificate: bool = False
+    admin: bool = False
+    """an administrator may also read the whole store online (GET /dump)"""
 
 
 @dataclass(frozen=True)
@@ -217,12 +220,18 @@ def _credentials(path: Path, content: Any) -> dict[str, Credential]:
     for actor, entry in content.items():
         if not isinstance(entry, dict) or not entry or set(entry) - _CREDENTIAL_KEYS:
             raise ConfigError(
-                f"{path}: [actors.{actor}] takes token_hash (a string) and/or certificate = true"
+                f"{path}: [actors.{actor}] takes token_hash (a string) and/or certificate = true,"
+                " and admin = true"
             )
         token_hash, certificate = entry.get("token_hash"), entry.get("certificate", False)
+        admin = entry.get("admin", False)
         if not isinstance(token_hash, str | None) or not isinstance(certificate, bool):
             raise ConfigError(
                 f"{path}: [actors.{actor}] token_hash is a string, certificate a boolean"
             )
-        actors[actor] = Credential(token_hash, certificate)
+        if not isinstance(admin, bool):
+            raise ConfigError(f"{path}: [actors.{actor}] admin is a boolean")
+        if set(entry) == {"admin"}:
+            raise ConfigError(f"{path}: [actors.{actor}] needs a token_hash or certificate")
+        actors[actor] = Credential(token_hash, certificate, admin)
     return actors
