@@ -7,7 +7,8 @@ bridge when they are installed, and each actor as its own process. A modelled da
 the start. When the Verification reaches the DSO it prints the product's story from the
 hub's named queries and stops everything it started, also on Ctrl-C. With `--store DIR` the
 hub keeps its store there, to be queried or served again afterwards; `--keep-running` leaves
-the hub up for exploring.
+the hub up for exploring. With `--days N --store DIR` it writes N days of a made-up market of
+many aggregators and sites into DIR instead, through the hub's intake (hub.scenario).
 """
 
 import argparse
@@ -29,9 +30,11 @@ from actors import story
 from actors.cast import Cast, Stalled
 from actors.hubclient import HubClient, Refused, Unavailable
 from actors.objects import now
+from hub import scenario
 from hub.auth import hash_token, new_token
 from hub.broker import free_port
 from hub.errors import UsageError
+from hub.store import open_store
 
 ACTORS = {"mgms": "mgms-1", "cems": "cems-1", "ams": "ams-1", "fmp": "fmp-1", "dms": "dms-1"}
 """The actors started first (runner name -> actor id); the SPP starts once they listen."""
@@ -54,6 +57,11 @@ def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
         "--store", type=Path, help="keep the hub's store in this directory (default: thrown away)"
     )
     parser.add_argument(
+        "--days",
+        type=int,
+        help="write this many days of a market of many actors into --store, then stop",
+    )
+    parser.add_argument(
         "--timeout", type=float, default=60.0, help="seconds to wait for the chain to complete"
     )
     parser.add_argument(
@@ -65,6 +73,8 @@ def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
 
 
 def check(args: argparse.Namespace) -> None:
+    if args.days is not None and (args.days <= 0 or args.store is None):
+        raise UsageError("--days takes a positive number of days and needs --store DIR")
     if args.speed <= 0 or args.timeout <= 0:
         raise UsageError("--speed and --timeout must be positive")
     if args.lead < MIN_LEAD:
@@ -255,9 +265,27 @@ def perform(cast: Cast, setup: Setup, args: argparse.Namespace) -> None:
         hub.close()
 
 
+def fill_days(args: argparse.Namespace) -> int:
+    """Write args.days days of the market, ending yesterday, into the store at args.store."""
+    try:
+        store = open_store(str(args.store))
+    except OSError as error:
+        raise UsageError(f"cannot open the store at {args.store}: {error}") from None
+    try:
+        filled = scenario.fill(store, args.days, now() - timedelta(days=args.days))
+    finally:
+        store.close()
+    rate = filled.messages / filled.seconds
+    tell(f"wrote {filled.messages} messages of {args.days} days in {filled.seconds:.1f} s")
+    tell(f"({rate:.0f} a second) into {args.store}: heila serve --store {args.store}")
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     """0 when the chain completed, 1 with a one-line reason when not, 130 on Ctrl-C."""
     check(args)
+    if args.days is not None:
+        return fill_days(args)
     folder = Path(tempfile.mkdtemp(prefix="heila-demo-"))
     cast = Cast(folder)
     status = 1
