@@ -155,5 +155,6 @@ def create_app(settings: Settings, store: Store) -> FastAPI:
             )
         return app.openapi_schema
 
+    app.state.live = feed  # hub.server ends its streams when it stops
     app.openapi = document  # type: ignore[method-assign]
     return app

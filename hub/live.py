@@ -25,6 +25,10 @@ from hub.message import Message
 from hub.notify import rfc3339
 from hub.store import Store, Stored
 
+KEEP_ALIVE_LINE = b": keep-alive\n\n"
+FLUSH_INTERVAL = 0.1
+"""Seconds between two writes to one viewer: fast commits reach it in batches, so the event
+loop wakes ten times a second per viewer at most instead of once per commit."""
 REPLAY_LIMIT = 1000
 """Most events replayed from the store to a viewer that resumes; older ones it reads by query."""
 KEEP_ALIVE = 15.0
@@ -133,6 +137,12 @@ class LiveFeed:
         with self._lock:
             self._viewers = self._viewers - {viewer}
 
+    def close(self) -> None:
+        """End every viewer's stream, so that a stopping server need not wait for them (call
+        on the event loop)."""
+        for viewer in self._viewers:
+            viewer.leave()
+
 
 def replay(store: Store, after: int) -> list[tuple[int, bytes]]:
     """The frames of the commits after `after` that the store holds, oldest first."""
@@ -167,11 +177,9 @@ async def stream(
                 yield data
         while not viewer.dropped and not viewer.gone:
             frames = await viewer.next_frames(KEEP_ALIVE)
-            if not frames:
-                yield b": keep-alive\n\n"
-            for sequence, data in frames:
-                if sequence > last:
-                    yield data
+            fresh = b"".join(data for sequence, data in frames if sequence > last)
+            yield fresh or KEEP_ALIVE_LINE
+            await asyncio.sleep(FLUSH_INTERVAL)  # let the next commits gather into one write
     finally:
         listening.cancel()
         feed.leave(viewer)

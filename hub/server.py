@@ -27,6 +27,7 @@ from hub.app import create_app
 from hub.config import EMBEDDED, Settings, check, load_settings
 from hub.errors import HubError, UsageError
 from hub.lifecycle import Background
+from hub.live import LiveFeed
 from hub.message import accept
 from hub.resources import examples_dir
 from hub.store import QueryLimits, open_store
@@ -35,7 +36,7 @@ log = logging.getLogger("hub")
 
 _START_TIMEOUT = 30.0
 GRACE = 3
-"""Seconds a stop waits for requests in flight; live viewers' streams never end by themselves."""
+"""Seconds a stop waits for requests in flight before it cuts them."""
 
 
 def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
@@ -120,7 +121,7 @@ def run(args: argparse.Namespace) -> int:
             **tls.uvicorn_options(settings),
         )
         with _stop_signals_end_the_run():
-            uvicorn.Server(config).run()
+            HubServer(config).run()
     finally:
         store.close()
     log.info("stopped")
@@ -142,6 +143,17 @@ def _warm_up() -> None:
     gc.freeze()
 
 
+class HubServer(uvicorn.Server):
+    """Uvicorn, ending the live viewers' streams first when it stops: they never end by
+    themselves, and uvicorn waits for every response in flight."""
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        feed = getattr(getattr(self.config.app, "state", None), "live", None)
+        if isinstance(feed, LiveFeed):
+            feed.close()
+        await super().shutdown(sockets)
+
+
 class BackgroundHub(Background):
     """A hub application served by uvicorn in a thread, for tests and benchmarks."""
 
@@ -149,7 +161,7 @@ class BackgroundHub(Background):
         """`options` go to uvicorn.Config (TLS, for instance: see hub.tls.uvicorn_options)."""
         scheme = "https" if options.get("ssl_certfile") else "http"
         self.url = f"{scheme}://{host}:{port}"
-        self._server = uvicorn.Server(
+        self._server = HubServer(
             uvicorn.Config(
                 app,
                 host=host,

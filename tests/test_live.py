@@ -6,6 +6,7 @@ import contextlib
 import http.client
 import json
 import queue
+import signal
 import socket
 import threading
 from collections.abc import Iterator
@@ -22,6 +23,7 @@ from hub.live import LiveFeed
 from hub.message import Message
 from hub.store import Stored, open_store
 from tests.conftest import STORY_ACTORS, Hub, Serve, hub_settings, wait_until_connected
+from tests.test_server import start, stop
 
 
 class Viewer:
@@ -56,8 +58,8 @@ class Viewer:
 
     def close(self) -> None:
         """Close as a browser does: the server sees the connection end at once."""
-        assert self._connection.sock is not None
-        self._connection.sock.shutdown(socket.SHUT_RDWR)  # the reader then sees the end
+        if self._connection.sock is not None:  # else the server ended the stream
+            self._connection.sock.shutdown(socket.SHUT_RDWR)  # the reader then sees the end
 
 
 @pytest.fixture
@@ -182,3 +184,11 @@ def test_a_point_plot_draws_its_readings_and_an_unknown_one_says_so(hub, story):
     assert "Readings of q1-voltage-l1" in plot and "<polyline" in plot
     unknown = httpx.get(f"{hub.url}/live/point/nowhere.svg")
     assert (unknown.status_code, "no readings of nowhere" in unknown.text) == (200, True)
+
+
+def test_serve_stops_at_once_and_cleanly_with_viewers_connected(mosquitto: Mosquitto):
+    process, url = start(mosquitto)
+    viewer = Viewer(url)
+    code, log = stop(process, signal.SIGTERM)
+    viewer.close()
+    assert (code, "Traceback" in log, "graceful shutdown exceeded" in log) == (0, False, False)
