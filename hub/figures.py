@@ -4,6 +4,7 @@ Each figure reads by SPARQL through the store's bounded query workers, like any 
 answers a drawing that says what is missing rather than an error when there is nothing to show.
 """
 
+import math
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -18,6 +19,8 @@ from hub.vocabulary import HEILA, POINT, SMARTAPI
 _PREFIXES = f"PREFIX heila: <{HEILA}>\nPREFIX smartapi: <{SMARTAPI}>\n"
 _RDF_VALUE = "<http://www.w3.org/1999/02/22-rdf-syntax-ns#value>"
 _GR = "<http://purl.org/goodrelations/v1#"
+_DAY = 86400
+_LABEL_STEPS = (60, 300, 900, 1800, 3600, 7200, 21600, 43200, _DAY)
 
 
 Term = ox.NamedNode | ox.BlankNode | ox.Literal
@@ -44,13 +47,16 @@ def _time(term: Term) -> datetime:
 
 
 def _clock_labels(start: datetime, end: datetime) -> list[tuple[float, str]]:
-    """About six HH:MM labels (UTC) across [start, end], in seconds since start."""
+    """About six labels (UTC) across [start, end], in seconds since start: times of day, or
+    dates once the span is longer than a day and a half."""
     span = max((end - start).total_seconds(), 1.0)
-    step = next(s for s in (60, 300, 900, 1800, 3600, 7200, 21600, 86400) if span / s <= 6)
+    days = math.ceil(span / 6 / _DAY) * _DAY
+    step = next((s for s in _LABEL_STEPS if span / s <= 6), days)
+    form = "%H:%M" if step < _DAY else "%m-%d"
     first = start.timestamp() // step * step + step
     ticks = [first + n * step for n in range(-1, int(span // step) + 1)]
     return [
-        (t - start.timestamp(), datetime.fromtimestamp(t, UTC).strftime("%H:%M"))
+        (t - start.timestamp(), datetime.fromtimestamp(t, UTC).strftime(form))
         for t in ticks
         if 0 <= t - start.timestamp() <= span
     ]

@@ -111,9 +111,6 @@ th { text-align: left; font-weight: 600; }
 <p>Commits: <span id="count">0</span> · last sequence <span id="sequence">none</span> ·
 stream <span id="status" class="closed">connecting</span></p>
 
-<h2>Products</h2>
-<table id="chains"><thead><tr><th>product</th>{steps}</tr></thead><tbody></tbody></table>
-
 <h2>Plots</h2>
 <div id="plots">
 <figure><img id="plot-FlexibilityMarketPriceForecast" alt="no price forecast yet">
@@ -126,6 +123,9 @@ stream <span id="status" class="closed">connecting</span></p>
 <figcaption>Readings of <select id="point"></select></figcaption></figure>
 </div>
 
+<h2>Products</h2>
+<table id="chains"><thead><tr><th>product</th>{steps}</tr></thead><tbody></tbody></table>
+
 <h2>Timeline</h2>
 <table id="timeline"><thead><tr><th>sequence</th><th>time</th><th>type</th><th>id</th>
 <th>sender</th><th>links to</th></tr></thead><tbody></tbody></table>
@@ -134,15 +134,18 @@ stream <span id="status" class="closed">connecting</span></p>
 "use strict";
 const STEP_OF = {step_of};
 const COLUMNS = {columns};
+const PRODUCTS = 50;
 const PLOTS = {
   FlexibilityMarketPriceForecast: id => `/live/price-forecast/${id}.svg`,
   OfferList: id => `/live/merit-order/${id}.svg`,
   VerificationNotification: id => `/live/delivery/${id}.svg`,
 };
-const productOf = new Map();  // message id -> product (its Flexibility's id)
-const linksOf = new Map();    // message id -> ids it links to
-const placed = new Map();     // message id -> its event, once shown in a chain
-const rows = new Map();       // product -> table row
+const SHARED = new Set(["WeatherForecast", "FlexibilityMarketPriceForecast", "Bid", "OfferList"]);
+// A shared message (a forecast, a bid, an offer list) shows in every product that builds on it;
+// any other belongs to the product of the message it follows up.
+const productsOf = new Map();  // message id -> the products (their Flexibility's id) it is in
+const seen = new Map();        // message id -> its event
+const rows = new Map();        // product -> table row
 let count = 0;
 
 function cell(text, link) {
@@ -161,32 +164,41 @@ function chainRow(product) {
     for (let n = 0; n < COLUMNS; n++) {
       const td = document.createElement("td"); td.className = "step"; tr.append(td);
     }
-    document.querySelector("#chains tbody").prepend(tr);
+    const body = document.querySelector("#chains tbody");
+    body.prepend(tr);
     rows.set(product, tr);
+    while (body.children.length > PRODUCTS) {  // the oldest products leave the page
+      const gone = body.lastChild;
+      rows.delete(gone.firstChild.textContent); gone.remove();
+    }
   }
   return rows.get(product);
 }
 
 function place(event, product) {
-  if (productOf.has(event.id) || !(event.type in STEP_OF)) return;
-  productOf.set(event.id, product);
+  const products = productsOf.get(event.id) || new Set();
+  if (products.has(product) || !(event.type in STEP_OF)) return;
+  productsOf.set(event.id, products.add(product));
   const a = document.createElement("a");
   a.href = `/messages/${encodeURIComponent(event.id)}`;
   a.textContent = event.id; a.title = `${event.type} by ${event.sender} at ${event.time}`;
   a.className = "new"; setTimeout(() => a.classList.remove("new"), 2000);
   chainRow(product).children[1 + STEP_OF[event.type]].append(a);
-  for (const link of linksOf.get(event.id) || []) {  // what it builds on joins the product
-    if (placed.has(link)) place(placed.get(link), product);
+  for (const link of event.links) {  // what it builds on joins the product
+    const earlier = seen.get(link);
+    if (earlier && (SHARED.has(earlier.type) || !productsOf.has(link))) place(earlier, product);
   }
 }
 
 function follow(event) {
-  linksOf.set(event.id, event.links);
-  placed.set(event.id, event);
-  if (event.type === "Flexibility") place(event, event.id);
-  else {
-    const known = event.links.find(link => productOf.has(link));
-    if (known) place(event, productOf.get(known));
+  seen.set(event.id, event);
+  if (event.type === "Flexibility") { place(event, event.id); return; }
+  for (const link of event.links) {
+    const earlier = seen.get(link);
+    if (!earlier || !productsOf.has(link)) continue;
+    if (!SHARED.has(earlier.type)) {  // a bid joins its forecast's products only by a reserve
+      for (const product of productsOf.get(link)) place(event, product);
+    }
   }
 }
 
@@ -217,8 +229,14 @@ function points() {  // the points with readings, offered once the first Measure
 }
 const pointSelect = points();
 
-function readings(event) {
-  if (event.type !== "Measurement") return;
+let pointsDue = false;
+function readings(event) {  // at most one look for new points every two seconds
+  if (event.type !== "Measurement" || pointsDue) return;
+  pointsDue = true;
+  setTimeout(() => { pointsDue = false; refreshPoints(); }, 2000);
+}
+
+function refreshPoints() {
   fetch("/queries/latest-values", {headers: {Accept: "application/sparql-results+json"}})
     .then(r => r.json()).then(result => {
       const known = new Set([...pointSelect.options].map(o => o.value));

@@ -22,7 +22,7 @@ from hub.broker import Mosquitto
 from hub.live import LiveFeed
 from hub.message import Message
 from hub.store import Stored, open_store
-from tests.conftest import STORY_ACTORS, Hub, Serve, hub_settings, wait_until_connected
+from tests.conftest import EXAMPLES, STORY_ACTORS, Hub, Serve, hub_settings, wait_until_connected
 from tests.test_server import start, stop
 
 
@@ -68,6 +68,10 @@ def viewers() -> Iterator[list[Viewer]]:
     yield opened
     for viewer in opened:
         viewer.close()
+
+
+def story_document(name: str) -> str:
+    return (EXAMPLES / "valid" / f"{name}.json").read_text()
 
 
 def post(hub: Hub, message: Message) -> httpx.Response:
@@ -192,3 +196,24 @@ def test_serve_stops_at_once_and_cleanly_with_viewers_connected(mosquitto: Mosqu
     code, log = stop(process, signal.SIGTERM)
     viewer.close()
     assert (code, "Traceback" in log, "graceful shutdown exceeded" in log) == (0, False, False)
+
+
+def test_a_point_plot_over_many_days_labels_its_axis_with_dates(hub, story):
+    early, late = ("2026-11-20T12:00:00Z", "2026-11-29T12:00:00Z")
+    for number, moment in enumerate((early, late)):
+        reading = {"quantity": "phaseVoltage", "value": 230.0 + number, "unit": "V"}
+        document = {
+            **json.loads(story_document("measurement")),
+            "id": f"measurement-day-{number}",
+            "time": moment,
+            "references": [],
+            "readings": [{**reading, "time": moment, "point": "p-days", "device": "breaker-q1"}],
+        }
+        answer = httpx.post(
+            f"{hub.url}/messages",
+            json=document,
+            headers=hub.auth(document["sender"]),
+        )
+        assert answer.status_code == 201, answer.text
+    plot = httpx.get(f"{hub.url}/live/point/p-days.svg")
+    assert plot.status_code == 200 and ">11-2" in plot.text
