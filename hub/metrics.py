@@ -1,7 +1,8 @@
 """The operators' figures at /metrics, in Prometheus's text form (prometheus-client).
 
-- `heila_messages_committed_total{type}` and `heila_messages_refused_total{rule}`: what the
-  intake took and refused, whatever the door (HTTP or the MQTT inbox);
+- `heila_messages_committed_total{type}` and `heila_messages_refused_total{type,rule}`: what
+  the intake took and refused, whatever the door (HTTP or the MQTT inbox); a refused message's
+  type is what its plain JSON says, else "unknown";
 - `heila_intake_seconds`: from a message's arrival at the intake to its notification handed to
   the MQTT client (parse, validate, store, notify: the hub's share of POST → notification);
 - `heila_query_seconds{endpoint}`: SPARQL and named-query requests, to their last byte;
@@ -10,6 +11,7 @@ Each application has a registry of its own, so several hubs in one process do no
 MQTT queue lengths per client are not here: the brokers do not expose them to the hub.
 """
 
+import json
 import time
 
 from fastapi import APIRouter, Response
@@ -27,8 +29,10 @@ from hub.errors import HubError, Invalid, NotSender, ParseError
 from hub.intake import Accepted, Intake, Notify
 from hub.live import LiveFeed
 from hub.store import Store
+from hub.vocabulary import INFORMATION_OBJECTS
 
 _FAST = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+UNKNOWN = "unknown"
 _QUERY_PATHS = {"/sparql": "sparql", "/queries": "named"}
 
 
@@ -45,8 +49,8 @@ class Metrics:
         )
         self.refused = Counter(
             "heila_messages_refused",
-            "Messages refused, by the rule they broke",
-            ["rule"],
+            "Messages refused, by their type and the rule they broke",
+            ["type", "rule"],
             registry=self.registry,
         )
         self.intake_seconds = Histogram(
@@ -69,13 +73,22 @@ class Metrics:
             "heila_last_sequence", "Sequence of the latest commit", registry=self.registry
         ).set_function(lambda: store.last_sequence)
 
-    def refusal(self, error: HubError) -> None:
-        rules = _rules_of(error)
-        for rule in rules:
-            self.refused.labels(rule).inc()
+    def refusal(self, error: HubError, data: bytes, media_type: str) -> None:
+        kind = _type_named(data) if media_type == "application/json" else UNKNOWN
+        for rule in _rules_of(error):
+            self.refused.labels(kind, rule).inc()
 
     def exposition(self) -> Response:
         return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)
+
+
+def _type_named(data: bytes) -> str:
+    """The information object a refused JSON body says it is, if it names one of them."""
+    try:
+        named = json.loads(data).get("type")
+    except (ValueError, AttributeError, RecursionError):
+        return UNKNOWN
+    return named if named in INFORMATION_OBJECTS else UNKNOWN
 
 
 def _rules_of(error: HubError) -> list[str]:
@@ -101,7 +114,7 @@ class MeteredIntake(Intake):
         try:
             accepted = super().submit(data, media_type, actor)
         except HubError as error:
-            self._metrics.refusal(error)
+            self._metrics.refusal(error, data, media_type)
             raise
         if accepted.stored.created:
             self._metrics.intake_seconds.observe(time.perf_counter() - started)
