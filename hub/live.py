@@ -144,10 +144,12 @@ class LiveFeed:
             viewer.leave()
 
 
-def replay(store: Store, after: int) -> list[tuple[int, bytes]]:
-    """The frames of the commits after `after` that the store holds, oldest first."""
+def replay(store: Store, after: int, limit: int = REPLAY_LIMIT) -> list[tuple[int, bytes]]:
+    """The frames of the commits after `after` that the store holds, oldest first: the latest
+    `limit` of them when more were missed, so that none is missing up to the live ones."""
     frames = []
-    for stored in store.messages(after=after, limit=REPLAY_LIMIT):
+    start = max(after, store.last_sequence - limit)
+    for stored in store.messages(after=start, limit=limit):
         message = store.get(stored.iri)
         if message is not None:
             frames.append((stored.sequence, frame(event_of(message, stored))))

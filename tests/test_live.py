@@ -19,7 +19,7 @@ import pytest
 from hub.app import create_app
 from hub.auth import new_token
 from hub.broker import Mosquitto
-from hub.live import LiveFeed
+from hub.live import LiveFeed, replay
 from hub.message import Message
 from hub.store import Stored, open_store
 from tests.conftest import EXAMPLES, STORY_ACTORS, Hub, Serve, hub_settings, wait_until_connected
@@ -217,3 +217,13 @@ def test_a_point_plot_over_many_days_labels_its_axis_with_dates(hub, story):
         assert answer.status_code == 201, answer.text
     plot = httpx.get(f"{hub.url}/live/point/p-days.svg")
     assert plot.status_code == 200 and ">11-2" in plot.text
+
+
+def test_a_viewer_who_missed_more_than_the_replay_limit_gets_the_latest_commits(
+    story: list[Message],
+):
+    store = open_store("memory")
+    for message in story:
+        store.put(message)
+    sequences = [sequence for sequence, _frame in replay(store, 0, limit=3)]
+    assert sequences == [len(story) - 2, len(story) - 1, len(story)]
