@@ -103,7 +103,7 @@ def create_app(settings: Settings, store: Store) -> FastAPI:
         else None
     )
     notifier = _notifier(settings, broker)
-    feed = live.LiveFeed(settings.live_queue_length)
+    feed = live.LiveFeed(settings.live_queue_length, settings.live_viewers)
 
     def announce(message: message_model.Message, stored: Stored) -> None:
         notifier.notify(message, stored)

@@ -24,6 +24,7 @@ password = "..."
 
 [live]
 queue_length = 1024          # commits a live viewer may fall behind before it is dropped
+max_viewers = 100            # live viewers at once; more are answered 503
 
 [tls]                        # serve HTTPS; with client_ca, actors may log in by certificate
 certfile = "hub.pem"
@@ -88,6 +89,7 @@ class Settings:
     tls_keyfile: str | None = None
     tls_client_ca: str | None = None
     live_queue_length: int = 1024
+    live_viewers: int = 100
 
     @property
     def read_only(self) -> bool:
@@ -126,6 +128,7 @@ _KEYS: dict[str, dict[str, tuple[str, type | tuple[type, ...]]]] = {
     },
     "live": {
         "queue_length": ("live_queue_length", int),
+        "max_viewers": ("live_viewers", int),
     },
     "mqtt": {
         "url": ("mqtt", str),
@@ -171,6 +174,7 @@ def check(settings: Settings) -> None:
         "max_body_bytes",
         "query_limit",
         "live_queue_length",
+        "live_viewers",
     ):
         if getattr(settings, name) <= 0:
             raise ConfigError(f"{name} must be positive")

@@ -23,6 +23,7 @@ from starlette.responses import StreamingResponse
 
 from hub.message import Message
 from hub.notify import rfc3339
+from hub.problem import Problem
 from hub.store import Store, Stored
 
 KEEP_ALIVE_LINE = b": keep-alive\n\n"
@@ -107,11 +108,13 @@ class Viewer:
 class LiveFeed:
     """Hands each commit to the viewers connected at that moment."""
 
-    def __init__(self, queue_length: int) -> None:
-        """`queue_length`: events a viewer may fall behind before it is dropped."""
+    def __init__(self, queue_length: int, most_viewers: int = 100) -> None:
+        """`queue_length`: events a viewer may fall behind before it is dropped;
+        `most_viewers`: viewers at once, each costing every commit one append."""
         self._viewers: frozenset[Viewer] = frozenset()
         self._lock = threading.Lock()
         self._queue_length = queue_length
+        self._most_viewers = most_viewers
 
     @property
     def viewers(self) -> int:
@@ -127,9 +130,12 @@ class LiveFeed:
             if not viewer.offer(stored.sequence, data):
                 self.leave(viewer)
 
-    def join(self) -> Viewer:
+    def join(self) -> Viewer | None:
+        """A new viewer following the feed; None when as many as allowed already do."""
         viewer = Viewer(asyncio.get_running_loop(), self._queue_length)
         with self._lock:
+            if len(self._viewers) >= self._most_viewers:
+                return None
             self._viewers = self._viewers | {viewer}
         return viewer
 
@@ -165,10 +171,9 @@ async def _until_disconnected(request: Request, viewer: Viewer) -> None:
 
 
 async def stream(
-    request: Request, feed: LiveFeed, store: Store, after: int | None
+    request: Request, feed: LiveFeed, viewer: Viewer, store: Store, after: int | None
 ) -> AsyncIterator[bytes]:
     """Replay from the store what the viewer missed, then follow the feed until it leaves."""
-    viewer = feed.join()
     listening = asyncio.create_task(_until_disconnected(request, viewer))
     try:
         yield b"retry: 1000\n\n"
@@ -208,8 +213,19 @@ def events_router(feed: LiveFeed, store: Store) -> APIRouter:
         after: Annotated[int | None, Query(ge=0, description="replay commits after this")] = None,
         last_event_id: Annotated[str | None, Header()] = None,
     ) -> StreamingResponse:
+        viewer = feed.join()
+        if viewer is None:
+            raise Problem(
+                503,
+                "too-many-viewers",
+                "Too many live viewers",
+                "the hub serves as many live viewers as it is configured for; try again later",
+                {"Retry-After": "10"},
+                field="viewers",
+                rule="maxViewers",
+            )
         return StreamingResponse(
-            stream(request, feed, store, _resume_point(last_event_id, after)),
+            stream(request, feed, viewer, store, _resume_point(last_event_id, after)),
             media_type="text/event-stream",
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )

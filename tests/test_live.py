@@ -227,3 +227,15 @@ def test_a_viewer_who_missed_more_than_the_replay_limit_gets_the_latest_commits(
         store.put(message)
     sequences = [sequence for sequence, _frame in replay(store, 0, limit=3)]
     assert sequences == [len(story) - 2, len(story) - 1, len(story)]
+
+
+def test_a_viewer_past_the_most_allowed_is_answered_503_naming_the_rule(
+    mosquitto: Mosquitto, serve: Serve, viewers: list[Viewer]
+):
+    tokens = {actor: new_token() for actor in STORY_ACTORS}
+    store = open_store("memory")
+    url = serve(create_app(hub_settings(mosquitto, tokens, live_viewers=1), store))
+    viewers.append(Viewer(url))
+    answer = httpx.get(f"{url}/events")
+    assert (answer.status_code, answer.json()["rule"]) == (503, "maxViewers")
+    assert answer.headers["retry-after"] == "10"
