@@ -5,7 +5,10 @@ broker on a free port, store in a temporary directory), the simulated substation
 bridge when they are installed, and each actor as its own process. A modelled day runs fast
 (by default a quarter hour in half a second), so the evening peak comes a few seconds after
 the start. When the Verification reaches the DSO it prints the product's story from the
-hub's named queries and stops everything it started, also on Ctrl-C.
+hub's named queries and stops everything it started, also on Ctrl-C. With `--store DIR` the
+hub keeps its store there, to be queried or served again afterwards; `--keep-running` leaves
+the hub up for exploring. With `--days N --store DIR` it writes N days of a made-up market of
+many aggregators and sites into DIR instead, through the hub's intake (hub.scenario).
 """
 
 import argparse
@@ -27,9 +30,11 @@ from actors import story
 from actors.cast import Cast, Stalled
 from actors.hubclient import HubClient, Refused, Unavailable
 from actors.objects import now
+from hub import scenario
 from hub.auth import hash_token, new_token
 from hub.broker import free_port
 from hub.errors import UsageError
+from hub.store import open_store
 
 ACTORS = {"mgms": "mgms-1", "cems": "cems-1", "ams": "ams-1", "fmp": "fmp-1", "dms": "dms-1"}
 """The actors started first (runner name -> actor id); the SPP starts once they listen."""
@@ -49,6 +54,14 @@ def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
         "--keep-running", action="store_true", help="leave the hub up afterwards, until Ctrl-C"
     )
     parser.add_argument(
+        "--store", type=Path, help="keep the hub's store in this directory (default: thrown away)"
+    )
+    parser.add_argument(
+        "--days",
+        type=int,
+        help="write this many days of a market of many actors into --store, then stop",
+    )
+    parser.add_argument(
         "--timeout", type=float, default=60.0, help="seconds to wait for the chain to complete"
     )
     parser.add_argument(
@@ -60,6 +73,8 @@ def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
 
 
 def check(args: argparse.Namespace) -> None:
+    if args.days is not None and (args.days <= 0 or args.store is None):
+        raise UsageError("--days takes a positive number of days and needs --store DIR")
     if args.speed <= 0 or args.timeout <= 0:
         raise UsageError("--speed and --timeout must be positive")
     if args.lead < MIN_LEAD:
@@ -72,6 +87,7 @@ class Setup:
     http_port: int
     mqtt_port: int
     tokens: dict[str, Path]
+    store: Path
 
     @property
     def url(self) -> str:
@@ -82,11 +98,15 @@ class Setup:
         return f"mqtt://127.0.0.1:{self.mqtt_port}"
 
 
-def prepare(folder: Path) -> Setup:
-    """Fresh tokens for every actor, their files, and the hub's configuration with their hashes."""
+def prepare(folder: Path, store: Path | None = None) -> Setup:
+    """Fresh tokens for every actor, their files, and the hub's configuration with their hashes;
+    the store in `store`, or in `folder` to go with it."""
     ids = [*ACTORS.values(), SPP, FIELD]
     tokens = {actor: new_token() for actor in ids}
-    setup = Setup(folder, free_port(), free_port(), {a: folder / f"{a}.token" for a in ids})
+    tokens_at = {a: folder / f"{a}.token" for a in ids}
+    setup = Setup(
+        folder, free_port(), free_port(), tokens_at, (store or folder / "store").resolve()
+    )
     for actor, token in tokens.items():
         path = setup.tokens[actor]
         path.touch(mode=0o600)
@@ -96,7 +116,7 @@ def prepare(folder: Path) -> Setup:
         for actor, token in tokens.items()
     )
     (folder / "hub.toml").write_text(
-        f'[hub]\nhost = "127.0.0.1"\nport = {setup.http_port}\nstore = "{folder / "store"}"\n\n'
+        f'[hub]\nhost = "127.0.0.1"\nport = {setup.http_port}\nstore = "{setup.store}"\n\n'
         f'[mqtt]\nurl = "embedded"\nembedded_port = {setup.mqtt_port}\n\n{credentials}'
     )
     return setup
@@ -216,7 +236,7 @@ def tell(text: str) -> None:
 def perform(cast: Cast, setup: Setup, args: argparse.Namespace) -> None:
     cast.start("hub", ["-m", "hub.cli", "serve", "--config", str(setup.folder / "hub.toml")])
     cast.wait_until(lambda: hub_ready(setup.url), _START_TIMEOUT, "hub")
-    tell(f"hub       {setup.url}  (MQTT {setup.mqtt}, store {setup.folder / 'store'})")
+    tell(f"hub       {setup.url}  (MQTT {setup.mqtt}, store {setup.store})")
     hub = HubClient(setup.url, setup.tokens[SPP].read_text())
     try:
         field = field_available()
@@ -238,19 +258,40 @@ def perform(cast: Cast, setup: Setup, args: argparse.Namespace) -> None:
         tell("")
         tell(story.outcome(hub, verified))
         tell(f"SPARQL endpoint {setup.url}/sparql, named queries {setup.url}/queries")
+        tell(f"live view {setup.url}/live")
+        if args.store is not None:
+            tell(f"the store stays in {args.store}: heila serve --store {args.store}")
     finally:
         hub.close()
+
+
+def fill_days(args: argparse.Namespace) -> int:
+    """Write args.days days of the market, ending yesterday, into the store at args.store."""
+    try:
+        store = open_store(str(args.store))
+    except OSError as error:
+        raise UsageError(f"cannot open the store at {args.store}: {error}") from None
+    try:
+        filled = scenario.fill(store, args.days, now() - timedelta(days=args.days))
+    finally:
+        store.close()
+    rate = filled.messages / filled.seconds
+    tell(f"wrote {filled.messages} messages of {args.days} days in {filled.seconds:.1f} s")
+    tell(f"({rate:.0f} a second) into {args.store}: heila serve --store {args.store}")
+    return 0
 
 
 def run(args: argparse.Namespace) -> int:
     """0 when the chain completed, 1 with a one-line reason when not, 130 on Ctrl-C."""
     check(args)
+    if args.days is not None:
+        return fill_days(args)
     folder = Path(tempfile.mkdtemp(prefix="heila-demo-"))
     cast = Cast(folder)
     status = 1
     try:
         with interruptible():
-            perform(cast, prepare(folder), args)
+            perform(cast, prepare(folder, args.store), args)
             status = 0
             if args.keep_running:
                 cast.stop(keep=1)

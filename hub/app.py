@@ -22,19 +22,32 @@ from starlette.responses import Response
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from hub import api, assets, console, guide, ontology_page, openapi, queries, sparql
+from hub import (
+    api,
+    assets,
+    backup,
+    console,
+    guide,
+    live,
+    liveview,
+    metrics,
+    ontology_page,
+    openapi,
+    queries,
+    sparql,
+)
+from hub import message as message_model
 from hub.api_docs import api_docs_router
-from hub.auth import Credentials, authenticated_actor
+from hub.auth import Credentials, administrator, authenticated_actor
 from hub.broker import EmbeddedBroker
 from hub.config import EMBEDDED, Settings
 from hub.errors import HubError
 from hub.inbox import Inbox
-from hub.intake import Intake
 from hub.notify import Notifier
 from hub.problem import Problem, problem_of
 from hub.query_pool import QueryPool
 from hub.results import TRUNCATED_HEADER
-from hub.store import OxigraphStore
+from hub.store import OxigraphStore, Stored
 
 log = logging.getLogger(__name__)
 
@@ -127,7 +140,14 @@ def create_app(settings: Settings, store: OxigraphStore) -> FastAPI:
         else None
     )
     notifier = _notifier(settings, broker)
-    intake = Intake(store, notifier.notify)
+    feed = live.LiveFeed(settings.live_queue_length, settings.live_viewers)
+
+    def announce(message: message_model.Message, stored: Stored) -> None:
+        notifier.notify(message, stored)
+        feed.publish(message, stored)
+
+    measured = metrics.Metrics(store, feed)
+    intake = metrics.MeteredIntake(store, announce, measured)
     inbox = Inbox(notifier, intake)
     pool = QueryPool(store, store.limits)
 
@@ -153,7 +173,8 @@ def create_app(settings: Settings, store: OxigraphStore) -> FastAPI:
         docs_url=None,
         redoc_url=None,
     )
-    writer = authenticated_actor(Credentials(settings.actors))
+    credentials = Credentials(settings.actors)
+    writer = authenticated_actor(credentials)
     # A browser's pages on the API's own paths come first, as plain routes that cost a request
     # one path match; the other pages come after the API, which never tries them.
     for add_pages in (console.add_pages, ontology_page.add_pages, guide.add_pages):
@@ -161,6 +182,10 @@ def create_app(settings: Settings, store: OxigraphStore) -> FastAPI:
     app.include_router(api.message_router(store, intake, writer, lambda: notifier.connected))
     app.include_router(sparql.sparql_router(store, pool, writer))
     app.include_router(queries.queries_router(pool))
+    app.include_router(live.events_router(feed, store))
+    app.include_router(liveview.liveview_router(store))
+    app.include_router(metrics.metrics_router(measured))
+    app.include_router(backup.dump_router(store, administrator(credentials)))
     app.include_router(console.console_router())
     app.include_router(guide.guide_router())
     app.include_router(api_docs_router(app.openapi_url or "/openapi.json"))
@@ -168,6 +193,7 @@ def create_app(settings: Settings, store: OxigraphStore) -> FastAPI:
     for error in (Exception, HTTPException, RequestValidationError, HubError):
         app.add_exception_handler(error, _problem_response)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    app.add_middleware(metrics.QueryTiming, metrics=measured)
     if settings.cors_origins:  # without origins, no middleware and no work per request
         app.add_middleware(
             CORSMiddleware,
@@ -186,5 +212,6 @@ def create_app(settings: Settings, store: OxigraphStore) -> FastAPI:
             )
         return app.openapi_schema
 
+    app.state.live = feed  # hub.server ends its streams when it stops
     app.openapi = document  # type: ignore[method-assign]
     return app

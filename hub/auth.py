@@ -61,6 +61,10 @@ class Credentials:
                 return actor
         return None
 
+    def is_admin(self, actor: str) -> bool:
+        credential = self._actors.get(actor)
+        return credential is not None and credential.admin
+
     def actor_for_certificate(self, common_name: str) -> str | None:
         """The actor a verified client certificate names, if it may log in that way."""
         credential = self._actors.get(common_name)
@@ -93,6 +97,24 @@ def authenticated_actor(credentials: Credentials) -> Callable[[Request], str]:
         actor = credentials.actor_for(token.strip())
         if actor is None:
             raise unauthorized("the bearer token belongs to no configured actor")
+        return actor
+
+    return dependency
+
+
+def administrator(credentials: Credentials) -> Callable[[Request], str]:
+    """A FastAPI dependency answering the authenticated actor if it is an administrator."""
+    actor_of = authenticated_actor(credentials)
+
+    def dependency(request: Request) -> str:
+        actor = actor_of(request)
+        if not credentials.is_admin(actor):
+            raise Problem(
+                403,
+                "not-administrator",
+                "Administrators only",
+                f"{actor} is no administrator: set admin = true in its [actors.{actor}] table",
+            )
         return actor
 
     return dependency

@@ -6,16 +6,22 @@ has its core and the clients theirs), then runs scenarios and prints medians and
 - `http-under-queries`: the same while four clients ask the costliest queries the limits allow;
 - `inbox`: publish to the MQTT inbox until a subscribed actor holds the notification;
 - `http-sustained`: POST from several clients at once: messages per second over HTTP;
-- `intake`: validate and store in the hub's own process, no network: messages per second.
+- `intake`: validate and store in the hub's own process, no network: messages per second;
+- `live-viewers`: `http-sustained` in rounds, alternately with and without 5 viewers reading
+  /events, so that the live view's cost to commits shows beside the machine's own drift.
 Scenarios are a registry (`SCENARIOS`, name -> function); add one with `@scenario("name")`,
 here or in a module listed in `SCENARIO_MODULES`.
 """
 
 import argparse
+import contextlib
+import http.client
 import importlib
 import json
+import multiprocessing
 import queue
 import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -26,8 +32,10 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import paho.mqtt.client as mqtt
@@ -271,8 +279,14 @@ def inbox_to_notification(bench: Bench) -> Figure:
 @scenario("http-sustained")
 def http_sustained_rate(bench: Bench) -> Figure:
     """POST /messages from several clients at once: what the hub's process sustains over HTTP."""
-    headers = {"Authorization": f"Bearer {bench.tokens[SENDER]}", **_JSON}
     bodies = [json.dumps(flexibility(n + 4_000_000)).encode() for n in range(bench.count)]
+    rate = _post_concurrently(bench, bodies)
+    return Figure(f"HTTP, {_CLIENTS} clients at once", bench.count, per_second=rate)
+
+
+def _post_concurrently(bench: Bench, bodies: list[bytes]) -> float:
+    """POST the bodies from `_CLIENTS` clients at once; answers the messages per second."""
+    headers = {"Authorization": f"Bearer {bench.tokens[SENDER]}", **_JSON}
     shares = [bodies[i::_CLIENTS] for i in range(_CLIENTS)]
 
     def send(share: list[bytes]) -> None:
@@ -286,9 +300,96 @@ def http_sustained_rate(bench: Bench) -> Figure:
         thread.start()
     for thread in threads:
         thread.join()
-    elapsed = time.perf_counter() - started
-    rate = bench.count / elapsed
-    return Figure(f"HTTP, {_CLIENTS} clients at once", bench.count, per_second=rate)
+    return len(bodies) / (time.perf_counter() - started)
+
+
+class LiveViewer:
+    """A browser following /events, reduced to counting the events it reads."""
+
+    def __init__(self, url: str) -> None:
+        self.events = 0
+        address = urlsplit(url)
+        self._connection = http.client.HTTPConnection(address.hostname or "", address.port)
+        self._connection.request("GET", "/events")
+        self._response = self._connection.getresponse()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        with contextlib.suppress(OSError, ValueError, http.client.HTTPException):
+            while line := self._response.readline():
+                self.events += line.startswith(b"id:")
+        self._connection.close()
+
+    def stop(self) -> None:
+        """Close as a browser does; the reader then sees the end."""
+        if self._connection.sock is not None:
+            self._connection.sock.shutdown(socket.SHUT_RDWR)
+
+
+VIEWERS = 5
+ROUNDS = 5
+
+
+def _watch(url: str, viewers: int, link: Connection) -> None:
+    """In a process of its own: follow /events with `viewers` viewers (at least one); once told
+    how many events to expect, answer the fewest any viewer read by then (or by a deadline)."""
+    watching = [LiveViewer(url) for _ in range(viewers)]
+    link.send("ready")
+    expected = link.recv()
+    deadline = time.monotonic() + _WAIT
+    while min(v.events for v in watching) < expected and time.monotonic() < deadline:
+        time.sleep(0.01)
+    link.send(min(v.events for v in watching))
+    for viewer in watching:
+        viewer.stop()
+
+
+@contextmanager
+def audience(url: str, viewers: int) -> Iterator[Callable[[int], bool]]:
+    """Viewers in a process apart, so their reading takes nothing from the posting clients'
+    interpreter; yields a check that each viewer read the given number of events."""
+    here, there = multiprocessing.Pipe()
+    watcher = multiprocessing.get_context("spawn").Process(
+        target=_watch, args=(url, viewers, there), daemon=True
+    )
+    watcher.start()
+    if not here.poll(_WAIT * 3) or here.recv() != "ready":
+        raise UsageError("the live viewers did not connect")
+
+    def read_all(expected: int) -> bool:
+        here.send(expected)
+        return bool(here.recv() >= expected)
+
+    try:
+        yield read_all
+    finally:
+        watcher.join(_WAIT)
+
+
+def _watched_round(bench: Bench, bodies: list[bytes]) -> float:
+    """Messages per second posted while the live viewers read; each must read every one."""
+    with audience(bench.url, VIEWERS) as read_all:
+        rate = _post_concurrently(bench, bodies)
+        if not read_all(len(bodies)):
+            raise UsageError("a live viewer missed events")
+    return rate
+
+
+@scenario("live-viewers")
+def live_viewers_cost(bench: Bench) -> Figure:
+    """Commits per second over HTTP with 5 live viewers reading, against rounds with none."""
+    rates: dict[bool, list[float]] = {False: [], True: []}
+    number = 5_000_000
+    for round_number in range(ROUNDS):
+        for watched in (False, True) if round_number % 2 else (True, False):  # drift both ways
+            bodies = [json.dumps(flexibility(number + n)).encode() for n in range(bench.count)]
+            number += bench.count
+            rates[watched].append(
+                _watched_round(bench, bodies) if watched else _post_concurrently(bench, bodies)
+            )
+    alone, seen = statistics.median(rates[False]), statistics.median(rates[True])
+    name = f"HTTP, {VIEWERS} viewers {seen / alone - 1:+.0%}"
+    return Figure(name, bench.count * ROUNDS, per_second=seen)
 
 
 @scenario("intake")

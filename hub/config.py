@@ -30,6 +30,10 @@ notify_payload = ["ActivationNotification", "ControlSignal"]  # notifications th
 username = "heila-hub"       # the hub's login at an external broker; the embedded one makes its own
 password = "..."
 
+[live]
+queue_length = 1024          # commits a live viewer may fall behind before it is dropped
+max_viewers = 100            # live viewers at once; more are answered 503
+
 [tls]                        # serve HTTPS; with client_ca, actors may log in by certificate
 certfile = "hub.pem"
 keyfile = "hub.key"
@@ -38,6 +42,7 @@ client_ca = "actors-ca.pem"
 [actors.mgms]
 token_hash = "sha256$..."    # made by `heila token mgms`
 certificate = true           # or a certificate from client_ca with CN=mgms
+admin = false                # true: may also read the whole store online (GET /dump)
 ```
 """
 
@@ -70,6 +75,8 @@ class Credential:
 
     token_hash: str | None = None
     certificate: bool = False
+    admin: bool = False
+    """an administrator may also read the whole store online (GET /dump)"""
 
 
 @dataclass(frozen=True)
@@ -95,6 +102,8 @@ class Settings:
     tls_keyfile: str | None = None
     tls_client_ca: str | None = None
     cors_origins: tuple[str, ...] = ()
+    live_queue_length: int = 1024
+    live_viewers: int = 100
 
     @property
     def read_only(self) -> bool:
@@ -138,6 +147,10 @@ _KEYS: dict[str, dict[str, tuple[str, type | tuple[type, ...]]]] = {
         "certfile": ("tls_certfile", str),
         "keyfile": ("tls_keyfile", str),
         "client_ca": ("tls_client_ca", str),
+    },
+    "live": {
+        "queue_length": ("live_queue_length", int),
+        "max_viewers": ("live_viewers", int),
     },
     "mqtt": {
         "url": ("mqtt", str),
@@ -185,6 +198,8 @@ def check(settings: Settings) -> None:
         "query_memory_mib",
         "query_max_nesting",
         "query_workers",
+        "live_queue_length",
+        "live_viewers",
     )
     for name in positive:
         if getattr(settings, name) <= 0:
@@ -267,12 +282,18 @@ def _credentials(path: Path, content: Any) -> dict[str, Credential]:
     for actor, entry in content.items():
         if not isinstance(entry, dict) or not entry or set(entry) - _CREDENTIAL_KEYS:
             raise ConfigError(
-                f"{path}: [actors.{actor}] takes token_hash (a string) and/or certificate = true"
+                f"{path}: [actors.{actor}] takes token_hash (a string) and/or certificate = true,"
+                " and admin = true"
             )
         token_hash, certificate = entry.get("token_hash"), entry.get("certificate", False)
+        admin = entry.get("admin", False)
         if not isinstance(token_hash, str | None) or not isinstance(certificate, bool):
             raise ConfigError(
                 f"{path}: [actors.{actor}] token_hash is a string, certificate a boolean"
             )
-        actors[actor] = Credential(token_hash, certificate)
+        if not isinstance(admin, bool):
+            raise ConfigError(f"{path}: [actors.{actor}] admin is a boolean")
+        if set(entry) == {"admin"}:
+            raise ConfigError(f"{path}: [actors.{actor}] needs a token_hash or certificate")
+        actors[actor] = Credential(token_hash, certificate, admin)
     return actors

@@ -18,20 +18,24 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pyoxigraph as ox
 from fastapi import APIRouter, Request, Response
 
 from hub import resources
+from hub.backup import add_hub_arguments, bearer, refusal
 from hub.errors import HubError, ParseError, QueryRefused, UsageError
 from hub.problem import Problem
 from hub.query_pool import QueryPool
-from hub.results import QueryResult, plain
+from hub.results import TRUNCATED_HEADER, QueryResult, plain
 from hub.sparql import answer
 from hub.store import QueryTimeout, Store, open_store
 from hub.vocabulary import BASE, HEILA, ID_PATTERN, XSD
 
 TYPES = ("iri", "id", "string", "dateTime", "decimal", "integer")
 
+RESULTS_JSON = "application/sparql-results+json"
+N_TRIPLES = "application/n-triples"
 _PARAM = re.compile(r"#\s*param\s+([A-Za-z_][A-Za-z0-9_]*)\s*:\s*(\w+)\s*[—-]+\s*(.+)")
 _WHERE = re.compile(r"\bWHERE\s*\{", re.IGNORECASE)
 _ID = re.compile(ID_PATTERN)
@@ -247,6 +251,7 @@ def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
         help="a parameter of the query (repeat for each)",
     )
     parser.add_argument("--store", default="var/store", help="the store's directory")
+    add_hub_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -265,18 +270,64 @@ def run(args: argparse.Namespace) -> int:
         bound = find(args.name).bind(values)
     except (UnknownQuery, BadParameter) as error:
         raise UsageError(str(error)) from None
+    result = _ask_hub(args, bound) if args.hub is not None else _ask_store(args.store, bound)
+    sys.stdout.write(table(result))
+    return 0
+
+
+def _ask_store(location: str, sparql: str) -> QueryResult:
     try:
-        store = open_store(args.store, create=False)
+        store = open_store(location, create=False)
     except OSError as error:
-        raise UsageError(f"cannot open the store at {args.store}: {error}") from None
+        raise UsageError(f"cannot open the store at {location}: {error}") from None
     try:
-        result = store.query(bound)
+        return store.query(sparql)
     except (ParseError, QueryRefused, QueryTimeout) as error:
         raise UsageError(str(error)) from None
     finally:
         store.close()
-    sys.stdout.write(table(result))
-    return 0
+
+
+def _ask_hub(args: argparse.Namespace, sparql: str) -> QueryResult:
+    """The query's answer from a running hub's SPARQL endpoint (the store is its to hold)."""
+    try:
+        reply = httpx.post(
+            f"{args.hub.rstrip('/')}/sparql",
+            data={"query": sparql},
+            headers={**bearer(args), "Accept": f"{RESULTS_JSON}, {N_TRIPLES};q=0.9"},
+            timeout=60,
+        )
+    except httpx.HTTPError as error:
+        raise UsageError(f"cannot reach the hub at {args.hub}: {error}") from None
+    if reply.status_code != 200:
+        raise refusal(reply)
+    truncated = reply.headers.get(TRUNCATED_HEADER) == "true"
+    if reply.headers.get("content-type", "").startswith(N_TRIPLES):
+        triples = tuple(ox.parse(reply.content, ox.RdfFormat.N_TRIPLES))
+        return QueryResult("graph", triples=triples, truncated=truncated)  # type: ignore[arg-type]
+    document = reply.json()
+    if "boolean" in document:
+        return QueryResult("ask", boolean=bool(document["boolean"]))
+    variables = tuple(document["head"]["vars"])
+    rows = tuple(
+        tuple(_result_term(binding.get(name)) for name in variables)
+        for binding in document["results"]["bindings"]
+    )
+    return QueryResult("select", variables=variables, rows=rows, truncated=truncated)
+
+
+def _result_term(value: dict[str, str] | None) -> ox.NamedNode | ox.BlankNode | ox.Literal | None:
+    """A term of SPARQL 1.1 Query Results JSON as Oxigraph's."""
+    if value is None:
+        return None
+    if value["type"] == "uri":
+        return ox.NamedNode(value["value"])
+    if value["type"] == "bnode":
+        return ox.BlankNode(value["value"])
+    if "xml:lang" in value:
+        return ox.Literal(value["value"], language=value["xml:lang"])
+    datatype = value.get("datatype")
+    return ox.Literal(value["value"], datatype=ox.NamedNode(datatype) if datatype else None)
 
 
 _SHORT = {

@@ -22,11 +22,12 @@ from typing import Any
 import uvicorn
 from fastapi import FastAPI
 
-from hub import tls
+from hub import logs, tls
 from hub.app import create_app
 from hub.config import EMBEDDED, Settings, check, load_settings
 from hub.errors import HubError, UsageError
 from hub.lifecycle import Background
+from hub.live import LiveFeed
 from hub.message import accept
 from hub.resources import examples_dir
 from hub.store import QueryLimits, open_store
@@ -34,6 +35,8 @@ from hub.store import QueryLimits, open_store
 log = logging.getLogger("hub")
 
 _START_TIMEOUT = 30.0
+GRACE = 3
+"""Seconds a stop waits for requests in flight before it cuts them."""
 
 
 def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
@@ -43,6 +46,9 @@ def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--store", help="store directory, or 'memory' (default var/store)")
     parser.add_argument("--mqtt", help="broker URL mqtt://host:port, or 'embedded' (default)")
     parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning"])
+    parser.add_argument(
+        "--log-format", default="text", choices=logs.FORMATS, help="log lines as text or JSON"
+    )
 
 
 def settings_of(args: argparse.Namespace) -> Settings:
@@ -89,7 +95,7 @@ def _stop_signals_end_the_run() -> Iterator[None]:
 
 
 def run(args: argparse.Namespace) -> int:
-    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(name)s %(message)s")
+    logs.configure(args.log_level, args.log_format)
     if args.log_level != "debug":  # the embedded broker narrates every connection at INFO
         for chatty in ("amqtt", "transitions"):
             logging.getLogger(chatty).setLevel(logging.WARNING)
@@ -118,10 +124,12 @@ def run(args: argparse.Namespace) -> int:
             host=settings.host,
             port=settings.port,
             log_level=args.log_level,
+            log_config=None,  # uvicorn's lines go through hub.logs, with their time
+            timeout_graceful_shutdown=GRACE,
             **tls.uvicorn_options(settings),
         )
         with _stop_signals_end_the_run():
-            uvicorn.Server(config).run()
+            HubServer(config).run()
     finally:
         store.close()
     log.info("stopped")
@@ -143,6 +151,17 @@ def _warm_up() -> None:
     gc.freeze()
 
 
+class HubServer(uvicorn.Server):
+    """Uvicorn, ending the live viewers' streams first when it stops: they never end by
+    themselves, and uvicorn waits for every response in flight."""
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        feed = getattr(getattr(self.config.app, "state", None), "live", None)
+        if isinstance(feed, LiveFeed):
+            feed.close()
+        await super().shutdown(sockets)
+
+
 class BackgroundHub(Background):
     """A hub application served by uvicorn in a thread, for tests and benchmarks."""
 
@@ -150,8 +169,14 @@ class BackgroundHub(Background):
         """`options` go to uvicorn.Config (TLS, for instance: see hub.tls.uvicorn_options)."""
         scheme = "https" if options.get("ssl_certfile") else "http"
         self.url = f"{scheme}://{host}:{port}"
-        self._server = uvicorn.Server(
-            uvicorn.Config(app, host=host, port=port, log_level="warning", **options)
+        self._server = HubServer(
+            uvicorn.Config(
+                app,
+                host=host,
+                port=port,
+                log_level="warning",
+                **{"timeout_graceful_shutdown": GRACE, **options},
+            )
         )
         self._thread = threading.Thread(target=self._server.run, name="hub", daemon=True)
 

@@ -7,6 +7,10 @@ Bookkeeping lives in the log graph <https://w3id.org/heila/hub/log>: for every m
 `<message> heila:sequence N ; heila:storedAt t`. The sequence gives the commit order and is the
 cursor for paging; its counter is kept in memory and recovered from the log graph on open.
 
+Values derived from each message (window lengths, energies, slot times: hub.derived) go into
+the derived graph <https://w3id.org/heila/hub/derived> in the same transaction as the message;
+like the log and the ontology it is read-only, and a dump leaves it out since a load derives it.
+
 `query` runs the hub's own queries and the command line's, in this process: a query past
 `QueryLimits.timeout` raises `QueryTimeout`, and a result longer than `QueryLimits.result_limit`
 is cut there and flagged `truncated`. SERVICE calls are refused unless their endpoint is listed
@@ -28,8 +32,8 @@ from typing import Any, BinaryIO, Protocol
 
 import pyoxigraph as ox
 
+from hub import derived, resources, validation
 from hub import message as message_model
-from hub import resources, validation
 from hub.errors import Conflict, HubError, Invalid, NotSender, ParseError, QueryRefused
 from hub.message import Message
 from hub.results import QueryResult, Term, read, syntax_error_position
@@ -46,7 +50,8 @@ _LOG = ox.NamedNode(LOG_GRAPH)
 _ONTOLOGY = ox.NamedNode(ONTOLOGY_IRI)
 _RDF_TYPE = ox.NamedNode(RDF + "type")
 _GENERATED_BY = ox.NamedNode(SMARTAPI + "generatedBy")
-_READ_ONLY_GRAPHS = frozenset({LOG_GRAPH, ONTOLOGY_IRI})
+_DERIVED = ox.NamedNode(derived.DERIVED_GRAPH)
+_READ_ONLY_GRAPHS = frozenset({LOG_GRAPH, ONTOLOGY_IRI, derived.DERIVED_GRAPH})
 _WIDEST_WINDOW = 8192
 _OWN_QUERY_THREADS = 2
 BULK_QUADS = 2_000
@@ -90,6 +95,9 @@ class Store(Protocol):
     def put(self, message: Message) -> Stored: ...
 
     def get(self, iri: str) -> Message | None: ...
+
+    @property
+    def last_sequence(self) -> int: ...
 
     def messages(
         self,
@@ -188,7 +196,7 @@ class OxigraphStore:
                     raise Conflict(message.iri)
                 return Stored(message.iri, known, created=False)
             sequence = self._last_sequence + 1
-            quads = [*message.quads(), *_log_quads(graph, sequence)]
+            quads = [*message.quads(), *_log_quads(graph, sequence), *derived.quads_of(message)]
             write = self._store.bulk_extend if len(quads) >= BULK_QUADS else self._store.extend
             write(quads)
             self._last_sequence = sequence
@@ -228,6 +236,11 @@ class OxigraphStore:
     def _tell_followers(self, change: Change) -> None:
         for follower in self._followers:
             follower(change)
+
+    @property
+    def last_sequence(self) -> int:
+        """The sequence of the latest commit (0 for an empty store)."""
+        return self._last_sequence
 
     def get(self, iri: str) -> Message | None:
         if iri in _READ_ONLY_GRAPHS:
@@ -354,8 +367,9 @@ class OxigraphStore:
             self._commit(changed)
 
     def dump(self, target: BinaryIO) -> int:
-        """Write every message and the log as N-Quads; the ontology comes with the hub."""
-        quads = [quad for quad in self._store if quad.graph_name != _ONTOLOGY]
+        """Write every message and the log as N-Quads; the ontology comes with the hub, and the
+        derived values are derived again on load."""
+        quads = [quad for quad in self._store if quad.graph_name not in (_ONTOLOGY, _DERIVED)]
         ox.serialize(quads, target, ox.RdfFormat.N_QUADS)
         return len(quads)
 
@@ -367,7 +381,7 @@ class OxigraphStore:
             quads = [
                 quad
                 for quad in ox.parse(source, ox.RdfFormat.N_QUADS)
-                if quad.graph_name != _ONTOLOGY
+                if quad.graph_name not in (_ONTOLOGY, _DERIVED)
             ]
         except SyntaxError as error:
             raise _parse_error(error) from None
@@ -384,8 +398,11 @@ class OxigraphStore:
         logged = {_value(q.subject) for q in log if q.predicate == _SEQUENCE}
         last = max((int(_value(q.object)) for q in log if q.predicate == _SEQUENCE), default=0)
         unlogged = sorted(messages.keys() - logged)
+        facts = [
+            q for t in messages.values() for q in derived.quads_of(message_model.from_triples(t))
+        ]
         with self._lock:
-            written = [*quads, *self._log_entries(unlogged, last)]
+            written = [*quads, *self._log_entries(unlogged, last), *facts]
             self._store.extend(written)
             self._last_sequence = last + len(unlogged)
             self._tell_followers(("quads", written))
@@ -408,7 +425,12 @@ class OxigraphStore:
 
     def _commit(self, changed: dict[str, set[ox.Quad]]) -> None:
         operations = [
-            _replace_graph_update(ox.NamedNode(name), quads) for name, quads in changed.items()
+            op
+            for name, quads in changed.items()
+            for op in (
+                _forget_derived_update(ox.NamedNode(name)),
+                _replace_graph_update(ox.NamedNode(name), [*quads, *_derived_of(quads)]),
+            )
         ]
         removed = [name for name, quads in changed.items() if not quads]
         added = sorted(
@@ -486,6 +508,20 @@ def _ontology_quads() -> list[ox.Quad]:
         for path in sorted(resources.ontology_dir().glob("*.ttl"))
         for triple in ox.parse(path=path, format=ox.RdfFormat.TURTLE)
     ]
+
+
+def _derived_of(quads: set[ox.Quad]) -> list[ox.Quad]:
+    return derived.quads_of(message_model.from_quads(quads)) if quads else []
+
+
+def _forget_derived_update(graph: ox.NamedNode) -> str:
+    """One update operation that deletes what was derived from the message in `graph`."""
+    slot = ox.NamedNode(HEILA + "slot")
+    return (
+        f"DELETE {{ GRAPH {_DERIVED} {{ ?s ?p ?o }} }} WHERE {{ "
+        f"{{ BIND({graph} AS ?s) }} UNION {{ GRAPH {graph} {{ {graph} {slot} ?s }} }} "
+        f"GRAPH {_DERIVED} {{ ?s ?p ?o }} }}"
+    )
 
 
 def _replace_graph_update(graph: ox.NamedNode, quads: Iterable[ox.Quad]) -> str:

@@ -109,3 +109,19 @@ def test_keep_running_leaves_the_hub_up_until_ctrl_c(demo: Demo) -> None:
     running.communicate(timeout=30)
     assert running.returncode == 0
     assert processes_using(folder) == []
+
+
+def test_a_demo_with_a_store_leaves_its_story_there_to_query(demo: Demo, tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    running = demo("--store", str(store))
+    output, errors = running.communicate(timeout=120)
+    assert running.returncode == 0, errors
+    assert f"the store stays in {store}" in output
+    answer = subprocess.run(
+        [sys.executable, "-m", "hub.cli", "query", "delivered-vs-promised", "--store", str(store)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    ratios = [line.split()[-1] for line in answer.stdout.splitlines()[2:]]
+    assert ratios and all(0 < float(ratio) <= 1.5 for ratio in ratios)

@@ -31,6 +31,8 @@ SHIPPED = {
     "unserved-bids",
     "latest-values",
     "offers-to-whom",
+    "undelivered-activations",
+    "forecast-vs-clearing",
 }
 
 
@@ -43,14 +45,18 @@ def variant(example: str, **changes: Any) -> Message:
 def more_messages() -> list[Message]:
     """Beyond the story: a second product with three open offers, an unserved bid, a reading."""
     price = {"currency": "EUR", "per": "MWH"}
+    later = {"validUntil": "2099-01-01T00:00:00Z"}
     return [
         variant("flexibility", id="flex-2", time="2026-11-26T07:30:00+02:00"),
-        variant("offer", id="offer-2", flexibility="flex-2", price={**price, "amount": 80.0}),
+        variant(
+            "offer", id="offer-2", flexibility="flex-2", price={**price, "amount": 80.0}, **later
+        ),
         variant(
             "offer",
             id="offer-3",
             flexibility="flex-2",
             price={"amount": 0.07, "currency": "EUR", "per": "KWH"},
+            **later,
         ),
         variant(
             "offer",
@@ -58,6 +64,21 @@ def more_messages() -> list[Message]:
             flexibility="flex-2",
             flexibilityType="down",
             price={**price, "amount": 150.0},
+            **later,
+        ),
+        variant(  # its validUntil (that of the story's offer) has passed
+            "offer",
+            id="offer-5",
+            flexibility="flex-2",
+            flexibilityType="down",
+            price={**price, "amount": 60.0},
+        ),
+        variant(  # a window of 14 min 30 s
+            "activation-notification",
+            id="activation-2",
+            time="2026-11-26T17:30:00+02:00",
+            start="2026-11-26T18:00:00+02:00",
+            end="2026-11-26T18:14:30+02:00",
         ),
         variant(
             "bid", id="bid-2", start="2026-11-26T19:00:00+02:00", end="2026-11-26T20:00:00+02:00"
@@ -111,6 +132,10 @@ def test_every_query_has_a_title_a_description_and_typed_parameters():
         assert query.title and query.description, query.name
 
 
+def test_open_offers_leave_out_expired_ones(store):
+    assert "offer-5" not in ids(rows(store, "open-offers"), "offer")
+
+
 def test_open_offers_leave_out_accepted_ones_and_put_the_cheapest_first(store):
     found = rows(store, "open-offers")
     assert ids(found, "offer") == ["offer-3", "offer-2", "offer-4"]
@@ -133,6 +158,7 @@ def test_the_product_chain_runs_from_flexibility_to_verification(store):
         "ReserveNotification",
         "ActivationNotification",
         "ControlSignal",
+        "ActivationNotification",  # activation-2, of the same reserve
         "VerificationNotification",
     ]
 
@@ -159,12 +185,39 @@ def test_feeder_measurements_keep_to_the_feeder_and_the_window(store):
 
 
 def test_delivered_against_promised_compares_energies(store):
-    (found,) = rows(store, "delivered-vs-promised")
+    found, _unverified = rows(store, "delivered-vs-promised")
     assert (Decimal(found["promisedEnergy"]), Decimal(found["deliveredEnergy"])) == (
         100,
         Decimal("99.5"),
     )
     assert Decimal(found["ratio"]) == Decimal("0.995")
+
+
+def test_delivered_against_promised_counts_the_seconds_of_a_window(store):
+    _verified, found = rows(store, "delivered-vs-promised")
+    assert (found["hours"], Decimal(found["promisedEnergy"])) == (
+        "0.241666667",
+        Decimal("24.166666667"),
+    )
+    assert "ratio" not in found
+
+
+def test_undelivered_activations_are_the_verified_ones_short_of_their_promise(store):
+    found = rows(store, "undelivered-activations")
+    assert ids(found, "activation") == ["activation-1"]
+    assert Decimal(found[0]["shortfall"]) == Decimal("0.5")
+
+
+def test_forecast_against_clearing_sets_each_slot_beside_the_reserves_over_it(store):
+    found = rows(store, "forecast-vs-clearing")
+    assert [
+        (row["slotStart"], row["forecastPrice"], row.get("clearingPrice")) for row in found
+    ] == [
+        ("2026-11-26T16:00:00+02:00", "72.4", None),
+        ("2026-11-26T17:00:00+02:00", "88.9", "95.5"),
+        ("2026-11-26T18:00:00+02:00", "104.3", None),
+        ("2026-11-26T19:00:00+02:00", "81.5", None),
+    ]
 
 
 def test_messages_per_actor_hour_count_every_message_once(store, story):
