@@ -281,6 +281,29 @@ OPERATIONS: dict[tuple[str, str], JSON] = {
             503: _problem("The query ran past the query timeout"),
         },
     },
+    **{
+        ("get", f"/live/{plot}.svg"): {
+            "responses": {
+                200: {"description": "The plot", "content": {"image/svg+xml": {}}},
+                400: _problem("The id is not an id"),
+                404: _problem("No message or point of this id to plot"),
+            }
+        }
+        for plot in ("price-forecast/{id}", "merit-order/{id}", "delivery/{id}", "point/{point}")
+    },
+    ("get", "/dump"): {
+        "security": [{BEARER: []}],
+        "responses": {
+            401: _problem("No valid bearer token"),
+            403: _problem("The actor is no administrator"),
+        },
+    },
+    ("get", "/events"): {
+        "responses": {
+            400: _problem("`after` or Last-Event-ID is not a commit sequence"),
+            503: _problem("As many live viewers as the hub serves are watching already"),
+        }
+    },
 }
 """What each operation says beyond its route's signature, by method and path."""
 
