@@ -23,10 +23,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from hub import api, openapi, queries, sparql
 from hub.auth import Credentials, authenticated_actor
 from hub.broker import EmbeddedBroker
+from hub.cluster.node import ClusterNode, ReadAfter
 from hub.config import EMBEDDED, Settings
 from hub.errors import HubError
 from hub.inbox import Inbox
-from hub.intake import Intake
+from hub.intake import Intake, StoreCommitter
 from hub.notify import Notifier
 from hub.problem import Problem, problem_of
 from hub.query_pool import QueryPool
@@ -91,7 +92,7 @@ def _notifier(settings: Settings, broker: EmbeddedBroker | None) -> Notifier:
         client_id=f"heila-hub-{secrets.token_hex(4)}",
         username=username,
         password=password,
-        protocol=mqtt.MQTTv311 if settings.mqtt == EMBEDDED else mqtt.MQTTv5,
+        protocol=mqtt.MQTTv311 if settings.mqtt == EMBEDDED or settings.clustered else mqtt.MQTTv5,
         payload=settings.notify_payload,
     )
 
@@ -104,7 +105,8 @@ def create_app(settings: Settings, store: OxigraphStore) -> FastAPI:
         else None
     )
     notifier = _notifier(settings, broker)
-    intake = Intake(store, notifier.notify)
+    node = ClusterNode(settings, store) if settings.clustered else None
+    intake = Intake(store, node or StoreCommitter(store, notifier.notify))
     inbox = Inbox(notifier, intake)
     pool = QueryPool(store, store.limits)
 
@@ -113,12 +115,16 @@ def create_app(settings: Settings, store: OxigraphStore) -> FastAPI:
         if broker is not None:
             broker.start()
         notifier.start()
+        if node is not None:
+            node.start()
         inbox.start()
         try:
             yield
         finally:
             pool.close()
             inbox.stop()
+            if node is not None:
+                node.stop()
             notifier.stop()
             if broker is not None:
                 broker.stop()
@@ -130,11 +136,13 @@ def create_app(settings: Settings, store: OxigraphStore) -> FastAPI:
     )
     writer = authenticated_actor(Credentials(settings.actors))
     app.include_router(api.message_router(store, intake, writer, lambda: notifier.connected))
-    app.include_router(sparql.sparql_router(store, pool, writer))
+    app.include_router(sparql.sparql_router(store, pool, writer, updates=not settings.clustered))
     app.include_router(queries.queries_router(pool))
     for error in (Exception, HTTPException, RequestValidationError, HubError):
         app.add_exception_handler(error, _problem_response)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    if node is not None:
+        app.add_middleware(ReadAfter, node=node, waited=settings.cluster_read_wait)
 
     def document() -> dict[str, Any]:
         if app.openapi_schema is None:

@@ -1,0 +1,89 @@
+"""Hub nodes on one machine: `heila serve` processes joined to a NATS cluster, for tests and
+benchmarks. Each has its own on-disk store in its own folder, free ports, and the same actor
+tokens; it talks MQTT through its own NATS node's MQTT listener.
+"""
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
+from pathlib import Path
+
+import httpx
+
+from hub.auth import hash_token
+from hub.broker import free_port
+from hub.cluster.engine import NatsNode
+from hub.lifecycle import Background
+
+_START_TIMEOUT = 60.0
+_STOP_TIMEOUT = 20.0
+
+
+class HubNode(Background):
+    """A `heila serve` process in `folder`, using `nats` for its MQTT and every NATS URL given."""
+
+    def __init__(
+        self, folder: Path, nats: NatsNode, servers: list[str], tokens: Mapping[str, str]
+    ) -> None:
+        self.folder = folder
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.tokens = dict(tokens)
+        folder.mkdir(parents=True, exist_ok=True)
+        lines = ["[cluster]", f"nats = {servers!r}".replace("'", '"')]
+        lines += ["[mqtt]", f'url = "{nats.mqtt_url}"']
+        for actor, token in tokens.items():
+            lines += [f"[actors.{actor}]", f'token_hash = "{hash_token(token)}"']
+        self._config = folder / "hub.toml"
+        self._config.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def auth(self, actor: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.tokens[actor]}"}
+
+    def start(self) -> None:
+        command = [sys.executable, "-m", "hub.cli", "serve", "--config", str(self._config)]
+        command += ["--port", str(self.port), "--store", str(self.folder / "store")]
+        with (self.folder / "hub.log").open("ab") as log:
+            self._process = subprocess.Popen(
+                [*command, "--log-level", "warning"],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            )
+        deadline = time.monotonic() + _START_TIMEOUT
+        while not self._healthy():
+            if self._process.poll() is not None or time.monotonic() > deadline:
+                self.kill()
+                raise RuntimeError(f"heila serve did not start: {self.log()}")
+            time.sleep(0.1)
+
+    def log(self) -> str:
+        return (self.folder / "hub.log").read_text(encoding="utf-8", errors="replace")
+
+    def _healthy(self) -> bool:
+        try:
+            return httpx.get(f"{self.url}/health", timeout=5).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def stop(self) -> None:
+        """Stop the node as an operator would (SIGTERM), waiting for it to finish."""
+        if self._process is None:
+            return
+        self._process.terminate()
+        try:
+            self._process.wait(_STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            self.kill()
+        self._process = None
+
+    def kill(self) -> None:
+        """Kill the node at once, as a crash would."""
+        if self._process is None:
+            return
+        self._process.kill()
+        self._process.wait()
+        self._process = None
