@@ -22,7 +22,7 @@ import paho.mqtt.client as mqtt
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
-from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 
 from hub.cluster.log import STREAM, SUBJECT, message_of
 from hub.message import Message
@@ -65,14 +65,18 @@ class MqttAnnouncer:
         self._client.loop_stop()
 
     def announce(self, message: Message, stored: Stored, payload: frozenset[str]) -> bool:
-        """Publish the notifications of `message`; True once the broker took every one."""
+        """Publish the notifications of `message`; True once the broker took every one, False
+        at once while the broker is away (the entry then waits in the log, not in paho)."""
+        if not self._client.is_connected():
+            return False
         text = json.dumps(notification(message, stored, message.type in payload))
         sent = [
             self._client.publish(topic(actor, message.type), text, qos=1)
             for actor in (*message.recipients, OBSERVERS)
         ]
         for info in sent:
-            info.wait_for_publish(_PUBACK_TIMEOUT)
+            if info.rc == MQTTErrorCode.MQTT_ERR_SUCCESS:
+                info.wait_for_publish(_PUBACK_TIMEOUT)
         return all(info.is_published() for info in sent)
 
 
@@ -100,6 +104,9 @@ class Announcer:
             except (nats.errors.Error, nats.js.errors.Error) as error:
                 log.warning("notification consumer: %s; again", error)
                 await asyncio.sleep(_IDLE)
+            except Exception:  # the loop must outlive any one entry's failure
+                log.exception("notification consumer failed; again")
+                await asyncio.sleep(_IDLE)
 
     async def _serve(self) -> None:
         consumer = await self._js.pull_subscribe(
@@ -115,7 +122,7 @@ class Announcer:
         while True:
             try:
                 entries = await consumer.fetch(_BATCH, timeout=_IDLE)
-            except nats.errors.TimeoutError:
+            except TimeoutError:  # nothing new (nats-py raises the builtin one here)
                 continue
             for entry in entries:
                 await self._announce(entry)
@@ -128,6 +135,7 @@ class Announcer:
             stored = Stored(message.iri, sequence, created=True)
             taken = await asyncio.to_thread(self._mqtt.announce, message, stored, self._payload)
             if not taken:
+                log.warning("the broker did not take the notification of %d; later", sequence)
                 await entry.nak(delay=_IDLE)
                 return
         await entry.ack()

@@ -69,6 +69,9 @@ class Replica:
             except (nats.errors.Error, nats.js.errors.Error) as error:
                 log.warning("reading the commit log from %d: %s; again", self.applied + 1, error)
                 await asyncio.sleep(_IDLE)
+            except Exception:  # the loop must outlive any one failure, or the node stops applying
+                log.exception("applying the commit log from %d failed; again", self.applied + 1)
+                await asyncio.sleep(_IDLE)
 
     async def _follow(self) -> None:
         """Read the log through one consumer until it is lost or skips an entry."""
@@ -87,7 +90,7 @@ class Replica:
             while True:
                 try:
                     entries = await consumer.fetch(BATCH, timeout=_IDLE)
-                except nats.errors.TimeoutError:
+                except TimeoutError:  # nothing new (nats-py raises the builtin one here)
                     await consumer.consumer_info()  # raises when the consumer is gone
                     continue
                 if not await self._apply(entries):

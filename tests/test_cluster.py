@@ -1,0 +1,267 @@
+"""A cluster of hubs over real processes: a three-node NATS JetStream cluster on loopback and
+`heila serve` nodes on on-disk stores, reached only over HTTP and MQTT."""
+
+import itertools
+import json
+import tempfile
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from paho.mqtt.enums import MQTTProtocolVersion
+
+from hub.auth import new_token
+from hub.bench import SENDER, Subscriber, flexibility
+from hub.cluster.engine import NatsCluster
+from hub.cluster.local import HubNode
+from hub.cluster.node import MIN_SEQUENCE
+from hub.message import Message
+from hub.vocabulary import MESSAGE
+from tests.conftest import STORY_ACTORS, story_messages
+
+WAIT = 30.0
+numbers = itertools.count()
+
+
+@dataclass
+class Cluster:
+    """NATS nodes and the hub nodes joined to them, sharing the actors' tokens."""
+
+    nats: NatsCluster
+    folder: Path
+    tokens: dict[str, str] = field(default_factory=dict)
+    hubs: list[HubNode] = field(default_factory=list)
+
+    def add_hub(self, nats_node: int) -> HubNode:
+        """A new hub node with every NATS server, and MQTT through NATS node `nats_node`."""
+        hub = HubNode(
+            self.folder / f"hub-{len(self.hubs)}",
+            self.nats.nodes[nats_node],
+            self.nats.urls,
+            self.tokens,
+        )
+        hub.start()
+        self.hubs.append(hub)
+        return hub
+
+
+@contextmanager
+def cluster_of(hub_count: int) -> Iterator[Cluster]:
+    with (
+        tempfile.TemporaryDirectory(prefix="heila-cluster-") as folder,
+        NatsCluster(3) as nats,
+    ):
+        cluster = Cluster(nats, Path(folder), {actor: new_token() for actor in STORY_ACTORS})
+        try:
+            for n in range(hub_count):
+                cluster.add_hub(n)
+            yield cluster
+        finally:
+            for hub in cluster.hubs:
+                hub.stop()
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[Cluster]:
+    with cluster_of(2) as started:
+        yield started
+
+
+def post(hub: HubNode, body: bytes, sender: str) -> httpx.Response:
+    return httpx.post(
+        f"{hub.url}/messages",
+        content=body,
+        headers={**hub.auth(sender), "content-type": "application/json"},
+        timeout=WAIT,
+    )
+
+
+def post_message(hub: HubNode, message: Message) -> httpx.Response:
+    return post(hub, message.serialize("application/json"), message.sender)
+
+
+def fresh_flexibility(**changes: Any) -> dict[str, Any]:
+    number = next(numbers)
+    return {**flexibility(number), "id": f"cluster-flex-{number}", **changes}
+
+
+def post_json(hub: HubNode, document: dict[str, Any]) -> httpx.Response:
+    return post(hub, json.dumps(document).encode(), document["sender"])
+
+
+def listed(hub: HubNode, applied: int) -> list[tuple[str, int]]:
+    """Every message the node lists, in its order, once it applied the log up to `applied`."""
+    answer = httpx.get(
+        f"{hub.url}/messages",
+        params={"limit": 1000},
+        headers={MIN_SEQUENCE: str(applied)},
+        timeout=WAIT,
+    )
+    assert answer.status_code == 200, answer.text
+    return [(item["iri"], item["sequence"]) for item in answer.json()["items"]]
+
+
+def post_story(cluster: Cluster) -> int:
+    """Post the story, each message to the next node; the last sequence answered."""
+    last = 0
+    for message, hub in zip(story_messages(), itertools.cycle(cluster.hubs), strict=False):
+        answer = post_message(hub, message)
+        assert answer.status_code in (200, 201), answer.text
+        last = max(last, answer.json()["sequence"])
+    return last
+
+
+def test_a_message_posted_to_one_node_is_readable_from_every_node(cluster: Cluster) -> None:
+    first, second = cluster.hubs
+    answer = post_json(first, fresh_flexibility())
+    assert answer.status_code == 201, answer.text
+    written = answer.json()
+    read = httpx.get(
+        f"{second.url}/messages/{written['id']}",
+        headers={MIN_SEQUENCE: str(written["sequence"]), "accept": "application/json"},
+        timeout=WAIT,
+    )
+    assert read.status_code == 200, read.text
+    assert read.json()["id"] == written["id"]
+
+
+def test_every_node_lists_the_messages_in_the_same_order(cluster: Cluster) -> None:
+    last = post_story(cluster)
+    first, second = (listed(hub, last) for hub in cluster.hubs)
+    sequences = [sequence for _iri, sequence in first]
+    assert first == second
+    assert sequences == sorted(set(sequences))
+    assert {message.iri for message in story_messages()} <= {iri for iri, _ in first}
+
+
+def test_an_actor_subscribed_through_node_2_hears_what_was_posted_to_node_1(
+    cluster: Cluster,
+) -> None:
+    node_2 = cluster.nats.nodes[1]
+    ear = Subscriber(
+        node_2.host, node_2.ports.mqtt, "heila/v1/ams-1/#", protocol=MQTTProtocolVersion.MQTTv311
+    )
+    try:
+        document = fresh_flexibility()
+        answer = post_json(cluster.hubs[0], document)
+        assert answer.status_code == 201, answer.text
+        heard = ear.next(WAIT)
+        while heard.body["id"] != document["id"]:
+            heard = ear.next(WAIT)
+        assert heard.body["sequence"] == answer.json()["sequence"]
+    finally:
+        ear.stop()
+
+
+def test_a_known_id_with_other_content_is_refused_on_another_node(cluster: Cluster) -> None:
+    document = fresh_flexibility()
+    assert post_json(cluster.hubs[0], document).status_code == 201
+    answer = post_json(cluster.hubs[1], {**document, "power": 99.0})
+    assert answer.status_code == 409, answer.text
+    assert answer.json()["rule"] == "unique"
+
+
+def test_the_same_message_posted_again_to_another_node_is_no_second_commit(
+    cluster: Cluster,
+) -> None:
+    document = fresh_flexibility()
+    first = post_json(cluster.hubs[0], document)
+    again = post_json(cluster.hubs[1], document)
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert again.json()["sequence"] == first.json()["sequence"]
+
+
+def test_a_new_hub_node_catches_up_by_replay(cluster: Cluster) -> None:
+    last = post_story(cluster)
+    newcomer = cluster.add_hub(2)
+    assert listed(newcomer, last) == listed(cluster.hubs[0], last)
+
+
+def test_a_sparql_update_on_a_cluster_node_is_refused_naming_the_rule(cluster: Cluster) -> None:
+    hub = cluster.hubs[0]
+    answer = httpx.post(
+        f"{hub.url}/sparql",
+        content="INSERT DATA { GRAPH <https://w3id.org/heila/message/x> { <a:b> <a:c> 1 } }",
+        headers={**hub.auth(SENDER), "content-type": "application/sparql-update"},
+        timeout=WAIT,
+    )
+    assert answer.status_code == 400
+    assert answer.json()["rule"] == "cluster"
+
+
+def test_a_min_sequence_that_is_no_number_is_refused_naming_the_header(cluster: Cluster) -> None:
+    answer = httpx.get(f"{cluster.hubs[0].url}/messages", headers={MIN_SEQUENCE: "soon"})
+    assert answer.status_code == 400
+    assert answer.json()["field"] == MIN_SEQUENCE
+
+
+class Writer:
+    """Posts messages one after another to the live nodes in turn, as a load balancer would,
+    trying the next node when one does not answer; remembers what was acknowledged."""
+
+    def __init__(self, hubs: list[HubNode], count: int) -> None:
+        self.hubs = hubs
+        self.documents = [fresh_flexibility() for _ in range(count)]
+        self.acknowledged: dict[str, int] = {}
+        self.failures: list[str] = []
+        self.thread = threading.Thread(target=self._write)
+        self.progress = threading.Semaphore(0)
+
+    def _write(self) -> None:
+        turn = itertools.cycle(self.hubs)
+        for document in self.documents:
+            for hub in itertools.islice(turn, 10 * len(self.hubs)):
+                try:
+                    answer = post_json(hub, document)
+                except httpx.HTTPError as error:
+                    self.failures.append(repr(error))
+                    continue
+                if answer.status_code in (200, 201):
+                    self.acknowledged[document["id"]] = answer.json()["sequence"]
+                    self.progress.release()
+                    break
+                self.failures.append(answer.text)
+
+
+def hear_until(ear: Subscriber, wanted: set[str]) -> dict[str, set[int]]:
+    """The sequences heard for each message id, until every wanted one was heard or nothing
+    more comes within WAIT."""
+    heard: dict[str, set[int]] = {}
+    while not wanted <= heard.keys():
+        try:
+            body = ear.next(WAIT).body
+        except TimeoutError:
+            break
+        heard.setdefault(body["id"], set()).add(body["sequence"])
+    return heard
+
+
+def test_killing_a_nats_node_and_a_hub_node_mid_stream_loses_no_acknowledged_message() -> None:
+    with cluster_of(0) as cluster:
+        survivor = cluster.add_hub(1)  # its MQTT through NATS node 2
+        doomed = cluster.add_hub(2)
+        ear_at = cluster.nats.nodes[2]
+        ear = Subscriber(
+            ear_at.host, ear_at.ports.mqtt, "heila/v1/ams-1/#", MQTTProtocolVersion.MQTTv311
+        )
+        try:
+            writer = Writer([survivor, doomed], 60)
+            writer.thread.start()
+            for _ in range(20):
+                assert writer.progress.acquire(timeout=WAIT), writer.failures
+            cluster.nats.nodes[0].stop()
+            doomed.kill()
+            writer.thread.join(4 * WAIT)
+            heard = hear_until(ear, set(writer.acknowledged))
+        finally:
+            ear.stop()
+        stored = dict(listed(survivor, max(writer.acknowledged.values())))
+        assert len(writer.acknowledged) == len(writer.documents)
+        for identifier, sequence in writer.acknowledged.items():
+            assert stored[MESSAGE + identifier] == sequence
+            assert heard.get(identifier) == {sequence}
