@@ -71,7 +71,8 @@ def _announce(settings: Settings) -> None:
     log.info("MQTT %s at mqtt://%s:%d", broker, mqtt_host, mqtt_port)
     log.info("store: %s", settings.store)
     if settings.clustered:
-        log.info("commit log: NATS JetStream at %s", ", ".join(settings.cluster_nats))
+        servers = (server.rpartition("@")[2] for server in settings.cluster_nats)  # no password
+        log.info("commit log: NATS JetStream at %s", ", ".join(servers))
     if settings.read_only:
         log.warning("no actor credentials configured (--config): the hub is read-only")
 
