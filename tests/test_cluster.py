@@ -12,30 +12,44 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import paho.mqtt.client as mqtt
 import pytest
-from paho.mqtt.enums import MQTTProtocolVersion
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.enums import MQTTProtocolVersion as Protocol
 
-from hub.auth import new_token
+from hub.auth import hash_token, new_token
 from hub.bench import SENDER, Subscriber, flexibility
-from hub.cluster.engine import NatsCluster
+from hub.broker_access import HUB
+from hub.cluster.access import authorization, password_variable
+from hub.cluster.engine import Access, NatsCluster
 from hub.cluster.local import HubNode
 from hub.cluster.node import MIN_SEQUENCE
+from hub.config import Credential, Settings
 from hub.message import Message
 from hub.vocabulary import MESSAGE
 from tests.conftest import STORY_ACTORS, story_messages
 
 WAIT = 30.0
+MQTTv311 = Protocol.MQTTv311
 numbers = itertools.count()
 
 
 @dataclass
 class Cluster:
-    """NATS nodes and the hub nodes joined to them, sharing the actors' tokens."""
+    """NATS nodes, admitting the logins the hub's configuration gives them, and the hub nodes
+    joined to them, sharing the actors' tokens."""
 
     nats: NatsCluster
     folder: Path
-    tokens: dict[str, str] = field(default_factory=dict)
+    tokens: dict[str, str]
+    passwords: dict[str, str]
     hubs: list[HubNode] = field(default_factory=list)
+
+    def ear(self, nats_node: int, actor: str, topic_filter: str) -> Subscriber:
+        """`actor` subscribed to `topic_filter` through NATS node `nats_node`'s MQTT."""
+        node = self.nats.nodes[nats_node]
+        login = (actor, self.passwords[actor])
+        return Subscriber(node.host, node.ports.mqtt, topic_filter, MQTTv311, login)
 
     def add_hub(self, nats_node: int) -> HubNode:
         """A new hub node with every NATS server, and MQTT through NATS node `nats_node`."""
@@ -44,6 +58,7 @@ class Cluster:
             self.nats.nodes[nats_node],
             self.nats.urls,
             self.tokens,
+            (HUB, self.passwords[HUB]),
         )
         hub.start()
         self.hubs.append(hub)
@@ -52,11 +67,18 @@ class Cluster:
 
 @contextmanager
 def cluster_of(hub_count: int) -> Iterator[Cluster]:
+    tokens = {actor: new_token() for actor in STORY_ACTORS}
+    passwords = {login: f"pw-{new_token()}" for login in (*STORY_ACTORS, HUB)}
+    settings = Settings(actors={actor: Credential(hash_token(t)) for actor, t in tokens.items()})
+    access = Access(
+        authorization(settings),
+        {password_variable(login): password for login, password in passwords.items()},
+    )
     with (
         tempfile.TemporaryDirectory(prefix="heila-cluster-") as folder,
-        NatsCluster(3) as nats,
+        NatsCluster(3, access) as nats,
     ):
-        cluster = Cluster(nats, Path(folder), {actor: new_token() for actor in STORY_ACTORS})
+        cluster = Cluster(nats, Path(folder), tokens, passwords)
         try:
             for n in range(hub_count):
                 cluster.add_hub(n)
@@ -142,10 +164,7 @@ def test_every_node_lists_the_messages_in_the_same_order(cluster: Cluster) -> No
 def test_an_actor_subscribed_through_node_2_hears_what_was_posted_to_node_1(
     cluster: Cluster,
 ) -> None:
-    node_2 = cluster.nats.nodes[1]
-    ear = Subscriber(
-        node_2.host, node_2.ports.mqtt, "heila/v1/ams-1/#", protocol=MQTTProtocolVersion.MQTTv311
-    )
+    ear = cluster.ear(1, "ams-1", "heila/v1/ams-1/#")
     try:
         document = fresh_flexibility()
         answer = post_json(cluster.hubs[0], document)
@@ -245,10 +264,7 @@ def test_killing_a_nats_node_and_a_hub_node_mid_stream_loses_no_acknowledged_mes
     with cluster_of(0) as cluster:
         survivor = cluster.add_hub(1)  # its MQTT through NATS node 2
         doomed = cluster.add_hub(2)
-        ear_at = cluster.nats.nodes[2]
-        ear = Subscriber(
-            ear_at.host, ear_at.ports.mqtt, "heila/v1/ams-1/#", MQTTProtocolVersion.MQTTv311
-        )
+        ear = cluster.ear(2, "ams-1", "heila/v1/ams-1/#")
         try:
             writer = Writer([survivor, doomed], 60)
             writer.thread.start()
@@ -265,3 +281,51 @@ def test_killing_a_nats_node_and_a_hub_node_mid_stream_loses_no_acknowledged_mes
         for identifier, sequence in writer.acknowledged.items():
             assert stored[MESSAGE + identifier] == sequence
             assert heard.get(identifier) == {sequence}
+
+
+def mqtt_login(cluster: Cluster, login: tuple[str, str] | None) -> mqtt.ReasonCode | None:
+    """What NATS node 1's MQTT listener answers to a CONNECT with this login (None: none)."""
+    node = cluster.nats.nodes[0]
+    answered = threading.Event()
+    reasons: list[mqtt.ReasonCode] = []
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=MQTTv311)
+
+    def on_connect(*arguments: Any) -> None:
+        reasons.append(arguments[3])
+        answered.set()
+
+    client.on_connect = on_connect
+    if login is not None:
+        client.username_pw_set(*login)
+    client.connect(node.host, node.ports.mqtt)
+    client.loop_start()
+    answered.wait(WAIT)
+    client.disconnect()
+    client.loop_stop()
+    return reasons[0] if reasons else None
+
+
+def test_nats_refuses_an_mqtt_client_without_a_login(cluster: Cluster) -> None:
+    reason = mqtt_login(cluster, None)
+    assert reason is not None and reason.is_failure
+
+
+def test_nats_admits_an_actor_with_the_password_its_configuration_names(cluster: Cluster) -> None:
+    reason = mqtt_login(cluster, ("ams-1", cluster.passwords["ams-1"]))
+    assert reason is not None and not reason.is_failure
+
+
+def test_an_actor_does_not_hear_the_notifications_of_another_through_nats(
+    cluster: Cluster,
+) -> None:
+    spy = cluster.ear(0, "fmp-1", "heila/v1/ams-1/#")
+    listener = cluster.ear(0, "ams-1", "heila/v1/ams-1/#")
+    try:
+        document = fresh_flexibility()
+        assert post_json(cluster.hubs[0], document).status_code == 201
+        while listener.next(WAIT).body["id"] != document["id"]:
+            pass
+        assert spy.silent(2.0)
+    finally:
+        spy.stop()
+        listener.stop()

@@ -6,11 +6,13 @@ the machine and is never used. A node stopped and started again keeps its ports 
 the others see it go away and come back, as after a crash.
 """
 
+import os
 import shutil
 import subprocess
 import tempfile
 import time
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -31,6 +33,15 @@ def nats_server_binary() -> str:
 
 
 @dataclass(frozen=True)
+class Access:
+    """Who may connect: a NATS `authorization` block (hub.cluster.access) and the variables
+    it reads from the server's environment."""
+
+    authorization: str = ""
+    environment: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class NodePorts:
     client: int
     route: int
@@ -47,8 +58,18 @@ class NatsNode(Background):
 
     host = "127.0.0.1"
 
-    def __init__(self, name: str, ports: NodePorts, peers: list[int], folder: Path) -> None:
+    def __init__(
+        self,
+        name: str,
+        ports: NodePorts,
+        peers: list[int],
+        folder: Path,
+        access: Access | None = None,
+    ) -> None:
+        """`access`: a NATS authorization block and the environment its variables come from;
+        without it anyone may connect."""
         self.name = name
+        self._access = access or Access()
         self.ports = ports
         self._config = folder / f"{name}.conf"
         routes = ", ".join(f'"nats-route://{self.host}:{port}"' for port in peers)
@@ -59,7 +80,8 @@ class NatsNode(Background):
             f'jetstream {{ store_dir: "{folder / name}", max_memory_store: 64MB }}\n'
             f'cluster {{ name: "{CLUSTER_NAME}", listen: {self.host}:{ports.route}, '
             f"routes: [{routes}] }}\n"
-            f"mqtt {{ listen: {self.host}:{ports.mqtt} }}\n",
+            f"mqtt {{ listen: {self.host}:{ports.mqtt} }}\n"
+            f"{self._access.authorization}",
             encoding="utf-8",
         )
         self._process: subprocess.Popen[bytes] | None = None
@@ -77,6 +99,7 @@ class NatsNode(Background):
             [nats_server_binary(), "-c", str(self._config)],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            env={**os.environ, **self._access.environment},
         )
         process = self._process
         if not wait_for_port(self.host, self.ports.client, lambda: process.poll() is None):
@@ -103,11 +126,11 @@ class NatsNode(Background):
 class NatsCluster(Background):
     """`size` nats-servers routed to each other, their files in a temporary folder."""
 
-    def __init__(self, size: int = 3) -> None:
+    def __init__(self, size: int = 3, access: Access | None = None) -> None:
         self._folder = Path(tempfile.mkdtemp(prefix="heila-nats-"))
         ports = [NodePorts.free() for _ in range(size)]
         self.nodes = [
-            NatsNode(f"n{i + 1}", own, [other.route for other in ports], self._folder)
+            NatsNode(f"n{i + 1}", own, [other.route for other in ports], self._folder, access)
             for i, own in enumerate(ports)
         ]
 

@@ -25,15 +25,25 @@ class HubNode(Background):
     """A `heila serve` process in `folder`, using `nats` for its MQTT and every NATS URL given."""
 
     def __init__(
-        self, folder: Path, nats: NatsNode, servers: list[str], tokens: Mapping[str, str]
+        self,
+        folder: Path,
+        nats: NatsNode,
+        servers: list[str],
+        tokens: Mapping[str, str],
+        login: tuple[str, str] | None = None,
     ) -> None:
+        """`login`: the hub's user name and password on NATS, when NATS asks for one."""
         self.folder = folder
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.tokens = dict(tokens)
         folder.mkdir(parents=True, exist_ok=True)
+        if login is not None:
+            servers = [server.replace("://", f"://{login[0]}:{login[1]}@") for server in servers]
         lines = ["[cluster]", f"nats = {servers!r}".replace("'", '"')]
         lines += ["[mqtt]", f'url = "{nats.mqtt_url}"']
+        if login is not None:
+            lines += [f'username = "{login[0]}"', f'password = "{login[1]}"']
         for actor, token in tokens.items():
             lines += [f"[actors.{actor}]", f'token_hash = "{hash_token(token)}"']
         self._config = folder / "hub.toml"
