@@ -20,6 +20,7 @@ from paho.mqtt.enums import MQTTProtocolVersion as Protocol
 from hub.auth import hash_token, new_token
 from hub.bench import SENDER, Subscriber, flexibility
 from hub.broker_access import HUB
+from hub.cli import main
 from hub.cluster.access import authorization, password_variable
 from hub.cluster.engine import Access, NatsCluster
 from hub.cluster.local import HubNode
@@ -329,3 +330,22 @@ def test_an_actor_does_not_hear_the_notifications_of_another_through_nats(
     finally:
         spy.stop()
         listener.stop()
+
+
+@pytest.mark.parametrize(
+    ("configuration", "reason"),
+    [
+        ('[cluster]\nnats = ["nats://127.0.0.1:1"]\n', "[mqtt] url"),
+        ('[cluster]\nnats = ["http://127.0.0.1:1"]\n', "no nats:// URL"),
+        ("[cluster]\nreplicas = 0\n", "cluster_replicas must be positive"),
+    ],
+)
+def test_a_cluster_setting_that_cannot_work_stops_the_hub_naming_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], configuration: str, reason: str
+) -> None:
+    config = tmp_path / "hub.toml"
+    config.write_text(configuration, encoding="utf-8")
+    assert main(["serve", "--config", str(config), "--store", "memory"]) == 2
+    error = capsys.readouterr().err
+    assert reason in error
+    assert len(error.strip().splitlines()) == 1
