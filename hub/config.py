@@ -36,6 +36,9 @@ client_ca = "actors-ca.pem"
 nats = ["nats://127.0.0.1:4222"]   # the NATS JetStream servers; none: one process
 replicas = 3                 # copies of the log the NATS cluster keeps
 read_wait_seconds = 10.0     # how long a read waits for a Heila-Min-Sequence to be applied
+remote_query = "http://lab:7878/query"         # a remote SPARQL store as one more replica:
+remote_update = "http://lab:7878/update"       # all three endpoints, or none
+remote_graph_store = "http://lab:7878/store"
 
 [actors.mgms]
 token_hash = "sha256$..."    # made by `heila token mgms`
@@ -99,6 +102,9 @@ class Settings:
     cluster_nats: tuple[str, ...] = ()
     cluster_replicas: int = 3
     cluster_read_wait: float = 10.0
+    remote_query: str | None = None
+    remote_update: str | None = None
+    remote_graph_store: str | None = None
 
     @property
     def read_only(self) -> bool:
@@ -156,6 +162,9 @@ _KEYS: dict[str, dict[str, tuple[str, type | tuple[type, ...]]]] = {
         "nats": ("cluster_nats", list),
         "replicas": ("cluster_replicas", int),
         "read_wait_seconds": ("cluster_read_wait", (int, float)),
+        "remote_query": ("remote_query", str),
+        "remote_update": ("remote_update", str),
+        "remote_graph_store": ("remote_graph_store", str),
     },
 }
 _CREDENTIAL_KEYS = {f.name for f in dataclasses.fields(Credential)}
@@ -207,6 +216,9 @@ def check(settings: Settings) -> None:
         raise ConfigError("cluster read_wait_seconds must be positive")
     if settings.query_max_waiting < 0:
         raise ConfigError("query_max_waiting must not be negative")
+    remote = (settings.remote_query, settings.remote_update, settings.remote_graph_store)
+    if any(remote) and not all(remote):
+        raise ConfigError("[cluster] needs remote_query, remote_update and remote_graph_store")
     if settings.clustered and settings.mqtt == EMBEDDED:
         raise ConfigError("a cluster node needs [mqtt] url: the MQTT listener of its NATS server")
     if (settings.tls_certfile is None) != (settings.tls_keyfile is None):

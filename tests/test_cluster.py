@@ -3,8 +3,12 @@
 
 import itertools
 import json
+import shutil
+import subprocess
+import sys
 import tempfile
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -19,6 +23,7 @@ from paho.mqtt.enums import MQTTProtocolVersion as Protocol
 
 from hub.auth import hash_token, new_token
 from hub.bench import SENDER, Subscriber, flexibility
+from hub.broker import free_port, wait_for_port
 from hub.broker_access import HUB
 from hub.cli import main
 from hub.cluster.access import authorization, password_variable
@@ -27,7 +32,8 @@ from hub.cluster.local import HubNode
 from hub.cluster.node import MIN_SEQUENCE
 from hub.config import Credential, Settings
 from hub.message import Message
-from hub.vocabulary import MESSAGE
+from hub.store import LOG_GRAPH
+from hub.vocabulary import HEILA, MESSAGE
 from tests.conftest import STORY_ACTORS, story_messages
 
 WAIT = 30.0
@@ -52,14 +58,16 @@ class Cluster:
         login = (actor, self.passwords[actor])
         return Subscriber(node.host, node.ports.mqtt, topic_filter, MQTTv311, login)
 
-    def add_hub(self, nats_node: int) -> HubNode:
-        """A new hub node with every NATS server, and MQTT through NATS node `nats_node`."""
+    def add_hub(self, nats_node: int, cluster: str = "") -> HubNode:
+        """A new hub node with every NATS server, and MQTT through NATS node `nats_node`;
+        `cluster`: more lines for its [cluster] table."""
         hub = HubNode(
             self.folder / f"hub-{len(self.hubs)}",
             self.nats.nodes[nats_node],
             self.nats.urls,
             self.tokens,
             (HUB, self.passwords[HUB]),
+            cluster,
         )
         hub.start()
         self.hubs.append(hub)
@@ -349,3 +357,55 @@ def test_a_cluster_setting_that_cannot_work_stops_the_hub_naming_it(
     error = capsys.readouterr().err
     assert reason in error
     assert len(error.strip().splitlines()) == 1
+
+
+@pytest.fixture
+def oxigraph_server(tmp_path: Path) -> Iterator[str]:
+    """An Oxigraph server (PyPI `oxigraph`) on a free port, storing on disk; its base URL."""
+    binary = shutil.which("oxigraph") or str(Path(sys.executable).with_name("oxigraph"))
+    port = free_port()
+    command = [binary, "serve", "--location", str(tmp_path / "oxigraph")]
+    process = subprocess.Popen(
+        [*command, "--bind", f"127.0.0.1:{port}"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        assert wait_for_port("127.0.0.1", port, lambda: process.poll() is None)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(WAIT)
+
+
+def remote_log(base: str) -> list[tuple[str, int]]:
+    """The log graph of the remote store, in sequence order."""
+    answer = httpx.post(
+        f"{base}/query",
+        data={
+            "query": f"SELECT ?m ?n WHERE {{ GRAPH <{LOG_GRAPH}> {{ ?m <{HEILA}sequence> ?n }} "
+            f"FILTER EXISTS {{ GRAPH ?m {{ ?m a ?type }} }} }} ORDER BY ?n"
+        },
+        headers={"accept": "application/sparql-results+json"},
+        timeout=WAIT,
+    )
+    answer.raise_for_status()
+    rows = answer.json()["results"]["bindings"]
+    return [(row["m"]["value"], int(row["n"]["value"])) for row in rows]
+
+
+def test_a_remote_sparql_store_holds_what_the_node_holds_in_the_same_order(
+    cluster: Cluster, oxigraph_server: str
+) -> None:
+    last = post_story(cluster)
+    endpoints = (
+        f'remote_query = "{oxigraph_server}/query"\n'
+        f'remote_update = "{oxigraph_server}/update"\n'
+        f'remote_graph_store = "{oxigraph_server}/store"'
+    )
+    node = cluster.add_hub(2, endpoints)
+    expected = listed(node, last)
+    deadline = time.monotonic() + WAIT
+    while remote_log(oxigraph_server) != expected and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert remote_log(oxigraph_server) == expected

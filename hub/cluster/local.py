@@ -31,8 +31,10 @@ class HubNode(Background):
         servers: list[str],
         tokens: Mapping[str, str],
         login: tuple[str, str] | None = None,
+        cluster: str = "",
     ) -> None:
-        """`login`: the hub's user name and password on NATS, when NATS asks for one."""
+        """`login`: the hub's user name and password on NATS, when NATS asks for one;
+        `cluster`: more lines for the [cluster] table."""
         self.folder = folder
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -40,7 +42,7 @@ class HubNode(Background):
         folder.mkdir(parents=True, exist_ok=True)
         if login is not None:
             servers = [server.replace("://", f"://{login[0]}:{login[1]}@") for server in servers]
-        lines = ["[cluster]", f"nats = {servers!r}".replace("'", '"')]
+        lines = ["[cluster]", f"nats = {servers!r}".replace("'", '"'), cluster]
         lines += ["[mqtt]", f'url = "{nats.mqtt_url}"']
         if login is not None:
             lines += [f'username = "{login[0]}"', f'password = "{login[1]}"']

@@ -28,6 +28,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from hub.cluster import log as commit_log
 from hub.cluster.announcer import Announcer, MqttAnnouncer
+from hub.cluster.remote import Endpoints, RemoteReplica
 from hub.cluster.replica import Replica
 from hub.config import Settings
 from hub.errors import Conflict
@@ -104,6 +105,16 @@ class ClusterNode(Background):
             asyncio.create_task(self._replica.run(), name="replica"),
             asyncio.create_task(announcer.run(), name="announcer"),
         ]
+        remote = self._remote_endpoints()
+        if remote is not None:
+            copier = RemoteReplica(remote, self._store, self._replica.wait_for)
+            self._tasks.append(asyncio.create_task(copier.run(), name="remote-replica"))
+
+    def _remote_endpoints(self) -> Endpoints | None:
+        settings = self._settings
+        if not (settings.remote_query and settings.remote_update and settings.remote_graph_store):
+            return None
+        return Endpoints(settings.remote_query, settings.remote_update, settings.remote_graph_store)
 
     async def _close(self) -> None:
         for task in self._tasks:
