@@ -29,7 +29,7 @@ from hub.cli import main
 from hub.cluster.access import authorization, password_variable
 from hub.cluster.engine import Access, NatsCluster
 from hub.cluster.local import HubNode
-from hub.cluster.node import MIN_SEQUENCE
+from hub.cluster.node import APPLIED_SEQUENCE, MIN_SEQUENCE
 from hub.config import Credential, Settings
 from hub.message import Message
 from hub.store import LOG_GRAPH
@@ -220,6 +220,14 @@ def test_a_sparql_update_on_a_cluster_node_is_refused_naming_the_rule(cluster: C
     )
     assert answer.status_code == 400
     assert answer.json()["rule"] == "cluster"
+
+
+def test_a_node_says_in_each_answer_how_far_it_has_applied_the_log(cluster: Cluster) -> None:
+    written = post_json(cluster.hubs[0], fresh_flexibility()).json()
+    answer = httpx.get(
+        f"{cluster.hubs[1].url}/health", headers={MIN_SEQUENCE: str(written["sequence"])}
+    )
+    assert int(answer.headers[APPLIED_SEQUENCE]) >= written["sequence"]
 
 
 def test_a_min_sequence_that_is_no_number_is_refused_naming_the_header(cluster: Cluster) -> None:

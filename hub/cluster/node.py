@@ -25,6 +25,7 @@ from typing import Any, TypeVar
 import nats
 from nats.aio.client import Client
 from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Message as AsgiMessage
 
 from hub.cluster import log as commit_log
 from hub.cluster.announcer import Announcer, MqttAnnouncer
@@ -41,6 +42,8 @@ log = logging.getLogger(__name__)
 
 MIN_SEQUENCE = "heila-min-sequence"
 """The request header that makes a read wait until the node has applied that far."""
+APPLIED_SEQUENCE = "heila-applied-sequence"
+"""The response header saying how far the answering node has applied the log."""
 _START_TIMEOUT = 30.0
 
 T = TypeVar("T")
@@ -184,7 +187,8 @@ def behind(sequence: int, waited: float) -> Problem:
 
 
 class ReadAfter:
-    """Makes a request with `Heila-Min-Sequence: N` wait until the node has applied entry N."""
+    """Makes a request with `Heila-Min-Sequence: N` wait until the node has applied entry N,
+    and tells in every answer's `Heila-Applied-Sequence` how far the node has applied."""
 
     def __init__(self, app: ASGIApp, node: ClusterNode, waited: float) -> None:
         self.app = app
@@ -198,7 +202,16 @@ class ReadAfter:
             if refusal is not None:
                 await refusal.response(scope["path"])(scope, receive, send)
                 return
-        await self.app(scope, receive, send)
+        await self.app(scope, receive, self._telling_applied(send))
+
+    def _telling_applied(self, send: Send) -> Send:
+        async def telling(message: AsgiMessage) -> None:
+            if message["type"] == "http.response.start":
+                applied = (APPLIED_SEQUENCE.encode(), str(self._node.applied).encode())
+                message = {**message, "headers": [*message.get("headers", ()), applied]}
+            await send(message)
+
+        return telling
 
     async def _refusal(self, wanted: bytes) -> Problem | None:
         if not wanted.isdigit():
