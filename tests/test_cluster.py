@@ -417,3 +417,20 @@ def test_a_remote_sparql_store_holds_what_the_node_holds_in_the_same_order(
     while remote_log(oxigraph_server) != expected and time.monotonic() < deadline:
         time.sleep(0.2)
     assert remote_log(oxigraph_server) == expected
+
+
+def test_a_node_whose_nats_is_away_serves_reads_and_refuses_writes_naming_the_rule(
+    tmp_path: Path,
+) -> None:
+    absent = NatsCluster(3)  # never started: nothing listens on its ports
+    tokens = {SENDER: new_token()}
+    hub = HubNode(tmp_path / "hub", absent.nodes[0], absent.urls, tokens)
+    hub.start(reaching_the_log=False)
+    try:
+        assert httpx.get(f"{hub.url}/messages", timeout=WAIT).status_code == 200
+        answer = post(hub, json.dumps(flexibility(next(numbers))).encode(), SENDER)
+        assert answer.status_code == 503
+        assert answer.json()["rule"] == "quorum"
+    finally:
+        hub.stop()
+        absent.stop()

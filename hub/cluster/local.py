@@ -15,6 +15,7 @@ import httpx
 from hub.auth import hash_token
 from hub.broker import free_port
 from hub.cluster.engine import NatsNode
+from hub.cluster.node import APPLIED_SEQUENCE
 from hub.lifecycle import Background
 
 _START_TIMEOUT = 60.0
@@ -55,7 +56,8 @@ class HubNode(Background):
     def auth(self, actor: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.tokens[actor]}"}
 
-    def start(self) -> None:
+    def start(self, reaching_the_log: bool = True) -> None:
+        """Start the process; return once it serves and, with `reaching_the_log`, reads the log."""
         command = [sys.executable, "-m", "hub.cli", "serve", "--config", str(self._config)]
         command += ["--port", str(self.port), "--store", str(self.folder / "store")]
         with (self.folder / "hub.log").open("ab") as log:
@@ -66,7 +68,7 @@ class HubNode(Background):
                 env={**os.environ, "PYTHONUNBUFFERED": "1"},
             )
         deadline = time.monotonic() + _START_TIMEOUT
-        while not self._healthy():
+        while not self._ready(reaching_the_log):
             if self._process.poll() is not None or time.monotonic() > deadline:
                 self.kill()
                 raise RuntimeError(f"heila serve did not start: {self.log()}")
@@ -75,11 +77,13 @@ class HubNode(Background):
     def log(self) -> str:
         return (self.folder / "hub.log").read_text(encoding="utf-8", errors="replace")
 
-    def _healthy(self) -> bool:
+    def _ready(self, reaching_the_log: bool) -> bool:
         try:
-            return httpx.get(f"{self.url}/health", timeout=5).status_code == 200
+            answer = httpx.get(f"{self.url}/health", timeout=5)
         except httpx.HTTPError:
             return False
+        reached = APPLIED_SEQUENCE in answer.headers
+        return answer.status_code == 200 and (reached or not reaching_the_log)
 
     def stop(self) -> None:
         """Stop the node as an operator would (SIGTERM), waiting for it to finish."""

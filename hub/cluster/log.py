@@ -56,8 +56,9 @@ def unavailable(detail: str) -> Problem:
     return Problem(503, "log-unavailable", "Commit log unavailable", detail, rule="quorum")
 
 
-async def open_log(js: JetStreamContext, replicas: int, deadline: float) -> None:
-    """Make the stream if no node has yet; retried while the NATS cluster elects its leaders."""
+async def open_log(js: JetStreamContext, replicas: int) -> None:
+    """Make the stream if no node has yet; retried until the NATS cluster has elected its
+    leaders, however long that takes."""
     config = StreamConfig(
         name=STREAM,
         subjects=[SUBJECT],
@@ -72,9 +73,7 @@ async def open_log(js: JetStreamContext, replicas: int, deadline: float) -> None
         except nats.js.errors.BadRequestError:  # made by another node, perhaps otherwise
             await js.stream_info(STREAM)
             return
-        except (nats.errors.TimeoutError, nats.js.errors.ServiceUnavailableError):
-            if time.monotonic() > deadline:
-                raise
+        except (nats.errors.Error, nats.js.errors.Error):
             await asyncio.sleep(_RETRY)
 
 

@@ -18,7 +18,6 @@ import concurrent.futures
 import logging
 import secrets
 import threading
-import time
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
@@ -65,12 +64,20 @@ class ClusterNode(Background):
 
     @property
     def applied(self) -> int:
-        return self._replica.applied if self._replica is not None else 0
+        """How far the store has applied the log (as far as it holds, before the log is read)."""
+        return self._replica.applied if self._replica is not None else self._store.last_sequence
+
+    @property
+    def reached(self) -> bool:
+        """Whether the node has reached the commit log and reads it."""
+        return self._replica is not None
 
     def start(self) -> None:
+        """Reach NATS in the background: a node whose NATS is away serves reads from its copy
+        and answers writes 503 until it is back, as an absent broker is never fatal either."""
         self._thread.start()
         self._mqtt.start()
-        self._call(self._open(), _START_TIMEOUT + 5)
+        self._call(self._begin(), _START_TIMEOUT)
 
     def stop(self) -> None:
         self._call(self._close(), _START_TIMEOUT)
@@ -89,6 +96,9 @@ class ClusterNode(Background):
         future = asyncio.run_coroutine_threadsafe(self._wait(sequence), self._loop)
         return await asyncio.wrap_future(future)
 
+    async def _begin(self) -> None:
+        self._tasks.append(asyncio.create_task(self._open(), name="open"))
+
     async def _open(self) -> None:
         self._nats = await nats.connect(
             servers=list(self._settings.cluster_nats),
@@ -97,14 +107,12 @@ class ClusterNode(Background):
             reconnect_time_wait=0.5,
         )
         js = self._nats.jetstream()
-        await commit_log.open_log(
-            js, self._settings.cluster_replicas, time.monotonic() + _START_TIMEOUT
-        )
+        await commit_log.open_log(js, self._settings.cluster_replicas)
         self._replica = Replica(js, self._store)
         announcer = Announcer(
             js, self._store, self._replica.wait_for, self._mqtt, self._settings.notify_payload
         )
-        self._tasks = [
+        self._tasks += [
             asyncio.create_task(self._replica.run(), name="replica"),
             asyncio.create_task(announcer.run(), name="announcer"),
         ]
@@ -147,7 +155,8 @@ class ClusterNode(Background):
         return Stored(message.iri, outcome.stored.sequence, created)
 
     async def _wait(self, sequence: int) -> bool:
-        assert self._replica is not None
+        if self._replica is None:
+            return sequence <= self.applied
         try:
             await asyncio.wait_for(
                 self._replica.wait_for(sequence), self._settings.cluster_read_wait
@@ -161,7 +170,8 @@ class ClusterNode(Background):
             raise behind(sequence, self._settings.cluster_read_wait)
 
     def _jetstream(self) -> Any:
-        assert self._nats is not None
+        if self._replica is None or self._nats is None:
+            raise commit_log.unavailable("this node has not reached the commit log yet")
         return self._nats.jetstream()
 
     def _call(self, work: Coroutine[Any, Any, T], timeout: float) -> T:
@@ -188,7 +198,8 @@ def behind(sequence: int, waited: float) -> Problem:
 
 class ReadAfter:
     """Makes a request with `Heila-Min-Sequence: N` wait until the node has applied entry N,
-    and tells in every answer's `Heila-Applied-Sequence` how far the node has applied."""
+    and tells in every answer's `Heila-Applied-Sequence` how far the node has applied (no such
+    header while the node has not reached the log)."""
 
     def __init__(self, app: ASGIApp, node: ClusterNode, waited: float) -> None:
         self.app = app
@@ -206,7 +217,7 @@ class ReadAfter:
 
     def _telling_applied(self, send: Send) -> Send:
         async def telling(message: AsgiMessage) -> None:
-            if message["type"] == "http.response.start":
+            if message["type"] == "http.response.start" and self._node.reached:
                 applied = (APPLIED_SEQUENCE.encode(), str(self._node.applied).encode())
                 message = {**message, "headers": [*message.get("headers", ()), applied]}
             await send(message)
