@@ -294,7 +294,7 @@ def test_killing_a_nats_node_and_a_hub_node_mid_stream_loses_no_acknowledged_mes
         finally:
             ear.stop()
         stored = dict(listed(survivor, max(writer.acknowledged.values())))
-        assert len(writer.acknowledged) == len(writer.documents)
+        assert len(writer.acknowledged) == len(writer.documents), writer.failures
         for identifier, sequence in writer.acknowledged.items():
             assert stored[MESSAGE + identifier] == sequence
             assert heard.get(identifier) == {sequence}

@@ -10,7 +10,9 @@ known when it applies it (hub.cluster.replica).
 import asyncio
 import hashlib
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 import nats.errors
 import nats.js.errors
@@ -27,6 +29,7 @@ SUBJECT = "heila.log"
 DUPLICATE_WINDOW = 120.0
 """Seconds in which the stream drops a repeated message id (NATS's default)."""
 _RETRY = 0.25
+T = TypeVar("T")
 _REQUEST_TIMEOUT = 2.0
 
 
@@ -77,32 +80,34 @@ async def open_log(js: JetStreamContext, replicas: int) -> None:
             await asyncio.sleep(_RETRY)
 
 
-async def publish(js: JetStreamContext, message: Message, entry: bytes, patience: float) -> Entry:
-    """Append the entry, retrying with the same id (so at most once in the log) while the
-    cluster has no quorum, for `patience` seconds; then a 503."""
+async def _patiently(request: Callable[[], Awaitable[T]], patience: float, failure: str) -> T:
+    """The request's answer, asked again while the cluster has no quorum, for `patience`
+    seconds; then a 503 saying `failure`."""
     deadline = time.monotonic() + patience
     while True:
         try:
-            ack = await js.publish(
-                SUBJECT, entry, timeout=_REQUEST_TIMEOUT, headers={"Nats-Msg-Id": message.iri}
-            )
-            return Entry(ack.seq, bool(ack.duplicate))
+            return await request()
         except (nats.errors.Error, nats.js.errors.Error):
             if time.monotonic() > deadline:
-                raise unavailable(
-                    f"the commit log did not acknowledge {message.iri} within {patience:g} s"
-                ) from None
+                raise unavailable(f"{failure} within {patience:g} s") from None
             await asyncio.sleep(_RETRY)
+
+
+async def publish(js: JetStreamContext, message: Message, entry: bytes, patience: float) -> Entry:
+    """Append the entry; asked again with the same id, so it is in the log at most once."""
+
+    async def append() -> Entry:
+        headers = {"Nats-Msg-Id": message.iri}
+        ack = await js.publish(SUBJECT, entry, timeout=_REQUEST_TIMEOUT, headers=headers)
+        return Entry(ack.seq, bool(ack.duplicate))
+
+    return await _patiently(append, patience, f"the commit log did not acknowledge {message.iri}")
 
 
 async def last_sequence(js: JetStreamContext, patience: float) -> int:
     """The sequence of the log's last entry, as its leader knows it."""
-    deadline = time.monotonic() + patience
-    while True:
-        try:
-            info = await js.stream_info(STREAM)
-            return int(info.state.last_seq)
-        except (nats.errors.Error, nats.js.errors.Error):
-            if time.monotonic() > deadline:
-                raise unavailable(f"the commit log did not answer within {patience:g} s") from None
-            await asyncio.sleep(_RETRY)
+
+    async def ask() -> int:
+        return int((await js.stream_info(STREAM)).state.last_seq)
+
+    return await _patiently(ask, patience, "the commit log did not answer")

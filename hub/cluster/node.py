@@ -15,7 +15,6 @@ As the intake's committer it:
 
 import asyncio
 import concurrent.futures
-import logging
 import secrets
 import threading
 from collections.abc import Coroutine
@@ -36,8 +35,6 @@ from hub.lifecycle import Background
 from hub.message import Message
 from hub.problem import Problem, bad_parameter
 from hub.store import OxigraphStore, Stored
-
-log = logging.getLogger(__name__)
 
 MIN_SEQUENCE = "heila-min-sequence"
 """The request header that makes a read wait until the node has applied that far."""
