@@ -116,9 +116,9 @@ def post_message(hub: HubNode, message: Message) -> httpx.Response:
     return post(hub, message.serialize("application/json"), message.sender)
 
 
-def fresh_flexibility(**changes: Any) -> dict[str, Any]:
+def fresh_flexibility() -> dict[str, Any]:
     number = next(numbers)
-    return {**flexibility(number), "id": f"cluster-flex-{number}", **changes}
+    return {**flexibility(number), "id": f"cluster-flex-{number}"}
 
 
 def post_json(hub: HubNode, document: dict[str, Any]) -> httpx.Response:
