@@ -139,8 +139,13 @@ class NatsCluster(Background):
         return [node.url for node in self.nodes]
 
     def start(self) -> None:
-        for node in self.nodes:
-            node.start()
+        """Start every node; if one cannot (a free port taken meanwhile), stop the others."""
+        try:
+            for node in self.nodes:
+                node.start()
+        except BrokerError:
+            self.stop()
+            raise
         deadline = time.monotonic() + _START_TIMEOUT
         while not all(node.ready() for node in self.nodes):
             if time.monotonic() > deadline:
