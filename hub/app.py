@@ -40,9 +40,11 @@ from hub import message as message_model
 from hub.api_docs import api_docs_router
 from hub.auth import Credentials, administrator, authenticated_actor
 from hub.broker import EmbeddedBroker
+from hub.cluster.node import ClusterNode, ReadAfter
 from hub.config import EMBEDDED, Settings
 from hub.errors import HubError
 from hub.inbox import Inbox
+from hub.intake import StoreCommitter
 from hub.notify import Notifier
 from hub.problem import Problem, problem_of
 from hub.query_pool import QueryPool
@@ -127,7 +129,7 @@ def _notifier(settings: Settings, broker: EmbeddedBroker | None) -> Notifier:
         client_id=f"heila-hub-{secrets.token_hex(4)}",
         username=username,
         password=password,
-        protocol=mqtt.MQTTv311 if settings.mqtt == EMBEDDED else mqtt.MQTTv5,
+        protocol=mqtt.MQTTv311 if settings.mqtt == EMBEDDED or settings.clustered else mqtt.MQTTv5,
         payload=settings.notify_payload,
     )
 
@@ -147,7 +149,8 @@ def create_app(settings: Settings, store: OxigraphStore) -> FastAPI:
         feed.publish(message, stored)
 
     measured = metrics.Metrics(store, feed)
-    intake = metrics.MeteredIntake(store, announce, measured)
+    node = ClusterNode(settings, store) if settings.clustered else None
+    intake = metrics.MeteredIntake(store, node or StoreCommitter(store, announce), measured)
     inbox = Inbox(notifier, intake)
     pool = QueryPool(store, store.limits)
 
@@ -156,12 +159,16 @@ def create_app(settings: Settings, store: OxigraphStore) -> FastAPI:
         if broker is not None:
             broker.start()
         notifier.start()
+        if node is not None:
+            node.start()
         inbox.start()
         try:
             yield
         finally:
             pool.close()
             inbox.stop()
+            if node is not None:
+                node.stop()
             notifier.stop()
             if broker is not None:
                 broker.stop()
@@ -180,7 +187,7 @@ def create_app(settings: Settings, store: OxigraphStore) -> FastAPI:
     for add_pages in (console.add_pages, ontology_page.add_pages, guide.add_pages):
         add_pages(app.router)
     app.include_router(api.message_router(store, intake, writer, lambda: notifier.connected))
-    app.include_router(sparql.sparql_router(store, pool, writer))
+    app.include_router(sparql.sparql_router(store, pool, writer, updates=not settings.clustered))
     app.include_router(queries.queries_router(pool))
     app.include_router(live.events_router(feed, store))
     app.include_router(liveview.liveview_router(store))
@@ -202,6 +209,8 @@ def create_app(settings: Settings, store: OxigraphStore) -> FastAPI:
             allow_headers=["Accept", "Authorization", "Content-Type"],
             expose_headers=[TRUNCATED_HEADER, "Link", "Location"],
         )
+    if node is not None:
+        app.add_middleware(ReadAfter, node=node, waited=settings.cluster_read_wait)
 
     def document() -> dict[str, Any]:
         if app.openapi_schema is None:

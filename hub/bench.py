@@ -46,7 +46,7 @@ from paho.mqtt.properties import Properties
 from hub.auth import hash_token, new_token
 from hub.broker import Mosquitto, free_port
 from hub.errors import UsageError
-from hub.intake import Intake
+from hub.intake import Intake, StoreCommitter
 from hub.notify import send_at_once
 from hub.store import open_store
 
@@ -399,7 +399,7 @@ def intake_rate(bench: Bench) -> Figure:
     latencies = []
     with tempfile.TemporaryDirectory(prefix="heila-bench-store-") as folder:
         store = open_store(folder)
-        intake = Intake(store, lambda _message, _stored: None)
+        intake = Intake(store, StoreCommitter(store, lambda _message, _stored: None))
         started = time.perf_counter()
         for body in bodies:
             before = time.perf_counter()

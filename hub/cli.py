@@ -26,6 +26,16 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "bridge": ("actors.bridge.main", "run", "run the IEC 104 field bridge"),
     "demo": ("actors.demo", "run", "run the DSO flexibility use case end to end"),
     "bench": ("hub.bench", "run", "measure the hub's paths and print medians"),
+    "nats-access": (
+        "hub.cluster.access",
+        "run",
+        "print the NATS logins and topic rights of a cluster's hub nodes and actors",
+    ),
+    "bench-cluster": (
+        "hub.cluster.bench",
+        "run",
+        "measure commits, queries and notification latency of 1 to 3 hub nodes",
+    ),
 }
 
 

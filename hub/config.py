@@ -39,6 +39,14 @@ certfile = "hub.pem"
 keyfile = "hub.key"
 client_ca = "actors-ca.pem"
 
+[cluster]                    # hub nodes sharing one commit log (docs/deployment.md)
+nats = ["nats://127.0.0.1:4222"]   # the NATS JetStream servers; none: one process
+replicas = 3                 # copies of the log the NATS cluster keeps
+read_wait_seconds = 10.0     # how long a read waits for a Heila-Min-Sequence to be applied
+remote_query = "http://lab:7878/query"         # a remote SPARQL store as one more replica:
+remote_update = "http://lab:7878/update"       # all three endpoints, or none
+remote_graph_store = "http://lab:7878/store"
+
 [actors.mgms]
 token_hash = "sha256$..."    # made by `heila token mgms`
 certificate = true           # or a certificate from client_ca with CN=mgms
@@ -104,11 +112,22 @@ class Settings:
     cors_origins: tuple[str, ...] = ()
     live_queue_length: int = 1024
     live_viewers: int = 100
+    cluster_nats: tuple[str, ...] = ()
+    cluster_replicas: int = 3
+    cluster_read_wait: float = 10.0
+    remote_query: str | None = None
+    remote_update: str | None = None
+    remote_graph_store: str | None = None
 
     @property
     def read_only(self) -> bool:
         """True when no actor can authenticate, so every write is refused."""
         return not self.actors
+
+    @property
+    def clustered(self) -> bool:
+        """True when the commit log lives in NATS JetStream rather than in this hub's store."""
+        return bool(self.cluster_nats)
 
     @property
     def mqtt_address(self) -> tuple[str, int]:
@@ -159,6 +178,14 @@ _KEYS: dict[str, dict[str, tuple[str, type | tuple[type, ...]]]] = {
         "username": ("mqtt_username", str),
         "password": ("mqtt_password", str),
     },
+    "cluster": {
+        "nats": ("cluster_nats", list),
+        "replicas": ("cluster_replicas", int),
+        "read_wait_seconds": ("cluster_read_wait", (int, float)),
+        "remote_query": ("remote_query", str),
+        "remote_update": ("remote_update", str),
+        "remote_graph_store": ("remote_graph_store", str),
+    },
 }
 _CREDENTIAL_KEYS = {f.name for f in dataclasses.fields(Credential)}
 
@@ -200,14 +227,22 @@ def check(settings: Settings) -> None:
         "query_workers",
         "live_queue_length",
         "live_viewers",
+        "cluster_replicas",
     )
     for name in positive:
         if getattr(settings, name) <= 0:
             raise ConfigError(f"{name} must be positive")
     if settings.query_timeout <= 0:
         raise ConfigError("query timeout must be positive")
+    if settings.cluster_read_wait <= 0:
+        raise ConfigError("cluster read_wait_seconds must be positive")
     if settings.query_max_waiting < 0:
         raise ConfigError("query_max_waiting must not be negative")
+    remote = (settings.remote_query, settings.remote_update, settings.remote_graph_store)
+    if any(remote) and not all(remote):
+        raise ConfigError("[cluster] needs remote_query, remote_update and remote_graph_store")
+    if settings.clustered and settings.mqtt == EMBEDDED:
+        raise ConfigError("a cluster node needs [mqtt] url: the MQTT listener of its NATS server")
     if (settings.tls_certfile is None) != (settings.tls_keyfile is None):
         raise ConfigError("[tls] needs both certfile and keyfile")
     if settings.tls_client_ca is not None and settings.tls_certfile is None:
@@ -267,10 +302,19 @@ def _origins(path: Path, value: Any) -> tuple[str, ...]:
     return tuple(value)
 
 
+def _nats_servers(path: Path, value: Any) -> tuple[str, ...]:
+    """`nats` as a tuple of nats:// URLs."""
+    for server in value:
+        if not isinstance(server, str) or urlsplit(server).scheme not in ("nats", "tls"):
+            raise ConfigError(f"{path}: [cluster] nats holds {server!r}, no nats:// URL")
+    return tuple(value)
+
+
 _READERS: dict[str, Callable[[Path, Any], Any]] = {
     "notify_payload": _payload_types,
     "query_services": _endpoints,
     "cors_origins": _origins,
+    "cluster_nats": _nats_servers,
 }
 """Settings whose TOML value is turned into another kind of value, by attribute."""
 

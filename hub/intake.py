@@ -1,12 +1,16 @@
 """The write path every interface shares (HTTP POST, MQTT inbox): one place, one order.
 
 parse → validate (with the types of the messages it refers to, read from the store) → the
-writer must be the sender → store (idempotent by id) → notify, only for a new message.
+writer must be the sender → commit (idempotent by id) → notify, only for a new message.
 Nothing is stored unless every step before it passed.
+
+What "commit" means is the committer's: in one process, a put into the store followed by the
+notification (`StoreCommitter`); in a cluster, an entry in the replicated log (hub.cluster).
 """
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Protocol
 
 import pyoxigraph as ox
 
@@ -24,22 +28,47 @@ class Accepted:
     stored: Stored
 
 
-class Intake:
-    """Takes messages in for the store, announcing each new one through `notify`."""
+class Committer(Protocol):
+    """Where accepted messages are committed, in one order."""
+
+    def catch_up(self) -> None:
+        """Return once the store holds every message committed so far, wherever it was."""
+
+    def commit(self, message: Message) -> Stored:
+        """Commit an accepted message; a known id with other content raises Conflict."""
+
+
+class StoreCommitter:
+    """One process: the store is the log, and a new message is announced once stored."""
 
     def __init__(self, store: Store, notify: Notify) -> None:
         self._store = store
         self._notify = notify
 
-    def submit(self, data: bytes, media_type: str, actor: str) -> Accepted:
-        """Take in a message from `actor`; raises ParseError, Invalid or NotSender."""
-        message = accept(data, media_type, self._types_of)
-        if message.sender != actor:
-            raise NotSender(actor, message.iri, message.sender)
+    def catch_up(self) -> None:
+        """The store is the only place messages are committed: nothing to wait for."""
+
+    def commit(self, message: Message) -> Stored:
         stored = self._store.put(message)
         if stored.created:
             self._notify(message, stored)
-        return Accepted(message, stored)
+        return stored
+
+
+class Intake:
+    """Takes messages in, reading the store for what they refer to, and commits them."""
+
+    def __init__(self, store: Store, committer: Committer) -> None:
+        self._store = store
+        self._committer = committer
+
+    def submit(self, data: bytes, media_type: str, actor: str) -> Accepted:
+        """Take in a message from `actor`; raises ParseError, Invalid or NotSender."""
+        self._committer.catch_up()
+        message = accept(data, media_type, self._types_of)
+        if message.sender != actor:
+            raise NotSender(actor, message.iri, message.sender)
+        return Accepted(message, self._committer.commit(message))
 
     def _types_of(self, iris: Iterable[str]) -> dict[str, str]:
         """Message IRI -> type name of each of these messages the store holds."""

@@ -26,7 +26,7 @@ from prometheus_client import (
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from hub.errors import HubError, Invalid, NotSender, ParseError
-from hub.intake import Accepted, Intake, Notify
+from hub.intake import Accepted, Committer, Intake
 from hub.live import LiveFeed
 from hub.store import Store
 from hub.vocabulary import INFORMATION_OBJECTS
@@ -105,8 +105,8 @@ def _rules_of(error: HubError) -> list[str]:
 class MeteredIntake(Intake):
     """The intake, counting what it takes and refuses and timing each message through it."""
 
-    def __init__(self, store: Store, notify: Notify, metrics: Metrics) -> None:
-        super().__init__(store, notify)
+    def __init__(self, store: Store, committer: Committer, metrics: Metrics) -> None:
+        super().__init__(store, committer)
         self._metrics = metrics
 
     def submit(self, data: bytes, media_type: str, actor: str) -> Accepted:

@@ -76,6 +76,9 @@ def _announce(settings: Settings) -> None:
     log.info("SPARQL endpoint on %s/sparql, its console on %s/ in a browser", base, base)
     log.info("MQTT %s at mqtt://%s:%d", broker, mqtt_host, mqtt_port)
     log.info("store: %s", settings.store)
+    if settings.clustered:
+        servers = (server.rpartition("@")[2] for server in settings.cluster_nats)  # no password
+        log.info("commit log: NATS JetStream at %s", ", ".join(servers))
     if settings.read_only:
         log.warning("no actor credentials configured (--config): the hub is read-only")
 

@@ -27,11 +27,28 @@ _UPDATE = "application/sparql-update"
 
 
 def sparql_router(
-    store: Store, pool: QueryPool, authorise_writer: Callable[[Request], str]
+    store: Store,
+    pool: QueryPool,
+    authorise_writer: Callable[[Request], str],
+    *,
+    updates: bool = True,
 ) -> APIRouter:
     """The /sparql routes: queries through `pool`, updates into `store` for the writers that
-    `authorise_writer` admits (it raises a Problem for anyone else)."""
+    `authorise_writer` admits (it raises a Problem for anyone else). Without `updates` (a
+    cluster node, whose writes all go through the commit log) every update is refused."""
     router = APIRouter(tags=["SPARQL"])
+
+    async def update(request: Request, text: str) -> Response:
+        if not updates:
+            raise Problem(
+                400,
+                "refused-update",
+                "Update refused",
+                "a cluster commits messages only: POST them to /messages",
+                field="update",
+                rule="cluster",
+            )
+        return await _update(store, pool, request, authorise_writer, text)
 
     @router.get("/sparql", summary="SPARQL 1.1 query")
     async def get_query(request: Request) -> Response:
@@ -46,15 +63,14 @@ def sparql_router(
         if media_type == _QUERY:
             return await answer(pool, request, body, *_dataset(in_url))
         if media_type == _UPDATE:
-            return await _update(store, pool, request, authorise_writer, body)
+            return await update(request, body)
         if media_type == _FORM:
             form = _decoded(body.encode(), "form")
             if "update" in form and "query" in form:
                 raise bad_parameter("update", "oneOf", "give a query or an update, not both")
             if "update" in form:
                 _refuse_dataset_of_update(form)
-                update = _one(form, "update")
-                return await _update(store, pool, request, authorise_writer, update)
+                return await update(request, _one(form, "update"))
             return await answer(pool, request, _one(form, "query"), *_dataset(form))
         raise Problem(
             415,

@@ -185,9 +185,15 @@ class OxigraphStore:
         self._store.flush()
         del self._store
 
-    def put(self, message: Message) -> Stored:
+    @property
+    def last_sequence(self) -> int:
+        """The highest sequence in the log: how far the store has applied the commit order."""
+        return self._last_sequence
+
+    def put(self, message: Message, sequence: int | None = None) -> Stored:
         """Store an accepted message in one transaction. A known id with the same content
-        returns the first one; with other content it raises Conflict."""
+        returns the first one; with other content it raises Conflict. `sequence` is given
+        when the commit order is kept elsewhere (a replicated log); it must be past the last."""
         graph = ox.NamedNode(message.iri)
         with self._lock:
             known = self._sequence_of(graph)
@@ -195,7 +201,7 @@ class OxigraphStore:
                 if not self._holds(message):
                     raise Conflict(message.iri)
                 return Stored(message.iri, known, created=False)
-            sequence = self._last_sequence + 1
+            sequence = self._last_sequence + 1 if sequence is None else sequence
             quads = [*message.quads(), *_log_quads(graph, sequence), *derived.quads_of(message)]
             write = self._store.bulk_extend if len(quads) >= BULK_QUADS else self._store.extend
             write(quads)
@@ -236,11 +242,6 @@ class OxigraphStore:
     def _tell_followers(self, change: Change) -> None:
         for follower in self._followers:
             follower(change)
-
-    @property
-    def last_sequence(self) -> int:
-        """The sequence of the latest commit (0 for an empty store)."""
-        return self._last_sequence
 
     def get(self, iri: str) -> Message | None:
         if iri in _READ_ONLY_GRAPHS:

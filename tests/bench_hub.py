@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from hub.bench import RECIPIENT, SENDER, flexibility
-from hub.intake import Intake
+from hub.intake import Intake, StoreCommitter
 from hub.store import open_store
 from tests.conftest import Hub
 
@@ -48,7 +48,8 @@ def test_mqtt_inbox_until_the_recipient_holds_the_notification(benchmark, hub: H
 
 
 def test_validate_and_store_in_one_thread(benchmark):
-    intake = Intake(open_store("memory"), lambda _message, _stored: None)
+    store = open_store("memory")
+    intake = Intake(store, StoreCommitter(store, lambda _message, _stored: None))
 
     def take_in() -> None:
         body = json.dumps(flexibility(next(numbers))).encode()
