@@ -23,6 +23,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from hub import api, openapi, queries, sparql
 from hub.auth import Credentials, authenticated_actor
 from hub.broker import EmbeddedBroker
+from hub.broker_admission import client_limits
 from hub.config import EMBEDDED, Settings
 from hub.errors import HubError
 from hub.inbox import Inbox
@@ -98,7 +99,7 @@ def _notifier(settings: Settings, broker: EmbeddedBroker | None) -> Notifier:
 def create_app(settings: Settings, store: Store) -> FastAPI:
     """The hub over `store`; MQTT starts and stops with the application's lifespan."""
     broker = (
-        EmbeddedBroker(settings.embedded_mqtt_port, settings.actors)
+        EmbeddedBroker(settings.embedded_mqtt_port, settings.actors, client_limits(settings))
         if settings.mqtt == EMBEDDED
         else None
     )

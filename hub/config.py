@@ -21,6 +21,11 @@ notify_payload = ["ActivationNotification", "ControlSignal"]  # notifications th
                              # the plain-JSON message, by type; true: every type, false: none
 username = "heila-hub"       # the hub's login at an external broker; the embedded one makes its own
 password = "..."
+client_id = "heila-hub"      # the hub's persistent session; one of its own per hub process
+max_message_bytes = 1048576  # embedded broker, per client: the largest packet it may send,
+max_queued_messages = 1000   # the notifications kept for it (in flight or while it is away)
+max_queued_bytes = 4194304   # and their bytes,
+connections_per_second = 20  # and the connections one address may open
 
 [tls]                        # serve HTTPS; with client_ca, actors may log in by certificate
 certfile = "hub.pem"
@@ -77,6 +82,11 @@ class Settings:
     notify_payload: frozenset[str] = ORDERS
     mqtt_username: str | None = None
     mqtt_password: str | None = None
+    mqtt_client_id: str = "heila-hub"
+    mqtt_max_message_bytes: int = 1_048_576
+    mqtt_max_queued_messages: int = 1_000
+    mqtt_max_queued_bytes: int = 4_194_304
+    mqtt_connections_per_second: int = 20
     actors: Mapping[str, Credential] = field(default_factory=dict)
     tls_certfile: str | None = None
     tls_keyfile: str | None = None
@@ -123,8 +133,19 @@ _KEYS: dict[str, dict[str, tuple[str, type | tuple[type, ...]]]] = {
         "notify_payload": ("notify_payload", (bool, list)),
         "username": ("mqtt_username", str),
         "password": ("mqtt_password", str),
+        "client_id": ("mqtt_client_id", str),
+        "max_message_bytes": ("mqtt_max_message_bytes", int),
+        "max_queued_messages": ("mqtt_max_queued_messages", int),
+        "max_queued_bytes": ("mqtt_max_queued_bytes", int),
+        "connections_per_second": ("mqtt_connections_per_second", int),
     },
 }
+_MQTT_BOUNDS = (
+    "mqtt_max_message_bytes",
+    "mqtt_max_queued_messages",
+    "mqtt_max_queued_bytes",
+    "mqtt_connections_per_second",
+)
 _CREDENTIAL_KEYS = {f.name for f in dataclasses.fields(Credential)}
 
 
@@ -155,7 +176,8 @@ def check(settings: Settings) -> None:
     """Refuse settings that cannot work, naming the setting."""
     if settings.mqtt != EMBEDDED and urlsplit(settings.mqtt).scheme not in ("mqtt", "tcp"):
         raise ConfigError(f"mqtt url must be 'embedded' or mqtt://host:port, not {settings.mqtt!r}")
-    for name in ("port", "embedded_mqtt_port", "max_body_bytes", "query_limit"):
+    positive = ("port", "embedded_mqtt_port", "max_body_bytes", "query_limit", *_MQTT_BOUNDS)
+    for name in positive:
         if getattr(settings, name) <= 0:
             raise ConfigError(f"{name} must be positive")
     if settings.query_timeout <= 0:
