@@ -7,7 +7,6 @@ whose trace stays in the log.
 """
 
 import logging
-import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -88,7 +87,7 @@ def _notifier(settings: Settings, broker: EmbeddedBroker | None) -> Notifier:
     return Notifier(
         host,
         port,
-        client_id=f"heila-hub-{secrets.token_hex(4)}",
+        client_id=settings.mqtt_client_id,
         username=username,
         password=password,
         protocol=mqtt.MQTTv311 if settings.mqtt == EMBEDDED else mqtt.MQTTv5,

@@ -2,6 +2,7 @@
 
 import json
 import os
+import secrets
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -105,9 +106,13 @@ STORY_ACTORS = ("mgms-1", "ams-1", "fmp-1", "dms-1", "spp-1")
 
 
 def hub_settings(broker: Mosquitto, tokens: dict[str, str], **settings: Any) -> Settings:
-    """Settings of a hub on `broker` that knows the actors of `tokens` (made fresh per test)."""
+    """Settings of a hub on `broker` that knows the actors of `tokens` (made fresh per test), with
+    a session of its own there: no hub resumes the session a hub of an earlier test left."""
     credentials = {actor: Credential(hash_token(token)) for actor, token in tokens.items()}
-    return Settings(**{"mqtt": broker.url, "actors": credentials, **settings})
+    session = f"heila-hub-{secrets.token_hex(4)}"
+    return Settings(
+        **{"mqtt": broker.url, "actors": credentials, "mqtt_client_id": session, **settings}
+    )
 
 
 @pytest.fixture
