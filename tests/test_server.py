@@ -6,6 +6,7 @@ import socket
 import subprocess
 import time
 from pathlib import Path
+from typing import IO
 
 import httpx
 import pytest
@@ -54,10 +55,13 @@ def start(broker: Mosquitto, *flags: str) -> tuple[subprocess.Popen[str], str]:
     return start_on(free_port(), "--mqtt", broker.url, *store, *flags)
 
 
-def start_on(port: int, *flags: str) -> tuple[subprocess.Popen[str], str]:
-    """`heila serve --port port` with `flags`, once its API answers."""
+def start_on(
+    port: int, *flags: str, log: IO[str] | int = subprocess.PIPE
+) -> tuple[subprocess.Popen[str], str]:
+    """`heila serve --port port` with `flags`, once its API answers; its log goes to `log` (a
+    file, for a hub that logs more than a pipe holds before it is read)."""
     process = subprocess.Popen(
-        serve_command("--port", str(port), *flags), cwd=ROOT, stderr=subprocess.PIPE, text=True
+        serve_command("--port", str(port), *flags), cwd=ROOT, stderr=log, text=True
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
