@@ -2,6 +2,7 @@
 
 import json
 import shutil
+import signal
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -11,12 +12,14 @@ import httpx
 import pytest
 
 from hub.app import create_app
-from hub.auth import new_token
+from hub.auth import hash_token, new_token
 from hub.bench import Subscriber
-from hub.broker import Mosquitto
+from hub.broker import Mosquitto, free_port
 from hub.message import Message
 from hub.store import open_store
+from tests.bridge_fixtures import eventually
 from tests.conftest import Hub, hub_settings, wait_until_connected
+from tests.test_server import start_on, stop
 
 ACL = Path(__file__).resolve().parent.parent / "docs" / "mosquitto" / "heila.acl"
 
@@ -123,3 +126,41 @@ def test_the_documented_acl_lets_an_actor_write_only_to_its_own_inbox(shared_fol
         finally:
             spp.stop()
         assert httpx.get(f"{url}/messages/forged-1").status_code == 404
+
+
+def test_inbox_messages_a_killed_hub_had_not_stored_are_delivered_again_and_stored_once(
+    tmp_path, own_broker, story
+):
+    token, count = new_token(), 50
+    config = tmp_path / "hub.toml"
+    config.write_text(f'[actors.spp-1]\ntoken_hash = "{hash_token(token)}"\n')
+    flags = ("--config", str(config), "--store", str(tmp_path / "store"), "--mqtt", own_broker.url)
+    port = free_port()
+    with (tmp_path / "hub.log").open("w") as log:
+        process, url = start_on(port, *flags, log=log)
+    wait_until_connected(url)
+    spp = Subscriber(own_broker.host, own_broker.port, "heila/v1/spp-1/outcome")
+    forecast = by_id(story, "weather-1").to_json()
+    for n in range(count):
+        spp.publish("heila/v1/inbox/spp-1", json.dumps(forecast | {"id": f"w-{n}"}).encode())
+    spp.next()
+    process.kill()  # between the receipt and the commit of most of them
+    process.wait()
+    heard_before = 1
+    while not spp.silent(0.2):  # outcomes already on their way when the hub died
+        heard_before += 1
+    with (tmp_path / "hub.log").open("a") as log:
+        process, url = start_on(port, *flags, log=log)
+    try:
+        ids = eventually(lambda: stored_ids(url) if len(stored_ids(url)) >= count else None)
+    finally:
+        stop(process, signal.SIGTERM)
+        spp.stop()
+    assert heard_before < count
+    assert sorted(ids) == sorted(f"w-{n}" for n in range(count))
+
+
+def stored_ids(url: str) -> list[str]:
+    """The id of every message stored for dms-1, in commit order, duplicates kept."""
+    page = httpx.get(f"{url}/messages", params={"recipient": "dms-1", "limit": 1000}).json()
+    return [item["id"] for item in page["items"]]
