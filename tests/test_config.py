@@ -24,3 +24,30 @@ def test_notify_payload_refuses_a_type_that_is_no_information_object(tmp_path: P
     config.write_text('[mqtt]\nnotify_payload = ["Offers"]\n')
     with pytest.raises(ConfigError, match=r"notify_payload names 'Offers'"):
         load_settings(config)
+
+
+def test_the_mqtt_bounds_per_client_are_read_from_the_mqtt_table(tmp_path: Path):
+    config = tmp_path / "hub.toml"
+    config.write_text(
+        "[mqtt]\nmax_message_bytes = 2048\nmax_queued_messages = 10\n"
+        "max_queued_bytes = 4096\nconnections_per_second = 3\n"
+    )
+    settings = load_settings(config)
+    bounds = (
+        settings.mqtt_max_message_bytes,
+        settings.mqtt_max_queued_messages,
+        settings.mqtt_max_queued_bytes,
+        settings.mqtt_connections_per_second,
+    )
+    assert bounds == (2048, 10, 4096, 3)
+
+
+@pytest.mark.parametrize(
+    "key",
+    ["max_message_bytes", "max_queued_messages", "max_queued_bytes", "connections_per_second"],
+)
+def test_an_mqtt_bound_of_zero_is_refused_naming_it(tmp_path: Path, key: str):
+    config = tmp_path / "hub.toml"
+    config.write_text(f"[mqtt]\n{key} = 0\n")
+    with pytest.raises(ConfigError, match=f"mqtt_{key} must be positive"):
+        load_settings(config)
