@@ -5,7 +5,7 @@ import shutil
 import signal
 import subprocess
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -128,29 +128,44 @@ def test_the_documented_acl_lets_an_actor_write_only_to_its_own_inbox(shared_fol
         assert httpx.get(f"{url}/messages/forged-1").status_code == 404
 
 
-def test_inbox_messages_a_killed_hub_had_not_stored_are_delivered_again_and_stored_once(
-    tmp_path, own_broker, story
-):
-    token, count = new_token(), 50
+@pytest.fixture
+def served_on(tmp_path, own_broker) -> Callable[[], tuple[subprocess.Popen[str], str]]:
+    """Start `heila serve` on `own_broker`, always on the same port, store and MQTT session,
+    once it holds its broker connection; its log goes to hub.log."""
+    token, port = new_token(), free_port()
     config = tmp_path / "hub.toml"
     config.write_text(f'[actors.spp-1]\ntoken_hash = "{hash_token(token)}"\n')
     flags = ("--config", str(config), "--store", str(tmp_path / "store"), "--mqtt", own_broker.url)
-    port = free_port()
-    with (tmp_path / "hub.log").open("w") as log:
-        process, url = start_on(port, *flags, log=log)
-    wait_until_connected(url)
-    spp = Subscriber(own_broker.host, own_broker.port, "heila/v1/spp-1/outcome")
+
+    def start() -> tuple[subprocess.Popen[str], str]:
+        with (tmp_path / "hub.log").open("a") as log:
+            process, url = start_on(port, *flags, log=log)
+        wait_until_connected(url)
+        return process, url
+
+    return start
+
+
+def forecasts(story: list[Message], count: int) -> list[bytes]:
     forecast = by_id(story, "weather-1").to_json()
-    for n in range(count):
-        spp.publish("heila/v1/inbox/spp-1", json.dumps(forecast | {"id": f"w-{n}"}).encode())
+    return [json.dumps(forecast | {"id": f"w-{n}"}).encode() for n in range(count)]
+
+
+def test_inbox_messages_a_killed_hub_had_not_stored_are_delivered_again_and_stored_once(
+    own_broker, served_on, story
+):
+    count = 50
+    process, _ = served_on()
+    spp = Subscriber(own_broker.host, own_broker.port, "heila/v1/spp-1/outcome")
+    for body in forecasts(story, count):
+        spp.publish("heila/v1/inbox/spp-1", body)
     spp.next()
     process.kill()  # between the receipt and the commit of most of them
     process.wait()
     heard_before = 1
     while not spp.silent(0.2):  # outcomes already on their way when the hub died
         heard_before += 1
-    with (tmp_path / "hub.log").open("a") as log:
-        process, url = start_on(port, *flags, log=log)
+    process, url = served_on()
     try:
         ids = eventually(lambda: stored_ids(url) if len(stored_ids(url)) >= count else None)
     finally:
@@ -158,6 +173,21 @@ def test_inbox_messages_a_killed_hub_had_not_stored_are_delivered_again_and_stor
         spp.stop()
     assert heard_before < count
     assert sorted(ids) == sorted(f"w-{n}" for n in range(count))
+
+
+def test_an_inbox_message_sent_while_the_hub_is_stopped_is_stored_once_it_is_back(
+    own_broker, served_on, story
+):
+    process, _ = served_on()
+    stop(process, signal.SIGTERM)
+    spp = Subscriber(own_broker.host, own_broker.port, "heila/v1/spp-1/outcome")
+    spp.publish("heila/v1/inbox/spp-1", forecasts(story, 1)[0])
+    process, url = served_on()
+    try:
+        assert eventually(lambda: stored_ids(url)) == ["w-0"]
+    finally:
+        stop(process, signal.SIGTERM)
+        spp.stop()
 
 
 def stored_ids(url: str) -> list[str]:
