@@ -3,6 +3,8 @@
 import json
 import os
 import secrets
+import shutil
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -148,3 +150,13 @@ def subscribe(mosquitto: Mosquitto) -> Iterator[Callable[[str], Subscriber]]:
     yield start
     for subscriber in subscribers:
         subscriber.stop()
+
+
+@pytest.fixture
+def shared_folder() -> Iterator[Path]:
+    """A folder Mosquitto can read once it has dropped root's rights, as /etc/mosquitto is
+    (pytest's tmp_path is not, nor is a checkout in a `mktemp -d` folder)."""
+    folder = Path(tempfile.mkdtemp(prefix="heila-acl-"))
+    folder.chmod(0o755)
+    yield folder
+    shutil.rmtree(folder)

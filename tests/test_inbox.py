@@ -4,8 +4,7 @@ import json
 import shutil
 import signal
 import subprocess
-import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -88,16 +87,6 @@ def test_a_message_in_another_senders_name_is_rejected_and_not_stored(hub, subsc
     outcome = dms.next().body
     assert (outcome["status"], outcome["violations"][0]["rule"]) == ("rejected", "sender")
     assert httpx.get(f"{hub.url}/messages/weather-1").status_code == 404
-
-
-@pytest.fixture
-def shared_folder() -> Iterator[Path]:
-    """A folder Mosquitto can read once it has dropped root's rights, as /etc/mosquitto is
-    (pytest's tmp_path is not, nor is a checkout in a `mktemp -d` folder)."""
-    folder = Path(tempfile.mkdtemp(prefix="heila-acl-"))
-    folder.chmod(0o755)
-    yield folder
-    shutil.rmtree(folder)
 
 
 def test_the_documented_acl_lets_an_actor_write_only_to_its_own_inbox(shared_folder, serve, story):

@@ -1,10 +1,12 @@
-"""Hostile MQTT clients against a real hub: `heila serve` with its embedded broker, over TCP.
+"""Hostile MQTT clients against a real hub over TCP: `heila serve` with its embedded broker, and
+the documented Mosquitto.
 
 Each attack must leave the hub answering, its memory bounded and its other clients served.
 """
 
 import json
 import queue
+import shutil
 import signal
 import socket
 import subprocess
@@ -18,12 +20,15 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
+from hub.app import create_app
 from hub.auth import hash_token, new_token
 from hub.bench import Subscriber
-from hub.broker import free_port
+from hub.broker import Mosquitto, free_port
 from hub.config import EMBEDDED
 from hub.message import Message
-from tests.test_server import start_on, stop
+from hub.store import open_store
+from tests.conftest import hub_settings, wait_until_connected
+from tests.test_server import ROOT, start_on, stop
 
 _WAIT = 10.0
 V311 = MQTTProtocolVersion.MQTTv311
@@ -99,7 +104,7 @@ class Client:
 
     def __init__(
         self,
-        hub: ServedHub,
+        port: int,
         login: tuple[str, str] | None,
         client_id: str = "",
         *,
@@ -119,7 +124,7 @@ class Client:
         self._client.on_disconnect = lambda _c, _u, _f, reason, _p: self.gone.put(reason)
         if login is not None:
             self._client.username_pw_set(*login)
-        self._client.connect("127.0.0.1", hub.mqtt_port)
+        self._client.connect("127.0.0.1", port)
         self._client.loop_start()
         self.connack = self.answers.get(timeout=_WAIT)
 
@@ -213,7 +218,7 @@ def test_subscribers_that_never_read_are_dropped_and_the_hubs_memory_stays_bound
 
 
 def test_an_oversized_publish_ends_only_the_senders_connection(hub, clients, weather):
-    sender = Client(hub, hub.login("spp-1"))
+    sender = Client(hub.mqtt_port, hub.login("spp-1"))
     clients.append(sender)
     sender.publish("heila/v1/inbox/spp-1", b"{" + b" " * LIMITS["max_message_bytes"] + b"}")
     assert sender.gone.get(timeout=_WAIT).is_failure
@@ -246,11 +251,11 @@ def test_a_connection_storm_from_one_address_is_cut_short_and_the_hub_still_answ
 def test_an_impostor_cannot_take_an_actors_client_id_and_the_actor_still_hears(
     hub, clients, weather, impostor, persistent
 ):
-    victim = Client(hub, hub.login("dms-1"), "heila-actor-dms-1", persistent=persistent)
+    victim = Client(hub.mqtt_port, hub.login("dms-1"), "heila-actor-dms-1", persistent=persistent)
     clients.append(victim)
     assert victim.subscribe("heila/v1/dms-1/#") == 1
     login = hub.login(impostor) if impostor else None
-    intruder = Client(hub, login, "heila-actor-dms-1", persistent=persistent)
+    intruder = Client(hub.mqtt_port, login, "heila-actor-dms-1", persistent=persistent)
     clients.append(intruder)
     hub.post(weather)
     heard = victim.heard.get(timeout=_WAIT)
@@ -260,14 +265,49 @@ def test_an_impostor_cannot_take_an_actors_client_id_and_the_actor_still_hears(
 
 
 def test_an_mqtt_5_client_is_told_that_its_version_is_not_spoken(hub, clients):
-    client = Client(hub, hub.login("dms-1"), protocol=MQTTProtocolVersion.MQTTv5)
+    client = Client(hub.mqtt_port, hub.login("dms-1"), protocol=MQTTProtocolVersion.MQTTv5)
     clients.append(client)
     assert client.connack.getName() == "Unsupported protocol version"
 
 
 def test_a_refused_subscription_is_logged_with_its_client_and_topic(hub, clients):
-    client = Client(hub, hub.login("spp-1"), "spp-1-snoop")
+    client = Client(hub.mqtt_port, hub.login("spp-1"), "spp-1-snoop")
     clients.append(client)
     assert client.subscribe("heila/v1/dms-1/#").is_failure
     client.close()
     assert "by spp-1 (client spp-1-snoop) on heila/v1/dms-1/# refused" in hub.stop()
+
+
+def test_on_the_documented_mosquitto_an_impostor_gets_no_actors_session(
+    shared_folder, serve, weather
+):
+    passwords = {login: new_token() for login in ("heila-hub", "dms-1", "spp-1")}
+    password_file = shared_folder / "heila.passwd"
+    password_file.touch()
+    for login, password in passwords.items():
+        subprocess.run(["mosquitto_passwd", "-b", password_file, login, password], check=True)
+    documented = (ROOT / "docs" / "mosquitto" / "mosquitto.conf").read_text().splitlines()
+    ids_rule = next(line for line in documented if line.startswith("use_username_as_clientid"))
+    acl = shutil.copy(ROOT / "docs" / "mosquitto" / "heila.acl", shared_folder)
+    access = f"allow_anonymous false\npassword_file {password_file}\nacl_file {acl}\n{ids_rule}\n"
+    tokens = {"spp-1": new_token()}
+    with Mosquitto(access=access) as broker:
+        hub_login = {"mqtt_username": "heila-hub", "mqtt_password": passwords["heila-hub"]}
+        url = serve(create_app(hub_settings(broker, tokens, **hub_login), open_store("memory")))
+        wait_until_connected(url)
+        victim = Client(broker.port, ("dms-1", passwords["dms-1"]), "heila-actor-dms-1")
+        intruder = Client(broker.port, ("spp-1", passwords["spp-1"]), "heila-actor-dms-1")
+        try:
+            assert victim.subscribe("heila/v1/dms-1/#") == 1
+            httpx.post(
+                f"{url}/messages",
+                content=weather.serialize("application/json"),
+                headers={"Authorization": f"Bearer {tokens['spp-1']}"}
+                | {"content-type": "application/json"},
+            ).raise_for_status()
+            heard = json.loads(victim.heard.get(timeout=_WAIT).payload)
+            kept = victim.gone.empty()
+        finally:
+            victim.close()
+            intruder.close()
+    assert (heard["id"], kept) == ("weather-1", True)
