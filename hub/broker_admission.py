@@ -68,7 +68,8 @@ class TooLarge(Exception):
 
 
 class ConnectionRate:
-    """A bucket of `per_second` connections for each address, refilled at that rate."""
+    """A bucket of `per_second` connections for each address, refilled at that rate (the
+    embedded broker listens on loopback: the addresses are few)."""
 
     def __init__(self, per_second: int) -> None:
         self._per_second = per_second
@@ -122,9 +123,13 @@ class LimitedReader(StreamReaderAdapter):  # type: ignore[misc]  # amqtt ships n
     async def read(self, n: int = -1) -> bytes:
         if n > self._limit:
             raise TooLarge(f"a packet of more than {n} bytes; the limit is {self._limit}")
-        taken, self._first = self._first[: max(n, 0)], self._first[max(n, 0) :]
-        rest = n - len(taken)
-        return taken + (await super().read(rest) if rest else b"")
+        if not self._first:
+            data: bytes = await super().read(n)
+            return data
+        cut = len(self._first) if n < 0 else n
+        taken, self._first = self._first[:cut], self._first[cut:]
+        missing = -1 if n < 0 else n - len(taken)
+        return taken + (await super().read(missing) if missing else b"")
 
 
 class LimitedWriter(StreamWriterAdapter):  # type: ignore[misc]
