@@ -35,6 +35,7 @@ V311 = MQTTProtocolVersion.MQTTv311
 LIMITS = {
     "max_message_bytes": 262_144,
     "max_queued_bytes": 65_536,
+    "max_queued_messages": 5,
     "connections_per_second": 10,
 }
 
@@ -311,3 +312,31 @@ def test_on_the_documented_mosquitto_an_impostor_gets_no_actors_session(
             victim.close()
             intruder.close()
     assert (heard["id"], kept) == ("weather-1", True)
+
+
+def test_a_persistent_session_keeps_only_its_bound_while_its_client_is_away(hub, clients):
+    away = Client(hub.mqtt_port, hub.login("spp-1"), "spp-1-away", persistent=True)
+    assert away.subscribe("heila/v1/spp-1/outcome") == 1
+    away.close()
+    sender = hub.listen("spp-1", "heila/v1/spp-1/outcome")
+    try:
+        for _ in range(LIMITS["max_queued_messages"] + 3):
+            sender.publish("heila/v1/inbox/spp-1", b"{")
+            sender.next()
+    finally:
+        sender.stop()
+    back = Client(hub.mqtt_port, hub.login("spp-1"), "spp-1-away", persistent=True)
+    clients.append(back)
+    kept = 0
+    while not _silent(back.heard):
+        kept += 1
+    assert kept == LIMITS["max_queued_messages"]
+    assert "MQTT session spp-1-away is full" in hub.stop()
+
+
+def _silent(heard: queue.Queue[mqtt.MQTTMessage], seconds: float = 1.0) -> bool:
+    try:
+        heard.get(timeout=seconds)
+    except queue.Empty:
+        return True
+    return False
