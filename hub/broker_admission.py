@@ -36,6 +36,7 @@ _MQTT_311 = 4
 _MQTT_5 = 5
 _UNSUPPORTED_VERSION_V5 = bytes([0x20, 3, 0, 0x84, 0])
 """an MQTT 5 CONNACK: no session present, reason 0x84, no properties"""
+_UNACCEPTABLE_VERSION = bytes([0x20, 2, 0, 1])
 _IDENTIFIER_REJECTED = bytes([0x20, 2, 0, 2])
 _NOT_AUTHORIZED = bytes([0x20, 2, 0, 5])
 
@@ -103,12 +104,16 @@ async def read_first_packet(reader: asyncio.StreamReader, limit: int) -> bytes:
 
 
 def protocol_level(connect: bytes) -> int | None:
-    """The protocol level a CONNECT asks for (4 is MQTT 3.1.1, 5 is MQTT 5), if it names MQTT."""
+    """The protocol level a CONNECT asks for (3 is MQTT 3.1, 4 is 3.1.1, 5 is 5), if it names
+    the protocol at all."""
     start = 1
     while connect[start] & 0x80:  # the remaining length goes on
         start += 1
     body = connect[start + 1 :]
-    return body[6] if body[:6] == b"\x00\x04MQTT" and len(body) > 6 else None
+    for name in (b"\x00\x04MQTT", b"\x00\x06MQIsdp"):  # MQIsdp: MQTT 3.1
+        if body.startswith(name) and len(body) > len(name):
+            return body[len(name)]
+    return None
 
 
 class LimitedReader(StreamReaderAdapter):  # type: ignore[misc]  # amqtt ships no type hints
@@ -203,8 +208,11 @@ class HubBroker(Broker):  # type: ignore[misc]
         if level == _MQTT_5:
             log.info("MQTT 5 client at %s told that the embedded broker speaks 3.1.1", address)
             return _UNSUPPORTED_VERSION_V5
+        if level is None:
+            return None  # amqtt answers a malformed packet itself
         if level != _MQTT_311:
-            return None  # amqtt answers other versions and malformed packets itself
+            log.info("MQTT client at %s asked for protocol level %d, not 3.1.1", address, level)
+            return _UNACCEPTABLE_VERSION
         try:
             packet = await ConnectPacket.from_stream(BufferReader(connect))
         except (MQTTError, NoDataError, UnicodeDecodeError):

@@ -340,3 +340,11 @@ def _silent(heard: queue.Queue[mqtt.MQTTMessage], seconds: float = 1.0) -> bool:
     except queue.Empty:
         return True
     return False
+
+
+def test_an_mqtt_3_1_client_is_told_that_its_version_is_not_spoken(hub, clients):
+    client = Client(
+        hub.mqtt_port, hub.login("dms-1"), "dms-1-old", protocol=MQTTProtocolVersion.MQTTv31
+    )
+    clients.append(client)
+    assert client.connack.getName() == "Unsupported protocol version"
