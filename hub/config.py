@@ -23,8 +23,8 @@ username = "heila-hub"       # the hub's login at an external broker; the embedd
 password = "..."
 client_id = "heila-hub"      # the hub's persistent session; one of its own per hub process
 max_message_bytes = 1048576  # embedded broker, per client: the largest packet it may send,
-max_queued_messages = 1000   # the notifications kept for it (in flight or while it is away)
-max_queued_bytes = 4194304   # and their bytes,
+max_queued_messages = 1000   # the messages its session keeps while it is away,
+max_queued_bytes = 4194304   # the bytes kept for it (unread, or while it is away),
 connections_per_second = 20  # and the connections one address may open
 
 [tls]                        # serve HTTPS; with client_ca, actors may log in by certificate
@@ -180,6 +180,10 @@ def check(settings: Settings) -> None:
     for name in positive:
         if getattr(settings, name) <= 0:
             raise ConfigError(f"{name} must be positive")
+    if not settings.mqtt_client_id:
+        raise ConfigError(
+            "[mqtt] client_id must not be empty: the broker keeps the hub's session by it"
+        )
     if settings.query_timeout <= 0:
         raise ConfigError("query timeout must be positive")
     if (settings.tls_certfile is None) != (settings.tls_keyfile is None):

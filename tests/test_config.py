@@ -51,3 +51,10 @@ def test_an_mqtt_bound_of_zero_is_refused_naming_it(tmp_path: Path, key: str):
     config.write_text(f"[mqtt]\n{key} = 0\n")
     with pytest.raises(ConfigError, match=f"mqtt_{key} must be positive"):
         load_settings(config)
+
+
+def test_an_empty_mqtt_client_id_is_refused(tmp_path: Path):
+    config = tmp_path / "hub.toml"
+    config.write_text('[mqtt]\nclient_id = ""\n')
+    with pytest.raises(ConfigError, match="client_id must not be empty"):
+        load_settings(config)
