@@ -24,7 +24,7 @@ from amqtt.errors import MQTTError, NoDataError
 from amqtt.mqtt.connect import ConnectPacket
 from amqtt.session import Session
 
-from hub.broker_access import ClientIds, login_refusal
+from hub.broker_access import HUB, ClientIds, login_refusal
 from hub.config import Settings
 
 log = logging.getLogger(__name__)
@@ -186,7 +186,7 @@ class HubBroker(Broker):  # type: ignore[misc]
         limit = self._limits.max_message_bytes
         try:
             connect = await asyncio.wait_for(read_first_packet(reader, limit), _CONNECT_TIMEOUT)
-            refusal = await self._refusal(connect, address)
+            refusal, login = await self._admission(connect, address)
         except (OSError, EOFError, TimeoutError, MQTTError, TooLarge) as error:
             reason = str(error) or type(error).__name__
             log.warning("MQTT connection from %s dropped before its login: %s", address, reason)
@@ -196,40 +196,44 @@ class HubBroker(Broker):  # type: ignore[misc]
             writer.write(refusal)
             writer.close()
             return
+        bytes_queued = self._limits.max_queued_bytes
         await self._client_connected(
             listener_name,
             LimitedReader(reader, connect, limit),
-            LimitedWriter(writer, self._limits.max_queued_bytes, address),
+            # the hub's own client carries every inbox message, and reads at once
+            StreamWriterAdapter(writer)
+            if login == HUB
+            else LimitedWriter(writer, bytes_queued, address),
         )
 
-    async def _refusal(self, connect: bytes, address: str) -> bytes | None:
-        """The CONNACK that refuses `connect`, or None to let amqtt take it."""
+    async def _admission(self, connect: bytes, address: str) -> tuple[bytes | None, str | None]:
+        """The CONNACK that refuses `connect` (None to let amqtt take it), and its login."""
         level = protocol_level(connect)
         if level == _MQTT_5:
             log.info("MQTT 5 client at %s told that the embedded broker speaks 3.1.1", address)
-            return _UNSUPPORTED_VERSION_V5
+            return _UNSUPPORTED_VERSION_V5, None
         if level is None:
-            return None  # amqtt answers a malformed packet itself
+            return None, None  # amqtt answers a malformed packet itself
         if level != _MQTT_311:
             log.info("MQTT client at %s asked for protocol level %d, not 3.1.1", address, level)
-            return _UNACCEPTABLE_VERSION
+            return _UNACCEPTABLE_VERSION, None
         try:
             packet = await ConnectPacket.from_stream(BufferReader(connect))
         except (MQTTError, NoDataError, UnicodeDecodeError):
-            return None
+            return None, None
         login, client_id = packet.username, packet.client_id
         will = packet.will_topic if packet.will_flag else None
         refusal = login_refusal(self._hashes, login, packet.password, will)
         if refusal is not None:
             log.warning("MQTT login of client %s refused: %s", client_id, refusal)
-            return _NOT_AUTHORIZED
+            return _NOT_AUTHORIZED, login
         taken = (
             None if packet.payload.client_id_is_random else self._client_ids.claim(client_id, login)
         )
         if taken is not None:
             log.warning("MQTT client at %s refused: %s", address, taken)
-            return _IDENTIFIER_REJECTED
-        return None
+            return _IDENTIFIER_REJECTED, login
+        return None, login
 
     async def _retain_broadcast_message(
         self, broadcast: dict[str, Any], qos: int, target_session: Session
