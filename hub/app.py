@@ -7,7 +7,6 @@ whose trace stays in the log.
 """
 
 import logging
-import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -40,6 +39,7 @@ from hub import message as message_model
 from hub.api_docs import api_docs_router
 from hub.auth import Credentials, administrator, authenticated_actor
 from hub.broker import EmbeddedBroker
+from hub.broker_admission import client_limits
 from hub.cluster.node import ClusterNode, ReadAfter
 from hub.config import EMBEDDED, Settings
 from hub.errors import HubError
@@ -126,7 +126,7 @@ def _notifier(settings: Settings, broker: EmbeddedBroker | None) -> Notifier:
     return Notifier(
         host,
         port,
-        client_id=f"heila-hub-{secrets.token_hex(4)}",
+        client_id=settings.mqtt_client_id,
         username=username,
         password=password,
         protocol=mqtt.MQTTv311 if settings.mqtt == EMBEDDED or settings.clustered else mqtt.MQTTv5,
@@ -137,7 +137,7 @@ def _notifier(settings: Settings, broker: EmbeddedBroker | None) -> Notifier:
 def create_app(settings: Settings, store: OxigraphStore) -> FastAPI:
     """The hub over `store`; MQTT starts and stops with the application's lifespan."""
     broker = (
-        EmbeddedBroker(settings.embedded_mqtt_port, settings.actors)
+        EmbeddedBroker(settings.embedded_mqtt_port, settings.actors, client_limits(settings))
         if settings.mqtt == EMBEDDED
         else None
     )

@@ -19,9 +19,8 @@ import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from amqtt.broker import Broker
-
 from hub.broker_access import HUB, PasswordLogin, TopicRights, logins
+from hub.broker_admission import ClientLimits, HubBroker
 from hub.config import Credential
 from hub.lifecycle import Background
 
@@ -63,10 +62,18 @@ def _dotted(plugin: type) -> str:
 
 class EmbeddedBroker(Background):
     """amqtt on 127.0.0.1:`port`, run by its own event loop in a daemon thread, for `actors`
-    (each logs in with its id and bearer token) and the hub (with `hub_login`)."""
+    (each logs in with its id and bearer token) and the hub (with `hub_login`), each client
+    held to `limits`.
+
+    Sessions live as long as the broker, which lives as long as the hub's process: a
+    persistent session survives its client's reconnecting, not the hub's restart."""
 
     def __init__(
-        self, port: int, actors: Mapping[str, Credential], host: str = "127.0.0.1"
+        self,
+        port: int,
+        actors: Mapping[str, Credential],
+        limits: ClientLimits,
+        host: str = "127.0.0.1",
     ) -> None:
         self.host = host
         self.port = port
@@ -76,7 +83,8 @@ class EmbeddedBroker(Background):
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="mqtt-broker")
         self._thread.daemon = True
-        self._broker: Broker | None = None
+        self._limits = limits
+        self._broker: HubBroker | None = None
 
     def start(self) -> None:
         self._thread.start()
@@ -105,7 +113,7 @@ class EmbeddedBroker(Background):
                 _dotted(TopicRights): {},
             },
         }
-        broker = Broker(config)
+        broker = HubBroker(config, self._logins, self._limits)
         await broker.start()
         self._broker = broker
 

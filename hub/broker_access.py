@@ -10,11 +10,14 @@ observers' `heila/v1/all/...`: the same facts every client may read over HTTP. T
 publish and read anything under `heila/v1/`.
 
 Both rules are amqtt plugins, named in the broker's configuration by their dotted paths
-(hub.broker.EmbeddedBroker); they hold only salted hashes of the tokens and the secret.
+(hub.broker.EmbeddedBroker); they hold only salted hashes of the tokens and the secret. The
+broker checks the same login, and that the client id is the login's own (`ClientIds`), before
+amqtt looks for the id's session: amqtt takes over or deletes that session first and asks
+the plugins after.
 """
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import cast
 
@@ -33,6 +36,8 @@ HUB = "heila-hub"
 INBOX = "inbox"
 _NOT_ACTOR_IDS = {OBSERVERS, INBOX, HUB}
 """ids that name a topic of their own or the hub, so no actor may log in by them"""
+_OWN_PREFIX = "heila-"
+"""client ids `heila-{role}-{actor}` name the actor they belong to"""
 
 
 def is_topic_level(actor: str) -> bool:
@@ -72,12 +77,68 @@ def may_read(login: str, topic: str) -> bool:
     )
 
 
-class PasswordLogin(BaseAuthPlugin):  # type: ignore[misc]  # amqtt ships no type hints
-    """Admits a client whose username is a known login and whose password matches its hash.
+def login_refusal(
+    hashes: Mapping[str, str], login: str | None, password: object, will_topic: str | None
+) -> str | None:
+    """Why `login` may not log in with `password` (and a last will on `will_topic`, if any);
+    None when it may. A last will counts as a publish, for the broker sends it without asking
+    the topic rule."""
+    if login is None:
+        return "anonymous"
+    if login not in hashes:
+        return f"no such login: {login!r}"
+    if not isinstance(password, str) or not token_matches(password, hashes[login]):
+        return f"wrong password for {login}"
+    if will_topic is not None and not may_publish(login, will_topic):
+        return f"{login} may not leave a will on {will_topic}"
+    return None
 
-    Two more refusals keep the topic rule whole. A last will counts as a publish, for the
-    broker sends it without asking the rule. A client id once used by one login stays that
-    login's, for a client taking over a session would be handed the messages queued for it."""
+
+class ClientIds:
+    """Which login a client id belongs to, so that no client takes over another's session.
+
+    An id names its owner: `heila-hub...` is the hub's, `heila-{role}-{actor}` (the actors'
+    and the bridge's own naming) is `{actor}`'s, and an id that is a login or starts with
+    `{login}-` is that login's (the longest such login). Any other id belongs to the login
+    that used it first, for the life of the broker."""
+
+    def __init__(self, logins: Iterable[str]) -> None:
+        self._logins = frozenset(logins)
+        self._first_users: dict[str, str] = {}
+
+    def owner(self, client_id: str) -> str | None:
+        """The login that `client_id` belongs to, or None while it belongs to nobody."""
+        if client_id == HUB or client_id.startswith(f"{HUB}-"):
+            return HUB
+        if client_id.startswith(_OWN_PREFIX):
+            named = client_id.split("-", 2)[2:]
+            if named and named[0] in self._logins:
+                return named[0]
+        else:
+            prefixed = [
+                login
+                for login in self._logins
+                if client_id == login or client_id.startswith(f"{login}-")
+            ]
+            if prefixed:
+                return max(prefixed, key=len)
+        return self._first_users.get(client_id)
+
+    def claim(self, client_id: str, login: str) -> str | None:
+        """Why `login` may not use `client_id`; None when it may (it then owns an id that
+        belonged to nobody)."""
+        owner = self.owner(client_id)
+        if owner is not None and owner != login:
+            return f"{login} may not use client id {client_id!r}, which is {owner}'s"
+        if client_id:  # an empty id gets a fresh one from the broker
+            self._first_users.setdefault(client_id, login)
+        return None
+
+
+class PasswordLogin(BaseAuthPlugin):  # type: ignore[misc]  # amqtt ships no type hints
+    """Admits a client whose username is a known login, whose password matches its hash and
+    whose last will, if any, is on a topic it may publish. (The client id is checked before
+    amqtt sees the login at all: hub.broker.HubBroker.)"""
 
     @dataclass
     class Config:
@@ -87,31 +148,13 @@ class PasswordLogin(BaseAuthPlugin):  # type: ignore[misc]  # amqtt ships no typ
     def __init__(self, context: BaseContext) -> None:
         super().__init__(context)
         self._hashes = cast(PasswordLogin.Config, context.config).logins
-        self._owners: dict[str, str] = {}
-        """client id -> the login that first used it"""
 
     async def authenticate(self, *, session: Session) -> bool:
-        refusal = self._refusal(session)
+        will = (session.will_topic or "") if session.will_flag else None
+        refusal = login_refusal(self._hashes, session.username, session.password, will)
         if refusal is not None:
             log.warning("MQTT login of client %s refused: %s", session.client_id, refusal)
-            return False
-        self._owners.setdefault(session.client_id, session.username)
-        return True
-
-    def _refusal(self, session: Session) -> str | None:
-        login, password = session.username, session.password
-        if login is None:
-            return "anonymous"
-        if login not in self._hashes:
-            return f"no such login: {login!r}"
-        if not isinstance(password, str) or not token_matches(password, self._hashes[login]):
-            return f"wrong password for {login}"
-        if session.will_flag and not may_publish(login, session.will_topic or ""):
-            return f"{login} may not leave a will on {session.will_topic}"
-        owner = self._owners.get(session.client_id, login)
-        if owner != login:
-            return f"{login} may not take over the session of {owner}"
-        return None
+        return refusal is None
 
 
 class TopicRights(BaseTopicPlugin):  # type: ignore[misc]
@@ -133,5 +176,6 @@ class TopicRights(BaseTopicPlugin):  # type: ignore[misc]
             return False
         allowed = may_publish(login, topic) if action == Action.PUBLISH else may_read(login, topic)
         if not allowed:
-            log.warning("MQTT %s by %s on %s refused", action, login, topic)
+            client = session.client_id if session is not None else None
+            log.warning("MQTT %s by %s (client %s) on %s refused", action, login, client, topic)
         return allowed

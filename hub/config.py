@@ -29,6 +29,11 @@ notify_payload = ["ActivationNotification", "ControlSignal"]  # notifications th
                              # the plain-JSON message, by type; true: every type, false: none
 username = "heila-hub"       # the hub's login at an external broker; the embedded one makes its own
 password = "..."
+client_id = "heila-hub"      # the hub's persistent session; one of its own per hub process
+max_message_bytes = 1048576  # embedded broker, per client: the largest packet it may send,
+max_queued_messages = 1000   # the messages its session keeps while it is away,
+max_queued_bytes = 4194304   # the bytes kept for it (unread, or while it is away),
+connections_per_second = 20  # and the connections one address may open
 
 [live]
 queue_length = 1024          # commits a live viewer may fall behind before it is dropped
@@ -105,6 +110,11 @@ class Settings:
     notify_payload: frozenset[str] = ORDERS
     mqtt_username: str | None = None
     mqtt_password: str | None = None
+    mqtt_client_id: str = "heila-hub"
+    mqtt_max_message_bytes: int = 1_048_576
+    mqtt_max_queued_messages: int = 1_000
+    mqtt_max_queued_bytes: int = 4_194_304
+    mqtt_connections_per_second: int = 20
     actors: Mapping[str, Credential] = field(default_factory=dict)
     tls_certfile: str | None = None
     tls_keyfile: str | None = None
@@ -177,6 +187,11 @@ _KEYS: dict[str, dict[str, tuple[str, type | tuple[type, ...]]]] = {
         "notify_payload": ("notify_payload", (bool, list)),
         "username": ("mqtt_username", str),
         "password": ("mqtt_password", str),
+        "client_id": ("mqtt_client_id", str),
+        "max_message_bytes": ("mqtt_max_message_bytes", int),
+        "max_queued_messages": ("mqtt_max_queued_messages", int),
+        "max_queued_bytes": ("mqtt_max_queued_bytes", int),
+        "connections_per_second": ("mqtt_connections_per_second", int),
     },
     "cluster": {
         "nats": ("cluster_nats", list),
@@ -187,6 +202,12 @@ _KEYS: dict[str, dict[str, tuple[str, type | tuple[type, ...]]]] = {
         "remote_graph_store": ("remote_graph_store", str),
     },
 }
+_MQTT_BOUNDS = (
+    "mqtt_max_message_bytes",
+    "mqtt_max_queued_messages",
+    "mqtt_max_queued_bytes",
+    "mqtt_connections_per_second",
+)
 _CREDENTIAL_KEYS = {f.name for f in dataclasses.fields(Credential)}
 
 
@@ -228,10 +249,15 @@ def check(settings: Settings) -> None:
         "live_queue_length",
         "live_viewers",
         "cluster_replicas",
+        *_MQTT_BOUNDS,
     )
     for name in positive:
         if getattr(settings, name) <= 0:
             raise ConfigError(f"{name} must be positive")
+    if not settings.mqtt_client_id:
+        raise ConfigError(
+            "[mqtt] client_id must not be empty: the broker keeps the hub's session by it"
+        )
     if settings.query_timeout <= 0:
         raise ConfigError("query timeout must be positive")
     if settings.cluster_read_wait <= 0:

@@ -6,7 +6,10 @@ topic names the writer, who must be the message's sender. The outcome goes back 
 `heila/v1/{actor}/outcome` as {id, status: stored|duplicate|rejected, iri?, violations?}.
 
 Messages are handed from paho's network thread to a worker of their own, so validation never
-holds up the notifications the network thread sends.
+holds up the notifications the network thread sends. The worker acknowledges a message only
+once its outcome is decided (stored, or refused and the refusal published): a hub that dies
+before has the broker deliver the message again to its persistent session, and the store,
+idempotent by id, keeps it once.
 """
 
 import logging
@@ -48,26 +51,23 @@ class Inbox:
     def __init__(self, notifier: Notifier, intake: Intake) -> None:
         self._notifier = notifier
         self._intake = intake
-        self._queue: queue.Queue[tuple[str, bytes, str] | None] = queue.Queue()
+        self._queue: queue.Queue[mqtt.MQTTMessage | None] = queue.Queue()
         self._worker = threading.Thread(target=self._work, name="mqtt-inbox", daemon=True)
 
     def start(self) -> None:
         self._worker.start()
-        self._notifier.subscribe(INBOX, self._received)
+        self._notifier.subscribe(INBOX, self._queue.put)
 
     def stop(self) -> None:
         self._queue.put(_STOP)
         self._worker.join()
 
-    def _received(self, received: mqtt.MQTTMessage) -> None:
-        actor = received.topic.rsplit("/", 1)[-1]
-        self._queue.put((actor, bytes(received.payload), content_type(received)))
-
     def _work(self) -> None:
-        while (item := self._queue.get()) is not _STOP:
-            actor, body, media_type = item
-            outcome = self._take(actor, body, media_type)
+        while (received := self._queue.get()) is not _STOP:
+            actor = received.topic.rsplit("/", 1)[-1]
+            outcome = self._take(actor, bytes(received.payload), content_type(received))
             self._notifier.publish(topic(actor, "outcome"), outcome)
+            self._notifier.acknowledge(received)
 
     def _take(self, actor: str, body: bytes, media_type: str) -> dict[str, Any]:
         """Take in one message from `actor` and say what became of it."""

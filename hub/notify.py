@@ -5,6 +5,11 @@ After a commit the hub publishes, at QoS 1, one notification per recipient on
 The connection lives in paho's network thread and comes back by itself with growing delays;
 while the broker is away, notifications wait in paho's queue and go out once it is back, so a
 stored message is never refused for want of a broker.
+
+The session is persistent (clean session off, and with MQTT 5 a session expiry): the broker
+keeps the hub's subscriptions, and the inbox messages that came meanwhile, while the hub is
+away or restarting. Received messages are acknowledged by whoever handles them, once handled
+(`acknowledge`), so that nothing is acknowledged that a crash could still lose.
 """
 
 import json
@@ -16,6 +21,8 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode, MQTTProtocolVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from hub.message import Message
@@ -28,6 +35,9 @@ OBSERVERS = "all"
 MAX_QUEUED = 100_000
 """Notifications kept while the broker is away; further ones are dropped with a warning (actors
 catch up on them by GET /messages?after=)."""
+
+SESSION_EXPIRY = 7 * 24 * 3600
+"""seconds an MQTT 5 broker keeps the hub's session after it went away"""
 
 Handler = Callable[[mqtt.MQTTMessage], None]
 
@@ -87,7 +97,13 @@ class Notifier:
         self.port = port
         self.payload = payload
         self._topic_filters: list[str] = []
-        self._client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id, protocol=protocol)
+        self._client = mqtt.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id,
+            protocol=protocol,
+            clean_session=None if protocol == MQTTProtocolVersion.MQTTv5 else False,
+            manual_ack=True,
+        )
         if username is not None:
             self._client.username_pw_set(username, password)
         self._client.max_queued_messages_set(MAX_QUEUED)
@@ -102,7 +118,12 @@ class Notifier:
 
     def start(self) -> None:
         """Connect in the background; an absent broker is retried, never fatal."""
-        self._client.connect_async(self.host, self.port)
+        if self._client.protocol == MQTTProtocolVersion.MQTTv5:
+            expiry = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+            expiry.SessionExpiryInterval = SESSION_EXPIRY
+            self._client.connect_async(self.host, self.port, clean_start=False, properties=expiry)
+        else:
+            self._client.connect_async(self.host, self.port)
         self._client.loop_start()
 
     def stop(self) -> None:
@@ -115,6 +136,10 @@ class Notifier:
         self._client.message_callback_add(topic_filter, lambda _c, _u, m: handler(m))
         if self.connected:
             self._client.subscribe(topic_filter, qos=1)
+
+    def acknowledge(self, received: mqtt.MQTTMessage) -> None:
+        """Tell the broker that `received` (from a subscription) is handled and may be forgotten."""
+        self._client.ack(received.mid, received.qos)
 
     def publish(self, topic_name: str, body: dict[str, Any]) -> None:
         self._send(topic_name, json.dumps(body))

@@ -60,7 +60,11 @@ def settings_of(args: argparse.Namespace) -> Settings:
 
 
 def _check_free(host: str, port: int, what: str) -> None:
+    """Refuse a port that something listens on, as uvicorn and amqtt would, but not one that
+    only holds closed connections in TIME_WAIT (after a stop or a kill -9): like them, bind
+    with SO_REUSEADDR."""
     with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((host, port))
         except OSError as error:

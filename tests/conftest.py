@@ -2,6 +2,9 @@
 
 import json
 import os
+import secrets
+import shutil
+import tempfile
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
@@ -126,9 +129,13 @@ STORY_ACTORS = ("mgms-1", "ams-1", "fmp-1", "dms-1", "spp-1")
 
 
 def hub_settings(broker: Mosquitto, tokens: dict[str, str], **settings: Any) -> Settings:
-    """Settings of a hub on `broker` that knows the actors of `tokens` (made fresh per test)."""
+    """Settings of a hub on `broker` that knows the actors of `tokens` (made fresh per test), with
+    a session of its own there: no hub resumes the session a hub of an earlier test left."""
     credentials = {actor: Credential(hash_token(token)) for actor, token in tokens.items()}
-    return Settings(**{"mqtt": broker.url, "actors": credentials, **settings})
+    session = f"heila-hub-{secrets.token_hex(4)}"
+    return Settings(
+        **{"mqtt": broker.url, "actors": credentials, "mqtt_client_id": session, **settings}
+    )
 
 
 @pytest.fixture
@@ -164,3 +171,13 @@ def subscribe(mosquitto: Mosquitto) -> Iterator[Callable[[str], Subscriber]]:
     yield start
     for subscriber in subscribers:
         subscriber.stop()
+
+
+@pytest.fixture
+def shared_folder() -> Iterator[Path]:
+    """A folder Mosquitto can read once it has dropped root's rights, as /etc/mosquitto is
+    (pytest's tmp_path is not, nor is a checkout in a `mktemp -d` folder)."""
+    folder = Path(tempfile.mkdtemp(prefix="heila-acl-"))
+    folder.chmod(0o755)
+    yield folder
+    shutil.rmtree(folder)

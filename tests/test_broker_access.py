@@ -15,7 +15,7 @@ from hub.app import create_app
 from hub.auth import hash_token, new_token, token_matches
 from hub.bench import Subscriber
 from hub.broker import free_port
-from hub.broker_access import logins
+from hub.broker_access import HUB, ClientIds, logins
 from hub.config import EMBEDDED, Credential, Settings
 from hub.message import Message
 from hub.store import open_store
@@ -198,3 +198,22 @@ def test_the_hubs_notifications_reach_the_recipient(hub, weather):
     finally:
         dms.stop()
     assert (heard.topic, heard.body["id"]) == ("heila/v1/dms-1/WeatherForecast", "weather-1")
+
+
+def test_a_client_id_that_names_an_actor_is_refused_to_any_other_login(hub, connect):
+    assert not connect(hub.login("spp-1"), client_id="heila-bridge-dms-1").accepted
+
+
+def test_the_actors_and_the_bridges_own_client_ids_are_their_logins(hub, connect):
+    assert connect(hub.login("mgms-1"), client_id="heila-actor-mgms-1").accepted
+    assert connect(hub.login("mgms-1"), client_id="heila-bridge-mgms-1").accepted
+
+
+def test_a_client_id_that_names_nobody_belongs_to_whoever_used_it_first():
+    ids = ClientIds(["dms-1", "spp-1", HUB])
+    ids.claim("dashboard", "dms-1")
+    assert ids.claim("dashboard", "spp-1") is not None
+
+
+def test_a_client_id_starting_with_two_logins_belongs_to_the_longer():
+    assert ClientIds(["dms", "dms-1"]).owner("dms-1-dashboard") == "dms-1"

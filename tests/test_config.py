@@ -71,4 +71,35 @@ def test_cors_origins_refuses_what_is_no_origin(tmp_path: Path, origin: str):
     config = tmp_path / "hub.toml"
     config.write_text(f'[http]\ncors_origins = ["{origin}"]\n')
     with pytest.raises(ConfigError, match=r"\[http\] cors_origins takes origins"):
+def test_the_mqtt_bounds_per_client_are_read_from_the_mqtt_table(tmp_path: Path):
+    config = tmp_path / "hub.toml"
+    config.write_text(
+        "[mqtt]\nmax_message_bytes = 2048\nmax_queued_messages = 10\n"
+        "max_queued_bytes = 4096\nconnections_per_second = 3\n"
+    )
+    settings = load_settings(config)
+    bounds = (
+        settings.mqtt_max_message_bytes,
+        settings.mqtt_max_queued_messages,
+        settings.mqtt_max_queued_bytes,
+        settings.mqtt_connections_per_second,
+    )
+    assert bounds == (2048, 10, 4096, 3)
+
+
+@pytest.mark.parametrize(
+    "key",
+    ["max_message_bytes", "max_queued_messages", "max_queued_bytes", "connections_per_second"],
+)
+def test_an_mqtt_bound_of_zero_is_refused_naming_it(tmp_path: Path, key: str):
+    config = tmp_path / "hub.toml"
+    config.write_text(f"[mqtt]\n{key} = 0\n")
+    with pytest.raises(ConfigError, match=f"mqtt_{key} must be positive"):
+        load_settings(config)
+
+
+def test_an_empty_mqtt_client_id_is_refused(tmp_path: Path):
+    config = tmp_path / "hub.toml"
+    config.write_text('[mqtt]\nclient_id = ""\n')
+    with pytest.raises(ConfigError, match="client_id must not be empty"):
         load_settings(config)

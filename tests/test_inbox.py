@@ -2,21 +2,23 @@
 
 import json
 import shutil
+import signal
 import subprocess
-import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 import pytest
 
 from hub.app import create_app
-from hub.auth import new_token
+from hub.auth import hash_token, new_token
 from hub.bench import Subscriber
-from hub.broker import Mosquitto
+from hub.broker import Mosquitto, free_port
 from hub.message import Message
 from hub.store import open_store
+from tests.bridge_fixtures import eventually
 from tests.conftest import Hub, hub_settings, wait_until_connected
+from tests.test_server import start_on, stop
 
 ACL = Path(__file__).resolve().parent.parent / "docs" / "mosquitto" / "heila.acl"
 
@@ -87,22 +89,14 @@ def test_a_message_in_another_senders_name_is_rejected_and_not_stored(hub, subsc
     assert httpx.get(f"{hub.url}/messages/weather-1").status_code == 404
 
 
-@pytest.fixture
-def shared_folder() -> Iterator[Path]:
-    """A folder Mosquitto can read once it has dropped root's rights (pytest's tmp_path is not)."""
-    folder = Path(tempfile.mkdtemp(prefix="heila-acl-"))
-    folder.chmod(0o755)
-    yield folder
-    shutil.rmtree(folder)
-
-
 def test_the_documented_acl_lets_an_actor_write_only_to_its_own_inbox(shared_folder, serve, story):
     passwords = {"heila-hub": new_token(), "spp-1": new_token()}
     password_file = shared_folder / "heila.passwd"
     password_file.touch()
     for user, password in passwords.items():
         subprocess.run(["mosquitto_passwd", "-b", password_file, user, password], check=True)
-    access = f"allow_anonymous false\npassword_file {password_file}\nacl_file {ACL}\n"
+    acl = shutil.copy(ACL, shared_folder)  # installed beside the passwords, as docs/mqtt.md says
+    access = f"allow_anonymous false\npassword_file {password_file}\nacl_file {acl}\n"
     with Mosquitto(access=access) as broker:
         settings = hub_settings(
             broker, {}, mqtt_username="heila-hub", mqtt_password=passwords["heila-hub"]
@@ -121,3 +115,77 @@ def test_the_documented_acl_lets_an_actor_write_only_to_its_own_inbox(shared_fol
         finally:
             spp.stop()
         assert httpx.get(f"{url}/messages/forged-1").status_code == 404
+
+
+@pytest.fixture
+def served_on(tmp_path, own_broker) -> Callable[[], tuple[subprocess.Popen[str], str]]:
+    """Start `heila serve` on `own_broker`, always on the same port, store and MQTT session,
+    once it holds its broker connection; its log goes to hub.log."""
+    token, port = new_token(), free_port()
+    config = tmp_path / "hub.toml"
+    config.write_text(f'[actors.spp-1]\ntoken_hash = "{hash_token(token)}"\n')
+    flags = ("--config", str(config), "--store", str(tmp_path / "store"), "--mqtt", own_broker.url)
+
+    def start() -> tuple[subprocess.Popen[str], str]:
+        with (tmp_path / "hub.log").open("a") as log:
+            process, url = start_on(port, *flags, log=log)
+        wait_until_connected(url)
+        return process, url
+
+    return start
+
+
+def forecasts(story: list[Message], count: int) -> list[bytes]:
+    forecast = by_id(story, "weather-1").to_json()
+    return [json.dumps(forecast | {"id": f"w-{n}"}).encode() for n in range(count)]
+
+
+def test_inbox_messages_a_killed_hub_had_not_stored_are_delivered_again_and_stored_once(
+    own_broker, served_on, story
+):
+    count = 50
+    process, _ = served_on()
+    spp = Subscriber(own_broker.host, own_broker.port, "heila/v1/spp-1/outcome")
+    first, *rest = forecasts(story, count)
+    spp.publish("heila/v1/inbox/spp-1", first)
+    spp.next()  # the hub's subscription is in place
+    for body in rest:
+        spp.publish("heila/v1/inbox/spp-1", body)
+    spp.next()
+    process.kill()  # between the receipt and the commit of most of them
+    process.wait()
+    heard_before = 2
+    while not spp.silent(0.2):  # outcomes already on their way when the hub died
+        heard_before += 1
+    process, url = served_on()
+    try:
+        ids = eventually(lambda: stored_ids(url) if len(stored_ids(url)) >= count else None)
+    finally:
+        stop(process, signal.SIGTERM)
+        spp.stop()
+    assert heard_before < count
+    assert sorted(ids) == sorted(f"w-{n}" for n in range(count))
+
+
+def test_an_inbox_message_sent_while_the_hub_is_stopped_is_stored_once_it_is_back(
+    own_broker, served_on, story
+):
+    first, second = forecasts(story, 2)
+    process, _ = served_on()
+    spp = Subscriber(own_broker.host, own_broker.port, "heila/v1/spp-1/outcome")
+    spp.publish("heila/v1/inbox/spp-1", first)
+    spp.next()  # the hub's subscription is in place
+    stop(process, signal.SIGTERM)
+    spp.publish("heila/v1/inbox/spp-1", second)
+    process, url = served_on()
+    try:
+        assert eventually(lambda: stored_ids(url)[1:]) == ["w-1"]
+    finally:
+        stop(process, signal.SIGTERM)
+        spp.stop()
+
+
+def stored_ids(url: str) -> list[str]:
+    """The id of every message stored for dms-1, in commit order, duplicates kept."""
+    page = httpx.get(f"{url}/messages", params={"recipient": "dms-1", "limit": 1000}).json()
+    return [item["id"] for item in page["items"]]

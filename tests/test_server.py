@@ -2,9 +2,11 @@
 
 import argparse
 import signal
+import socket
 import subprocess
 import time
 from pathlib import Path
+from typing import IO
 
 import httpx
 import pytest
@@ -49,13 +51,17 @@ def serve_command(*flags: str) -> list[str]:
 
 def start(broker: Mosquitto, *flags: str) -> tuple[subprocess.Popen[str], str]:
     """`heila serve` in a process of its own, once its API answers; returns it and its URL."""
-    port = free_port()
     store = () if "--store" in flags else ("--store", "memory")  # leave no store in the checkout
+    return start_on(free_port(), "--mqtt", broker.url, *store, *flags)
+
+
+def start_on(
+    port: int, *flags: str, log: IO[str] | int = subprocess.PIPE
+) -> tuple[subprocess.Popen[str], str]:
+    """`heila serve --port port` with `flags`, once its API answers; its log goes to `log` (a
+    file, for a hub that logs more than a pipe holds before it is read)."""
     process = subprocess.Popen(
-        serve_command("--port", str(port), "--mqtt", broker.url, *store, *flags),
-        cwd=ROOT,
-        stderr=subprocess.PIPE,
-        text=True,
+        serve_command("--port", str(port), *flags), cwd=ROOT, stderr=log, text=True
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
@@ -150,3 +156,18 @@ def test_flags_take_precedence_over_the_configuration_file(tmp_path: Path):
     add_arguments("serve", parser)
     settings = settings_of(parser.parse_args(["--config", str(config), "--port", "9100"]))
     assert (settings.port, settings.store) == (9100, "var/store")
+
+
+def test_serve_comes_back_on_its_own_ports_at_once_after_a_kill(tmp_path: Path):
+    port, mqtt_port = free_port(), free_port()
+    config = tmp_path / "hub.toml"
+    config.write_text(f"[mqtt]\nembedded_port = {mqtt_port}\n")
+    flags = ("--config", str(config), "--store", "memory", "--mqtt", EMBEDDED)
+    process, url = start_on(port, *flags)
+    with httpx.Client() as http, socket.create_connection(("127.0.0.1", mqtt_port)):
+        http.get(f"{url}/health")  # open connections that the hub's end closes first, so
+        process.kill()  # they are left in TIME_WAIT on its ports
+        process.communicate()
+    process, url = start_on(port, *flags)
+    code, log = stop(process, signal.SIGTERM)
+    assert (code, "Address already in use" in log) == (0, False)

@@ -44,7 +44,7 @@ class HubNode(Background):
         if login is not None:
             servers = [server.replace("://", f"://{login[0]}:{login[1]}@") for server in servers]
         lines = ["[cluster]", f"nats = {servers!r}".replace("'", '"'), cluster]
-        lines += ["[mqtt]", f'url = "{nats.mqtt_url}"']
+        lines += ["[mqtt]", f'url = "{nats.mqtt_url}"', f'client_id = "heila-hub-{self.port}"']
         if login is not None:
             lines += [f'username = "{login[0]}"', f'password = "{login[1]}"']
         for actor, token in tokens.items():
