@@ -76,6 +76,9 @@ class Conflict(HubError):
             "a message is never changed by sending it again: send a new id"
         )
 
+    def violation(self) -> Violation:
+        return Violation(self.id, self.iri, "id", "id", "unique", self.id, str(self))
+
 
 class Invalid(HubError):
     """The body parses but breaks at least one rule of the shapes."""

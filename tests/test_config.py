@@ -71,6 +71,9 @@ def test_cors_origins_refuses_what_is_no_origin(tmp_path: Path, origin: str):
     config = tmp_path / "hub.toml"
     config.write_text(f'[http]\ncors_origins = ["{origin}"]\n')
     with pytest.raises(ConfigError, match=r"\[http\] cors_origins takes origins"):
+        load_settings(config)
+
+
 def test_the_mqtt_bounds_per_client_are_read_from_the_mqtt_table(tmp_path: Path):
     config = tmp_path / "hub.toml"
     config.write_text(

@@ -57,6 +57,15 @@ def test_a_message_delivered_twice_is_a_duplicate_the_second_time(hub, spp, stor
     assert deliver(spp, by_id(story, "weather-1"))["status"] == "duplicate"
 
 
+def test_a_stored_id_sent_again_with_other_content_is_rejected_as_not_unique(hub, spp, story):
+    weather = by_id(story, "weather-1")
+    deliver(spp, weather)
+    changed = json.dumps({**weather.to_json(), "recipients": ["ams-1"]}).encode()
+    spp.publish("heila/v1/inbox/spp-1", changed)
+    outcome = spp.next().body
+    assert (outcome["status"], outcome["violations"][0]["rule"]) == ("rejected", "unique")
+
+
 def test_turtle_declared_by_its_content_type_is_taken_in(hub, spp, story):
     outcome = deliver(spp, by_id(story, "weather-1"), "text/turtle", declared=True)
     assert outcome["status"] == "stored"
