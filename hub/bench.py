@@ -250,7 +250,7 @@ def http_while_costly_queries_run(bench: Bench) -> Figure:
         client.start()
     time.sleep(1.0)
     try:
-        latencies = _posted_until_heard(bench, 5_000_000)
+        latencies = _posted_until_heard(bench, 8_000_000)
     finally:
         running = False
         for client in clients:
