@@ -6,6 +6,7 @@ problem report, so an actor's log says which rule and field; an unreachable hub 
 """
 
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -70,6 +71,18 @@ class HubClient:
             items.extend(page["items"])
             if len(page["items"]) < 1000:
                 return items
+            after = page["next"]
+
+    def addressed_to(self, actor: str, after: int) -> Iterator[dict[str, Any]]:
+        """The log's entries for `actor` committed after the sequence `after`, in commit order,
+        page by page until a page comes back empty."""
+        while True:
+            page = self._request(
+                "GET", "/messages", params={"recipient": actor, "after": str(after), "limit": "500"}
+            ).json()
+            if not page["items"]:
+                return
+            yield from page["items"]
             after = page["next"]
 
     def _request(self, method: str, path: str, **options: Any) -> httpx.Response:
