@@ -173,6 +173,7 @@ def make_bridge(tmp_path: Path) -> Iterator[MakeBridge]:
             actor=ACTOR,
             mqtt=hub.mqtt,
             buffer=tmp_path / f"buffer-{len(started)}",
+            state=tmp_path / f"state-{len(started)}",
             endpoints=endpoints(station),
             command_timeout=1.0,
             retry_backoff=(0.05, 0.2),

@@ -124,6 +124,11 @@ class Link:
         """The TLS tunnels c104 connects through, one per station endpoint (none without TLS)."""
         return list(self._tunnels.values())
 
+    def reached(self, station: Station) -> bool:
+        """The station's link is open and data transfer started (not muted)."""
+        connection = self._stations[station.common_address].connection
+        return connection is not None and connection.is_connected and not connection.is_muted
+
     def known(self, point: Point) -> bool:
         """A value of the point has been received since its link last opened."""
         return (point.station.common_address, point.address) in self._seen
