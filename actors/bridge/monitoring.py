@@ -2,7 +2,11 @@
 
 The c104 callback only enqueues a raw `Sample`; this module turns samples into readings (the
 lean model: point, value, unit, quantity, device time, receive time, quality flags only when
-not good) and groups them into one Measurement per feeder. Batches are whatever has queued up
+not good) and groups them into one Measurement per feeder. A value is stored as the device
+meant it: IEC 104 short floats are float32, so a device's 231.636 arrives as
+231.63600158691406; it is read as the shortest decimal that is the same float32, and the point's
+scale is applied in decimal (1168 times 0.1 is 116.8, not 116.80000000000001). A device time stamp
+is read in its station's time zone and stored in UTC. Batches are whatever has queued up
 while the previous one was being delivered: one value travels alone at once, a burst travels
 together, so light traffic gets no added latency and heavy traffic gets large batches.
 """
@@ -10,10 +14,13 @@ together, so light traffic gets no added latency and heavy traffic gets large ba
 import itertools
 import logging
 import queue
+import struct
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any, NamedTuple
+from zoneinfo import ZoneInfo
 
 from actors.bridge.pointmap import PointMap
 
@@ -31,6 +38,9 @@ QUALITY_FLAGS = (
 DOUBLE_POINT = {"INTERMEDIATE": 0.0, "OFF": 1.0, "ON": 2.0, "INDETERMINATE": 3.0}
 """A breaker's double-point state as the reading's value (IEC DPI: 1 open, 2 closed)."""
 
+SHORT_FLOATS = frozenset({"M_ME_NC_1", "M_ME_TF_1"})
+"""The measured-value types sent as IEEE 754 float32."""
+
 MAX_BATCH = 20_000
 """Samples taken from the queue at once, so a backlog drains in bounded steps."""
 MAX_READINGS = 1_000
@@ -47,12 +57,41 @@ class Sample(NamedTuple):
     quality: int
     """IEC quality bits"""
     measured: datetime | None
-    """the device's time stamp (UTC, naive as c104 gives it), None for types without one"""
+    """the device's time stamp, naive as c104 gives it (see `device_time`), None for types
+    without one"""
     received_ns: int
     """time.time_ns() when the callback ran"""
 
 
 Message = dict[str, Any]
+
+
+def device_time(stamp: datetime, zone: ZoneInfo | None) -> datetime:
+    """A CP56Time2a time stamp as c104 hands it back, in UTC.
+
+    c104 reads the stamp's fields as UTC and gives that instant back naive, in the bridge host's
+    local time. Undoing that gives the fields the station sent, which are the station's wall
+    clock in its zone (`zone`; None: the bridge host's own zone).
+    """
+    fields = stamp.astimezone(UTC).replace(tzinfo=None)
+    return (fields.replace(tzinfo=zone) if zone else fields).astimezone(UTC)
+
+
+def float32_decimal(value: float) -> Decimal:
+    """The shortest decimal that reads back as the same float32 as `value`."""
+    (single,) = struct.unpack("<f", struct.pack("<f", value))
+    for digits in range(1, 10):  # 9 significant digits tell every float32 apart
+        text = f"{single:.{digits}g}"
+        if struct.unpack("<f", struct.pack("<f", float(text)))[0] == single:
+            return Decimal(text)
+    return Decimal(repr(single))  # not reached for finite values; inf and nan as they are
+
+
+def scaled(value: float, scale: float, kind: str) -> float:
+    """A transmitted value of IEC type `kind` in its unit: a short float's float32 noise
+    dropped, the scale applied in decimal."""
+    exact = float32_decimal(value) if kind in SHORT_FLOATS else Decimal(repr(value))
+    return float(exact if scale == 1.0 else exact * Decimal(repr(scale)))
 
 
 class Converter:
@@ -76,12 +115,12 @@ class Converter:
         if point.quantity is None:
             return None
         received = datetime.fromtimestamp(sample.received_ns / 1e9, UTC)
-        measured = sample.measured.replace(tzinfo=UTC) if sample.measured else received
+        measured = device_time(sample.measured, point.station.zone) if sample.measured else received
         value = sample.value
         number = DOUBLE_POINT[value.name] if hasattr(value, "name") else float(value)
         reading: dict[str, Any] = {
             "quantity": point.quantity,
-            "value": number * point.scale,
+            "value": scaled(number, point.scale, point.type),
             "unit": point.unit,
             "time": measured.isoformat(),
             "receivedAt": received.isoformat(),
