@@ -6,8 +6,13 @@ missed the interrogation in about one connect of eight here). A dropped link is 
 growing pauses (reconnect.py), so each station endpoint has a c104 client of its own.
 Callbacks run on lib60870's receive thread, so they only enqueue a `Sample` and wake whoever
 waits for a status point. Addresses the point map does not name are counted and logged, never
-reported. Over TLS, c104 speaks plain TCP to a `Tunnel` per station endpoint, which carries it
-on over TLS (tunnel.py says why).
+reported. c104 drops a value silently when the station sends it with another type than the
+point map gives its address, and with it the rest of that message: when an interrogation stays
+incomplete, the link reads the raw messages (asdu.py), names each such point once with both
+types, takes it in with the type sent (so the rest of its messages flows) without reporting it,
+and stops waiting for it.
+Over TLS, c104 speaks plain TCP to a `Tunnel` per station endpoint, which carries it on over
+TLS (tunnel.py says why).
 """
 
 import logging
@@ -21,6 +26,7 @@ from pathlib import Path
 
 import c104
 
+from actors.bridge import asdu
 from actors.bridge.monitoring import Sample
 from actors.bridge.pointmap import BREAKER_COMMAND, Command, Point, PointMap, Station
 from actors.bridge.reconnect import Reconnects
@@ -82,6 +88,12 @@ class Link:
         """the station endpoint behind each address c104 connects to (a tunnel's, over TLS)"""
         self._opened: queue.SimpleQueue[c104.Connection | None] = queue.SimpleQueue()
         self._seen: set[tuple[int, int]] = set()
+        self._mistyped: dict[tuple[int, int], str] = {}
+        """mapped points the station sends with another type: the type it sends"""
+        self._retyped: set[tuple[int, int]] = set()
+        """mistyped points that c104 now takes in with the type sent"""
+        self._reading_raw: set[tuple[str, int]] = set()
+        """connections (ip, port) whose raw messages are read for mistyped points"""
         self._stations: dict[int, c104.Station] = {}
         for station in point_map.stations:
             host, port = (endpoints or {}).get(station.id, (station.host, station.port))
@@ -249,7 +261,15 @@ class Link:
 
     def _complete(self, connection: c104.Connection) -> bool:
         addresses = {station.common_address for station in connection.stations}
-        return all(key in self._seen for key in self.point_map.points if key[0] in addresses)
+        return all(self._expected(address) <= self._seen for address in addresses)
+
+    def _expected(self, common_address: int) -> set[tuple[int, int]]:
+        """The station's mapped points that a general interrogation must bring."""
+        return {
+            key
+            for key in self.point_map.points
+            if key[0] == common_address and key not in self._mistyped
+        }
 
     def _initialise_link(self, connection: c104.Connection) -> None:
         """Initialise the link's stations; once all have answered, its reconnect pause resets."""
@@ -263,7 +283,18 @@ class Link:
             for _attempt in range(3):
                 if not connection.is_connected or self._interrogated(connection, ca):
                     break
-                log.warning("station %d: interrogation unconfirmed or incomplete: again", ca)
+                self._read_raw(connection)
+                self._retype(ca)
+                missing = sorted(
+                    self.point_map.points[key].id for key in self._expected(ca) - self._seen
+                )
+                log.warning(
+                    "station %d: interrogation unconfirmed or incomplete (%d mapped points "
+                    "missing: %s): again",
+                    ca,
+                    len(missing),
+                    ", ".join(missing[:5]) + (", ..." if len(missing) > 5 else ""),
+                )
             if not connection.clock_sync(common_address=ca):
                 log.warning("station %d did not confirm the clock synchronisation", ca)
 
@@ -272,9 +303,46 @@ class Link:
 
         The confirmation itself is not awaited as proof: c104 misses some, the values tell.
         """
-        expected = {(ca, address) for ca, address in self.point_map.points if ca == common_address}
         connection.interrogation(common_address=common_address)
-        return self.wait_for(lambda: expected <= self._seen, INTERROGATION_TIMEOUT)
+        return self.wait_for(
+            lambda: self._expected(common_address) <= self._seen, INTERROGATION_TIMEOUT
+        )
+
+    def _read_raw(self, connection: c104.Connection) -> None:
+        """Read the connection's raw messages from now on, to find points of the wrong type."""
+        key = (connection.ip, connection.port)
+        if key not in self._reading_raw:
+            self._reading_raw.add(key)
+            connection.on_receive_raw(callable=self._on_raw)
+
+    def _retype(self, common_address: int) -> None:
+        """Let c104 take in the station's mistyped points with the type sent, unreported: else
+        it drops every message that holds one, mapped values included."""
+        station = self._stations[common_address]
+        for key, sent in list(self._mistyped.items()):
+            if key[0] == common_address and key not in self._retyped:
+                self._retyped.add(key)
+                station.remove_point(io_address=key[1])
+                station.add_point(io_address=key[1], type=getattr(c104.Type, sent))
+
+    def _on_raw(self, connection: c104.Connection, data: bytes) -> None:
+        for common_address, address, sent in asdu.objects(data):
+            point = self.point_map.point(common_address, address)
+            if point is None or point.type == sent or (common_address, address) in self._mistyped:
+                continue
+            self._mistyped[common_address, address] = sent
+            log.error(
+                "station %d sends %s for point %s (address %d), which the point map types %s: "
+                "its values are dropped until the map's iec:type says %s",
+                common_address,
+                sent,
+                point.id,
+                address,
+                point.type,
+                sent,
+            )
+            with self._changed:
+                self._changed.notify_all()
 
     def _on_value(
         self, point: c104.Point, previous_info: c104.Information, message: c104.IncomingMessage
