@@ -10,7 +10,7 @@ import httpx
 import pytest
 from bridge_fixtures import ACTOR, DSO, FieldHub, MakeBridge, eventually
 
-from actors.bridge import pointmap
+from actors.bridge import control, pointmap
 from actors.bridge.control import Order, OrderError, Outcome, orders
 from hub.broker import Mosquitto
 from hub.store import open_store
@@ -127,6 +127,23 @@ def test_an_activation_whose_window_has_passed_expires_without_operating_the_dev
     state, reason = eventually(lambda: outcome_of(field_hub, message["id"]))
     assert (state, substation.operations) == ("https://w3id.org/heila/ontology#Expired", [])
     assert reason.endswith("not carried out late")
+
+
+def test_an_order_for_a_station_away_is_answered_as_failed_naming_the_station(
+    field_hub: FieldHub,
+    substation: Substation,
+    make_bridge: MakeBridge,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(control, "INTERROGATION_WAIT", 0.5)
+    bridge = make_bridge(field_hub, substation)
+    substation.stop()
+    station = POINT_MAP.stations[0]
+    eventually(lambda: bridge.link.away_for(station) > 0.5)
+    signal = control_signal(device="battery-1", action="setActivePower", setpoint=20.0)
+    assert field_hub.post(DSO, signal).status_code == 201
+    state, reason = eventually(lambda: outcome_of(field_hub, signal["id"]))
+    assert (state, reason) == (FAILED, "station substation-1 away: no IEC 104 link to it")
 
 
 def test_an_order_answered_before_a_restart_is_not_carried_out_again(

@@ -27,7 +27,8 @@ log = logging.getLogger("heila.bridge.control")
 
 ACTIONS = frozenset({"close", "open", "setActivePower"})
 INTERROGATION_WAIT = 5.0
-"""Seconds an order waits for its status point's first value after the bridge starts."""
+"""Seconds an order waits for its status point's first value after the bridge starts, and for
+a lost station to come back: one that has been away longer fails the order at once."""
 BREAKER_TARGET = {"close": DOUBLE_POINT["ON"], "open": DOUBLE_POINT["OFF"]}
 ORDER_LIFETIME = timedelta(minutes=15)
 """How long a Control Signal, which has no window of its own, may wait to be carried out."""
@@ -170,7 +171,8 @@ class Operator:
             return replace(outcome, expired=_now(), reason=reason)
         command = order.command
         feedback = command.feedback
-        if not self.link.wait_for(lambda: self.link.known(feedback), INTERROGATION_WAIT):
+        patience = max(0.0, INTERROGATION_WAIT - self.link.away_for(command.station))
+        if not self.link.wait_for(lambda: self.link.known(feedback), patience):
             if not self.link.reached(command.station):
                 reason = f"station {command.station.id} away: no IEC 104 link to it"
             else:

@@ -88,6 +88,8 @@ class Link:
         """the station endpoint behind each address c104 connects to (a tunnel's, over TLS)"""
         self._opened: queue.SimpleQueue[c104.Connection | None] = queue.SimpleQueue()
         self._seen: set[tuple[int, int]] = set()
+        self._lost_at: dict[int, float] = {}
+        """when each unreachable station's link was lost (monotonic), by common address"""
         self._mistyped: dict[tuple[int, int], str] = {}
         """mapped points the station sends with another type: the type it sends"""
         self._retyped: set[tuple[int, int]] = set()
@@ -140,6 +142,11 @@ class Link:
         """The station's link is open and data transfer started (not muted)."""
         connection = self._stations[station.common_address].connection
         return connection is not None and connection.is_connected and not connection.is_muted
+
+    def away_for(self, station: Station) -> float:
+        """Seconds since the station's link was lost; 0 while it is up or was never up."""
+        lost = self._lost_at.get(station.common_address)
+        return 0.0 if lost is None else time.monotonic() - lost
 
     def known(self, point: Point) -> bool:
         """A value of the point has been received since its link last opened."""
@@ -225,11 +232,16 @@ class Link:
 
     def _on_state_change(self, connection: c104.Connection, state: c104.ConnectionState) -> None:
         log.info("IEC 104 link to %s: %s", self._station_at(connection), state.name)
+        addresses = {station.common_address for station in connection.stations}
         if state == c104.ConnectionState.OPEN:
+            for address in addresses:
+                self._lost_at.pop(address, None)
             self._opened.put(connection)
         elif state == c104.ConnectionState.CLOSED_AWAIT_RECONNECT:
-            lost = {station.common_address for station in connection.stations}
-            self._seen = {key for key in self._seen if key[0] not in lost}
+            now = time.monotonic()
+            for address in addresses:
+                self._lost_at.setdefault(address, now)
+            self._seen = {key for key in self._seen if key[0] not in addresses}
             self._reconnects.lost(self._station_at(connection))
 
     def _initialise(self) -> None:
