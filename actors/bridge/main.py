@@ -32,7 +32,7 @@ from actors.bridge.ledger import Ledger
 from actors.bridge.link import Link, Tls
 from actors.bridge.monitoring import Converter, Sample, pump
 from actors.bridge.uplink import Uplink
-from actors.hubclient import HubClient
+from actors.hubclient import HubClient, Unavailable
 from actors.mailbox import Mailbox
 from hub.errors import UsageError
 
@@ -183,7 +183,13 @@ class Bridge:
     def _take(self, item: tuple[dict[str, Any], datetime] | str) -> None:
         if isinstance(item, str):
             self._caught_up_at = time.monotonic()
-            handled = self.mailbox.catch_up(self.hub, self._act_on, self._wanted)
+            try:
+                handled = self.mailbox.catch_up(self.hub, self._act_on, self._wanted)
+            except Unavailable as error:
+                log.warning(
+                    "cannot catch up now, again in %g s: %s", self.settings.catch_up_every, error
+                )
+                return
             if handled:
                 log.info("caught up on %d orders stored while the bridge was away", handled)
             return
@@ -195,6 +201,8 @@ class Bridge:
         return entry.get("type") in TOPICS and entry.get("sender") != self.settings.actor
 
     def _act_on(self, message: dict[str, Any], heard: datetime | None = None) -> None:
+        if not self._running:  # left for the next start, which reads it from the hub's log
+            raise Unavailable("the bridge is stopping")
         if message.get("sender") == self.settings.actor:
             return
         try:
