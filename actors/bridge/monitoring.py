@@ -17,7 +17,7 @@ import queue
 import struct
 import time
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
@@ -77,21 +77,44 @@ def device_time(stamp: datetime, zone: ZoneInfo | None) -> datetime:
     return (fields.replace(tzinfo=zone) if zone else fields).astimezone(UTC)
 
 
-def float32_decimal(value: float) -> Decimal:
-    """The shortest decimal that reads back as the same float32 as `value`."""
-    (single,) = struct.unpack("<f", struct.pack("<f", value))
-    for digits in range(1, 10):  # 9 significant digits tell every float32 apart
+class DeviceClock:
+    """`device_time` for a stream of stamps: worked out once an hour per zone, as zone offsets
+    change only on the hour."""
+
+    def __init__(self) -> None:
+        self._hours: dict[ZoneInfo | None, tuple[datetime, datetime, timedelta]] = {}
+
+    def utc(self, stamp: datetime, zone: ZoneInfo | None) -> datetime:
+        known = self._hours.get(zone)
+        if known is None or not known[0] <= stamp < known[1]:
+            hour = stamp.replace(minute=0, second=0, microsecond=0)
+            shift = device_time(hour, zone) - hour.replace(tzinfo=UTC)
+            known = self._hours[zone] = (hour, hour + timedelta(hours=1), shift)
+        return stamp.replace(tzinfo=UTC) + known[2]
+
+
+_FLOAT32 = struct.Struct("<f")
+
+
+def float32_text(value: float) -> str:
+    """The shortest decimal that reads back as the same float32 as `value`.
+
+    Six significant digits always tell float32s apart when a shorter decimal does (`g` drops
+    the trailing zeros), nine always do.
+    """
+    (single,) = _FLOAT32.unpack(_FLOAT32.pack(value))
+    for digits in (6, 7, 8):
         text = f"{single:.{digits}g}"
-        if struct.unpack("<f", struct.pack("<f", float(text)))[0] == single:
-            return Decimal(text)
-    return Decimal(repr(single))  # not reached for finite values; inf and nan as they are
+        if _FLOAT32.unpack(_FLOAT32.pack(float(text)))[0] == single:
+            return text
+    return f"{single:.9g}"
 
 
 def scaled(value: float, scale: float, kind: str) -> float:
     """A transmitted value of IEC type `kind` in its unit: a short float's float32 noise
     dropped, the scale applied in decimal."""
-    exact = float32_decimal(value) if kind in SHORT_FLOATS else Decimal(repr(value))
-    return float(exact if scale == 1.0 else exact * Decimal(repr(scale)))
+    text = float32_text(value) if kind in SHORT_FLOATS else repr(value)
+    return float(text) if scale == 1.0 else float(Decimal(text) * Decimal(repr(scale)))
 
 
 class Converter:
@@ -103,6 +126,7 @@ class Converter:
         self._ids = itertools.count(1)
         self._prefix = f"{actor}-measurement-{time.time_ns():x}"
         self._unknown: set[tuple[int, int]] = set()
+        self._clock = DeviceClock()
         self.outside_map = 0
         """samples whose address the point map does not know (logged once per address)"""
 
@@ -115,7 +139,9 @@ class Converter:
         if point.quantity is None:
             return None
         received = datetime.fromtimestamp(sample.received_ns / 1e9, UTC)
-        measured = device_time(sample.measured, point.station.zone) if sample.measured else received
+        measured = (
+            self._clock.utc(sample.measured, point.station.zone) if sample.measured else received
+        )
         value = sample.value
         number = DOUBLE_POINT[value.name] if hasattr(value, "name") else float(value)
         reading: dict[str, Any] = {
