@@ -187,7 +187,7 @@ class Substation:
                 feedback = self._point(station.common_address, point.related_io_address or 0)
                 self._send(station.common_address, feedback, applied, c104.Cot.RETURN_INFO_REMOTE)
             self.operations.append((signal.feeder.spec.name, signal.name))
-        log.info("feeder %s: %s executed", signal.feeder.spec.name, signal.name)
+        log.info("feeder %s: %s executed: %s", signal.feeder.spec.name, signal.name, point.value)
         if self.faults.unconfirmed_execution:
             return c104.ResponseState.NONE
         return c104.ResponseState.SUCCESS

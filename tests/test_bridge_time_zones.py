@@ -15,10 +15,9 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from bridge_fixtures import ACTOR, TOKENS, FieldHub, eventually, free_port
+from bridge_fixtures import ACTOR, TOKENS, FieldHub, eventually, free_port, station_file
 
 from actors.bridge import pointmap
-from substation import config as substation_config
 
 HOSTS = {**os.environ, "TZ": "Europe/Helsinki"}
 TIMES = (
@@ -36,18 +35,6 @@ def process(command: list[str], cwd: Path) -> Iterator[subprocess.Popen[bytes]]:
     finally:
         started.send_signal(signal.SIGTERM)
         started.wait(timeout=20)
-
-
-def station_file(folder: Path, port: int, zone: str | None) -> Path:
-    """The shipped configuration with substation-1 only, on `port`, its clock in `zone`."""
-    text = (Path(substation_config.__file__).parent / substation_config.DEFAULT_CONFIG).read_text()
-    first = text[: text.index("[[stations]]", text.index("[[stations]]") + 1)]
-    first = first.replace("port = 2404", f"port = {port}")
-    if zone is not None:
-        first = first.replace("common_address = 1\n", f'common_address = 1\ntime_zone = "{zone}"\n')
-    path = folder / "station.toml"
-    path.write_text(first)
-    return path
 
 
 def map_file(folder: Path, zone: str | None) -> Path:
