@@ -73,17 +73,16 @@ class HubClient:
                 return items
             after = page["next"]
 
-    def addressed_to(self, actor: str, after: int) -> Iterator[dict[str, Any]]:
+    def addressed_to(self, actor: str, after: int, page: int = 500) -> Iterator[dict[str, Any]]:
         """The log's entries for `actor` committed after the sequence `after`, in commit order,
-        page by page until a page comes back empty."""
+        `page` at a time until a page comes back empty."""
         while True:
-            page = self._request(
-                "GET", "/messages", params={"recipient": actor, "after": str(after), "limit": "500"}
-            ).json()
-            if not page["items"]:
+            query = {"recipient": actor, "after": str(after), "limit": str(page)}
+            found = self._request("GET", "/messages", params=query).json()
+            if not found["items"]:
                 return
-            yield from page["items"]
-            after = page["next"]
+            yield from found["items"]
+            after = found["next"]
 
     def _request(self, method: str, path: str, **options: Any) -> httpx.Response:
         attempt = 0

@@ -6,7 +6,9 @@ sequence. A consumer keeps the cursor up to which it has worked through that lis
 of the few messages above it that a notification brought first, in a small state file written
 atomically after each message. It reads the list on every (re)connect and now and then, so a
 message stored while it, the broker or the hub was away still arrives; whichever way a message
-comes first, it is handled once and skipped when it comes again.
+comes first, it is handled once and skipped when it comes again. A hub whose log does not hold
+the last message read at the cursor is another log (a new store): reading starts again from
+its beginning.
 """
 
 import json
@@ -35,6 +37,8 @@ class Mailbox:
         saved = json.loads(state.read_text()) if state is not None and state.exists() else {}
         self.after: int = saved.get("after", 0)
         """every message of the actor's log up to this sequence is handled"""
+        self.last: str | None = saved.get("last")
+        """id of the message at the cursor, by which the log is recognised"""
         self.early: dict[str, int] = saved.get("early", {})
         """id: sequence of messages above `after` already handled from a notification"""
 
@@ -56,6 +60,14 @@ class Mailbox:
     def catch_up(self, hub: HubClient, handle: Handle, wanted: Callable[[Message], bool]) -> int:
         """Handle, in commit order, every `wanted` message stored for the actor since the cursor
         and not handled yet; the number handled. Stops at the first that must wait."""
+        if self.after and not self._same_log(hub):
+            log.warning(
+                "%s: the hub's log does not hold %s at %d: another log, read from its beginning",
+                self.actor,
+                self.last,
+                self.after,
+            )
+            self.after, self.last, self.early = 0, None, {}
         handled = 0
         for entry in hub.addressed_to(self.actor, self.after):
             identifier = str(entry["id"])
@@ -63,11 +75,15 @@ class Mailbox:
                 if not _handled(handle, partial(hub.get, identifier)):
                     return handled
                 handled += 1
-            self._passed(int(entry["sequence"]))
+            self._passed(identifier, int(entry["sequence"]))
         return handled
 
-    def _passed(self, sequence: int) -> None:
-        self.after = max(self.after, sequence)
+    def _same_log(self, hub: HubClient) -> bool:
+        at_cursor = next(iter(hub.addressed_to(self.actor, self.after - 1, page=1)), None)
+        return at_cursor is not None and at_cursor["id"] == self.last
+
+    def _passed(self, identifier: str, sequence: int) -> None:
+        self.after, self.last = sequence, identifier
         self.early = {i: s for i, s in self.early.items() if s > self.after}
         self._save()
 
@@ -77,7 +93,7 @@ class Mailbox:
         self.state.parent.mkdir(parents=True, exist_ok=True)
         temporary = self.state.with_name(f".{self.state.name}.tmp")
         with open(temporary, "w") as file:
-            json.dump({"after": self.after, "early": self.early}, file)
+            json.dump({"after": self.after, "last": self.last, "early": self.early}, file)
             file.flush()
             os.fsync(file.fileno())
         temporary.replace(self.state)

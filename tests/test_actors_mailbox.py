@@ -104,3 +104,15 @@ def test_the_state_file_keeps_the_cursor_across_restarts(hub: Hub, tmp_path: Pat
     later = forecast(hub)
     Mailbox("dms-1", tmp_path / "state.json").catch_up(client, handled.append, lambda _: True)
     assert [m["id"] for m in handled] == [later]
+
+
+def test_a_cursor_into_another_hubs_log_starts_again_from_the_beginning(
+    hub: Hub, tmp_path: Path
+) -> None:
+    stored = forecast(hub)
+    state = tmp_path / "state.json"
+    state.write_text(json.dumps({"after": 999, "last": "a-message-of-an-older-store", "early": {}}))
+    client = HubClient(hub.url, hub.tokens["dms-1"])
+    handled: list[dict[str, Any]] = []
+    Mailbox("dms-1", state).catch_up(client, handled.append, lambda _: True)
+    assert [m["id"] for m in handled] == [stored]
