@@ -101,6 +101,10 @@ class Actor:
         self._work.put(job)
 
     def start(self) -> None:
+        try:
+            self.mailbox.begin(self.hub)
+        except Unavailable as error:  # the first catch-up places the cursor instead
+            log.warning("%s: the hub is away, the log's end is read later: %s", self.id, error)
         self._worker.start()
         address = urlsplit(self._mqtt_url)
         self._client.connect_async(address.hostname or "127.0.0.1", address.port or 1883)

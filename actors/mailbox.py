@@ -8,7 +8,8 @@ atomically after each message. It reads the list on every (re)connect and now an
 message stored while it, the broker or the hub was away still arrives; whichever way a message
 comes first, it is handled once and skipped when it comes again. A hub whose log does not hold
 the last message read at the cursor is another log (a new store): reading starts again from
-its beginning.
+its beginning. A consumer's first start (no state yet) begins at the log's end: what was sent
+before it ever ran, such as orders another bridge carried out, is not acted on again.
 """
 
 import json
@@ -35,12 +36,28 @@ class Mailbox:
         self.actor = actor
         self.state = state
         saved = json.loads(state.read_text()) if state is not None and state.exists() else {}
+        self.begun = "after" in saved
+        """the cursor was placed: at the log's end on the first start, then moved on"""
         self.after: int = saved.get("after", 0)
         """every message of the actor's log up to this sequence is handled"""
         self.last: str | None = saved.get("last")
         """id of the message at the cursor, by which the log is recognised"""
         self.early: dict[str, int] = saved.get("early", {})
         """id: sequence of messages above `after` already handled from a notification"""
+
+    def begin(self, hub: HubClient) -> None:
+        """On the first start, place the cursor at the end of the actor's log (before the
+        consumer subscribes, so that nothing stored after it is skipped)."""
+        if self.begun:
+            return
+        for entry in hub.addressed_to(self.actor, 0, page=1000):
+            self.after, self.last = int(entry["sequence"]), str(entry["id"])
+        self.begun = True
+        self.early = {i: s for i, s in self.early.items() if s > self.after}
+        self._save()
+        log.info(
+            "%s: first start, reading the hub's log from sequence %d on", self.actor, self.after
+        )
 
     def is_new(self, identifier: str, sequence: int) -> bool:
         return sequence > self.after and identifier not in self.early
@@ -60,6 +77,9 @@ class Mailbox:
     def catch_up(self, hub: HubClient, handle: Handle, wanted: Callable[[Message], bool]) -> int:
         """Handle, in commit order, every `wanted` message stored for the actor since the cursor
         and not handled yet; the number handled. Stops at the first that must wait."""
+        if not self.begun:
+            self.begin(hub)
+            return 0
         if self.after and not self._same_log(hub):
             log.warning(
                 "%s: the hub's log does not hold %s at %d: another log, read from its beginning",

@@ -124,6 +124,10 @@ class Bridge:
         self._mqtt.on_message = self._on_mqtt_message
 
     def start(self) -> None:
+        try:
+            self.mailbox.begin(self.hub)
+        except Unavailable as error:  # the first catch-up places the cursor instead
+            log.warning("the hub is away, the log's end is read later: %s", error)
         self._running = True
         self.link.start()
         for name, target in (("monitoring", self._monitor), ("commands", self._command_loop)):
