@@ -4,9 +4,11 @@ A notification is a hint; the hub's log is the truth. The hub numbers every comm
 `GET /messages?recipient={actor}&after={sequence}` lists what was stored for the actor since a
 sequence. A consumer keeps the cursor up to which it has worked through that list, and the ids
 of the few messages above it that a notification brought first, in a small state file written
-atomically after each message. It reads the list on every (re)connect and now and then, so a
-message stored while it, the broker or the hub was away still arrives; whichever way a message
-comes first, it is handled once and skipped when it comes again. A hub whose log does not hold
+atomically after each message (replaced whole, not synced to disk: a machine that loses power
+may bring back a message already handled, which the bridge's ledger of answered orders skips).
+It reads the list on every (re)connect and now and then, so a message stored while it, the
+broker or the hub was away still arrives; whichever way a message comes first, it is handled
+once and skipped when it comes again. A hub whose log does not hold
 the last message read at the cursor is another log (a new store): reading starts again from
 its beginning. A consumer's first start (no state yet) begins at the log's end: what was sent
 before it ever ran, such as orders another bridge carried out, is not acted on again.
@@ -14,7 +16,6 @@ before it ever ran, such as orders another bridge carried out, is not acted on a
 
 import json
 import logging
-import os
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
@@ -112,10 +113,8 @@ class Mailbox:
             return
         self.state.parent.mkdir(parents=True, exist_ok=True)
         temporary = self.state.with_name(f".{self.state.name}.tmp")
-        with open(temporary, "w") as file:
+        with open(temporary, "w") as file:  # not synced: see the module's docstring
             json.dump({"after": self.after, "last": self.last, "early": self.early}, file)
-            file.flush()
-            os.fsync(file.fileno())
         temporary.replace(self.state)
 
 
