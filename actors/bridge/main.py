@@ -188,7 +188,7 @@ class Bridge:
         if isinstance(item, str):
             self._caught_up_at = time.monotonic()
             try:
-                handled = self.mailbox.catch_up(self.hub, self._act_on, self._wanted)
+                handled = self.mailbox.catch_up(self.hub, self._act_on_now, self._wanted)
             except Unavailable as error:
                 log.warning(
                     "cannot catch up now, again in %g s: %s", self.settings.catch_up_every, error
@@ -204,7 +204,11 @@ class Bridge:
     def _wanted(self, entry: dict[str, Any]) -> bool:
         return entry.get("type") in TOPICS and entry.get("sender") != self.settings.actor
 
-    def _act_on(self, message: dict[str, Any], heard: datetime | None = None) -> None:
+    def _act_on_now(self, message: dict[str, Any]) -> None:
+        """Act on a message found in the hub's log: the bridge hears of it now."""
+        self._act_on(message, datetime.now(UTC))
+
+    def _act_on(self, message: dict[str, Any], heard: datetime) -> None:
         if not self._running:  # left for the next start, which reads it from the hub's log
             raise Unavailable("the bridge is stopping")
         if message.get("sender") == self.settings.actor:
