@@ -164,7 +164,15 @@ def system(folder: Path, embedded: bool) -> System:
     bridge += ["--buffer", str(folder / "buffer"), "--state", str(folder / "state")]
     made.processes["bridge"] = Process(bridge, log("bridge.log"))
     made.start("bridge")
+    # the bridge has placed itself in the hub's log (its first start begins at the end) and
+    # has interrogated the station (a first Measurement), as a bridge in service has
+    eventually(lambda: (folder / "state" / "mailbox.json").exists() and measured(made), 30)
     return made
+
+
+def measured(made: System) -> bool:
+    query = {"type": "Measurement", "sender": MICROGRID, "limit": "1"}
+    return bool(httpx.get(f"{made.hub_url}/messages", params=query, timeout=5).json()["items"])
 
 
 @pytest.fixture(scope="module")

@@ -79,6 +79,8 @@ class Link:
         self.point_map = point_map
         self._samples = samples
         self._changed = threading.Condition()
+        self._values = 0
+        """values received so far: a waiter sees whether one came while it looked"""
         self._command_timeout_ms = command_timeout_ms
         self._clients: dict[str, c104.Client] = {}
         """one client per station endpoint (host:port), so each link can be paused alone"""
@@ -157,9 +159,23 @@ class Link:
         return self._c104_point(point.station, point.address).value
 
     def wait_for(self, condition: Callable[[], bool], timeout: float) -> bool:
-        """Wait until a received value makes `condition` true."""
-        with self._changed:
-            return self._changed.wait_for(condition, timeout)
+        """Wait until a received value makes `condition` true.
+
+        `condition` may read c104's points, so it runs outside the lock that c104's receive
+        thread takes for each value: holding it there deadlocked the bridge at times.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            with self._changed:
+                seen = self._values
+            if condition():
+                return True
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            with self._changed:
+                if self._values == seen:
+                    self._changed.wait(remaining)
 
     def operate(self, command: Command, value: float | str) -> bool:
         """Send a command with select-before-operate; True if the device confirmed it.
@@ -354,6 +370,7 @@ class Link:
                 sent,
             )
             with self._changed:
+                self._values += 1
                 self._changed.notify_all()
 
     def _on_value(
@@ -372,6 +389,7 @@ class Link:
             )
         )
         with self._changed:
+            self._values += 1
             self._changed.notify_all()
         return c104.ResponseState.NONE
 
