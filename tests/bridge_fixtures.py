@@ -261,8 +261,10 @@ def _relay(source: socket.socket, sink: socket.socket) -> None:
             sink.sendall(data)
     except OSError:
         pass
-    finally:
+    finally:  # shut down first: a close alone leaves the other direction's recv blocked
         for sock in (source, sink):
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
             sock.close()
 
 
