@@ -162,6 +162,8 @@ def start_field(cast: Cast, setup: Setup, hub: HubClient) -> None:
             f"substation-1=127.0.0.1:{port}",
             "--buffer",
             str(setup.folder / "bridge-buffer"),
+            "--state",
+            str(setup.folder / "bridge-state"),
         ],
         env={"HEILA_TOKEN": setup.tokens[FIELD].read_text()},
     )
@@ -183,6 +185,8 @@ def actor_command(name: str, actor: str, setup: Setup, origin: datetime, speed: 
         setup.mqtt,
         "--token-file",
         str(setup.tokens[actor]),
+        "--state",
+        str(setup.folder / f"{actor}.state.json"),
         "--clock-origin",
         origin.isoformat(),
         "--clock-speed",

@@ -6,6 +6,7 @@ problem report, so an actor's log says which rule and field; an unreachable hub 
 """
 
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -71,6 +72,17 @@ class HubClient:
             if len(page["items"]) < 1000:
                 return items
             after = page["next"]
+
+    def addressed_to(self, actor: str, after: int, page: int = 500) -> Iterator[dict[str, Any]]:
+        """The log's entries for `actor` committed after the sequence `after`, in commit order,
+        `page` at a time until a page comes back empty."""
+        while True:
+            query = {"recipient": actor, "after": str(after), "limit": str(page)}
+            found = self._request("GET", "/messages", params=query).json()
+            if not found["items"]:
+                return
+            yield from found["items"]
+            after = found["next"]
 
     def _request(self, method: str, path: str, **options: Any) -> httpx.Response:
         attempt = 0

@@ -47,6 +47,11 @@ def parser() -> argparse.ArgumentParser:
             type=datetime.fromisoformat,
             help="a real moment that is a modelled midnight (default: real time)",
         )
+        sub.add_argument(
+            "--state",
+            type=Path,
+            help="file that keeps what the actor has handled (default var/actors/ID.json)",
+        )
         sub.add_argument("--clock-speed", type=float, default=1.0, help="modelled s per real s")
         module.add_arguments(sub)
     return root
@@ -66,7 +71,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as error:
         print(f"{args.name}: cannot read the token file: {error.strerror}", file=sys.stderr)
         return 2
-    actor = Actor(args.id, HubClient(args.hub, token), args.mqtt, clock_of(args))
+    state = args.state or Path("var/actors") / f"{args.id}.json"
+    actor = Actor(args.id, HubClient(args.hub, token), args.mqtt, clock_of(args), state=state)
     _module(args.name).install(actor, args)
     stop = threading.Event()
     for number in (signal.SIGINT, signal.SIGTERM):

@@ -22,7 +22,7 @@ Quantity = Literal[
 Unit = Literal["V", "A", "KiloW", "KiloV-A_Reactive", "KiloV-A", "UNITLESS", "HZ", "PERCENT"]
 Quality = Literal["invalid", "notTopical", "overflow", "blocked", "substituted"]
 Action = Literal["open", "close", "setActivePower"]
-CommandState = Literal["executed", "failed"]
+CommandState = Literal["executed", "failed", "expired"]
 Number = int | float
 
 
@@ -102,8 +102,10 @@ class ControlSignal(Envelope):
     action: Action
     setpoint: NotRequired[Number]
     activation: NotRequired[str]
+    order: NotRequired[str]
     state: NotRequired[CommandState]
     sentAt: NotRequired[str]
+    triedAt: NotRequired[list[str]]
     confirmedAt: NotRequired[str]
     executedAt: NotRequired[str]
     failedAt: NotRequired[str]

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from substation.model import FeederSpec
 
@@ -56,6 +57,8 @@ class StationConfig:
     host: str
     port: int
     feeders: tuple[FeederConfig, ...]
+    zone: ZoneInfo | None = None
+    """the time zone of the station's clock, in which it writes time stamps; None: the host's"""
 
 
 @dataclass(frozen=True)
@@ -80,6 +83,8 @@ def load(path: Path | None = None) -> SubstationConfig:
         raise ConfigError(f"cannot read {path or DEFAULT_CONFIG}: {error}") from error
     except (KeyError, TypeError, ValueError) as error:
         raise ConfigError(f"{path or DEFAULT_CONFIG}: {error}") from error
+    except ZoneInfoNotFoundError as error:
+        raise ConfigError(f"{path or DEFAULT_CONFIG}: time_zone: {error}") from error
 
 
 def _substation(data: dict[str, Any]) -> SubstationConfig:
@@ -103,12 +108,14 @@ def _station(data: dict[str, Any]) -> StationConfig:
     common_address = int(data["common_address"])
     if not 1 <= common_address <= 65534:
         raise ValueError(f"station {data['name']}: common_address must be within 1..65534")
+    zone = data.get("time_zone")
     return StationConfig(
         name=str(data["name"]),
         common_address=common_address,
         host=str(data.get("host", "127.0.0.1")),
         port=int(data.get("port", 2404)),
         feeders=feeders,
+        zone=ZoneInfo(str(zone)) if zone is not None else None,
     )
 
 

@@ -1,7 +1,8 @@
 """The simulated substation as an IEC 60870-5-104 server, and the `heila simulate` command.
 
 One c104 server per station. A stepping thread advances the physical model and reports every
-changed value spontaneously with its device time stamp; breaker and set-point commands are
+changed value spontaneously with its device time stamp, written as the station's wall clock in
+its time zone (the host's unless configured); breaker and set-point commands are
 select-before-operate, act on the model, and send the status point back from the command
 callback so the client sees the change at once.
 """
@@ -13,6 +14,7 @@ import time
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import c104
 
@@ -63,6 +65,8 @@ class Substation:
     _servers: list[c104.Server] = field(init=False, default_factory=list)
     _signals: dict[tuple[int, int], _Signal] = field(init=False, default_factory=dict)
     _quality: dict[tuple[int, int], c104.Quality] = field(init=False, default_factory=dict)
+    _zones: dict[int, ZoneInfo | None] = field(init=False, default_factory=dict)
+    """each station's time zone, by common address"""
     _lock: threading.Lock = field(init=False, default_factory=threading.Lock)
     _stop: threading.Event = field(init=False, default_factory=threading.Event)
     _stepper: threading.Thread | None = field(init=False, default=None)
@@ -70,6 +74,7 @@ class Substation:
     """(feeder, command point) of every command executed, in order: what really operated"""
 
     def __post_init__(self) -> None:
+        self._zones = {station.common_address: station.zone for station in self.config.stations}
         feeders = {
             feeder.spec.name: Feeder(feeder.spec)
             for station in self.config.stations
@@ -138,11 +143,14 @@ class Substation:
 
     def _add_points(self, station: c104.Station, feeder: FeederConfig) -> None:
         model = self._grid.feeders[feeder.spec.name]
+        stamp = self._stamp(station.common_address, datetime.now(UTC))  # c104's own is in UTC
         for name in MEASURED:
-            station.add_point(io_address=feeder.address(name), type=c104.Type.M_ME_TF_1)
+            point = station.add_point(io_address=feeder.address(name), type=c104.Type.M_ME_TF_1)
+            assert point is not None
+            point.info = c104.ShortInfo(actual=0.0, quality=c104.Quality(), recorded_at=stamp)
         status = station.add_point(io_address=feeder.address("breaker"), type=c104.Type.M_DP_TB_1)
         assert status is not None
-        status.value = c104.Double.ON
+        status.info = c104.DoubleInfo(state=c104.Double.ON, recorded_at=stamp)
         for command, moved in COMMANDS.items():
             kind = c104.Type.C_DC_NA_1 if command == "breakerCommand" else c104.Type.C_SE_NC_1
             point = station.add_point(
@@ -179,7 +187,7 @@ class Substation:
                 feedback = self._point(station.common_address, point.related_io_address or 0)
                 self._send(station.common_address, feedback, applied, c104.Cot.RETURN_INFO_REMOTE)
             self.operations.append((signal.feeder.spec.name, signal.name))
-        log.info("feeder %s: %s executed", signal.feeder.spec.name, signal.name)
+        log.info("feeder %s: %s executed: %s", signal.feeder.spec.name, signal.name, point.value)
         if self.faults.unconfirmed_execution:
             return c104.ResponseState.NONE
         return c104.ResponseState.SUCCESS
@@ -201,14 +209,21 @@ class Substation:
     ) -> datetime:
         now = datetime.now(UTC)
         quality = self._quality.get((common_address, point.io_address), c104.Quality())
-        point.info = c104.ShortInfo(actual=value, quality=quality, recorded_at=now)
+        stamp = self._stamp(common_address, now)
+        point.info = c104.ShortInfo(actual=value, quality=quality, recorded_at=stamp)
         point.transmit(cause=cause)
         return now
 
     def _send_breaker(self, status: c104.Point, closed: bool, cause: c104.Cot) -> None:
         state = c104.Double.ON if closed else c104.Double.OFF
-        status.info = c104.DoubleInfo(state=state, recorded_at=datetime.now(UTC))
+        station = status.station
+        assert station is not None
+        stamp = self._stamp(station.common_address, datetime.now(UTC))
+        status.info = c104.DoubleInfo(state=state, recorded_at=stamp)
         status.transmit(cause=cause)
+
+    def _stamp(self, common_address: int, moment: datetime) -> datetime:
+        return wire_time(moment, self._zones[common_address])
 
     def _run(self) -> None:
         seconds = self.config.step_ms / 1000.0
@@ -230,6 +245,17 @@ class Substation:
     def _moved(self, point: c104.Point, value: float) -> bool:
         last = float(point.value)  # type: ignore[arg-type]
         return abs(value - last) > self.config.deadband_percent / 100.0 * max(abs(last), 1.0)
+
+
+def wire_time(moment: datetime, zone: ZoneInfo | None) -> datetime:
+    """What to hand c104 so that the time stamp on the wire reads `moment` on the station's
+    wall clock in `zone` (None: the host's zone).
+
+    c104 takes a datetime's fields as the host's local time and writes that instant's UTC
+    fields: so it gets the host's local time of the instant whose UTC fields the wall clock shows.
+    """
+    wall = moment.astimezone(zone) if zone else moment.astimezone()
+    return datetime.fromtimestamp(wall.replace(tzinfo=UTC).timestamp())
 
 
 def _on_clock_sync(server: c104.Server, ip: str, date_time: datetime) -> c104.ResponseState:

@@ -138,6 +138,19 @@ def station_config(
     return replace(shipped, stations=chosen, deadband_percent=50.0)
 
 
+def station_file(folder: Path, port: int, zone: str | None = None) -> Path:
+    """The shipped configuration with substation-1 only, on `port`, its clock in `zone`, as a
+    file for `heila simulate --config`."""
+    text = (Path(substation_config.__file__).parent / substation_config.DEFAULT_CONFIG).read_text()
+    first = text[: text.index("[[stations]]", text.index("[[stations]]") + 1)]
+    first = first.replace("port = 2404", f"port = {port}")
+    if zone is not None:
+        first = first.replace("common_address = 1\n", f'common_address = 1\ntime_zone = "{zone}"\n')
+    path = folder / "station.toml"
+    path.write_text(first)
+    return path
+
+
 @pytest.fixture
 def substation() -> Iterator[Substation]:
     running = Substation(station_config())
@@ -173,6 +186,7 @@ def make_bridge(tmp_path: Path) -> Iterator[MakeBridge]:
             actor=ACTOR,
             mqtt=hub.mqtt,
             buffer=tmp_path / f"buffer-{len(started)}",
+            state=tmp_path / f"state-{len(started)}",
             endpoints=endpoints(station),
             command_timeout=1.0,
             retry_backoff=(0.05, 0.2),
@@ -197,7 +211,10 @@ def make_bridge(tmp_path: Path) -> Iterator[MakeBridge]:
 
 
 class Cable:
-    """A TCP relay between the bridge and a station that a test can cut, as a link drop."""
+    """A TCP relay between the bridge and a station that a test can cut, as a link drop.
+
+    New connections go to `target`, which a test may change: a server started again elsewhere
+    is then reached at the cable's port as before."""
 
     def __init__(self, target: tuple[str, int]) -> None:
         self.target = target
@@ -226,7 +243,12 @@ class Cable:
                 near, _ = self._listener.accept()
             except OSError:
                 return
-            far = socket.create_connection(self.target)
+            try:
+                far = socket.create_connection(self.target, timeout=2)
+            except OSError:  # nothing listens there now: the client sees its connection close
+                near.close()
+                continue
+            far.settimeout(None)
             with self._lock:
                 self._sockets += [near, far]
             for source, sink in ((near, far), (far, near)):
@@ -239,8 +261,10 @@ def _relay(source: socket.socket, sink: socket.socket) -> None:
             sink.sendall(data)
     except OSError:
         pass
-    finally:
+    finally:  # shut down first: a close alone leaves the other direction's recv blocked
         for sock in (source, sink):
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
             sock.close()
 
 

@@ -3,12 +3,14 @@
 import itertools
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from bridge_fixtures import ACTOR, DSO, FieldHub, MakeBridge, eventually
 
-from actors.bridge import pointmap
+from actors.bridge import control, pointmap
 from actors.bridge.control import Order, OrderError, Outcome, orders
 from hub.broker import Mosquitto
 from hub.store import open_store
@@ -54,18 +56,22 @@ def field_hub(field_hub: FieldHub) -> FieldHub:
     return field_hub
 
 
-def outcome_of(hub: FieldHub, activation_id: str) -> tuple[Any, ...]:
+def outcome_of(hub: FieldHub, order_id: str) -> tuple[Any, ...]:
+    """The state and failure reason of the Control Signal that answers the order."""
     rows = hub.select(
         "SELECT ?state ?reason WHERE { ?signal a heila:ControlSignal ; "
-        f"heila:executes <https://w3id.org/heila/message/{activation_id}> ; "
+        f"heila:outcomeOf|heila:executes <https://w3id.org/heila/message/{order_id}> ; "
         "heila:commandState ?state . OPTIONAL { ?signal heila:failureReason ?reason } }"
     )
     return rows[0] if rows else ()
 
 
+FAILED = "https://w3id.org/heila/ontology#Failed"
+
+
 def test_activation_without_device_acts_on_the_commands_marked_for_activation() -> None:
     found = orders(POINT_MAP, activation())
-    assert [(o.command.device, o.action) for o in found] == [("breaker-1", "close")]
+    assert [(o.device, o.action) for o in found] == [("breaker-1", "close")]
 
 
 def test_activation_of_a_resource_sets_its_power_signed_by_direction() -> None:
@@ -73,14 +79,86 @@ def test_activation_of_a_resource_sets_its_power_signed_by_direction() -> None:
     assert (found[0].action, found[0].setpoint) == ("setActivePower", -40.0)
 
 
-def test_control_signal_for_an_unmapped_device_is_refused() -> None:
-    with pytest.raises(OrderError, match="no command for device pump-9"):
-        orders(POINT_MAP, control_signal(device="pump-9", action="close"))
+def test_control_signal_for_an_unmapped_device_is_refused_with_the_reason() -> None:
+    [order] = orders(POINT_MAP, control_signal(device="pump-9", action="close"))
+    assert order.refusal == "the point map has no command for device pump-9"
 
 
-def test_setpoint_for_a_breaker_is_refused() -> None:
-    with pytest.raises(OrderError, match="cannot setActivePower"):
-        orders(POINT_MAP, control_signal(device="breaker-1", action="setActivePower", setpoint=5))
+def test_setpoint_for_a_breaker_is_refused_naming_the_command_type() -> None:
+    signal = control_signal(device="breaker-1", action="setActivePower", setpoint=5)
+    [order] = orders(POINT_MAP, signal)
+    assert order.refusal == (
+        "device breaker-1 cannot setActivePower: its command point "
+        "feeder-1.breaker-command is C_DC_NA_1"
+    )
+
+
+def test_a_message_of_another_type_asks_for_no_order() -> None:
+    with pytest.raises(OrderError, match="a Bid asks for no command"):
+        orders(POINT_MAP, {"type": "Bid", "id": "bid-1"})
+
+
+@pytest.mark.parametrize(
+    "signal",
+    [
+        control_signal(device="pump-9", action="close"),
+        control_signal(device="breaker-1", action="setActivePower", setpoint=5.0),
+    ],
+    ids=["unknown device", "set-point to a breaker"],
+)
+def test_an_order_the_point_map_cannot_carry_out_is_answered_as_failed_in_the_hub(
+    field_hub: FieldHub, substation: Substation, make_bridge: MakeBridge, signal: dict[str, Any]
+) -> None:
+    make_bridge(field_hub, substation)
+    assert field_hub.post(DSO, signal).status_code == 201
+    state, reason = eventually(lambda: outcome_of(field_hub, signal["id"]))
+    assert (state, substation.operations) == (FAILED, [])
+    assert reason == orders(POINT_MAP, signal)[0].refusal
+
+
+def test_an_activation_whose_window_has_passed_expires_without_operating_the_device(
+    field_hub: FieldHub, substation: Substation, make_bridge: MakeBridge
+) -> None:
+    substation.trip("feeder-1")
+    make_bridge(field_hub, substation)
+    start, end = datetime.now(UTC) - timedelta(minutes=20), datetime.now(UTC) - timedelta(minutes=5)
+    message = activation(device="breaker-1", start=start.isoformat(), end=end.isoformat())
+    assert field_hub.post(DSO, message).status_code == 201
+    state, reason = eventually(lambda: outcome_of(field_hub, message["id"]))
+    assert (state, substation.operations) == ("https://w3id.org/heila/ontology#Expired", [])
+    assert reason.endswith("not carried out late")
+
+
+def test_an_order_for_a_station_away_is_answered_as_failed_naming_the_station(
+    field_hub: FieldHub,
+    substation: Substation,
+    make_bridge: MakeBridge,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(control, "INTERROGATION_WAIT", 0.5)
+    bridge = make_bridge(field_hub, substation)
+    substation.stop()
+    station = POINT_MAP.stations[0]
+    eventually(lambda: bridge.link.away_for(station) > 0.5)
+    signal = control_signal(device="battery-1", action="setActivePower", setpoint=20.0)
+    assert field_hub.post(DSO, signal).status_code == 201
+    state, reason = eventually(lambda: outcome_of(field_hub, signal["id"]))
+    assert (state, reason) == (FAILED, "station substation-1 away: no IEC 104 link to it")
+
+
+def test_an_order_answered_before_a_restart_is_not_carried_out_again(
+    field_hub: FieldHub, substation: Substation, make_bridge: MakeBridge, tmp_path: Path
+) -> None:
+    substation.trip("feeder-1")
+    bridge = make_bridge(field_hub, substation)
+    field_hub.post(DSO, activation(device="breaker-1"))
+    eventually(lambda: bridge.outcomes)
+    bridge.stop()
+    substation.trip("feeder-1")  # someone opened it since: a second close would operate again
+    (tmp_path / "state-0" / "mailbox.json").write_text('{"after": 0}')  # read the log again
+    again = make_bridge(field_hub, substation, state=tmp_path / "state-0")
+    eventually(lambda: again.mailbox.after >= bridge.mailbox.after)
+    assert (again.outcomes, substation.operations) == ([], [("feeder-1", "breakerCommand")])
 
 
 def test_activation_closes_the_breaker_and_the_outcome_is_stored(
@@ -153,8 +231,26 @@ def test_a_command_unanswered_after_every_try_is_stored_as_failed_with_its_reaso
     outcome: Outcome = eventually(lambda: bridge.outcomes and bridge.outcomes[0])
     assert (outcome.confirmed, outcome.executed, outcome.failed is not None) == (None, None, True)
     state, reason = eventually(lambda: outcome_of(field_hub, message["id"]))
-    assert state == "https://w3id.org/heila/ontology#Failed"
+    assert state == FAILED
     assert reason.startswith("no confirmation") and reason.endswith("after 3 tries")
+
+
+def test_the_outcome_keeps_the_time_of_every_try(
+    field_hub: FieldHub, substation: Substation, make_bridge: MakeBridge
+) -> None:
+    substation.trip("feeder-1")
+    substation.faults.mute_commands = True
+    make_bridge(field_hub, substation, command_timeout=0.3)
+    message = activation(device="breaker-1")
+    field_hub.post(DSO, message)
+    eventually(lambda: outcome_of(field_hub, message["id"]))
+    [(signal,)] = field_hub.select(
+        "SELECT ?signal WHERE { ?signal heila:executes "
+        f"<https://w3id.org/heila/message/{message['id']}> }}"
+    )
+    stored = httpx.get(f"{field_hub.url}/messages/{signal.rsplit('/', 1)[1]}").json()
+    assert len(stored["triedAt"]) == 3
+    assert stored["sentAt"] == min(stored["triedAt"])
 
 
 def test_an_unconfirmed_execution_is_judged_by_the_status_point_and_not_retried(
@@ -169,8 +265,10 @@ def test_an_unconfirmed_execution_is_judged_by_the_status_point_and_not_retried(
     assert substation.operations == [("feeder-1", "breakerCommand")]
 
 
-def test_orders_name_the_activation_they_carry_out() -> None:
+def test_orders_name_the_activation_they_carry_out_and_its_window() -> None:
     message = activation(device="battery-2", power=12.5)
+    command = POINT_MAP.commands["battery-2"]
+    end = datetime.fromisoformat(message["end"])
     assert orders(POINT_MAP, message) == [
-        Order(POINT_MAP.commands["battery-2"], "setActivePower", 12.5, message["id"], DSO)
+        Order("battery-2", "setActivePower", 12.5, message["id"], message["id"], DSO, end, command)
     ]

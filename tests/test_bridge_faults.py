@@ -124,3 +124,31 @@ def test_a_value_outside_the_point_map_is_logged_and_the_rest_still_flows(
         eventually(lambda: breaker_readings(field_hub))
     assert bridge.converter.outside_map > 0
     assert "address 2000, which the point map does not name" in caplog.text
+
+
+def test_a_point_mapped_with_the_wrong_type_is_named_once_and_not_asked_for_again(
+    field_hub: FieldHub,
+    substation: Substation,
+    make_bridge: MakeBridge,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    text = pointmap.default_files()[0].read_text()
+    wrong = text.replace(
+        'iec:address 1000 ; iec:type "M_ME_TF_1"', 'iec:address 1000 ; iec:type "M_ME_NC_1"'
+    )
+    mistyped = tmp_path / "mistyped.ttl"
+    mistyped.write_text(wrong)
+    named = (
+        "station 1 sends M_ME_TF_1 for point feeder-1.voltage-l1 (address 1000), which the "
+        "point map types M_ME_NC_1"
+    )
+    with caplog.at_level(logging.WARNING, logger="heila.bridge.link"):
+        bridge = make_bridge(field_hub, substation, maps=[mistyped], wait=None)
+        eventually(lambda: named in caplog.text, 20)
+        eventually(lambda: bridge.link.connected and breaker_readings(field_hub), 20)
+        warned = caplog.text.count("interrogation unconfirmed or incomplete")
+        substation.restart()  # the bridge interrogates again, and waits for the point no more
+        eventually(lambda: breaker_readings(field_hub) > 1, 20)
+    assert caplog.text.count(named) == 1
+    assert caplog.text.count("interrogation unconfirmed or incomplete") == warned

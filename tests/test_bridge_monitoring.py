@@ -1,14 +1,16 @@
 """Monitoring direction: what the stations report lands in the hub as Measurement readings."""
 
+import struct
 import time
-from datetime import datetime
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 import c104
 import httpx
 from bridge_fixtures import ACTOR, FieldHub, MakeBridge, eventually
 
 from actors.bridge import pointmap
-from actors.bridge.monitoring import Converter, Sample
+from actors.bridge.monitoring import Converter, Sample, device_time, scaled
 from substation.server import Substation
 
 POINT_MAP = pointmap.load(pointmap.default_files())
@@ -30,6 +32,31 @@ def test_reading_carries_point_unit_quantity_and_both_times() -> None:
         "receivedAt": "2026-01-02T03:04:05.700000+00:00",
         "point": "feeder-1.voltage-l1",
     }
+
+
+def float32(value: float) -> float:
+    """The value as it crosses an IEC 104 link as a short float."""
+    return float(struct.unpack("<f", struct.pack("<f", value))[0])
+
+
+def test_a_short_float_is_stored_as_the_decimal_the_device_meant() -> None:
+    _, reading = Converter(POINT_MAP, ACTOR).reading(sample(1000, float32(231.636))) or (None, {})
+    assert (float32(231.636), reading["value"]) == (231.63600158691406, 231.636)
+
+
+def test_a_scale_is_applied_in_decimal() -> None:
+    assert (1168.0 * 0.1, scaled(float32(1168.0), 0.1, "M_ME_NC_1")) == (116.80000000000001, 116.8)
+
+
+def test_a_scaled_integer_type_keeps_every_digit() -> None:
+    assert scaled(2_147_483_647.0, 1.0, "M_ME_NB_1") == 2_147_483_647.0
+
+
+def test_a_device_time_is_read_in_its_stations_zone() -> None:
+    # c104 hands back the stamp's fields read as UTC, rendered in the bridge host's zone
+    stamp = datetime(2026, 6, 1, 12, 0).replace(tzinfo=UTC).astimezone().replace(tzinfo=None)
+    helsinki = device_time(stamp, ZoneInfo("Europe/Helsinki"))
+    assert helsinki == datetime(2026, 6, 1, 9, 0, tzinfo=UTC)
 
 
 def test_quality_flags_appear_only_when_not_good() -> None:
@@ -117,3 +144,17 @@ def test_the_latest_value_of_every_point_is_answered_by_a_named_query(
         return None
 
     eventually(lambda: latest_voltage() == 232.5)
+
+
+def test_a_value_crosses_the_link_and_lands_without_float32_noise(
+    field_hub: FieldHub, substation: Substation, make_bridge: MakeBridge
+) -> None:
+    make_bridge(field_hub, substation)
+    substation.report(1, 1000, 231.636)
+    eventually(lambda: "231.636" in {row[0] for row in field_hub.select(VOLTAGES)})
+
+
+VOLTAGES = (
+    "SELECT ?value WHERE { ?r heila:point <https://w3id.org/heila/point/feeder-1.voltage-l1> ; "
+    "rdf:value ?value }"
+)

@@ -60,6 +60,18 @@ def test_a_breaker_command_cannot_set_active_power_on_activation(tmp_path: Path)
         pointmap.load([bad])
 
 
+def test_a_station_time_zone_that_does_not_exist_is_refused_by_name(tmp_path: Path) -> None:
+    bad = edited(tmp_path, "iec:port 2404 .", 'iec:port 2404 ; iec:timeZone "Europe/Espoo" .')
+    with pytest.raises(pointmap.PointMapError, match="substation-1 timeZone: no time zone"):
+        pointmap.load([bad])
+
+
+def test_a_station_time_zone_is_read_from_the_map(tmp_path: Path) -> None:
+    zoned = edited(tmp_path, "iec:port 2404 .", 'iec:port 2404 ; iec:timeZone "Europe/Helsinki" .')
+    [station] = pointmap.load([zoned]).stations
+    assert str(station.zone) == "Europe/Helsinki"
+
+
 def test_a_file_that_is_not_turtle_is_refused_with_its_name(tmp_path: Path) -> None:
     bad = tmp_path / "broken.ttl"
     bad.write_text("point:x a iec:Point")

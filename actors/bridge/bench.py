@@ -102,6 +102,7 @@ def field(
             mqtt=bench.broker.url,
             session=f"heila-bridge-bench-{time.time_ns()}",
             buffer=Path(folder),
+            state=Path(folder) / "state",
             endpoints={station.name: (station.host, station.port)},
         )
         bridge = Bridge(settings, pointmap.load(pointmap.default_files()), outcomes.put)

@@ -1,20 +1,22 @@
 """Control direction: activations and control signals become IEC 104 commands, and back.
 
 An Activation Notification or a Control Signal addressed to the bridge's microgrid becomes an
-order for one device of the point map. The order is sent with select-before-operate, and its
+order for one device of the point map, and every order gets an answer: a Control Signal that
+records its outcome and refers to it (`activation` for an activation, `order` for a control
+signal). The order is sent with select-before-operate, and its
 outcome is decided by the device's status point, never by c104's answer alone: c104 can report
 a failure for a command the device executed. A retry is sent only while the status point shows
-the order not carried out, so it never operates twice. The outcome (sent, confirmed, executed
-or failed with the reason, each with its time) is recorded in the hub as a Control Signal
-that executes the activation.
+the order not carried out, so it never operates twice. An order the point map cannot carry out
+(unknown device, a set-point for a breaker) fails with that reason; one whose window has passed
+expires and is not carried out late. The outcome keeps each try's time; its id follows from the
+order, so recording it again after a restart stores nothing new.
 """
 
-import itertools
+import hashlib
 import logging
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from actors.bridge.link import Link
@@ -25,27 +27,44 @@ log = logging.getLogger("heila.bridge.control")
 
 ACTIONS = frozenset({"close", "open", "setActivePower"})
 INTERROGATION_WAIT = 5.0
-"""Seconds an order waits for its status point's first value after the bridge starts."""
+"""Seconds an order waits for its status point's first value after the bridge starts, and for
+a lost station to come back: one that has been away longer fails the order at once."""
 BREAKER_TARGET = {"close": DOUBLE_POINT["ON"], "open": DOUBLE_POINT["OFF"]}
+ORDER_LIFETIME = timedelta(minutes=15)
+"""How long a Control Signal, which has no window of its own, may wait to be carried out."""
 
 
 class OrderError(ValueError):
-    """A notification the bridge cannot turn into a command (unknown device, wrong action)."""
+    """A message that asks for no device's command (another type, or an activation that names
+    no device when the point map acts on none)."""
 
 
 @dataclass(frozen=True)
 class Order:
-    """What a device must do, and on whose behalf."""
+    """What a device must do, on whose behalf, and until when."""
 
-    command: Command
+    device: str
     action: str
     """"close", "open" or "setActivePower" """
     setpoint: float | None
     """kW, for setActivePower"""
+    source: str
+    """id of the message that asked for the order, which its outcome answers"""
     activation: str | None
     """id of the Activation Notification this order carries out"""
     requested_by: str
     """the actor to tell of the outcome"""
+    until: datetime | None
+    """the end of the order's window: it is not carried out later"""
+    command: Command | None
+    """the point map's command for the device; None when it has none"""
+    refusal: str | None = None
+    """why the order cannot be carried out at all"""
+
+    @property
+    def key(self) -> str:
+        """The order's identity: one device's part of one message."""
+        return f"{self.source}/{self.device}"
 
 
 @dataclass(frozen=True)
@@ -53,52 +72,82 @@ class Outcome:
     order: Order
     notified: datetime | None = None
     """when the bridge heard of the notification that asked for the order"""
-    sent: datetime | None = None
+    tries: tuple[datetime, ...] = ()
+    """when the command was sent, once per try"""
     confirmed: datetime | None = None
     """the device acknowledged the command (ACT_CON)"""
     executed: datetime | None = None
     """the status point shows the order carried out"""
     failed: datetime | None = None
+    expired: datetime | None = None
+    """the order's window had passed when the bridge could act"""
     reason: str | None = None
 
+    @property
+    def sent(self) -> datetime | None:
+        """When the command was first sent."""
+        return self.tries[0] if self.tries else None
 
-def orders(point_map: PointMap, message: dict[str, Any]) -> list[Order]:
-    """The orders a notification asks for: one per device it concerns."""
-    sender = str(message.get("sender", ""))
+
+def orders(
+    point_map: PointMap, message: dict[str, Any], lifetime: timedelta = ORDER_LIFETIME
+) -> list[Order]:
+    """The orders a message asks for: one per device it concerns, each with its window's end;
+    an order the point map cannot carry out comes with its refusal."""
     if message.get("type") == "ControlSignal":
-        command = _command(point_map, str(message.get("device")))
-        action = str(message.get("action"))
-        if action not in ACTIONS or (command.type == BREAKER_COMMAND) == (
-            action == "setActivePower"
-        ):
-            raise OrderError(f"device {command.device} cannot {action}")
-        setpoint = message.get("setpoint")
-        return [Order(command, action, _number(setpoint), message.get("activation"), sender)]
+        device = str(message.get("device"))
+        order = Order(
+            device,
+            str(message.get("action")),
+            _number(message.get("setpoint")),
+            str(message.get("id")),
+            message.get("activation"),
+            str(message.get("sender", "")),
+            datetime.fromisoformat(str(message["time"])) + lifetime,
+            point_map.commands.get(device),
+        )
+        return [replace(order, refusal=_refusal(order))]
     if message.get("type") != "ActivationNotification":
         raise OrderError(f"a {message.get('type')} asks for no command")
+    until = datetime.fromisoformat(str(message["end"])) if "end" in message else None
     if "device" in message:
-        commands = [_command(point_map, str(message["device"]))]
+        devices = [str(message["device"])]
     else:
-        commands = [c for c in point_map.commands.values() if c.on_activation]
-    if not commands:
+        devices = [c.device for c in point_map.commands.values() if c.on_activation]
+    if not devices:
         raise OrderError("the activation names no device and the point map acts on none")
-    return [_activation_order(c, message, sender) for c in commands]
+    return [_activation_order(point_map, device, message, until) for device in devices]
 
 
-def _activation_order(command: Command, message: dict[str, Any], sender: str) -> Order:
+def _activation_order(
+    point_map: PointMap, device: str, message: dict[str, Any], until: datetime | None
+) -> Order:
     """Breakers close unless the point map says otherwise; resources follow ±power (up feeds)."""
-    if command.type == BREAKER_COMMAND:
-        return Order(command, command.on_activation or "close", None, message["id"], sender)
-    power = float(message.get("power", 0.0))
-    setpoint = power if message.get("flexibilityType", "up") == "up" else -power
-    return Order(command, "setActivePower", setpoint, message["id"], sender)
+    command = point_map.commands.get(device)
+    if command is not None and command.type == BREAKER_COMMAND:
+        action, setpoint = command.on_activation or "close", None
+    else:
+        power = float(message.get("power", 0.0))
+        action = "setActivePower"
+        setpoint = power if message.get("flexibilityType", "up") == "up" else -power
+    source, sender = str(message["id"]), str(message.get("sender", ""))
+    order = Order(device, action, setpoint, source, source, sender, until, command)
+    return replace(order, refusal=_refusal(order))
 
 
-def _command(point_map: PointMap, device: str) -> Command:
-    try:
-        return point_map.commands[device]
-    except KeyError:
-        raise OrderError(f"the point map has no command for device {device}") from None
+def _refusal(order: Order) -> str | None:
+    """Why the point map cannot carry the order out, if it cannot."""
+    command = order.command
+    if command is None:
+        return f"the point map has no command for device {order.device}"
+    if order.action not in ACTIONS:
+        return f"device {order.device} cannot {order.action}"
+    if (command.type == BREAKER_COMMAND) == (order.action == "setActivePower"):
+        return (
+            f"device {order.device} cannot {order.action}: its command point {command.id} "
+            f"is {command.type}"
+        )
+    return None
 
 
 def _number(value: Any) -> float | None:
@@ -114,19 +163,29 @@ class Operator:
         self.retries = retries
 
     def carry_out(self, order: Order, notified: datetime | None = None) -> Outcome:
-        feedback = order.command.feedback
-        if not self.link.wait_for(lambda: self.link.known(feedback), INTERROGATION_WAIT):
-            reason = f"status point {feedback.id} unknown: the station has not reported it"
-            return Outcome(order, notified, failed=_now(), reason=reason)
-        done = self._done(order)
-        if done():
-            log.info("%s already %s: nothing sent", order.command.device, order.action)
-            return Outcome(order, notified, executed=_now())
-        value: float | str = order.setpoint if order.setpoint is not None else order.action
         outcome = Outcome(order, notified)
+        if order.refusal is not None or order.command is None:
+            return replace(outcome, failed=_now(), reason=order.refusal)
+        if order.until is not None and _now() > order.until:
+            reason = f"its window ended at {order.until.isoformat()}: not carried out late"
+            return replace(outcome, expired=_now(), reason=reason)
+        command = order.command
+        feedback = command.feedback
+        patience = max(0.0, INTERROGATION_WAIT - self.link.away_for(command.station))
+        if not self.link.wait_for(lambda: self.link.known(feedback), patience):
+            if not self.link.reached(command.station):
+                reason = f"station {command.station.id} away: no IEC 104 link to it"
+            else:
+                reason = f"status point {feedback.id} unknown: the station has not reported it"
+            return replace(outcome, failed=_now(), reason=reason)
+        done = self._done(command, order)
+        if done():
+            log.info("%s already %s: nothing sent", order.device, order.action)
+            return replace(outcome, executed=_now())
+        value: float | str = order.setpoint if order.setpoint is not None else order.action
         for attempt in range(1 + self.retries):
-            outcome = replace(outcome, sent=_now())
-            confirmed = self.link.operate(order.command, value)
+            outcome = replace(outcome, tries=(*outcome.tries, _now()))
+            confirmed = self.link.operate(command, value)
             if confirmed:
                 outcome = replace(outcome, confirmed=_now())
             if self.link.wait_for(done, self.timeout):
@@ -134,16 +193,14 @@ class Operator:
             if confirmed:
                 reason = f"device confirmed, but status stayed unchanged for {self.timeout:g} s"
                 return replace(outcome, failed=_now(), reason=reason)
-            log.warning(
-                "%s: no confirmation and no change (try %d)", order.command.device, attempt + 1
-            )
+            log.warning("%s: no confirmation and no change (try %d)", order.device, attempt + 1)
         tries = 1 + self.retries
         reason = f"no confirmation from the device and status unchanged after {tries} tries"
         return replace(outcome, failed=_now(), reason=reason)
 
-    def _done(self, order: Order) -> Callable[[], bool]:
-        feedback = order.command.feedback
-        if order.command.type == BREAKER_COMMAND:
+    def _done(self, command: Command, order: Order) -> Callable[[], bool]:
+        feedback = command.feedback
+        if command.type == BREAKER_COMMAND:
             target = BREAKER_TARGET[order.action]
             return lambda: (
                 DOUBLE_POINT.get(getattr(self.link.status(feedback), "name", ""), -1.0) == target
@@ -157,22 +214,33 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-_ids = itertools.count(1)
-_boot = f"{time.time_ns():x}"
+def outcome_id(order: Order, actor: str) -> str:
+    """The id of the Control Signal that answers the order: the same after any restart."""
+    digest = hashlib.sha256(order.key.encode()).hexdigest()[:32]
+    return f"{actor}-outcome-{digest}"
+
+
+def state(outcome: Outcome) -> str:
+    if outcome.expired:
+        return "expired"
+    return "failed" if outcome.failed else "executed"
 
 
 def record(outcome: Outcome, actor: str) -> dict[str, Any]:
-    """The outcome as a Control Signal in the plain-JSON form: the command with its times."""
+    """The outcome as a Control Signal in the plain-JSON form: the order it answers, the
+    command, and its times."""
     order = outcome.order
     signal: dict[str, Any] = {
         "type": "ControlSignal",
-        "id": f"{actor}-command-{_boot}-{next(_ids)}",
+        "id": outcome_id(order, actor),
         "sender": actor,
         "time": _now().isoformat(),
-        "device": order.command.device,
+        "device": order.device,
         "action": order.action,
-        "state": "failed" if outcome.failed else "executed",
+        "state": state(outcome),
     }
+    if order.source != order.activation:
+        signal["order"] = order.source
     if order.requested_by and order.requested_by != actor:
         signal["recipients"] = [order.requested_by]
     if order.setpoint is not None:
@@ -180,8 +248,10 @@ def record(outcome: Outcome, actor: str) -> dict[str, Any]:
     if order.activation is not None:
         signal["activation"] = order.activation
     times = [("sentAt", outcome.sent), ("confirmedAt", outcome.confirmed)]
-    times += [("executedAt", outcome.executed), ("failedAt", outcome.failed)]
+    times += [("executedAt", outcome.executed), ("failedAt", outcome.failed or outcome.expired)]
     signal.update({name: moment.isoformat() for name, moment in times if moment is not None})
+    if outcome.tries:
+        signal["triedAt"] = [moment.isoformat() for moment in outcome.tries]
     if outcome.reason:
         signal["failureReason"] = outcome.reason
     return signal

@@ -6,8 +6,13 @@ missed the interrogation in about one connect of eight here). A dropped link is 
 growing pauses (reconnect.py), so each station endpoint has a c104 client of its own.
 Callbacks run on lib60870's receive thread, so they only enqueue a `Sample` and wake whoever
 waits for a status point. Addresses the point map does not name are counted and logged, never
-reported. Over TLS, c104 speaks plain TCP to a `Tunnel` per station endpoint, which carries it
-on over TLS (tunnel.py says why).
+reported. c104 drops a value silently when the station sends it with another type than the
+point map gives its address, and with it the rest of that message: when an interrogation stays
+incomplete, the link reads the raw messages (asdu.py), names each such point once with both
+types, takes it in with the type sent (so the rest of its messages flows) without reporting it,
+and stops waiting for it.
+Over TLS, c104 speaks plain TCP to a `Tunnel` per station endpoint, which carries it on over
+TLS (tunnel.py says why).
 """
 
 import logging
@@ -21,6 +26,7 @@ from pathlib import Path
 
 import c104
 
+from actors.bridge import asdu
 from actors.bridge.monitoring import Sample
 from actors.bridge.pointmap import BREAKER_COMMAND, Command, Point, PointMap, Station
 from actors.bridge.reconnect import Reconnects
@@ -73,6 +79,8 @@ class Link:
         self.point_map = point_map
         self._samples = samples
         self._changed = threading.Condition()
+        self._values = 0
+        """values received so far: a waiter sees whether one came while it looked"""
         self._command_timeout_ms = command_timeout_ms
         self._clients: dict[str, c104.Client] = {}
         """one client per station endpoint (host:port), so each link can be paused alone"""
@@ -82,6 +90,14 @@ class Link:
         """the station endpoint behind each address c104 connects to (a tunnel's, over TLS)"""
         self._opened: queue.SimpleQueue[c104.Connection | None] = queue.SimpleQueue()
         self._seen: set[tuple[int, int]] = set()
+        self._lost_at: dict[int, float] = {}
+        """when each unreachable station's link was lost (monotonic), by common address"""
+        self._mistyped: dict[tuple[int, int], str] = {}
+        """mapped points the station sends with another type: the type it sends"""
+        self._retyped: set[tuple[int, int]] = set()
+        """mistyped points that c104 now takes in with the type sent"""
+        self._reading_raw: set[tuple[str, int]] = set()
+        """connections (ip, port) whose raw messages are read for mistyped points"""
         self._stations: dict[int, c104.Station] = {}
         for station in point_map.stations:
             host, port = (endpoints or {}).get(station.id, (station.host, station.port))
@@ -124,6 +140,16 @@ class Link:
         """The TLS tunnels c104 connects through, one per station endpoint (none without TLS)."""
         return list(self._tunnels.values())
 
+    def reached(self, station: Station) -> bool:
+        """The station's link is open and data transfer started (not muted)."""
+        connection = self._stations[station.common_address].connection
+        return connection is not None and connection.is_connected and not connection.is_muted
+
+    def away_for(self, station: Station) -> float:
+        """Seconds since the station's link was lost; 0 while it is up or was never up."""
+        lost = self._lost_at.get(station.common_address)
+        return 0.0 if lost is None else time.monotonic() - lost
+
     def known(self, point: Point) -> bool:
         """A value of the point has been received since its link last opened."""
         return (point.station.common_address, point.address) in self._seen
@@ -133,9 +159,23 @@ class Link:
         return self._c104_point(point.station, point.address).value
 
     def wait_for(self, condition: Callable[[], bool], timeout: float) -> bool:
-        """Wait until a received value makes `condition` true."""
-        with self._changed:
-            return self._changed.wait_for(condition, timeout)
+        """Wait until a received value makes `condition` true.
+
+        `condition` may read c104's points, so it runs outside the lock that c104's receive
+        thread takes for each value: holding it there deadlocked the bridge at times.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            with self._changed:
+                seen = self._values
+            if condition():
+                return True
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            with self._changed:
+                if self._values == seen:
+                    self._changed.wait(remaining)
 
     def operate(self, command: Command, value: float | str) -> bool:
         """Send a command with select-before-operate; True if the device confirmed it.
@@ -208,11 +248,16 @@ class Link:
 
     def _on_state_change(self, connection: c104.Connection, state: c104.ConnectionState) -> None:
         log.info("IEC 104 link to %s: %s", self._station_at(connection), state.name)
+        addresses = {station.common_address for station in connection.stations}
         if state == c104.ConnectionState.OPEN:
+            for address in addresses:
+                self._lost_at.pop(address, None)
             self._opened.put(connection)
         elif state == c104.ConnectionState.CLOSED_AWAIT_RECONNECT:
-            lost = {station.common_address for station in connection.stations}
-            self._seen = {key for key in self._seen if key[0] not in lost}
+            now = time.monotonic()
+            for address in addresses:
+                self._lost_at.setdefault(address, now)
+            self._seen = {key for key in self._seen if key[0] not in addresses}
             self._reconnects.lost(self._station_at(connection))
 
     def _initialise(self) -> None:
@@ -244,7 +289,15 @@ class Link:
 
     def _complete(self, connection: c104.Connection) -> bool:
         addresses = {station.common_address for station in connection.stations}
-        return all(key in self._seen for key in self.point_map.points if key[0] in addresses)
+        return all(self._expected(address) <= self._seen for address in addresses)
+
+    def _expected(self, common_address: int) -> set[tuple[int, int]]:
+        """The station's mapped points that a general interrogation must bring."""
+        return {
+            key
+            for key in self.point_map.points
+            if key[0] == common_address and key not in self._mistyped
+        }
 
     def _initialise_link(self, connection: c104.Connection) -> None:
         """Initialise the link's stations; once all have answered, its reconnect pause resets."""
@@ -258,7 +311,18 @@ class Link:
             for _attempt in range(3):
                 if not connection.is_connected or self._interrogated(connection, ca):
                     break
-                log.warning("station %d: interrogation unconfirmed or incomplete: again", ca)
+                self._read_raw(connection)
+                self._retype(ca)
+                missing = sorted(
+                    self.point_map.points[key].id for key in self._expected(ca) - self._seen
+                )
+                log.warning(
+                    "station %d: interrogation unconfirmed or incomplete (%d mapped points "
+                    "missing: %s): again",
+                    ca,
+                    len(missing),
+                    ", ".join(missing[:5]) + (", ..." if len(missing) > 5 else ""),
+                )
             if not connection.clock_sync(common_address=ca):
                 log.warning("station %d did not confirm the clock synchronisation", ca)
 
@@ -267,9 +331,47 @@ class Link:
 
         The confirmation itself is not awaited as proof: c104 misses some, the values tell.
         """
-        expected = {(ca, address) for ca, address in self.point_map.points if ca == common_address}
         connection.interrogation(common_address=common_address)
-        return self.wait_for(lambda: expected <= self._seen, INTERROGATION_TIMEOUT)
+        return self.wait_for(
+            lambda: self._expected(common_address) <= self._seen, INTERROGATION_TIMEOUT
+        )
+
+    def _read_raw(self, connection: c104.Connection) -> None:
+        """Read the connection's raw messages from now on, to find points of the wrong type."""
+        key = (connection.ip, connection.port)
+        if key not in self._reading_raw:
+            self._reading_raw.add(key)
+            connection.on_receive_raw(callable=self._on_raw)
+
+    def _retype(self, common_address: int) -> None:
+        """Let c104 take in the station's mistyped points with the type sent, unreported: else
+        it drops every message that holds one, mapped values included."""
+        station = self._stations[common_address]
+        for key, sent in list(self._mistyped.items()):
+            if key[0] == common_address and key not in self._retyped:
+                self._retyped.add(key)
+                station.remove_point(io_address=key[1])
+                station.add_point(io_address=key[1], type=getattr(c104.Type, sent))
+
+    def _on_raw(self, connection: c104.Connection, data: bytes) -> None:
+        for common_address, address, sent in asdu.objects(data):
+            point = self.point_map.point(common_address, address)
+            if point is None or point.type == sent or (common_address, address) in self._mistyped:
+                continue
+            self._mistyped[common_address, address] = sent
+            log.error(
+                "station %d sends %s for point %s (address %d), which the point map types %s: "
+                "its values are dropped until the map's iec:type says %s",
+                common_address,
+                sent,
+                point.id,
+                address,
+                point.type,
+                sent,
+            )
+            with self._changed:
+                self._values += 1
+                self._changed.notify_all()
 
     def _on_value(
         self, point: c104.Point, previous_info: c104.Information, message: c104.IncomingMessage
@@ -287,6 +389,7 @@ class Link:
             )
         )
         with self._changed:
+            self._values += 1
             self._changed.notify_all()
         return c104.ResponseState.NONE
 

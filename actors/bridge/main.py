@@ -2,7 +2,9 @@
 
 It runs four things side by side: the IEC 104 link (c104's threads), the monitoring loop
 (samples to Measurement messages to the hub), the MQTT subscription to the microgrid's
-notifications, and the command worker that carries out one order at a time.
+notifications, and the command worker that carries out one order at a time. The worker also
+reads from the hub what it missed, on every broker (re)connect and after a quiet while
+(actors.mailbox), and skips any order it has answered already (ledger.py).
 """
 
 import argparse
@@ -12,9 +14,10 @@ import os
 import queue
 import signal
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -25,15 +28,20 @@ from paho.mqtt.enums import CallbackAPIVersion
 from actors.bridge import pointmap
 from actors.bridge.buffer import DiskBuffer
 from actors.bridge.control import Operator, OrderError, Outcome, orders, record
+from actors.bridge.ledger import Ledger
 from actors.bridge.link import Link, Tls
 from actors.bridge.monitoring import Converter, Sample, pump
 from actors.bridge.uplink import Uplink
+from actors.hubclient import HubClient, Unavailable
+from actors.mailbox import Mailbox
 from hub.errors import UsageError
 
 log = logging.getLogger("heila.bridge")
 
 TOPICS = ("ActivationNotification", "ControlSignal")
 """The notifications the bridge acts on, on heila/v1/{actor}/{type}."""
+CATCH_UP = "catch up"
+"""The command worker's cue to read from the hub what it missed."""
 
 
 @dataclass(frozen=True)
@@ -47,6 +55,12 @@ class Settings:
     """MQTT client id of a persistent session, so activations sent while the bridge was away
     still arrive; default heila-bridge-{actor}"""
     buffer: Path = Path("var/bridge-buffer")
+    state: Path = Path("var/bridge-state")
+    """what the bridge has handled: its place in the hub's log and the orders it answered"""
+    order_lifetime: float = 900.0
+    """seconds a Control Signal (which has no window) may wait to be carried out"""
+    catch_up_every: float = 10.0
+    """seconds without a catch-up after which the bridge reads what it may have missed"""
     endpoints: dict[str, tuple[str, int]] = field(default_factory=dict)
     tls: Tls | None = None
     command_timeout: float = 1.0
@@ -89,8 +103,12 @@ class Bridge:
         self.operator = Operator(
             self.link, timeout=settings.command_timeout, retries=settings.command_retries
         )
+        self.hub = HubClient(settings.hub, settings.token)
+        self.mailbox = Mailbox(settings.actor, settings.state / "mailbox.json")
+        self.ledger = Ledger(settings.state / "orders")
+        self._caught_up_at = 0.0
         self._on_outcome = on_outcome
-        self._notifications: queue.SimpleQueue[tuple[dict[str, Any], datetime] | None] = (
+        self._notifications: queue.SimpleQueue[tuple[dict[str, Any], datetime] | str | None] = (
             queue.SimpleQueue()
         )
         self._running = False
@@ -106,6 +124,10 @@ class Bridge:
         self._mqtt.on_message = self._on_mqtt_message
 
     def start(self) -> None:
+        try:
+            self.mailbox.begin(self.hub)
+        except Unavailable as error:  # the first catch-up places the cursor instead
+            log.warning("the hub is away, the log's end is read later: %s", error)
         self._running = True
         self.link.start()
         for name, target in (("monitoring", self._monitor), ("commands", self._command_loop)):
@@ -126,6 +148,7 @@ class Bridge:
             thread.join(timeout=10)
         self.uplink.keep(self.converter.messages(_drain(self.samples)))
         self.uplink.close()
+        self.hub.close()
 
     @property
     def subscribed(self) -> bool:
@@ -137,6 +160,7 @@ class Bridge:
     def _on_mqtt_connect(self, client: mqtt.Client, *_: Any) -> None:
         for kind in TOPICS:
             client.subscribe(f"heila/v1/{self.settings.actor}/{kind}", qos=1)
+        self._notifications.put(CATCH_UP)
 
     def _on_mqtt_message(
         self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage
@@ -147,28 +171,63 @@ class Bridge:
             log.warning("unreadable notification on %s: ignored", message.topic)
 
     def _command_loop(self) -> None:
-        while (item := self._notifications.get()) is not None:
-            notification, heard = item
+        while True:
+            due = self._caught_up_at + self.settings.catch_up_every - time.monotonic()
             try:
-                self._act_on(notification, heard)
-            except Exception:  # one bad notification must not stop the worker
-                log.exception("notification %s could not be handled", notification.get("id"))
+                item = CATCH_UP if due <= 0 else self._notifications.get(timeout=due)
+            except queue.Empty:
+                continue
+            if item is None:
+                return
+            try:
+                self._take(item)
+            except Exception:  # one bad notification, or the hub away, must not stop the worker
+                log.exception("the command worker could not go on with %s", item)
 
-    def _act_on(self, notification: dict[str, Any], heard: datetime) -> None:
-        message = notification.get("payload") or self.uplink.fetch(str(notification.get("id")))
-        if message is None or message.get("sender") == self.settings.actor:
+    def _take(self, item: tuple[dict[str, Any], datetime] | str) -> None:
+        if isinstance(item, str):
+            self._caught_up_at = time.monotonic()
+            try:
+                handled = self.mailbox.catch_up(self.hub, self._act_on_now, self._wanted)
+            except Unavailable as error:
+                log.warning(
+                    "cannot catch up now, again in %g s: %s", self.settings.catch_up_every, error
+                )
+                return
+            if handled:
+                log.info("caught up on %d orders stored while the bridge was away", handled)
+            return
+        notification, heard = item
+        if notification.get("type") in TOPICS:
+            self.mailbox.deliver(notification, self.hub, lambda m: self._act_on(m, heard))
+
+    def _wanted(self, entry: dict[str, Any]) -> bool:
+        return entry.get("type") in TOPICS and entry.get("sender") != self.settings.actor
+
+    def _act_on_now(self, message: dict[str, Any]) -> None:
+        """Act on a message found in the hub's log: the bridge hears of it now."""
+        self._act_on(message, datetime.now(UTC))
+
+    def _act_on(self, message: dict[str, Any], heard: datetime) -> None:
+        if not self._running:  # left for the next start, which reads it from the hub's log
+            raise Unavailable("the bridge is stopping")
+        if message.get("sender") == self.settings.actor:
             return
         try:
-            found = orders(self.point_map, message)
+            found = orders(self.point_map, message, timedelta(seconds=self.settings.order_lifetime))
         except OrderError as error:
             log.warning("%s %s: %s", message.get("type"), message.get("id"), error)
             return
         for order in found:
+            if order.key in self.ledger:
+                log.info("order %s answered before: skipped", order.key)
+                continue
             outcome = self.operator.carry_out(order, heard)
-            log.info("%s %s: %s", order.command.device, order.action, outcome.reason or "executed")
+            log.info("%s %s: %s", order.device, order.action, outcome.reason or "executed")
             self.uplink.send(
                 "application/json", json.dumps(record(outcome, self.settings.actor)).encode()
             )
+            self.ledger.answered(order.key)
             if self._on_outcome is not None:
                 self._on_outcome(outcome)
 
@@ -201,6 +260,18 @@ def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
         help="reach a station elsewhere than its point map says",
     )
     parser.add_argument("--buffer", type=Path, default=Settings.buffer, help="on-disk buffer")
+    parser.add_argument(
+        "--state",
+        type=Path,
+        default=Settings.state,
+        help="folder that keeps what the bridge has handled: keep it across restarts",
+    )
+    parser.add_argument(
+        "--order-lifetime",
+        type=float,
+        default=Settings.order_lifetime,
+        help="seconds a Control Signal may wait to be carried out before it expires",
+    )
     parser.add_argument("--command-timeout", type=float, default=Settings.command_timeout)
     parser.add_argument("--command-retries", type=int, default=Settings.command_retries)
     parser.add_argument("--tls-cert", type=Path, help="the bridge's certificate (PEM) for TLS")
@@ -227,12 +298,16 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("the hub needs a bearer token: --token or HEILA_TOKEN")
     if args.command_timeout <= 0 or args.command_retries < 0:
         raise UsageError("--command-timeout must be positive and --command-retries not negative")
+    if args.order_lifetime <= 0:
+        raise UsageError("--order-lifetime must be positive")
     settings = Settings(
         hub=args.hub,
         token=args.token,
         actor=args.actor,
         mqtt=args.mqtt,
         buffer=args.buffer,
+        state=args.state,
+        order_lifetime=args.order_lifetime,
         endpoints=dict(_endpoint(text, point_map) for text in args.endpoint),
         tls=_tls(args),
         command_timeout=args.command_timeout,

@@ -2,7 +2,11 @@
 
 The c104 callback only enqueues a raw `Sample`; this module turns samples into readings (the
 lean model: point, value, unit, quantity, device time, receive time, quality flags only when
-not good) and groups them into one Measurement per feeder. Batches are whatever has queued up
+not good) and groups them into one Measurement per feeder. A value is stored as the device
+meant it: IEC 104 short floats are float32, so a device's 231.636 arrives as
+231.63600158691406; it is read as the shortest decimal that is the same float32, and the point's
+scale is applied in decimal (1168 times 0.1 is 116.8, not 116.80000000000001). A device time stamp
+is read in its station's time zone and stored in UTC. Batches are whatever has queued up
 while the previous one was being delivered: one value travels alone at once, a burst travels
 together, so light traffic gets no added latency and heavy traffic gets large batches.
 """
@@ -10,10 +14,13 @@ together, so light traffic gets no added latency and heavy traffic gets large ba
 import itertools
 import logging
 import queue
+import struct
 import time
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any, NamedTuple
+from zoneinfo import ZoneInfo
 
 from actors.bridge.pointmap import PointMap
 
@@ -31,6 +38,9 @@ QUALITY_FLAGS = (
 DOUBLE_POINT = {"INTERMEDIATE": 0.0, "OFF": 1.0, "ON": 2.0, "INDETERMINATE": 3.0}
 """A breaker's double-point state as the reading's value (IEC DPI: 1 open, 2 closed)."""
 
+SHORT_FLOATS = frozenset({"M_ME_NC_1", "M_ME_TF_1"})
+"""The measured-value types sent as IEEE 754 float32."""
+
 MAX_BATCH = 20_000
 """Samples taken from the queue at once, so a backlog drains in bounded steps."""
 MAX_READINGS = 1_000
@@ -47,12 +57,64 @@ class Sample(NamedTuple):
     quality: int
     """IEC quality bits"""
     measured: datetime | None
-    """the device's time stamp (UTC, naive as c104 gives it), None for types without one"""
+    """the device's time stamp, naive as c104 gives it (see `device_time`), None for types
+    without one"""
     received_ns: int
     """time.time_ns() when the callback ran"""
 
 
 Message = dict[str, Any]
+
+
+def device_time(stamp: datetime, zone: ZoneInfo | None) -> datetime:
+    """A CP56Time2a time stamp as c104 hands it back, in UTC.
+
+    c104 reads the stamp's fields as UTC and gives that instant back naive, in the bridge host's
+    local time. Undoing that gives the fields the station sent, which are the station's wall
+    clock in its zone (`zone`; None: the bridge host's own zone).
+    """
+    fields = stamp.astimezone(UTC).replace(tzinfo=None)
+    return (fields.replace(tzinfo=zone) if zone else fields).astimezone(UTC)
+
+
+class DeviceClock:
+    """`device_time` for a stream of stamps: worked out once an hour per zone, as zone offsets
+    change only on the hour."""
+
+    def __init__(self) -> None:
+        self._hours: dict[ZoneInfo | None, tuple[datetime, datetime, timedelta]] = {}
+
+    def utc(self, stamp: datetime, zone: ZoneInfo | None) -> datetime:
+        known = self._hours.get(zone)
+        if known is None or not known[0] <= stamp < known[1]:
+            hour = stamp.replace(minute=0, second=0, microsecond=0)
+            shift = device_time(hour, zone) - hour.replace(tzinfo=UTC)
+            known = self._hours[zone] = (hour, hour + timedelta(hours=1), shift)
+        return stamp.replace(tzinfo=UTC) + known[2]
+
+
+_FLOAT32 = struct.Struct("<f")
+
+
+def float32_text(value: float) -> str:
+    """The shortest decimal that reads back as the same float32 as `value`.
+
+    Six significant digits always tell float32s apart when a shorter decimal does (`g` drops
+    the trailing zeros), nine always do.
+    """
+    (single,) = _FLOAT32.unpack(_FLOAT32.pack(value))
+    for digits in (6, 7, 8):
+        text = f"{single:.{digits}g}"
+        if _FLOAT32.unpack(_FLOAT32.pack(float(text)))[0] == single:
+            return text
+    return f"{single:.9g}"
+
+
+def scaled(value: float, scale: float, kind: str) -> float:
+    """A transmitted value of IEC type `kind` in its unit: a short float's float32 noise
+    dropped, the scale applied in decimal."""
+    text = float32_text(value) if kind in SHORT_FLOATS else repr(value)
+    return float(text) if scale == 1.0 else float(Decimal(text) * Decimal(repr(scale)))
 
 
 class Converter:
@@ -64,6 +126,7 @@ class Converter:
         self._ids = itertools.count(1)
         self._prefix = f"{actor}-measurement-{time.time_ns():x}"
         self._unknown: set[tuple[int, int]] = set()
+        self._clock = DeviceClock()
         self.outside_map = 0
         """samples whose address the point map does not know (logged once per address)"""
 
@@ -76,12 +139,14 @@ class Converter:
         if point.quantity is None:
             return None
         received = datetime.fromtimestamp(sample.received_ns / 1e9, UTC)
-        measured = sample.measured.replace(tzinfo=UTC) if sample.measured else received
+        measured = (
+            self._clock.utc(sample.measured, point.station.zone) if sample.measured else received
+        )
         value = sample.value
         number = DOUBLE_POINT[value.name] if hasattr(value, "name") else float(value)
         reading: dict[str, Any] = {
             "quantity": point.quantity,
-            "value": number * point.scale,
+            "value": scaled(number, point.scale, point.type),
             "unit": point.unit,
             "time": measured.isoformat(),
             "receivedAt": received.isoformat(),

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pyshacl
 from rdflib import RDF, Graph, Literal, Namespace, URIRef
@@ -37,6 +38,8 @@ class Station:
     common_address: int
     host: str
     port: int
+    zone: ZoneInfo | None = None
+    """the time zone of the station's time stamps; None: the bridge host's"""
 
 
 @dataclass(frozen=True)
@@ -179,7 +182,18 @@ def _station(graph: Graph, node: Node) -> Station:
         common_address=_int(graph, node, IEC.commonAddress),
         host=str(graph.value(node, IEC.host)),
         port=_int(graph, node, IEC.port),
+        zone=_zone(graph, node),
     )
+
+
+def _zone(graph: Graph, node: Node) -> ZoneInfo | None:
+    name = graph.value(node, IEC.timeZone)
+    if name is None:
+        return None
+    try:
+        return ZoneInfo(str(name))
+    except (ZoneInfoNotFoundError, ValueError):
+        raise PointMapError(f"{_local(node)} timeZone: no time zone {name}") from None
 
 
 def _point(graph: Graph, node: Node, stations: dict[Node, Station]) -> Point:

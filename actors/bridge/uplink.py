@@ -57,19 +57,6 @@ class Uplink:
     def close(self) -> None:
         self._http.close()
 
-    def fetch(self, identifier: str) -> dict[str, Any] | None:
-        """A stored message in its plain-JSON form, or None when the hub cannot give it."""
-        try:
-            response = self._http.get(f"/messages/{identifier}")
-        except httpx.HTTPError as error:
-            log.warning("cannot read message %s: %s", identifier, error)
-            return None
-        if not response.is_success:
-            log.warning("cannot read message %s: HTTP %d", identifier, response.status_code)
-            return None
-        found: dict[str, Any] = response.json()
-        return found
-
     def send_json(self, messages: list[dict[str, Any]]) -> None:
         """Deliver messages in order; whatever the hub cannot take now waits on disk."""
         for message in messages:

@@ -1,0 +1,34 @@
+"""Reading the types a station sends from raw IEC 104 messages."""
+
+import struct
+
+from actors.bridge.asdu import objects
+
+
+def i_frame(type_id: int, qualifier: int, common_address: int, body: bytes) -> bytes:
+    asdu = bytes([type_id, qualifier, 3, 0]) + struct.pack("<H", common_address) + body
+    return bytes([0x68, 4 + len(asdu), 0, 0, 0, 0]) + asdu
+
+
+def address(value: int) -> bytes:
+    return struct.pack("<I", value)[:3]
+
+
+def test_each_object_of_a_message_is_named_with_its_address_and_type() -> None:
+    floats = (
+        address(1000) + struct.pack("<fB", 230.0, 0) + address(1003) + struct.pack("<fB", 1.0, 0)
+    )
+    assert list(objects(i_frame(13, 2, 1, floats))) == [
+        (1, 1000, "M_ME_NC_1"),
+        (1, 1003, "M_ME_NC_1"),
+    ]
+
+
+def test_a_sequence_of_objects_counts_up_from_its_first_address() -> None:
+    floats = address(2000) + struct.pack("<fBfB", 1.0, 0, 2.0, 0)
+    assert [a for _, a, _ in objects(i_frame(13, 0x80 | 2, 7, floats))] == [2000, 2001]
+
+
+def test_a_frame_without_a_message_names_nothing() -> None:
+    supervisory = bytes([0x68, 4, 1, 0, 2, 0])
+    assert list(objects(supervisory)) == []
