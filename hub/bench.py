@@ -52,6 +52,8 @@ from hub.store import open_store
 
 SENDER = "mgms-1"
 RECIPIENT = "ams-1"
+ADMIN = "bench-admin"
+"""An administrator, for the scenarios that read the whole store (GET /dump)."""
 _WAIT = 10.0
 HEILA = (sys.executable, "-c", "import sys; from hub.cli import main; sys.exit(main())")
 """The `heila` command run by this Python, installed or not."""
@@ -156,9 +158,9 @@ class Figure:
 
 HEADER = f"{'path':<28}{'n':>7}{'p50 ms':>10}{'p99 ms':>10}{'msg/s':>12}"
 
-Scenario = Callable[[Bench], Figure]
+Scenario = Callable[[Bench], Figure | list[Figure]]
 SCENARIOS: dict[str, Scenario] = {}
-SCENARIO_MODULES = ("actors.bridge.bench",)
+SCENARIO_MODULES = ("actors.bridge.bench", "hub.sparql_bench")
 """Modules elsewhere that register more scenarios with @scenario when imported."""
 
 
@@ -280,11 +282,11 @@ def inbox_to_notification(bench: Bench) -> Figure:
 def http_sustained_rate(bench: Bench) -> Figure:
     """POST /messages from several clients at once: what the hub's process sustains over HTTP."""
     bodies = [json.dumps(flexibility(n + 4_000_000)).encode() for n in range(bench.count)]
-    rate = _post_concurrently(bench, bodies)
+    rate = post_concurrently(bench, bodies)
     return Figure(f"HTTP, {_CLIENTS} clients at once", bench.count, per_second=rate)
 
 
-def _post_concurrently(bench: Bench, bodies: list[bytes]) -> float:
+def post_concurrently(bench: Bench, bodies: list[bytes]) -> float:
     """POST the bodies from `_CLIENTS` clients at once; answers the messages per second."""
     headers = {"Authorization": f"Bearer {bench.tokens[SENDER]}", **_JSON}
     shares = [bodies[i::_CLIENTS] for i in range(_CLIENTS)]
@@ -369,7 +371,7 @@ def audience(url: str, viewers: int) -> Iterator[Callable[[int], bool]]:
 def _watched_round(bench: Bench, bodies: list[bytes]) -> float:
     """Messages per second posted while the live viewers read; each must read every one."""
     with audience(bench.url, VIEWERS) as read_all:
-        rate = _post_concurrently(bench, bodies)
+        rate = post_concurrently(bench, bodies)
         if not read_all(len(bodies)):
             raise UsageError("a live viewer missed events")
     return rate
@@ -385,7 +387,7 @@ def live_viewers_cost(bench: Bench) -> Figure:
             bodies = [json.dumps(flexibility(number + n)).encode() for n in range(bench.count)]
             number += bench.count
             rates[watched].append(
-                _watched_round(bench, bodies) if watched else _post_concurrently(bench, bodies)
+                _watched_round(bench, bodies) if watched else post_concurrently(bench, bodies)
             )
     alone, seen = statistics.median(rates[False]), statistics.median(rates[True])
     name = f"HTTP, {VIEWERS} viewers {seen / alone - 1:+.0%}"
@@ -420,6 +422,7 @@ def hub_process(broker: Mosquitto, tokens: dict[str, str]) -> Iterator[str]:
         config.write_text(
             "".join(
                 f'[actors.{actor}]\ntoken_hash = "{hash_token(token)}"\n'
+                + ("admin = true\n" if actor == ADMIN else "")
                 for actor, token in tokens.items()
             ),
             encoding="utf-8",
@@ -465,10 +468,12 @@ def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.count < 2:
         raise UsageError("--count must be at least 2")
-    tokens = {actor: new_token() for actor in (SENDER, RECIPIENT)}
+    tokens = {actor: new_token() for actor in (SENDER, RECIPIENT, ADMIN)}
     print(HEADER)
     with Mosquitto() as broker, hub_process(broker, tokens) as url:
         bench = Bench(url, broker, tokens, args.count)
         for name in args.scenario or SCENARIOS:
-            print(SCENARIOS[name](bench).row(), flush=True)
+            measured = SCENARIOS[name](bench)
+            for figure in measured if isinstance(measured, list) else [measured]:
+                print(figure.row(), flush=True)
     return 0

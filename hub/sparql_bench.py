@@ -1,0 +1,105 @@
+"""`heila bench --scenario sparql-vs-oxigraph`: the hub's /sparql beside `oxigraph serve`.
+
+Researchers could point their tools at an Oxigraph server instead of the hub; the hub's endpoint
+must not cost them much more. The scenario posts 3,000 messages into the bench's hub, loads the
+hub's own dump into an Oxigraph server (the `oxigraph` command from PyPI, a development
+dependency) with the same default graph (the union of all graphs), and times the same three
+queries against both, one after the other, from the same client: a lookup of one message by id,
+an ordered scan of every message, and an aggregate by type.
+"""
+
+import json
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+from hub.bench import ADMIN, Bench, Figure, flexibility, post_concurrently, scenario
+from hub.broker import free_port, wait_for_port
+from hub.errors import UsageError
+from hub.vocabulary import MESSAGE, SMARTAPI
+
+MESSAGES = 3_000
+_FIRST = 9_000_000
+_QUERIES = {
+    "lookup by id": "SELECT ?p ?o WHERE {{ <{message}> ?p ?o }}",
+    "ordered scan": (
+        f"SELECT ?m ?t WHERE {{{{ ?m <{SMARTAPI}generatedAt> ?t }}}} ORDER BY ?t LIMIT 10000"
+    ),
+    "aggregate": "SELECT ?type (COUNT(?m) AS ?n) WHERE {{ ?m a ?type }} GROUP BY ?type",
+}
+
+
+def _oxigraph() -> str:
+    found = shutil.which("oxigraph") or str(Path(sys.executable).with_name("oxigraph"))
+    if not Path(found).exists():
+        raise UsageError("the oxigraph command is missing: pip install oxigraph")
+    return found
+
+
+@contextmanager
+def oxigraph_serving(dump: bytes) -> Iterator[str]:
+    """An Oxigraph server over these N-Quads, read-only, on a free port; its /query URL."""
+    with tempfile.TemporaryDirectory(prefix="heila-bench-oxigraph-") as folder:
+        source = Path(folder) / "dump.nq"
+        source.write_bytes(dump)
+        location = str(Path(folder) / "store")
+        subprocess.run(
+            [_oxigraph(), "load", "--location", location, "--file", str(source)],
+            check=True,
+            capture_output=True,
+        )
+        port = free_port()
+        command = [_oxigraph(), "serve-read-only", "--location", location, "--union-default-graph"]
+        process = subprocess.Popen(
+            [*command, "--bind", f"127.0.0.1:{port}"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            if not wait_for_port("127.0.0.1", port, lambda: process.poll() is None):
+                raise UsageError("oxigraph serve did not start")
+            yield f"http://127.0.0.1:{port}/query"
+        finally:
+            process.terminate()
+            process.wait(10)
+
+
+def _timed(client: httpx.Client, endpoint: str, query: str) -> float:
+    started = time.perf_counter()
+    answer = client.get(endpoint, params={"query": query})
+    answer.raise_for_status()
+    return time.perf_counter() - started
+
+
+@scenario("sparql-vs-oxigraph")
+def sparql_against_oxigraph(bench: Bench) -> list[Figure]:
+    """Each query `bench.count` times against the hub and against Oxigraph's own server,
+    alternating; the hub's figures, with their ratio to Oxigraph's in the name."""
+    bodies = [json.dumps(flexibility(_FIRST + n)).encode() for n in range(MESSAGES)]
+    post_concurrently(bench, bodies)
+    admin = {"Authorization": f"Bearer {bench.tokens[ADMIN]}"}
+    dump = httpx.get(f"{bench.url}/dump", headers=admin, timeout=120).content
+    accept = {"Accept": "application/sparql-results+json"}
+    figures = []
+    pick = random.Random(1)
+    with oxigraph_serving(dump) as oxigraph, httpx.Client(headers=accept, timeout=60) as client:
+        for name, template in _QUERIES.items():
+            hub: list[float] = []
+            own: list[float] = []
+            for _ in range(bench.count):
+                number = _FIRST + pick.randrange(MESSAGES)
+                query = template.format(message=f"{MESSAGE}bench-flex-{number}")
+                hub.append(_timed(client, f"{bench.url}/sparql", query))
+                own.append(_timed(client, oxigraph, query))
+            ratio = sorted(hub)[len(hub) // 2] / sorted(own)[len(own) // 2]
+            figures.append(Figure(f"SPARQL {name}, x{ratio:.2f} oxigraph", bench.count, tuple(hub)))
+            figures.append(Figure(f"  oxigraph serve {name}", bench.count, tuple(own)))
+    return figures
