@@ -80,6 +80,9 @@ class Worker:
             stdout=subprocess.PIPE,
         )
         self._outbound: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._opening = threading.Lock()
+        self._early: list[Change] | None = []
+        """Changes told before the snapshot was sent; None once it is."""
         self._ready: concurrent.futures.Future[None] = concurrent.futures.Future()
         self._pending: concurrent.futures.Future[Answer | Tried | Refusal] | None = None
         self._stopped_for: QueryStopped | None = None
@@ -92,11 +95,18 @@ class Worker:
         threading.Thread(target=self._write, name="query-worker-in", daemon=True).start()
 
     def open(self) -> None:
-        """Hand the worker a snapshot of the store and, from then on, every commit."""
+        """Hand the worker a snapshot of the store and, from then on, every commit.
+
+        The store tells changes from before its snapshot is taken; they wait here until the
+        snapshot is on its way, since the worker's first frame must be the snapshot."""
         snapshot = self._source.follow(self._copy)
         if snapshot[0] == "checkpoint":
             self._checkpoint = Path(snapshot[1])
-        self._send(snapshot)
+        with self._opening:
+            self._send(snapshot)
+            for change in self._early or ():
+                self._send(change)
+            self._early = None
         self._ready.result(_START_TIMEOUT)
 
     def ask(self, query: Query | Trial) -> "concurrent.futures.Future[Answer | Tried | Refusal]":
@@ -133,7 +143,11 @@ class Worker:
 
     def _copy(self, change: Change) -> None:
         """Called by the store under its write lock: queue the change, write it later."""
-        self._outbound.put(change)
+        with self._opening:
+            if self._early is not None:
+                self._early.append(change)
+            else:
+                self._outbound.put(change)
 
     def _send(self, frame: Any) -> None:
         self._outbound.put(frame)
