@@ -135,7 +135,7 @@ async def answer(
     named_graph_uris: Sequence[str] = (),
 ) -> Response:
     """Run a query in the pool and answer in the best type the client accepts."""
-    await run_in_threadpool(_check, "query", query, pool.limits)
+    await _checked("query", query, pool.limits)
     asked = Query(
         query,
         tuple(default_graph_uris),
@@ -164,6 +164,18 @@ _STOPPED = {
 
 def _stopped(rule: str, text: str) -> Problem:
     return Problem(503, f"query-{rule}", _STOPPED[rule], text, {"Retry-After": "10"}, rule=rule)
+
+
+_CHECKED_INLINE = 16_384
+"""Texts up to this length are checked on the event loop (tens of microseconds); longer ones,
+up to the body limit, in a thread, so that no client holds the loop for milliseconds."""
+
+
+async def _checked(what: str, text: str, limits: QueryLimits) -> None:
+    if len(text) <= _CHECKED_INLINE:
+        _check(what, text, limits)
+    else:
+        await run_in_threadpool(_check, what, text, limits)
 
 
 def _check(what: str, text: str, limits: QueryLimits) -> None:
@@ -196,7 +208,7 @@ async def _update(
     update: str,
 ) -> Response:
     actor = authorise_writer(request)
-    await run_in_threadpool(_check, "update", update, pool.limits)
+    await _checked("update", update, pool.limits)
     try:
         await run_in_threadpool(store.update, update, sender=actor, trial=pool.try_update)
     except QueryStopped as error:
