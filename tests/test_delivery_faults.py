@@ -252,6 +252,7 @@ def outcomes(made: System) -> dict[str, tuple[str, str | None]]:
     except httpx.HTTPError:
         return {}
     found = {}
+    assert response.status_code == 200, response.text
     for row in response.json()["results"]["bindings"]:
         executed = row.get("executed", {}).get("value")
         found[row["order"]["value"].rsplit("/", 1)[1]] = (row["state"]["value"], executed)
