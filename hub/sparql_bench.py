@@ -100,6 +100,7 @@ def sparql_against_oxigraph(bench: Bench) -> list[Figure]:
                 hub.append(_timed(client, f"{bench.url}/sparql", query))
                 own.append(_timed(client, oxigraph, query))
             ratio = sorted(hub)[len(hub) // 2] / sorted(own)[len(own) // 2]
-            figures.append(Figure(f"SPARQL {name}, x{ratio:.2f} oxigraph", bench.count, tuple(hub)))
-            figures.append(Figure(f"  oxigraph serve {name}", bench.count, tuple(own)))
+            title = f"SPARQL {name}" if not figures else f"  SPARQL {name}"
+            figures.append(Figure(f"{title}, x{ratio:.2f} oxigraph", bench.count, tuple(hub)))
+            figures.append(Figure(f"    oxigraph serve {name}", bench.count, tuple(own)))
     return figures
