@@ -168,7 +168,9 @@ def test_inbox_messages_a_killed_hub_had_not_stored_are_delivered_again_and_stor
         heard_before += 1
     process, url = served_on()
     try:
-        ids = eventually(lambda: stored_ids(url) if len(stored_ids(url)) >= count else None)
+        ids = eventually(
+            lambda: stored_ids(url) if len(stored_ids(url)) >= count else None, timeout=60
+        )
     finally:
         stop(process, signal.SIGTERM)
         spp.stop()
@@ -188,7 +190,7 @@ def test_an_inbox_message_sent_while_the_hub_is_stopped_is_stored_once_it_is_bac
     spp.publish("heila/v1/inbox/spp-1", second)
     process, url = served_on()
     try:
-        assert eventually(lambda: stored_ids(url)[1:]) == ["w-1"]
+        assert eventually(lambda: stored_ids(url)[1:], timeout=60) == ["w-1"]
     finally:
         stop(process, signal.SIGTERM)
         spp.stop()
