@@ -49,6 +49,7 @@ from hub.notify import Notifier
 from hub.problem import Problem, problem_of
 from hub.query_pool import QueryPool
 from hub.results import TRUNCATED_HEADER
+from hub.roles import Roles
 from hub.store import OxigraphStore, Stored
 
 log = logging.getLogger(__name__)
@@ -150,7 +151,8 @@ def create_app(settings: Settings, store: OxigraphStore) -> FastAPI:
 
     measured = metrics.Metrics(store, feed)
     node = ClusterNode(settings, store) if settings.clustered else None
-    intake = metrics.MeteredIntake(store, node or StoreCommitter(store, announce), measured)
+    committer = node or StoreCommitter(store, announce)
+    intake = metrics.MeteredIntake(store, committer, Roles(settings.actors), measured)
     inbox = Inbox(notifier, intake)
     pool = QueryPool(store, store.limits)
 
@@ -187,12 +189,15 @@ def create_app(settings: Settings, store: OxigraphStore) -> FastAPI:
     for add_pages in (console.add_pages, ontology_page.add_pages, guide.add_pages):
         add_pages(app.router)
     app.include_router(api.message_router(store, intake, writer, lambda: notifier.connected))
-    app.include_router(sparql.sparql_router(store, pool, writer, updates=not settings.clustered))
+    administrator_only = administrator(credentials)
+    app.include_router(
+        sparql.sparql_router(store, pool, administrator_only, updates=not settings.clustered)
+    )
     app.include_router(queries.queries_router(pool))
     app.include_router(live.events_router(feed, store))
     app.include_router(liveview.liveview_router(store))
     app.include_router(metrics.metrics_router(measured))
-    app.include_router(backup.dump_router(store, administrator(credentials)))
+    app.include_router(backup.dump_router(store, administrator_only))
     app.include_router(console.console_router())
     app.include_router(guide.guide_router())
     app.include_router(api_docs_router(app.openapi_url or "/openapi.json"))

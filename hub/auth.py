@@ -16,6 +16,7 @@ from starlette.requests import Request
 
 from hub.config import ConfigError, Credential
 from hub.problem import Problem
+from hub.roles import ADMINISTRATOR, role_of
 from hub.tls import client_common_name
 
 _SCHEME = "sha256"
@@ -62,8 +63,7 @@ class Credentials:
         return None
 
     def is_admin(self, actor: str) -> bool:
-        credential = self._actors.get(actor)
-        return credential is not None and credential.admin
+        return actor in self._actors and role_of(actor, self._actors[actor]) == ADMINISTRATOR
 
     def actor_for_certificate(self, common_name: str) -> str | None:
         """The actor a verified client certificate names, if it may log in that way."""
@@ -113,7 +113,8 @@ def administrator(credentials: Credentials) -> Callable[[Request], str]:
                 403,
                 "not-administrator",
                 "Administrators only",
-                f"{actor} is no administrator: set admin = true in its [actors.{actor}] table",
+                f'{actor} is no administrator: set role = "administrator" (or admin = true) '
+                f"in its [actors.{actor}] table",
             )
         return actor
 

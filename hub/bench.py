@@ -48,6 +48,7 @@ from hub.broker import Mosquitto, free_port
 from hub.errors import UsageError
 from hub.intake import Intake, StoreCommitter
 from hub.notify import send_at_once
+from hub.roles import Roles
 from hub.store import open_store
 
 SENDER = "mgms-1"
@@ -399,7 +400,7 @@ def intake_rate(bench: Bench) -> Figure:
     latencies = []
     with tempfile.TemporaryDirectory(prefix="heila-bench-store-") as folder:
         store = open_store(folder)
-        intake = Intake(store, StoreCommitter(store, lambda _message, _stored: None))
+        intake = Intake(store, StoreCommitter(store, lambda _message, _stored: None), Roles({}))
         started = time.perf_counter()
         for body in bodies:
             before = time.perf_counter()

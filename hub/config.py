@@ -55,7 +55,9 @@ remote_graph_store = "http://lab:7878/store"
 [actors.mgms]
 token_hash = "sha256$..."    # made by `heila token mgms`
 certificate = true           # or a certificate from client_ca with CN=mgms
-admin = false                # true: may also read the whole store online (GET /dump)
+admin = false                # true: an administrator (role = "administrator")
+role = "MGMS"                # what it may send: SPP, MGMS, CEMS, AMS, FMP, DMS, IED (the field),
+                             # researcher or administrator; default: named by the id's prefix
 ```
 """
 
@@ -90,6 +92,8 @@ class Credential:
     certificate: bool = False
     admin: bool = False
     """an administrator may also read the whole store online (GET /dump)"""
+    role: str | None = None
+    """what the actor may send and receive, by the ontology's flows (hub.roles)"""
 
 
 @dataclass(frozen=True)
@@ -353,7 +357,7 @@ def _credentials(path: Path, content: Any) -> dict[str, Credential]:
         if not isinstance(entry, dict) or not entry or set(entry) - _CREDENTIAL_KEYS:
             raise ConfigError(
                 f"{path}: [actors.{actor}] takes token_hash (a string) and/or certificate = true,"
-                " and admin = true"
+                " admin = true and role"
             )
         token_hash, certificate = entry.get("token_hash"), entry.get("certificate", False)
         admin = entry.get("admin", False)
@@ -361,9 +365,12 @@ def _credentials(path: Path, content: Any) -> dict[str, Credential]:
             raise ConfigError(
                 f"{path}: [actors.{actor}] token_hash is a string, certificate a boolean"
             )
+        role = entry.get("role")
         if not isinstance(admin, bool):
             raise ConfigError(f"{path}: [actors.{actor}] admin is a boolean")
-        if set(entry) == {"admin"}:
+        if not isinstance(role, str | None):
+            raise ConfigError(f"{path}: [actors.{actor}] role is a string")
+        if not set(entry) - {"admin", "role"}:
             raise ConfigError(f"{path}: [actors.{actor}] needs a token_hash or certificate")
-        actors[actor] = Credential(token_hash, certificate, admin)
+        actors[actor] = Credential(token_hash, certificate, admin, role)
     return actors

@@ -19,7 +19,7 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 
-from hub.errors import Conflict, Invalid, NotSender, ParseError
+from hub.errors import Conflict, Invalid, NotSender, ParseError, RoleRefused
 from hub.intake import Intake
 from hub.notify import PREFIX, Notifier, topic
 
@@ -79,7 +79,7 @@ class Inbox:
             violations = [v.as_dict() for v in error.violations]
             identifier = error.violations[0].message if error.violations else None
             return {"id": identifier, "status": "rejected", "violations": violations}
-        except (NotSender, Conflict) as error:
+        except (NotSender, RoleRefused, Conflict) as error:
             violation = error.violation()
             return {
                 "id": violation.message,

@@ -1,7 +1,8 @@
 """The write path every interface shares (HTTP POST, MQTT inbox): one place, one order.
 
 parse → validate (with the types of the messages it refers to, read from the store) → the
-writer must be the sender → commit (idempotent by id) → notify, only for a new message.
+writer must be the sender → its role must send this type to these recipients (hub.roles) →
+commit (idempotent by id) → notify, only for a new message.
 Nothing is stored unless every step before it passed.
 
 What "commit" means is the committer's: in one process, a put into the store followed by the
@@ -16,6 +17,7 @@ import pyoxigraph as ox
 
 from hub.errors import NotSender
 from hub.message import Message, accept
+from hub.roles import Roles
 from hub.store import Store, Stored
 from hub.vocabulary import HEILA
 
@@ -58,16 +60,18 @@ class StoreCommitter:
 class Intake:
     """Takes messages in, reading the store for what they refer to, and commits them."""
 
-    def __init__(self, store: Store, committer: Committer) -> None:
+    def __init__(self, store: Store, committer: Committer, roles: Roles) -> None:
         self._store = store
         self._committer = committer
+        self._roles = roles
 
     def submit(self, data: bytes, media_type: str, actor: str) -> Accepted:
-        """Take in a message from `actor`; raises ParseError, Invalid or NotSender."""
+        """Take in a message from `actor`; raises ParseError, Invalid, NotSender or RoleRefused."""
         self._committer.catch_up()
         message = accept(data, media_type, self._types_of)
         if message.sender != actor:
             raise NotSender(actor, message.iri, message.sender)
+        self._roles.check(message)
         return Accepted(message, self._committer.commit(message))
 
     def _types_of(self, iris: Iterable[str]) -> dict[str, str]:

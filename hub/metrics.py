@@ -25,9 +25,10 @@ from prometheus_client import (
 )
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from hub.errors import HubError, Invalid, NotSender, ParseError
+from hub.errors import HubError, Invalid, NotSender, ParseError, RoleRefused
 from hub.intake import Accepted, Committer, Intake
 from hub.live import LiveFeed
+from hub.roles import Roles
 from hub.store import Store
 from hub.vocabulary import INFORMATION_OBJECTS
 
@@ -99,14 +100,16 @@ def _rules_of(error: HubError) -> list[str]:
         return ["parse"]
     if isinstance(error, NotSender):
         return ["sender"]
+    if isinstance(error, RoleRefused):
+        return ["role"]
     return [type(error).__name__]
 
 
 class MeteredIntake(Intake):
     """The intake, counting what it takes and refuses and timing each message through it."""
 
-    def __init__(self, store: Store, committer: Committer, metrics: Metrics) -> None:
-        super().__init__(store, committer)
+    def __init__(self, store: Store, committer: Committer, roles: Roles, metrics: Metrics) -> None:
+        super().__init__(store, committer, roles)
         self._metrics = metrics
 
     def submit(self, data: bytes, media_type: str, actor: str) -> Accepted:

@@ -11,7 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse
 
-from hub.errors import Conflict, Invalid, NotSender, ParseError
+from hub.errors import Conflict, Invalid, NotSender, ParseError, RoleRefused
 from hub.store import QueryTimeout
 
 log = logging.getLogger(__name__)
@@ -86,6 +86,10 @@ def problem_of(error: Exception) -> Problem:
     if isinstance(error, NotSender):
         return Problem(
             403, "not-sender", "Not the sender", str(error), field="sender", rule="sender"
+        )
+    if isinstance(error, RoleRefused):
+        return Problem(
+            403, "role", "Not sent by this role", str(error), field=error.field, rule="role"
         )
     if isinstance(error, Conflict):
         return Problem(
