@@ -48,6 +48,8 @@ from hub.intake import StoreCommitter
 from hub.notify import Notifier
 from hub.problem import Problem, problem_of
 from hub.query_pool import QueryPool
+from hub.registry import Registry
+from hub.registry_admin import registry_router
 from hub.results import TRUNCATED_HEADER
 from hub.roles import Roles
 from hub.store import OxigraphStore, Stored
@@ -137,8 +139,10 @@ def _notifier(settings: Settings, broker: EmbeddedBroker | None) -> Notifier:
 
 def create_app(settings: Settings, store: OxigraphStore) -> FastAPI:
     """The hub over `store`; MQTT starts and stops with the application's lifespan."""
+    actors = Registry(store)  # the configured actors join the registered ones, and the hub
+    actors.configure(settings.actors)  # reads this registry at each check from now on
     broker = (
-        EmbeddedBroker(settings.embedded_mqtt_port, settings.actors, client_limits(settings))
+        EmbeddedBroker(settings.embedded_mqtt_port, actors, client_limits(settings))
         if settings.mqtt == EMBEDDED
         else None
     )
@@ -152,7 +156,7 @@ def create_app(settings: Settings, store: OxigraphStore) -> FastAPI:
     measured = metrics.Metrics(store, feed)
     node = ClusterNode(settings, store) if settings.clustered else None
     committer = node or StoreCommitter(store, announce)
-    intake = metrics.MeteredIntake(store, committer, Roles(settings.actors), measured)
+    intake = metrics.MeteredIntake(store, committer, Roles(actors), measured)
     inbox = Inbox(notifier, intake)
     pool = QueryPool(store, store.limits)
 
@@ -182,7 +186,7 @@ def create_app(settings: Settings, store: OxigraphStore) -> FastAPI:
         docs_url=None,
         redoc_url=None,
     )
-    credentials = Credentials(settings.actors)
+    credentials = Credentials(actors)
     writer = authenticated_actor(credentials)
     # A browser's pages on the API's own paths come first, as plain routes that cost a request
     # one path match; the other pages come after the API, which never tries them.
@@ -198,6 +202,7 @@ def create_app(settings: Settings, store: OxigraphStore) -> FastAPI:
     app.include_router(liveview.liveview_router(store))
     app.include_router(metrics.metrics_router(measured))
     app.include_router(backup.dump_router(store, administrator_only))
+    app.include_router(registry_router(actors, administrator_only))
     app.include_router(console.console_router())
     app.include_router(guide.guide_router())
     app.include_router(api_docs_router(app.openapi_url or "/openapi.json"))

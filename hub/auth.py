@@ -33,6 +33,15 @@ def hash_token(token: str, salt: str | None = None) -> str:
     return f"{_SCHEME}${salt}${digest}"
 
 
+def check_token_hash(actor: str, token_hash: str) -> None:
+    """Raise ConfigError unless `token_hash` has the form `hash_token` makes."""
+    parts = token_hash.split("$")
+    if len(parts) != 3 or parts[0] != _SCHEME or not all(parts):
+        raise ConfigError(
+            f"[actors.{actor}] token_hash must be {_SCHEME}$salt$digest (made by heila token)"
+        )
+
+
 def token_matches(token: str, token_hash: str) -> bool:
     _, salt, _ = token_hash.split("$")
     return hmac.compare_digest(hash_token(token, salt), token_hash)
@@ -42,16 +51,11 @@ class Credentials:
     """The actors that may write, and the check of a presented token against them."""
 
     def __init__(self, actors: Mapping[str, Credential]) -> None:
+        """`actors` may change while the hub runs (hub.registry): it is read at each check."""
         for actor, credential in actors.items():
-            if credential.token_hash is None:
-                continue
-            parts = credential.token_hash.split("$")
-            if len(parts) != 3 or parts[0] != _SCHEME or not all(parts):
-                raise ConfigError(
-                    f"[actors.{actor}] token_hash must be {_SCHEME}$salt$digest "
-                    "(made by python -m hub.auth)"
-                )
-        self._actors = dict(actors)
+            if credential.token_hash is not None:
+                check_token_hash(actor, credential.token_hash)
+        self._actors = actors
 
     def __bool__(self) -> bool:
         return bool(self._actors)

@@ -58,6 +58,7 @@ certificate = true           # or a certificate from client_ca with CN=mgms
 admin = false                # true: an administrator (role = "administrator")
 role = "MGMS"                # what it may send: SPP, MGMS, CEMS, AMS, FMP, DMS, IED (the field),
                              # researcher or administrator; default: named by the id's prefix
+party = "Microgrid Oy"       # the business party operating it
 ```
 """
 
@@ -94,6 +95,8 @@ class Credential:
     """an administrator may also read the whole store online (GET /dump)"""
     role: str | None = None
     """what the actor may send and receive, by the ontology's flows (hub.roles)"""
+    party: str | None = None
+    """the business party that operates the actor system"""
 
 
 @dataclass(frozen=True)
@@ -357,7 +360,7 @@ def _credentials(path: Path, content: Any) -> dict[str, Credential]:
         if not isinstance(entry, dict) or not entry or set(entry) - _CREDENTIAL_KEYS:
             raise ConfigError(
                 f"{path}: [actors.{actor}] takes token_hash (a string) and/or certificate = true,"
-                " admin = true and role"
+                " admin = true, role and party"
             )
         token_hash, certificate = entry.get("token_hash"), entry.get("certificate", False)
         admin = entry.get("admin", False)
@@ -365,12 +368,12 @@ def _credentials(path: Path, content: Any) -> dict[str, Credential]:
             raise ConfigError(
                 f"{path}: [actors.{actor}] token_hash is a string, certificate a boolean"
             )
-        role = entry.get("role")
+        role, party = entry.get("role"), entry.get("party")
         if not isinstance(admin, bool):
             raise ConfigError(f"{path}: [actors.{actor}] admin is a boolean")
-        if not isinstance(role, str | None):
-            raise ConfigError(f"{path}: [actors.{actor}] role is a string")
-        if not set(entry) - {"admin", "role"}:
+        if not isinstance(role, str | None) or not isinstance(party, str | None):
+            raise ConfigError(f"{path}: [actors.{actor}] role and party are strings")
+        if not set(entry) - {"admin", "role", "party"}:
             raise ConfigError(f"{path}: [actors.{actor}] needs a token_hash or certificate")
-        actors[actor] = Credential(token_hash, certificate, admin, role)
+        actors[actor] = Credential(token_hash, certificate, admin, role, party)
     return actors

@@ -92,7 +92,7 @@ class Roles:
                     actor,
                     actor,
                 )
-        self._actors = dict(actors)
+        self._actors = actors  # may change while the hub runs (hub.registry)
 
     def role(self, actor: str) -> str | None:
         return role_of(actor, self._actors.get(actor))
