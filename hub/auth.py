@@ -10,6 +10,7 @@ import argparse
 import hashlib
 import hmac
 import secrets
+import sys
 from collections.abc import Callable, Mapping
 
 from starlette.requests import Request
@@ -131,9 +132,13 @@ def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
 
 def issue_tokens(args: argparse.Namespace) -> int:
     """`heila token ACTOR...`: a fresh token per actor and the configuration lines that accept
-    it. The token is printed once, for the actor; the configuration keeps only its hash."""
+    it. The token is printed once, for the actor, on standard error; standard output carries
+    only the configuration lines, so `heila token mgms-1 >> hub.toml` writes no secret."""
     for actor in args.actors:
         token = new_token()
-        print(f"# token for {actor} (give it to the actor, keep it nowhere else): {token}")
+        print(
+            f"token for {actor} (give it to the actor, keep it nowhere else): {token}",
+            file=sys.stderr,
+        )
         print(f'[actors.{actor}]\ntoken_hash = "{hash_token(token)}"\n')
     return 0
