@@ -157,7 +157,7 @@ def create_app(settings: Settings, store: OxigraphStore) -> FastAPI:
     node = ClusterNode(settings, store) if settings.clustered else None
     committer = node or StoreCommitter(store, announce)
     intake = metrics.MeteredIntake(store, committer, Roles(actors), measured)
-    inbox = Inbox(notifier, intake)
+    inbox = Inbox(notifier, intake, actors.revoked)
     pool = QueryPool(store, store.limits)
 
     @asynccontextmanager

@@ -94,6 +94,7 @@ class Registry(Mapping[str, Credential]):
         self._store = store
         self._lock = threading.Lock()
         self._actors = self._read()
+        self._revoked: set[str] = set()
 
     def __getitem__(self, actor: str) -> Credential:
         return self._actors[actor]
@@ -125,6 +126,7 @@ class Registry(Mapping[str, Credential]):
                 raise RegistryRefused(409, "id", text)
             credential = Credential(hash_token(token), role=role, party=party)
             self._write({**self._actors, actor: credential})
+            self._revoked.discard(actor)
         return token
 
     def rotate(self, actor: str) -> str:
@@ -140,6 +142,12 @@ class Registry(Mapping[str, Credential]):
         with self._lock:
             self._known(actor)
             self._write({a: c for a, c in self._actors.items() if a != actor})
+            self._revoked.add(actor)
+
+    def revoked(self, actor: str) -> bool:
+        """Whether the actor was revoked since this registry was opened (and not added again):
+        a connection its old credential opened may still be up."""
+        return actor in self._revoked
 
     def listing(self) -> list[Listed]:
         return [

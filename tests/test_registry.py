@@ -161,3 +161,11 @@ def test_actor_list_asks_a_running_hub_as_its_administrator(hub: Hub):
     answer = subprocess.run(command, capture_output=True, text=True, timeout=120, env=environment)
     assert answer.returncode == 0, answer.stderr
     assert answer.stdout.splitlines()[0] == "dms-1\t\tDSO\ttoken"
+
+
+def test_the_inbox_of_a_revoked_actor_takes_nothing_in(hub: Hub, subscribe, weather):
+    dms = subscribe("heila/v1/dms-1/outcome")
+    assert httpx.delete(f"{hub.url}/actors/dms-1", headers=hub.auth(ADMIN)).status_code == 204
+    dms.publish("heila/v1/inbox/dms-1", weather)
+    outcome = dms.next().body
+    assert (outcome["status"], outcome["violations"][0]["rule"]) == ("rejected", "revoked")
