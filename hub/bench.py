@@ -400,7 +400,9 @@ def intake_rate(bench: Bench) -> Figure:
     latencies = []
     with tempfile.TemporaryDirectory(prefix="heila-bench-store-") as folder:
         store = open_store(folder)
-        intake = Intake(store, StoreCommitter(store, lambda _message, _stored: None), Roles({}))
+        intake = Intake(
+            store, StoreCommitter(store, lambda _message, _stored: None), Roles({}), lambda _a: []
+        )
         started = time.perf_counter()
         for body in bodies:
             before = time.perf_counter()

@@ -97,6 +97,8 @@ class Credential:
     """what the actor may send and receive, by the ontology's flows (hub.roles)"""
     party: str | None = None
     """the business party that operates the actor system"""
+    keys: tuple[str, ...] = ()
+    """the public JWKs of the keys the actor signs messages with (hub.signature)"""
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ import paho.mqtt.client as mqtt
 from hub.errors import Conflict, Invalid, NotSender, ParseError, RoleRefused
 from hub.intake import Intake
 from hub.notify import PREFIX, Notifier, topic
+from hub.signature import SignatureRefused
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +93,7 @@ class Inbox:
             violations = [v.as_dict() for v in error.violations]
             identifier = error.violations[0].message if error.violations else None
             return {"id": identifier, "status": "rejected", "violations": violations}
-        except (NotSender, RoleRefused, Conflict) as error:
+        except (NotSender, RoleRefused, SignatureRefused, Conflict) as error:
             violation = error.violation()
             return {
                 "id": violation.message,

@@ -13,6 +13,7 @@ MQTT queue lengths per client are not here: the brokers do not expose them to th
 
 import json
 import time
+from collections.abc import Callable, Sequence
 
 from fastapi import APIRouter, Response
 from prometheus_client import (
@@ -29,6 +30,7 @@ from hub.errors import HubError, Invalid, NotSender, ParseError, RoleRefused
 from hub.intake import Accepted, Committer, Intake
 from hub.live import LiveFeed
 from hub.roles import Roles
+from hub.signature import Key, SignatureRefused
 from hub.store import Store
 from hub.vocabulary import INFORMATION_OBJECTS
 
@@ -102,20 +104,31 @@ def _rules_of(error: HubError) -> list[str]:
         return ["sender"]
     if isinstance(error, RoleRefused):
         return ["role"]
+    if isinstance(error, SignatureRefused):
+        return ["signature"]
     return [type(error).__name__]
 
 
 class MeteredIntake(Intake):
     """The intake, counting what it takes and refuses and timing each message through it."""
 
-    def __init__(self, store: Store, committer: Committer, roles: Roles, metrics: Metrics) -> None:
-        super().__init__(store, committer, roles)
+    def __init__(
+        self,
+        store: Store,
+        committer: Committer,
+        roles: Roles,
+        signing_keys: Callable[[str], Sequence[Key]],
+        metrics: Metrics,
+    ) -> None:
+        super().__init__(store, committer, roles, signing_keys)
         self._metrics = metrics
 
-    def submit(self, data: bytes, media_type: str, actor: str) -> Accepted:
+    def submit(
+        self, data: bytes, media_type: str, actor: str, signature: str | None = None
+    ) -> Accepted:
         started = time.perf_counter()
         try:
-            accepted = super().submit(data, media_type, actor)
+            accepted = super().submit(data, media_type, actor, signature)
         except HubError as error:
             self._metrics.refusal(error, data, media_type)
             raise

@@ -12,6 +12,7 @@ from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse
 
 from hub.errors import Conflict, Invalid, NotSender, ParseError, RoleRefused
+from hub.signature import SignatureRefused
 from hub.store import QueryTimeout
 
 log = logging.getLogger(__name__)
@@ -90,6 +91,10 @@ def problem_of(error: Exception) -> Problem:
     if isinstance(error, RoleRefused):
         return Problem(
             403, "role", "Not sent by this role", str(error), field=error.field, rule="role"
+        )
+    if isinstance(error, SignatureRefused):
+        return Problem(
+            403, "signature", "Signature refused", str(error), field="signature", rule="signature"
         )
     if isinstance(error, Conflict):
         return Problem(

@@ -12,7 +12,7 @@ from the next request on. The hub's configuration ([actors]) is written into it 
 
 import re
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 import pyoxigraph as ox
@@ -21,6 +21,7 @@ from hub.auth import check_token_hash, hash_token, new_token
 from hub.config import Credential
 from hub.errors import UsageError
 from hub.roles import roles
+from hub.signature import SIGNING_KEY, Key, key_from_jwk
 from hub.store import REGISTRY_GRAPH, Store
 from hub.terms import RDF_TYPE
 from hub.vocabulary import ACTOR, HEILA, ID_PATTERN, XSD
@@ -32,6 +33,10 @@ _OPERATOR = ox.NamedNode(HEILA + "operatorName")
 _TOKEN_HASH = ox.NamedNode(HEILA + "tokenHash")
 _CERTIFICATE = ox.NamedNode(HEILA + "certificateLogin")
 
+_KEYS = f"""
+SELECT ?actor ?key WHERE {{ GRAPH {_GRAPH} {{ ?actor {SIGNING_KEY} ?key }} }}
+"""
+
 _READ = f"""
 SELECT ?actor ?role ?operator ?hash ?certificate WHERE {{ GRAPH {_GRAPH} {{
   ?actor a {_REGISTERED} .
@@ -39,6 +44,13 @@ SELECT ?actor ?role ?operator ?hash ?certificate WHERE {{ GRAPH {_GRAPH} {{
   OPTIONAL {{ ?actor {_TOKEN_HASH} ?hash }} OPTIONAL {{ ?actor {_CERTIFICATE} ?certificate }}
 }} }}
 """
+
+
+def _check_key(jwk: str) -> None:
+    try:
+        key_from_jwk(jwk)
+    except ValueError as error:
+        raise RegistryRefused(422, "keys", f"a signing key is not usable: {error}") from None
 
 
 class RegistryRefused(UsageError):
@@ -73,6 +85,7 @@ def _quads(actor: str, credential: Credential) -> list[ox.Quad]:
     if credential.certificate:
         boolean = ox.NamedNode(XSD + "boolean")
         facts.append((_CERTIFICATE, ox.Literal("true", datatype=boolean)))
+    facts += [(SIGNING_KEY, ox.Literal(jwk)) for jwk in credential.keys]
     return [ox.Quad(node, predicate, value, _GRAPH) for predicate, value in facts]
 
 
@@ -110,8 +123,9 @@ class Registry(Mapping[str, Credential]):
         with self._lock:
             self._write({**self._actors, **{a: _administrator(c) for a, c in configured.items()}})
 
-    def add(self, actor: str, role: str, party: str | None = None) -> str:
-        """Register a new actor; its token, returned once and kept nowhere."""
+    def add(self, actor: str, role: str, party: str | None = None, keys: Sequence[str] = ()) -> str:
+        """Register a new actor, with the public JWKs it signs with; its token, returned once
+        and kept nowhere."""
         if re.fullmatch(ID_PATTERN, actor) is None:
             raise RegistryRefused(
                 422, "id", f"an actor id matches {ID_PATTERN}; {actor!r} does not"
@@ -119,12 +133,14 @@ class Registry(Mapping[str, Credential]):
         if role not in roles():
             text = f"role {role!r} is none of {', '.join(sorted(roles()))}"
             raise RegistryRefused(422, "role", text)
+        for jwk in keys:
+            _check_key(jwk)
         token = new_token()
         with self._lock:
             if actor in self._actors:
                 text = f"{actor} is registered already: rotate its token or revoke it"
                 raise RegistryRefused(409, "id", text)
-            credential = Credential(hash_token(token), role=role, party=party)
+            credential = Credential(hash_token(token), role=role, party=party, keys=tuple(keys))
             self._write({**self._actors, actor: credential})
             self._revoked.discard(actor)
         return token
@@ -148,6 +164,11 @@ class Registry(Mapping[str, Credential]):
         """Whether the actor was revoked since this registry was opened (and not added again):
         a connection its old credential opened may still be up."""
         return actor in self._revoked
+
+    def signing_keys(self, actor: str) -> list[Key]:
+        """The public keys `actor` signs with."""
+        credential = self._actors.get(actor)
+        return [key_from_jwk(jwk) for jwk in credential.keys] if credential is not None else []
 
     def listing(self) -> list[Listed]:
         return [
@@ -177,6 +198,10 @@ class Registry(Mapping[str, Credential]):
         self._actors = actors
 
     def _read(self) -> dict[str, Credential]:
+        keys: dict[str, list[str]] = {}
+        for actor, key in self._store.query(_KEYS).rows:
+            if isinstance(actor, ox.NamedNode) and isinstance(key, ox.Literal):
+                keys.setdefault(actor.value.removeprefix(ACTOR), []).append(key.value)
         actors = {}
         for actor, role, operator, token_hash, certificate in self._store.query(_READ).rows:
             if not isinstance(actor, ox.NamedNode):
@@ -186,6 +211,10 @@ class Registry(Mapping[str, Credential]):
             if hash_text is not None:
                 check_token_hash(identifier, hash_text)
             actors[identifier] = Credential(
-                hash_text, _text(certificate) == "true", role=_text(role), party=_text(operator)
+                hash_text,
+                _text(certificate) == "true",
+                role=_text(role),
+                party=_text(operator),
+                keys=tuple(sorted(keys.get(identifier, []))),
             )
         return actors

@@ -9,6 +9,7 @@ import argparse
 import sys
 from collections.abc import Callable
 from dataclasses import asdict
+from pathlib import Path
 from typing import Annotated, Any
 
 import httpx
@@ -28,6 +29,8 @@ class NewActor(BaseModel):
     id: str
     role: str
     party: str | None = None
+    keys: list[str] = []
+    """public JWKs (as JSON text) of the keys the actor signs with"""
 
 
 def _problem(error: RegistryRefused) -> Problem:
@@ -48,7 +51,8 @@ def registry_router(registry: Registry, administrator: Callable[[Request], str])
     @router.post("/actors", status_code=201, summary="Register an actor; its token, once")
     def add(actor: NewActor, _admin: admin) -> dict[str, str]:
         try:
-            return {"id": actor.id, "token": registry.add(actor.id, actor.role, actor.party)}
+            token = registry.add(actor.id, actor.role, actor.party, actor.keys)
+            return {"id": actor.id, "token": token}
         except RegistryRefused as error:
             raise _problem(error) from None
 
@@ -75,6 +79,9 @@ def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
     parser.add_argument("actor", nargs="?", help="the actor's id (all but list)")
     parser.add_argument("--role", help="add: SPP, MGMS, CEMS, AMS, FMP, DMS, IED, researcher…")
     parser.add_argument("--party", help="add: the business party operating the actor system")
+    parser.add_argument(
+        "--key", type=Path, action="append", default=[], help="add: a public JWK it signs with"
+    )
     parser.add_argument("--store", default="var/store", help="the store's directory")
     add_hub_arguments(parser)
 
@@ -107,7 +114,7 @@ def _on_store(args: argparse.Namespace) -> Any:
     try:
         registry = Registry(store)
         if args.verb == "add":
-            return registry.add(args.actor, args.role, args.party)
+            return registry.add(args.actor, args.role, args.party, _keys(args))
         if args.verb == "rotate":
             return registry.rotate(args.actor)
         if args.verb == "revoke":
@@ -120,7 +127,11 @@ def _on_store(args: argparse.Namespace) -> Any:
 def _over_http(args: argparse.Namespace) -> Any:
     url = f"{args.hub.rstrip('/')}/actors"
     requests = {
-        "add": ("POST", url, {"id": args.actor, "role": args.role, "party": args.party}),
+        "add": (
+            "POST",
+            url,
+            {"id": args.actor, "role": args.role, "party": args.party, "keys": _keys(args)},
+        ),
         "rotate": ("POST", f"{url}/{args.actor}/rotate", None),
         "revoke": ("DELETE", f"{url}/{args.actor}", None),
         "list": ("GET", url, None),
@@ -135,3 +146,10 @@ def _over_http(args: argparse.Namespace) -> Any:
     if args.verb in ("add", "rotate"):
         return answer.json()["token"]
     return answer.json() if args.verb == "list" else None
+
+
+def _keys(args: argparse.Namespace) -> list[str]:
+    try:
+        return [path.read_text() for path in args.key]
+    except OSError as error:
+        raise UsageError(f"cannot read a key file: {error}") from None

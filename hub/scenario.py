@@ -355,7 +355,9 @@ def fill(
     store: Store, days: int, first: datetime, aggregators: int = 4, per_aggregator: int = 5
 ) -> Filled:
     """Write `days` days of the market from the day of `first` on, through the intake."""
-    intake = Intake(store, StoreCommitter(store, lambda _message, _stored: None), Roles({}))
+    intake = Intake(
+        store, StoreCommitter(store, lambda _message, _stored: None), Roles({}), lambda _a: []
+    )
     market = Market(sites(aggregators, per_aggregator), seed=days)
     midnight = first.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     started, count = time.perf_counter(), 0
