@@ -72,7 +72,8 @@ def test_a_cems_posting_a_reserve_notification_is_refused_and_nothing_is_stored(
     assert answer.status_code == 403
     problem = answer.json()
     assert (problem["rule"], problem["field"]) == ("role", "type")
-    assert "CEMS, which sends Flexibility, OperationPlan" in problem["detail"]
+    assert "cems-1 acts as CEMS, which sends " in problem["detail"]
+    assert problem["detail"].endswith("; not ReserveNotification")
     assert dumped(hub.store) == before
 
 
