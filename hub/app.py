@@ -156,7 +156,7 @@ def create_app(settings: Settings, store: OxigraphStore) -> FastAPI:
     measured = metrics.Metrics(store, feed)
     node = ClusterNode(settings, store) if settings.clustered else None
     committer = node or StoreCommitter(store, announce)
-    intake = metrics.MeteredIntake(store, committer, Roles(actors), actors.signing_keys, measured)
+    intake = metrics.MeteredIntake(store, committer, Roles(actors), actors.signing, measured)
     inbox = Inbox(notifier, intake, actors.revoked)
     pool = QueryPool(store, store.limits)
 

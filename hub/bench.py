@@ -49,6 +49,7 @@ from hub.errors import UsageError
 from hub.intake import Intake, StoreCommitter
 from hub.notify import send_at_once
 from hub.roles import Roles
+from hub.signature import Signing
 from hub.store import open_store
 
 SENDER = "mgms-1"
@@ -401,7 +402,10 @@ def intake_rate(bench: Bench) -> Figure:
     with tempfile.TemporaryDirectory(prefix="heila-bench-store-") as folder:
         store = open_store(folder)
         intake = Intake(
-            store, StoreCommitter(store, lambda _message, _stored: None), Roles({}), lambda _a: []
+            store,
+            StoreCommitter(store, lambda _message, _stored: None),
+            Roles({}),
+            lambda _actor: Signing(),
         )
         started = time.perf_counter()
         for body in bodies:

@@ -99,6 +99,8 @@ class Credential:
     """the business party that operates the actor system"""
     keys: tuple[str, ...] = ()
     """the public JWKs of the keys the actor signs messages with (hub.signature)"""
+    signed: bool = False
+    """every message the actor sends must come signed by one of its keys"""
 
 
 @dataclass(frozen=True)
@@ -337,6 +339,10 @@ def _origins(path: Path, value: Any) -> tuple[str, ...]:
     return tuple(value)
 
 
+def _strings(values: object) -> bool:
+    return isinstance(values, list) and all(isinstance(value, str) for value in values)
+
+
 def _nats_servers(path: Path, value: Any) -> tuple[str, ...]:
     """`nats` as a tuple of nats:// URLs."""
     for server in value:
@@ -354,6 +360,17 @@ _READERS: dict[str, Callable[[Path, Any], Any]] = {
 """Settings whose TOML value is turned into another kind of value, by attribute."""
 
 
+_CREDENTIAL_TYPES: dict[str, type] = {
+    "token_hash": str,
+    "certificate": bool,
+    "admin": bool,
+    "role": str,
+    "party": str,
+    "keys": list,
+    "signed": bool,
+}
+
+
 def _credentials(path: Path, content: Any) -> dict[str, Credential]:
     if not isinstance(content, dict):
         raise ConfigError(f"{path}: [actors] must hold one table per actor")
@@ -362,20 +379,14 @@ def _credentials(path: Path, content: Any) -> dict[str, Credential]:
         if not isinstance(entry, dict) or not entry or set(entry) - _CREDENTIAL_KEYS:
             raise ConfigError(
                 f"{path}: [actors.{actor}] takes token_hash (a string) and/or certificate = true,"
-                " admin = true, role and party"
+                f" and {', '.join(sorted(_CREDENTIAL_KEYS - {'token_hash', 'certificate'}))}"
             )
-        token_hash, certificate = entry.get("token_hash"), entry.get("certificate", False)
-        admin = entry.get("admin", False)
-        if not isinstance(token_hash, str | None) or not isinstance(certificate, bool):
-            raise ConfigError(
-                f"{path}: [actors.{actor}] token_hash is a string, certificate a boolean"
-            )
-        role, party = entry.get("role"), entry.get("party")
-        if not isinstance(admin, bool):
-            raise ConfigError(f"{path}: [actors.{actor}] admin is a boolean")
-        if not isinstance(role, str | None) or not isinstance(party, str | None):
-            raise ConfigError(f"{path}: [actors.{actor}] role and party are strings")
-        if not set(entry) - {"admin", "role", "party"}:
+        for key, value in entry.items():
+            kind = _CREDENTIAL_TYPES[key]
+            if not isinstance(value, kind) or (key == "keys" and not _strings(value)):
+                what = "a list of strings" if key == "keys" else f"a {kind.__name__}"
+                raise ConfigError(f"{path}: [actors.{actor}] {key} must be {what}")
+        if "token_hash" not in entry and not entry.get("certificate"):
             raise ConfigError(f"{path}: [actors.{actor}] needs a token_hash or certificate")
-        actors[actor] = Credential(token_hash, certificate, admin, role, party)
+        actors[actor] = Credential(**{**entry, "keys": tuple(entry.get("keys", ()))})
     return actors

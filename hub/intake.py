@@ -10,7 +10,7 @@ What "commit" means is the committer's: in one process, a put into the store fol
 notification (`StoreCommitter`); in a cluster, an entry in the replicated log (hub.cluster).
 """
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -19,7 +19,7 @@ import pyoxigraph as ox
 from hub.errors import NotSender
 from hub.message import Message, accept, from_triples
 from hub.roles import Roles
-from hub.signature import PROVENANCE, Key, SignatureRefused, provenance, verify
+from hub.signature import HEADER, PROVENANCE, SignatureRefused, Signing, provenance, verify
 from hub.store import Store, Stored
 from hub.vocabulary import HEILA
 
@@ -67,12 +67,12 @@ class Intake:
         store: Store,
         committer: Committer,
         roles: Roles,
-        signing_keys: Callable[[str], Sequence[Key]],
+        signing: Callable[[str], Signing],
     ) -> None:
         self._store = store
         self._committer = committer
         self._roles = roles
-        self._signing_keys = signing_keys
+        self._signing = signing
 
     def submit(
         self, data: bytes, media_type: str, actor: str, signature: str | None = None
@@ -86,8 +86,12 @@ class Intake:
         self._roles.check(message)
         if any(p in PROVENANCE for _s, p, _o in message.triples):
             raise SignatureRefused(message.iri, "a signature is sent beside a message, not in it")
+        signing = self._signing(actor)
+        if signature is None and signing.required:
+            text = f"{actor} signs every message: send it with a {HEADER} header"
+            raise SignatureRefused(message.iri, text)
         if signature is not None:
-            key = verify(message.iri, message.triples, signature, self._signing_keys(actor))
+            key = verify(message.iri, message.triples, signature, signing.keys)
             message = from_triples([*message.triples, *provenance(message.iri, signature, key)])
         return Accepted(message, self._committer.commit(message))
 

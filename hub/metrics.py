@@ -13,7 +13,7 @@ MQTT queue lengths per client are not here: the brokers do not expose them to th
 
 import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 from fastapi import APIRouter, Response
 from prometheus_client import (
@@ -30,7 +30,7 @@ from hub.errors import HubError, Invalid, NotSender, ParseError, RoleRefused
 from hub.intake import Accepted, Committer, Intake
 from hub.live import LiveFeed
 from hub.roles import Roles
-from hub.signature import Key, SignatureRefused
+from hub.signature import SignatureRefused, Signing
 from hub.store import Store
 from hub.vocabulary import INFORMATION_OBJECTS
 
@@ -117,10 +117,10 @@ class MeteredIntake(Intake):
         store: Store,
         committer: Committer,
         roles: Roles,
-        signing_keys: Callable[[str], Sequence[Key]],
+        signing: Callable[[str], Signing],
         metrics: Metrics,
     ) -> None:
-        super().__init__(store, committer, roles, signing_keys)
+        super().__init__(store, committer, roles, signing)
         self._metrics = metrics
 
     def submit(

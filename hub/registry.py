@@ -21,7 +21,7 @@ from hub.auth import check_token_hash, hash_token, new_token
 from hub.config import Credential
 from hub.errors import UsageError
 from hub.roles import roles
-from hub.signature import SIGNING_KEY, Key, key_from_jwk
+from hub.signature import SIGNING_KEY, Signing, key_from_jwk
 from hub.store import REGISTRY_GRAPH, Store
 from hub.terms import RDF_TYPE
 from hub.vocabulary import ACTOR, HEILA, ID_PATTERN, XSD
@@ -32,16 +32,18 @@ _ROLE = ox.NamedNode(HEILA + "role")
 _OPERATOR = ox.NamedNode(HEILA + "operatorName")
 _TOKEN_HASH = ox.NamedNode(HEILA + "tokenHash")
 _CERTIFICATE = ox.NamedNode(HEILA + "certificateLogin")
+_SIGNED = ox.NamedNode(HEILA + "signsEveryMessage")
 
 _KEYS = f"""
 SELECT ?actor ?key WHERE {{ GRAPH {_GRAPH} {{ ?actor {SIGNING_KEY} ?key }} }}
 """
 
 _READ = f"""
-SELECT ?actor ?role ?operator ?hash ?certificate WHERE {{ GRAPH {_GRAPH} {{
+SELECT ?actor ?role ?operator ?hash ?certificate ?signed WHERE {{ GRAPH {_GRAPH} {{
   ?actor a {_REGISTERED} .
   OPTIONAL {{ ?actor {_ROLE} ?role }} OPTIONAL {{ ?actor {_OPERATOR} ?operator }}
   OPTIONAL {{ ?actor {_TOKEN_HASH} ?hash }} OPTIONAL {{ ?actor {_CERTIFICATE} ?certificate }}
+  OPTIONAL {{ ?actor {_SIGNED} ?signed }}
 }} }}
 """
 
@@ -82,9 +84,11 @@ def _quads(actor: str, credential: Credential) -> list[ox.Quad]:
         facts.append((_OPERATOR, ox.Literal(credential.party)))
     if credential.token_hash is not None:
         facts.append((_TOKEN_HASH, ox.Literal(credential.token_hash)))
+    true = ox.Literal("true", datatype=ox.NamedNode(XSD + "boolean"))
     if credential.certificate:
-        boolean = ox.NamedNode(XSD + "boolean")
-        facts.append((_CERTIFICATE, ox.Literal("true", datatype=boolean)))
+        facts.append((_CERTIFICATE, true))
+    if credential.signed:
+        facts.append((_SIGNED, true))
     facts += [(SIGNING_KEY, ox.Literal(jwk)) for jwk in credential.keys]
     return [ox.Quad(node, predicate, value, _GRAPH) for predicate, value in facts]
 
@@ -123,7 +127,14 @@ class Registry(Mapping[str, Credential]):
         with self._lock:
             self._write({**self._actors, **{a: _administrator(c) for a, c in configured.items()}})
 
-    def add(self, actor: str, role: str, party: str | None = None, keys: Sequence[str] = ()) -> str:
+    def add(
+        self,
+        actor: str,
+        role: str,
+        party: str | None = None,
+        keys: Sequence[str] = (),
+        signed: bool = False,
+    ) -> str:
         """Register a new actor, with the public JWKs it signs with; its token, returned once
         and kept nowhere."""
         if re.fullmatch(ID_PATTERN, actor) is None:
@@ -140,7 +151,12 @@ class Registry(Mapping[str, Credential]):
             if actor in self._actors:
                 text = f"{actor} is registered already: rotate its token or revoke it"
                 raise RegistryRefused(409, "id", text)
-            credential = Credential(hash_token(token), role=role, party=party, keys=tuple(keys))
+            if signed and not keys:
+                text = "an actor that signs every message needs a key"
+                raise RegistryRefused(422, "keys", text)
+            credential = Credential(
+                hash_token(token), role=role, party=party, keys=tuple(keys), signed=signed
+            )
             self._write({**self._actors, actor: credential})
             self._revoked.discard(actor)
         return token
@@ -165,10 +181,12 @@ class Registry(Mapping[str, Credential]):
         a connection its old credential opened may still be up."""
         return actor in self._revoked
 
-    def signing_keys(self, actor: str) -> list[Key]:
-        """The public keys `actor` signs with."""
+    def signing(self, actor: str) -> Signing:
+        """The public keys `actor` signs with, and whether it must."""
         credential = self._actors.get(actor)
-        return [key_from_jwk(jwk) for jwk in credential.keys] if credential is not None else []
+        if credential is None:
+            return Signing()
+        return Signing([key_from_jwk(jwk) for jwk in credential.keys], credential.signed)
 
     def listing(self) -> list[Listed]:
         return [
@@ -203,7 +221,7 @@ class Registry(Mapping[str, Credential]):
             if isinstance(actor, ox.NamedNode) and isinstance(key, ox.Literal):
                 keys.setdefault(actor.value.removeprefix(ACTOR), []).append(key.value)
         actors = {}
-        for actor, role, operator, token_hash, certificate in self._store.query(_READ).rows:
+        for actor, role, operator, token_hash, certificate, signed in self._store.query(_READ).rows:
             if not isinstance(actor, ox.NamedNode):
                 continue
             hash_text = _text(token_hash)
@@ -216,5 +234,6 @@ class Registry(Mapping[str, Credential]):
                 role=_text(role),
                 party=_text(operator),
                 keys=tuple(sorted(keys.get(identifier, []))),
+                signed=_text(signed) == "true",
             )
         return actors

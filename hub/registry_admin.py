@@ -31,6 +31,8 @@ class NewActor(BaseModel):
     party: str | None = None
     keys: list[str] = []
     """public JWKs (as JSON text) of the keys the actor signs with"""
+    signed: bool = False
+    """every message the actor sends must be signed by one of its keys"""
 
 
 def _problem(error: RegistryRefused) -> Problem:
@@ -51,7 +53,7 @@ def registry_router(registry: Registry, administrator: Callable[[Request], str])
     @router.post("/actors", status_code=201, summary="Register an actor; its token, once")
     def add(actor: NewActor, _admin: admin) -> dict[str, str]:
         try:
-            token = registry.add(actor.id, actor.role, actor.party, actor.keys)
+            token = registry.add(actor.id, actor.role, actor.party, actor.keys, actor.signed)
             return {"id": actor.id, "token": token}
         except RegistryRefused as error:
             raise _problem(error) from None
@@ -82,6 +84,7 @@ def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--key", type=Path, action="append", default=[], help="add: a public JWK it signs with"
     )
+    parser.add_argument("--signed", action="store_true", help="add: it must sign every message")
     parser.add_argument("--store", default="var/store", help="the store's directory")
     add_hub_arguments(parser)
 
@@ -114,7 +117,7 @@ def _on_store(args: argparse.Namespace) -> Any:
     try:
         registry = Registry(store)
         if args.verb == "add":
-            return registry.add(args.actor, args.role, args.party, _keys(args))
+            return registry.add(args.actor, args.role, args.party, _keys(args), args.signed)
         if args.verb == "rotate":
             return registry.rotate(args.actor)
         if args.verb == "revoke":
@@ -130,7 +133,13 @@ def _over_http(args: argparse.Namespace) -> Any:
         "add": (
             "POST",
             url,
-            {"id": args.actor, "role": args.role, "party": args.party, "keys": _keys(args)},
+            {
+                "id": args.actor,
+                "role": args.role,
+                "party": args.party,
+                "keys": _keys(args),
+                "signed": args.signed,
+            },
         ),
         "rotate": ("POST", f"{url}/{args.actor}/rotate", None),
         "revoke": ("DELETE", f"{url}/{args.actor}", None),

@@ -23,6 +23,7 @@ from typing import Any
 
 from hub.intake import Intake, StoreCommitter
 from hub.roles import Roles
+from hub.signature import Signing
 from hub.store import Store
 
 SPP, FMP, DSO = "spp-1", "fmp-1", "dms-1"
@@ -356,7 +357,10 @@ def fill(
 ) -> Filled:
     """Write `days` days of the market from the day of `first` on, through the intake."""
     intake = Intake(
-        store, StoreCommitter(store, lambda _message, _stored: None), Roles({}), lambda _a: []
+        store,
+        StoreCommitter(store, lambda _message, _stored: None),
+        Roles({}),
+        lambda _actor: Signing(),
     )
     market = Market(sites(aggregators, per_aggregator), seed=days)
     midnight = first.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)

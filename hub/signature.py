@@ -16,6 +16,7 @@ store or in another after a dump and load, can verify it again.
 import argparse
 import json
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 import pyoxigraph as ox
 from joserfc import jws
@@ -34,6 +35,14 @@ SIGNING_KEY = ox.NamedNode(HEILA + "signingKey")
 PROVENANCE = (SIGNATURE, SIGNING_KEY)
 
 Key = OKPKey | ECKey
+
+
+@dataclass(frozen=True)
+class Signing:
+    """What the hub holds of an actor's signatures: its public keys, and whether it must sign."""
+
+    keys: Sequence["Key"] = ()
+    required: bool = False
 
 
 class SignatureRefused(HubError):

@@ -15,7 +15,7 @@ from joserfc.jwk import ECKey, OKPKey
 from hub.app import create_app
 from hub.auth import hash_token, new_token
 from hub.broker import Mosquitto
-from hub.config import Credential
+from hub.config import Credential, load_settings
 from hub.message import Message, parse
 from hub.signature import HEADER, Key, public_jwk, sign
 from hub.store import open_store
@@ -129,3 +129,30 @@ def test_verify_says_in_one_line_that_a_message_is_not_signed(tmp_path: Path, we
         [*command, str(tmp_path / "store")], capture_output=True, text=True, timeout=120
     )
     assert (answer.returncode, answer.stderr) == (2, "heila verify: weather-1 is not signed\n")
+
+
+def test_an_actor_that_must_sign_is_refused_an_unsigned_message(hub: Hub, weather: Message):
+    key = OKPKey.generate_key("Ed25519")
+    body = {"id": "spp-1", "role": "SPP", "keys": [public_jwk(key)], "signed": True}
+    token = httpx.post(f"{hub.url}/actors", json=body, headers=hub.auth(ADMIN)).json()["token"]
+    headers = {"Authorization": f"Bearer {token}", "content-type": "text/turtle"}
+    answer = httpx.post(
+        f"{hub.url}/messages", content=weather.serialize("text/turtle"), headers=headers
+    )
+    assert answer.status_code == 403
+    assert (
+        answer.json()["detail"]
+        == "spp-1 signs every message: send it with a Heila-Signature header"
+    )
+    assert hub.store.get(weather.iri) is None
+
+
+def test_signing_keys_and_the_policy_come_from_the_configuration(tmp_path: Path):
+    key = public_jwk(OKPKey.generate_key("Ed25519"))
+    config = tmp_path / "hub.toml"
+    config.write_text(
+        f"[actors.spp-1]\ntoken_hash = {json.dumps(hash_token('t'))}\n"
+        f"keys = [{json.dumps(key)}]\nsigned = true\n"
+    )
+    credential = load_settings(config).actors["spp-1"]
+    assert (credential.keys, credential.signed) == ((key,), True)
