@@ -384,8 +384,8 @@ def _credentials(path: Path, content: Any) -> dict[str, Credential]:
         for key, value in entry.items():
             kind = _CREDENTIAL_TYPES[key]
             if not isinstance(value, kind) or (key == "keys" and not _strings(value)):
-                what = "a list of strings" if key == "keys" else f"a {kind.__name__}"
-                raise ConfigError(f"{path}: [actors.{actor}] {key} must be {what}")
+                what = {bool: "a boolean", str: "a string", list: "a list of strings"}[kind]
+                raise ConfigError(f"{path}: [actors.{actor}] {key} is {what}")
         if "token_hash" not in entry and not entry.get("certificate"):
             raise ConfigError(f"{path}: [actors.{actor}] needs a token_hash or certificate")
         actors[actor] = Credential(**{**entry, "keys": tuple(entry.get("keys", ()))})
