@@ -21,6 +21,7 @@ from hub.intake import Intake
 from hub.negotiation import negotiate
 from hub.notify import rfc3339
 from hub.problem import Problem, bad_parameter
+from hub.signature import HEADER
 from hub.store import Store
 from hub.vocabulary import ACTOR, HEILA, ID_PATTERN, INFORMATION_OBJECTS, MESSAGE, SMARTAPI
 
@@ -142,7 +143,8 @@ def message_router(
                 f"send a message as {', '.join(WRITE_FORMS)}",
             )
         data = await request.body()
-        accepted = await run_in_threadpool(intake.submit, data, media_type, actor)
+        signature = request.headers.get(HEADER)
+        accepted = await run_in_threadpool(intake.submit, data, media_type, actor, signature)
         response.headers["Location"] = _location(accepted.message.id)
         if not accepted.stored.created:
             response.status_code = 200

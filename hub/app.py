@@ -48,7 +48,10 @@ from hub.intake import StoreCommitter
 from hub.notify import Notifier
 from hub.problem import Problem, problem_of
 from hub.query_pool import QueryPool
+from hub.registry import Registry
+from hub.registry_admin import registry_router
 from hub.results import TRUNCATED_HEADER
+from hub.roles import Roles
 from hub.store import OxigraphStore, Stored
 
 log = logging.getLogger(__name__)
@@ -136,8 +139,10 @@ def _notifier(settings: Settings, broker: EmbeddedBroker | None) -> Notifier:
 
 def create_app(settings: Settings, store: OxigraphStore) -> FastAPI:
     """The hub over `store`; MQTT starts and stops with the application's lifespan."""
+    actors = Registry(store)  # the configured actors join the registered ones, and the hub
+    actors.configure(settings.actors)  # reads this registry at each check from now on
     broker = (
-        EmbeddedBroker(settings.embedded_mqtt_port, settings.actors, client_limits(settings))
+        EmbeddedBroker(settings.embedded_mqtt_port, actors, client_limits(settings))
         if settings.mqtt == EMBEDDED
         else None
     )
@@ -150,8 +155,9 @@ def create_app(settings: Settings, store: OxigraphStore) -> FastAPI:
 
     measured = metrics.Metrics(store, feed)
     node = ClusterNode(settings, store) if settings.clustered else None
-    intake = metrics.MeteredIntake(store, node or StoreCommitter(store, announce), measured)
-    inbox = Inbox(notifier, intake)
+    committer = node or StoreCommitter(store, announce)
+    intake = metrics.MeteredIntake(store, committer, Roles(actors), actors.signing, measured)
+    inbox = Inbox(notifier, intake, actors.revoked)
     pool = QueryPool(store, store.limits)
 
     @asynccontextmanager
@@ -180,19 +186,23 @@ def create_app(settings: Settings, store: OxigraphStore) -> FastAPI:
         docs_url=None,
         redoc_url=None,
     )
-    credentials = Credentials(settings.actors)
+    credentials = Credentials(actors)
     writer = authenticated_actor(credentials)
     # A browser's pages on the API's own paths come first, as plain routes that cost a request
     # one path match; the other pages come after the API, which never tries them.
     for add_pages in (console.add_pages, ontology_page.add_pages, guide.add_pages):
         add_pages(app.router)
     app.include_router(api.message_router(store, intake, writer, lambda: notifier.connected))
-    app.include_router(sparql.sparql_router(store, pool, writer, updates=not settings.clustered))
+    administrator_only = administrator(credentials)
+    app.include_router(
+        sparql.sparql_router(store, pool, administrator_only, updates=not settings.clustered)
+    )
     app.include_router(queries.queries_router(pool))
     app.include_router(live.events_router(feed, store))
     app.include_router(liveview.liveview_router(store))
     app.include_router(metrics.metrics_router(measured))
-    app.include_router(backup.dump_router(store, administrator(credentials)))
+    app.include_router(backup.dump_router(store, administrator_only))
+    app.include_router(registry_router(actors, administrator_only))
     app.include_router(console.console_router())
     app.include_router(guide.guide_router())
     app.include_router(api_docs_router(app.openapi_url or "/openapi.json"))

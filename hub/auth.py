@@ -10,12 +10,14 @@ import argparse
 import hashlib
 import hmac
 import secrets
+import sys
 from collections.abc import Callable, Mapping
 
 from starlette.requests import Request
 
 from hub.config import ConfigError, Credential
 from hub.problem import Problem
+from hub.roles import ADMINISTRATOR, role_of
 from hub.tls import client_common_name
 
 _SCHEME = "sha256"
@@ -32,6 +34,15 @@ def hash_token(token: str, salt: str | None = None) -> str:
     return f"{_SCHEME}${salt}${digest}"
 
 
+def check_token_hash(actor: str, token_hash: str) -> None:
+    """Raise ConfigError unless `token_hash` has the form `hash_token` makes."""
+    parts = token_hash.split("$")
+    if len(parts) != 3 or parts[0] != _SCHEME or not all(parts):
+        raise ConfigError(
+            f"[actors.{actor}] token_hash must be {_SCHEME}$salt$digest (made by heila token)"
+        )
+
+
 def token_matches(token: str, token_hash: str) -> bool:
     _, salt, _ = token_hash.split("$")
     return hmac.compare_digest(hash_token(token, salt), token_hash)
@@ -41,16 +52,11 @@ class Credentials:
     """The actors that may write, and the check of a presented token against them."""
 
     def __init__(self, actors: Mapping[str, Credential]) -> None:
+        """`actors` may change while the hub runs (hub.registry): it is read at each check."""
         for actor, credential in actors.items():
-            if credential.token_hash is None:
-                continue
-            parts = credential.token_hash.split("$")
-            if len(parts) != 3 or parts[0] != _SCHEME or not all(parts):
-                raise ConfigError(
-                    f"[actors.{actor}] token_hash must be {_SCHEME}$salt$digest "
-                    "(made by python -m hub.auth)"
-                )
-        self._actors = dict(actors)
+            if credential.token_hash is not None:
+                check_token_hash(actor, credential.token_hash)
+        self._actors = actors
 
     def __bool__(self) -> bool:
         return bool(self._actors)
@@ -62,8 +68,7 @@ class Credentials:
         return None
 
     def is_admin(self, actor: str) -> bool:
-        credential = self._actors.get(actor)
-        return credential is not None and credential.admin
+        return actor in self._actors and role_of(actor, self._actors[actor]) == ADMINISTRATOR
 
     def actor_for_certificate(self, common_name: str) -> str | None:
         """The actor a verified client certificate names, if it may log in that way."""
@@ -113,7 +118,8 @@ def administrator(credentials: Credentials) -> Callable[[Request], str]:
                 403,
                 "not-administrator",
                 "Administrators only",
-                f"{actor} is no administrator: set admin = true in its [actors.{actor}] table",
+                f'{actor} is no administrator: set role = "administrator" (or admin = true) '
+                f"in its [actors.{actor}] table",
             )
         return actor
 
@@ -126,9 +132,13 @@ def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
 
 def issue_tokens(args: argparse.Namespace) -> int:
     """`heila token ACTOR...`: a fresh token per actor and the configuration lines that accept
-    it. The token is printed once, for the actor; the configuration keeps only its hash."""
+    it. The token is printed once, for the actor, on standard error; standard output carries
+    only the configuration lines, so `heila token mgms-1 >> hub.toml` writes no secret."""
     for actor in args.actors:
         token = new_token()
-        print(f"# token for {actor} (give it to the actor, keep it nowhere else): {token}")
+        print(
+            f"token for {actor} (give it to the actor, keep it nowhere else): {token}",
+            file=sys.stderr,
+        )
         print(f'[actors.{actor}]\ntoken_hash = "{hash_token(token)}"\n')
     return 0

@@ -48,12 +48,17 @@ from hub.broker import Mosquitto, free_port
 from hub.errors import UsageError
 from hub.intake import Intake, StoreCommitter
 from hub.notify import send_at_once
+from hub.roles import Roles
+from hub.signature import Signing
 from hub.store import open_store
 
 SENDER = "mgms-1"
 RECIPIENT = "ams-1"
 ADMIN = "bench-admin"
 """An administrator, for the scenarios that read the whole store (GET /dump)."""
+ORDERER = "control-room-1"
+"""Who orders the microgrid's devices in the command scenarios: an operator's system whose id
+names no role, so the hub holds it only to being the sender (as in tests/bridge_fixtures.py)."""
 _WAIT = 10.0
 HEILA = (sys.executable, "-c", "import sys; from hub.cli import main; sys.exit(main())")
 """The `heila` command run by this Python, installed or not."""
@@ -401,7 +406,12 @@ def intake_rate(bench: Bench) -> Figure:
     latencies = []
     with tempfile.TemporaryDirectory(prefix="heila-bench-store-") as folder:
         store = open_store(folder)
-        intake = Intake(store, StoreCommitter(store, lambda _message, _stored: None))
+        intake = Intake(
+            store,
+            StoreCommitter(store, lambda _message, _stored: None),
+            Roles({}),
+            lambda _actor: Signing(),
+        )
         started = time.perf_counter()
         for body in bodies:
             before = time.perf_counter()
@@ -468,7 +478,7 @@ def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.count < 2:
         raise UsageError("--count must be at least 2")
-    tokens = {actor: new_token() for actor in (SENDER, RECIPIENT, ADMIN)}
+    tokens = {actor: new_token() for actor in (SENDER, RECIPIENT, ADMIN, ORDERER)}
     print(HEADER)
     with Mosquitto() as broker, hub_process(broker, tokens) as url:
         bench = Bench(url, broker, tokens, args.count)

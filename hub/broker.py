@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from hub.broker_access import HUB, PasswordLogin, TopicRights, logins
+from hub.broker_access import HUB, PasswordLogin, TopicRights, logins, readers
 from hub.broker_admission import ClientLimits, HubBroker
 from hub.config import Credential
 from hub.lifecycle import Background
@@ -80,6 +80,7 @@ class EmbeddedBroker(Background):
         self.hub_login = (HUB, secrets.token_urlsafe(32))
         """the hub's username and password, made afresh for each broker and kept nowhere else"""
         self._logins = logins(actors, self.hub_login[1])
+        self._readers = readers(actors)
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="mqtt-broker")
         self._thread.daemon = True
@@ -110,7 +111,7 @@ class EmbeddedBroker(Background):
             "listeners": {"default": {"type": "tcp", "bind": f"{self.host}:{self.port}"}},
             "plugins": {
                 _dotted(PasswordLogin): {"logins": self._logins},
-                _dotted(TopicRights): {},
+                _dotted(TopicRights): {"readers": self._readers},
             },
         }
         broker = HubBroker(config, self._logins, self._limits)

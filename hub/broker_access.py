@@ -5,9 +5,9 @@ that only `{actor}` publishes to `heila/v1/inbox/{actor}`. An actor logs in with
 the bearer token it uses over HTTP; the hub logs in as `heila-hub` with a secret made at its
 start. Nobody logs in anonymously.
 
-An actor may publish only to its own inbox, and read `heila/v1/{its id}/...` and the
-observers' `heila/v1/all/...`: the same facts every client may read over HTTP. The hub may
-publish and read anything under `heila/v1/`.
+An actor may publish only to its own inbox (a researcher, who reads only, to none), and read
+`heila/v1/{its id}/...` and the observers' `heila/v1/all/...`: the same facts every client may
+read over HTTP. The hub may publish and read anything under `heila/v1/`.
 
 Both rules are amqtt plugins, named in the broker's configuration by their dotted paths
 (hub.broker.EmbeddedBroker); they hold only salted hashes of the tokens and the secret. The
@@ -28,6 +28,7 @@ from amqtt.session import Session
 from hub.auth import hash_token, token_matches
 from hub.config import Credential
 from hub.notify import OBSERVERS, PREFIX
+from hub.roles import RESEARCHER, role_of
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +57,13 @@ def logins(actors: Mapping[str, Credential], hub_secret: str) -> dict[str, str]:
             continue
         usable[actor] = credential.token_hash
     return {**usable, HUB: hash_token(hub_secret)}
+
+
+def readers(actors: Mapping[str, Credential]) -> list[str]:
+    """The logins that may read but never publish: the researchers."""
+    return sorted(
+        actor for actor, credential in actors.items() if role_of(actor, credential) == RESEARCHER
+    )
 
 
 def may_publish(login: str, topic: str) -> bool:
@@ -158,11 +166,17 @@ class PasswordLogin(BaseAuthPlugin):  # type: ignore[misc]  # amqtt ships no typ
 
 
 class TopicRights(BaseTopicPlugin):  # type: ignore[misc]
-    """Lets a logged-in client publish and read only where `may_publish` and `may_read` say."""
+    """Lets a logged-in client publish and read only where `may_publish` and `may_read` say,
+    and a reader (`readers`) publish nowhere."""
 
     @dataclass
     class Config:
-        pass
+        readers: list[str] = field(default_factory=list)
+        """logins that may read but never publish (hub.broker_access.readers)"""
+
+    def __init__(self, context: BaseContext) -> None:
+        super().__init__(context)
+        self._readers = frozenset(cast(TopicRights.Config, context.config).readers)
 
     async def topic_filtering(
         self,
@@ -174,7 +188,10 @@ class TopicRights(BaseTopicPlugin):  # type: ignore[misc]
         login = session.username if session is not None else None
         if login is None or topic is None:
             return False
-        allowed = may_publish(login, topic) if action == Action.PUBLISH else may_read(login, topic)
+        if action == Action.PUBLISH:
+            allowed = login not in self._readers and may_publish(login, topic)
+        else:
+            allowed = may_read(login, topic)
         if not allowed:
             client = session.client_id if session is not None else None
             log.warning("MQTT %s by %s (client %s) on %s refused", action, login, client, topic)

@@ -19,6 +19,12 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "issue_tokens",
         "make actor tokens and the configuration that accepts them",
     ),
+    "actor": (
+        "hub.registry_admin",
+        "run",
+        "add, rotate, revoke or list the actors the hub accepts (store or running hub)",
+    ),
+    "verify": ("hub.signature", "run", "check a stored message's signature from the store alone"),
     "dump": ("hub.backup", "dump", "export the whole store as N-Quads"),
     "load": ("hub.backup", "load", "import N-Quads into the store"),
     "query": ("hub.queries", "run", "run a named query and print a table"),

@@ -55,7 +55,10 @@ remote_graph_store = "http://lab:7878/store"
 [actors.mgms]
 token_hash = "sha256$..."    # made by `heila token mgms`
 certificate = true           # or a certificate from client_ca with CN=mgms
-admin = false                # true: may also read the whole store online (GET /dump)
+admin = false                # true: an administrator (role = "administrator")
+role = "MGMS"                # what it may send: SPP, MGMS, CEMS, AMS, FMP, DMS, IED (the field),
+                             # researcher or administrator; default: named by the id's prefix
+party = "Microgrid Oy"       # the business party operating it
 ```
 """
 
@@ -90,6 +93,14 @@ class Credential:
     certificate: bool = False
     admin: bool = False
     """an administrator may also read the whole store online (GET /dump)"""
+    role: str | None = None
+    """what the actor may send and receive, by the ontology's flows (hub.roles)"""
+    party: str | None = None
+    """the business party that operates the actor system"""
+    keys: tuple[str, ...] = ()
+    """the public JWKs of the keys the actor signs messages with (hub.signature)"""
+    signed: bool = False
+    """every message the actor sends must come signed by one of its keys"""
 
 
 @dataclass(frozen=True)
@@ -328,6 +339,10 @@ def _origins(path: Path, value: Any) -> tuple[str, ...]:
     return tuple(value)
 
 
+def _strings(values: object) -> bool:
+    return isinstance(values, list) and all(isinstance(value, str) for value in values)
+
+
 def _nats_servers(path: Path, value: Any) -> tuple[str, ...]:
     """`nats` as a tuple of nats:// URLs."""
     for server in value:
@@ -345,6 +360,17 @@ _READERS: dict[str, Callable[[Path, Any], Any]] = {
 """Settings whose TOML value is turned into another kind of value, by attribute."""
 
 
+_CREDENTIAL_TYPES: dict[str, type] = {
+    "token_hash": str,
+    "certificate": bool,
+    "admin": bool,
+    "role": str,
+    "party": str,
+    "keys": list,
+    "signed": bool,
+}
+
+
 def _credentials(path: Path, content: Any) -> dict[str, Credential]:
     if not isinstance(content, dict):
         raise ConfigError(f"{path}: [actors] must hold one table per actor")
@@ -353,17 +379,14 @@ def _credentials(path: Path, content: Any) -> dict[str, Credential]:
         if not isinstance(entry, dict) or not entry or set(entry) - _CREDENTIAL_KEYS:
             raise ConfigError(
                 f"{path}: [actors.{actor}] takes token_hash (a string) and/or certificate = true,"
-                " and admin = true"
+                f" and {', '.join(sorted(_CREDENTIAL_KEYS - {'token_hash', 'certificate'}))}"
             )
-        token_hash, certificate = entry.get("token_hash"), entry.get("certificate", False)
-        admin = entry.get("admin", False)
-        if not isinstance(token_hash, str | None) or not isinstance(certificate, bool):
-            raise ConfigError(
-                f"{path}: [actors.{actor}] token_hash is a string, certificate a boolean"
-            )
-        if not isinstance(admin, bool):
-            raise ConfigError(f"{path}: [actors.{actor}] admin is a boolean")
-        if set(entry) == {"admin"}:
+        for key, value in entry.items():
+            kind = _CREDENTIAL_TYPES[key]
+            if not isinstance(value, kind) or (key == "keys" and not _strings(value)):
+                what = {bool: "a boolean", str: "a string", list: "a list of strings"}[kind]
+                raise ConfigError(f"{path}: [actors.{actor}] {key} is {what}")
+        if "token_hash" not in entry and not entry.get("certificate"):
             raise ConfigError(f"{path}: [actors.{actor}] needs a token_hash or certificate")
-        actors[actor] = Credential(token_hash, certificate, admin)
+        actors[actor] = Credential(**{**entry, "keys": tuple(entry.get("keys", ()))})
     return actors

@@ -65,6 +65,19 @@ class NotSender(HubError):
         return Violation(name, self.iri, "sender", "sender", "sender", self.sender, text)
 
 
+class RoleRefused(HubError):
+    """An actor sends what its role never sends, or to an actor whose role never receives it."""
+
+    def __init__(self, iri: str, field: str, text: str) -> None:
+        self.iri = iri
+        self.field = field
+        super().__init__(text)
+
+    def violation(self) -> Violation:
+        name = self.iri.removeprefix(MESSAGE)
+        return Violation(name, self.iri, self.field, self.field, "role", None, str(self))
+
+
 class Conflict(HubError):
     """A message with this id is stored already, with other content: the new one is not taken."""
 

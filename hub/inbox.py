@@ -10,18 +10,24 @@ holds up the notifications the network thread sends. The worker acknowledges a m
 once its outcome is decided (stored, or refused and the refusal published): a hub that dies
 before has the broker deliver the message again to its persistent session, and the store,
 idempotent by id, keeps it once.
+
+The broker checked the login when the client connected; an actor revoked since (hub.registry)
+may still hold that connection, so the inbox takes nothing from an actor revoked while the hub
+runs. (An external broker's own logins are its own: revoke them there too, docs/mqtt.md.)
 """
 
 import logging
 import queue
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import paho.mqtt.client as mqtt
 
-from hub.errors import Conflict, Invalid, NotSender, ParseError
+from hub.errors import Conflict, Invalid, NotSender, ParseError, RoleRefused
 from hub.intake import Intake
 from hub.notify import PREFIX, Notifier, topic
+from hub.signature import SignatureRefused
 
 log = logging.getLogger(__name__)
 
@@ -48,9 +54,10 @@ def _parse_violation(error: ParseError) -> dict[str, Any]:
 class Inbox:
     """Takes in what actors publish to their inboxes, one message at a time, in arrival order."""
 
-    def __init__(self, notifier: Notifier, intake: Intake) -> None:
+    def __init__(self, notifier: Notifier, intake: Intake, revoked: Callable[[str], bool]) -> None:
         self._notifier = notifier
         self._intake = intake
+        self._revoked = revoked
         self._queue: queue.Queue[mqtt.MQTTMessage | None] = queue.Queue()
         self._worker = threading.Thread(target=self._work, name="mqtt-inbox", daemon=True)
 
@@ -71,6 +78,13 @@ class Inbox:
 
     def _take(self, actor: str, body: bytes, media_type: str) -> dict[str, Any]:
         """Take in one message from `actor` and say what became of it."""
+        if self._revoked(actor):
+            text = f"{actor} was revoked: its messages are not taken in"
+            return {
+                "id": None,
+                "status": "rejected",
+                "violations": [{"rule": "revoked", "text": text}],
+            }
         try:
             accepted = self._intake.submit(body, media_type, actor)
         except ParseError as error:
@@ -79,7 +93,7 @@ class Inbox:
             violations = [v.as_dict() for v in error.violations]
             identifier = error.violations[0].message if error.violations else None
             return {"id": identifier, "status": "rejected", "violations": violations}
-        except (NotSender, Conflict) as error:
+        except (NotSender, RoleRefused, SignatureRefused, Conflict) as error:
             violation = error.violation()
             return {
                 "id": violation.message,

@@ -1,7 +1,9 @@
 """The write path every interface shares (HTTP POST, MQTT inbox): one place, one order.
 
 parse → validate (with the types of the messages it refers to, read from the store) → the
-writer must be the sender → commit (idempotent by id) → notify, only for a new message.
+writer must be the sender → its role must send this type to these recipients (hub.roles) → a
+signature that came with it must be the sender's (hub.signature), and is kept with it →
+commit (idempotent by id) → notify, only for a new message.
 Nothing is stored unless every step before it passed.
 
 What "commit" means is the committer's: in one process, a put into the store followed by the
@@ -15,7 +17,9 @@ from typing import Protocol
 import pyoxigraph as ox
 
 from hub.errors import NotSender
-from hub.message import Message, accept
+from hub.message import Message, accept, from_triples
+from hub.roles import Roles
+from hub.signature import HEADER, PROVENANCE, SignatureRefused, Signing, provenance, verify
 from hub.store import Store, Stored
 from hub.vocabulary import HEILA
 
@@ -58,16 +62,37 @@ class StoreCommitter:
 class Intake:
     """Takes messages in, reading the store for what they refer to, and commits them."""
 
-    def __init__(self, store: Store, committer: Committer) -> None:
+    def __init__(
+        self,
+        store: Store,
+        committer: Committer,
+        roles: Roles,
+        signing: Callable[[str], Signing],
+    ) -> None:
         self._store = store
         self._committer = committer
+        self._roles = roles
+        self._signing = signing
 
-    def submit(self, data: bytes, media_type: str, actor: str) -> Accepted:
-        """Take in a message from `actor`; raises ParseError, Invalid or NotSender."""
+    def submit(
+        self, data: bytes, media_type: str, actor: str, signature: str | None = None
+    ) -> Accepted:
+        """Take in a message from `actor`, signed or not; raises ParseError, Invalid, NotSender,
+        RoleRefused or SignatureRefused."""
         self._committer.catch_up()
         message = accept(data, media_type, self._types_of)
         if message.sender != actor:
             raise NotSender(actor, message.iri, message.sender)
+        self._roles.check(message)
+        if any(p in PROVENANCE for _s, p, _o in message.triples):
+            raise SignatureRefused(message.iri, "a signature is sent beside a message, not in it")
+        signing = self._signing(actor)
+        if signature is None and signing.required:
+            text = f"{actor} signs every message: send it with a {HEADER} header"
+            raise SignatureRefused(message.iri, text)
+        if signature is not None:
+            key = verify(message.iri, message.triples, signature, signing.keys)
+            message = from_triples([*message.triples, *provenance(message.iri, signature, key)])
         return Accepted(message, self._committer.commit(message))
 
     def _types_of(self, iris: Iterable[str]) -> dict[str, str]:

@@ -13,6 +13,7 @@ MQTT queue lengths per client are not here: the brokers do not expose them to th
 
 import json
 import time
+from collections.abc import Callable
 
 from fastapi import APIRouter, Response
 from prometheus_client import (
@@ -25,9 +26,11 @@ from prometheus_client import (
 )
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from hub.errors import HubError, Invalid, NotSender, ParseError
+from hub.errors import HubError, Invalid, NotSender, ParseError, RoleRefused
 from hub.intake import Accepted, Committer, Intake
 from hub.live import LiveFeed
+from hub.roles import Roles
+from hub.signature import SignatureRefused, Signing
 from hub.store import Store
 from hub.vocabulary import INFORMATION_OBJECTS
 
@@ -99,20 +102,33 @@ def _rules_of(error: HubError) -> list[str]:
         return ["parse"]
     if isinstance(error, NotSender):
         return ["sender"]
+    if isinstance(error, RoleRefused):
+        return ["role"]
+    if isinstance(error, SignatureRefused):
+        return ["signature"]
     return [type(error).__name__]
 
 
 class MeteredIntake(Intake):
     """The intake, counting what it takes and refuses and timing each message through it."""
 
-    def __init__(self, store: Store, committer: Committer, metrics: Metrics) -> None:
-        super().__init__(store, committer)
+    def __init__(
+        self,
+        store: Store,
+        committer: Committer,
+        roles: Roles,
+        signing: Callable[[str], Signing],
+        metrics: Metrics,
+    ) -> None:
+        super().__init__(store, committer, roles, signing)
         self._metrics = metrics
 
-    def submit(self, data: bytes, media_type: str, actor: str) -> Accepted:
+    def submit(
+        self, data: bytes, media_type: str, actor: str, signature: str | None = None
+    ) -> Accepted:
         started = time.perf_counter()
         try:
-            accepted = super().submit(data, media_type, actor)
+            accepted = super().submit(data, media_type, actor, signature)
         except HubError as error:
             self._metrics.refusal(error, data, media_type)
             raise

@@ -263,7 +263,7 @@ OPERATIONS: dict[tuple[str, str], JSON] = {
             **_QUERY_ANSWERS,
             204: {"description": "The update was validated and committed"},
             401: _problem("An update came without a valid bearer token"),
-            403: _problem("The update touches another actor's message, or the hub is read-only"),
+            403: _problem("The actor is no administrator, or the hub is read-only"),
             413: _problem("The body is larger than the configured limit"),
             415: _problem("The body is neither a query, an update nor a form"),
             422: _problem("What the update leaves breaks rules of a shape: every violation listed"),
@@ -297,6 +297,35 @@ OPERATIONS: dict[tuple[str, str], JSON] = {
             401: _problem("No valid bearer token"),
             403: _problem("The actor is no administrator"),
         },
+    },
+    **{
+        (method, path): {
+            "security": [{BEARER: []}],
+            "responses": {
+                401: _problem("No valid bearer token"),
+                403: _problem("The actor is no administrator"),
+                **(
+                    {404: _problem("No actor of this id is registered")}
+                    if "{actor}" in path
+                    else {}
+                ),
+                **(
+                    {
+                        400: _problem("The body is no JSON object with an id and a role"),
+                        409: _problem("An actor of this id is registered already"),
+                        422: _problem("The id, role or a key is not usable, naming the field"),
+                    }
+                    if method == "post" and path == "/actors"
+                    else {}
+                ),
+            },
+        }
+        for method, path in (
+            ("get", "/actors"),
+            ("post", "/actors"),
+            ("post", "/actors/{actor}/rotate"),
+            ("delete", "/actors/{actor}"),
+        )
     },
     ("get", "/events"): {
         "responses": {

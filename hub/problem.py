@@ -11,7 +11,8 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse
 
-from hub.errors import Conflict, Invalid, NotSender, ParseError
+from hub.errors import Conflict, Invalid, NotSender, ParseError, RoleRefused
+from hub.signature import SignatureRefused
 from hub.store import QueryTimeout
 
 log = logging.getLogger(__name__)
@@ -86,6 +87,14 @@ def problem_of(error: Exception) -> Problem:
     if isinstance(error, NotSender):
         return Problem(
             403, "not-sender", "Not the sender", str(error), field="sender", rule="sender"
+        )
+    if isinstance(error, RoleRefused):
+        return Problem(
+            403, "role", "Not sent by this role", str(error), field=error.field, rule="role"
+        )
+    if isinstance(error, SignatureRefused):
+        return Problem(
+            403, "signature", "Signature refused", str(error), field="signature", rule="signature"
         )
     if isinstance(error, Conflict):
         return Problem(

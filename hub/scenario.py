@@ -22,6 +22,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from hub.intake import Intake, StoreCommitter
+from hub.roles import Roles
+from hub.signature import Signing
 from hub.store import Store
 
 SPP, FMP, DSO = "spp-1", "fmp-1", "dms-1"
@@ -354,7 +356,12 @@ def fill(
     store: Store, days: int, first: datetime, aggregators: int = 4, per_aggregator: int = 5
 ) -> Filled:
     """Write `days` days of the market from the day of `first` on, through the intake."""
-    intake = Intake(store, StoreCommitter(store, lambda _message, _stored: None))
+    intake = Intake(
+        store,
+        StoreCommitter(store, lambda _message, _stored: None),
+        Roles({}),
+        lambda _actor: Signing(),
+    )
     market = Market(sites(aggregators, per_aggregator), seed=days)
     midnight = first.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     started, count = time.perf_counter(), 0

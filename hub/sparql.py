@@ -1,4 +1,4 @@
-"""The SPARQL 1.1 Protocol at /sparql: queries by GET and POST, updates for authorised writers.
+"""The SPARQL 1.1 Protocol at /sparql: queries by GET and POST, updates for administrators.
 
 Queries run in the pool of query workers (hub.query_pool), within its time, memory and
 concurrency limits, after two checks no parser can be trusted with: how deep the text nests and
@@ -29,13 +29,15 @@ _UPDATE = "application/sparql-update"
 def sparql_router(
     store: Store,
     pool: QueryPool,
-    authorise_writer: Callable[[Request], str],
+    authorise_administrator: Callable[[Request], str],
     *,
     updates: bool = True,
 ) -> APIRouter:
-    """The /sparql routes: queries through `pool`, updates into `store` for the writers that
-    `authorise_writer` admits (it raises a Problem for anyone else). Without `updates` (a
-    cluster node, whose writes all go through the commit log) every update is refused."""
+    """The /sparql routes: queries through `pool`, updates into `store` for the administrators
+    that `authorise_administrator` admits (it raises a Problem for anyone else): raw updates
+    pass by the roles' check of each message, so only an administrator may make them. Without
+    `updates` (a cluster node, whose writes all go through the commit log) every update is
+    refused."""
     router = APIRouter(tags=["SPARQL"])
 
     async def update(request: Request, text: str) -> Response:
@@ -48,7 +50,7 @@ def sparql_router(
                 field="update",
                 rule="cluster",
             )
-        return await _update(store, pool, request, authorise_writer, text)
+        return await _update(store, pool, request, authorise_administrator, text)
 
     @router.get("/sparql", summary="SPARQL 1.1 query")
     async def get_query(request: Request) -> Response:
@@ -204,10 +206,10 @@ async def _update(
     store: Store,
     pool: QueryPool,
     request: Request,
-    authorise_writer: Callable[[Request], str],
+    authorise_administrator: Callable[[Request], str],
     update: str,
 ) -> Response:
-    actor = authorise_writer(request)
+    actor = authorise_administrator(request)
     await _checked("update", update, pool.limits)
     try:
         await run_in_threadpool(store.update, update, sender=actor, trial=pool.try_update)

@@ -88,7 +88,7 @@ def sparql_against_oxigraph(bench: Bench) -> list[Figure]:
     admin = {"Authorization": f"Bearer {bench.tokens[ADMIN]}"}
     dump = httpx.get(f"{bench.url}/dump", headers=admin, timeout=120).content
     accept = {"Accept": "application/sparql-results+json"}
-    figures = []
+    figures: list[Figure] = []
     pick = random.Random(1)
     with oxigraph_serving(dump) as oxigraph, httpx.Client(headers=accept, timeout=60) as client:
         for name, template in _QUERIES.items():

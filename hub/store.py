@@ -44,6 +44,9 @@ from hub.vocabulary import ACTOR, BASE, HEILA, MESSAGE, ONTOLOGY_IRI, RDF, SMART
 LOG_GRAPH = BASE + "hub/log"
 """The bookkeeping graph: commit sequence and storage time of every message."""
 
+REGISTRY_GRAPH = BASE + "hub/actors"
+"""The actors the hub knows: roles, operators and credential hashes (hub.registry)."""
+
 _SEQUENCE = ox.NamedNode(HEILA + "sequence")
 _STORED_AT = ox.NamedNode(HEILA + "storedAt")
 _LOG = ox.NamedNode(LOG_GRAPH)
@@ -51,7 +54,11 @@ _ONTOLOGY = ox.NamedNode(ONTOLOGY_IRI)
 _RDF_TYPE = ox.NamedNode(RDF + "type")
 _GENERATED_BY = ox.NamedNode(SMARTAPI + "generatedBy")
 _DERIVED = ox.NamedNode(derived.DERIVED_GRAPH)
-_READ_ONLY_GRAPHS = frozenset({LOG_GRAPH, ONTOLOGY_IRI, derived.DERIVED_GRAPH})
+_REGISTRY = ox.NamedNode(REGISTRY_GRAPH)
+_READ_ONLY_GRAPHS = frozenset({LOG_GRAPH, ONTOLOGY_IRI, derived.DERIVED_GRAPH, REGISTRY_GRAPH})
+_NOT_DUMPED = (_ONTOLOGY, _DERIVED, _REGISTRY)
+"""Graphs a dump leaves out: the ontology comes with the hub, derived values are derived again
+on load, and credentials stay with the hub whose actors they are."""
 _WIDEST_WINDOW = 8192
 _OWN_QUERY_THREADS = 2
 BULK_QUADS = 2_000
@@ -125,6 +132,8 @@ class Store(Protocol):
     def dump(self, target: BinaryIO) -> int: ...
 
     def load(self, source: BinaryIO) -> int: ...
+
+    def replace_registry(self, quads: Sequence[ox.Quad]) -> None: ...
 
     def close(self) -> None: ...
 
@@ -367,10 +376,16 @@ class OxigraphStore:
                 raise QueryRefused("a graph the update names changed while it ran; send it again")
             self._commit(changed)
 
+    def replace_registry(self, quads: Sequence[ox.Quad]) -> None:
+        """Make the actor registry's graph hold exactly these quads, in one transaction."""
+        change = _replace_graph_update(_REGISTRY, quads)
+        with self._lock:
+            self._store.update(change)
+            self._tell_followers(("update", change))
+
     def dump(self, target: BinaryIO) -> int:
-        """Write every message and the log as N-Quads; the ontology comes with the hub, and the
-        derived values are derived again on load."""
-        quads = [quad for quad in self._store if quad.graph_name not in (_ONTOLOGY, _DERIVED)]
+        """Write every message and the log as N-Quads (not the graphs of `_NOT_DUMPED`)."""
+        quads = [quad for quad in self._store if quad.graph_name not in _NOT_DUMPED]
         ox.serialize(quads, target, ox.RdfFormat.N_QUADS)
         return len(quads)
 
@@ -382,7 +397,7 @@ class OxigraphStore:
             quads = [
                 quad
                 for quad in ox.parse(source, ox.RdfFormat.N_QUADS)
-                if quad.graph_name not in (_ONTOLOGY, _DERIVED)
+                if quad.graph_name not in _NOT_DUMPED
             ]
         except SyntaxError as error:
             raise _parse_error(error) from None

@@ -12,6 +12,8 @@ import pytest
 
 from hub.bench import RECIPIENT, SENDER, flexibility
 from hub.intake import Intake, StoreCommitter
+from hub.roles import Roles
+from hub.signature import Signing
 from hub.store import open_store
 from tests.conftest import Hub
 
@@ -49,7 +51,12 @@ def test_mqtt_inbox_until_the_recipient_holds_the_notification(benchmark, hub: H
 
 def test_validate_and_store_in_one_thread(benchmark):
     store = open_store("memory")
-    intake = Intake(store, StoreCommitter(store, lambda _message, _stored: None))
+    intake = Intake(
+        store,
+        StoreCommitter(store, lambda _message, _stored: None),
+        Roles({}),
+        lambda _actor: Signing(),
+    )
 
     def take_in() -> None:
         body = json.dumps(flexibility(next(numbers))).encode()

@@ -35,8 +35,10 @@ from substation import config as substation_config
 from substation.server import Substation
 
 ACTOR = "mgms-1"
-DSO = "dms-1"
-TOKENS = {actor: f"{actor}-token" for actor in (ACTOR, DSO, "ams-1", "fmp-1", "spp-1")}
+DSO = "control-room-1"
+"""who orders the microgrid here: an operator's system whose id names no role, so the hub holds
+it only to being the sender (the ontology's flows reach an MGMS from an AMS, not a DSO)"""
+TOKENS = {actor: f"{actor}-token" for actor in (ACTOR, DSO, "dms-1", "ams-1", "fmp-1", "spp-1")}
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "valid"
 
 

@@ -20,6 +20,9 @@ from hub.auth import hash_token, new_token
 from hub.broker import free_port
 from tests.conftest import STORY_ACTORS, story_messages
 
+ADMINISTRATOR = "operator"
+"""the served hub's administrator, the one actor allowed SPARQL Update"""
+
 
 @dataclass
 class ServedHub:
@@ -66,6 +69,8 @@ def _configuration(
     lines += ["[sparql]", *(f"{key} = {value!r}" for key, value in sparql.items())]
     for actor, token in tokens.items():
         lines += [f"[actors.{actor}]", f'token_hash = "{hash_token(token)}"']
+        if actor == ADMINISTRATOR:
+            lines += ['role = "administrator"']
     path = folder / "hub.toml"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
@@ -73,8 +78,9 @@ def _configuration(
 
 @contextmanager
 def served_hub(folder: Path, **sparql: object) -> Iterator[ServedHub]:
-    """Start `heila serve` in `folder` with these [sparql] settings; stop it afterwards."""
-    tokens = {actor: new_token() for actor in STORY_ACTORS}
+    """Start `heila serve` in `folder` with these [sparql] settings, the story's actors and an
+    administrator; stop it afterwards."""
+    tokens = {actor: new_token() for actor in (*STORY_ACTORS, ADMINISTRATOR)}
     port, broker_port = free_port(), free_port()
     config = _configuration(folder, tokens, broker_port, sparql)
     command = [sys.executable, "-m", "hub.cli", "serve", "--config", str(config), "--port"]

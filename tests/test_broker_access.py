@@ -19,6 +19,7 @@ from hub.broker_access import HUB, ClientIds, logins
 from hub.config import EMBEDDED, Credential, Settings
 from hub.message import Message
 from hub.store import open_store
+from tests.bridge_fixtures import eventually
 from tests.conftest import Serve, wait_until_connected
 
 _WAIT = 10.0
@@ -41,14 +42,18 @@ class EmbeddedHub:
 
 @pytest.fixture
 def hub(serve: Serve) -> EmbeddedHub:
-    """The hub in its default configuration, the embedded broker, with three actors."""
-    tokens = {actor: new_token() for actor in ("spp-1", "dms-1", "mgms-1")}
+    """The hub in its default configuration, the embedded broker, with three actors and a
+    researcher."""
+    tokens = {actor: new_token() for actor in ("spp-1", "dms-1", "mgms-1", "reader")}
     port = free_port()
     settings = Settings(
         store="memory",
         mqtt=EMBEDDED,
         embedded_mqtt_port=port,
-        actors={actor: Credential(hash_token(token)) for actor, token in tokens.items()},
+        actors={
+            actor: Credential(hash_token(token), role="researcher" if actor == "reader" else None)
+            for actor, token in tokens.items()
+        },
     )
     url = serve(create_app(settings, open_store("memory")))
     wait_until_connected(url)
@@ -166,6 +171,17 @@ def test_an_actor_cannot_publish_to_another_actors_inbox(hub, weather):
     finally:
         spp.stop()
     assert httpx.get(f"{hub.url}/messages/forged-1").status_code == 404
+
+
+def test_a_researcher_cannot_publish_even_to_its_own_inbox(hub, weather, caplog):
+    reader = hub.listen("reader", "heila/v1/reader/outcome")
+    try:
+        reader.publish("heila/v1/inbox/reader", weather.serialize("application/json"))
+        eventually(lambda: "MQTT publish by reader" in caplog.text)
+    finally:
+        reader.stop()
+    assert "refused" in caplog.text
+    assert httpx.get(f"{hub.url}/messages/weather-1").status_code == 404
 
 
 @pytest.mark.parametrize(

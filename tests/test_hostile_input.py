@@ -20,7 +20,7 @@ import pytest
 
 from hub.context import CONTEXT_URL
 from hub.vocabulary import MESSAGE
-from tests.served import ServedHub, served_hub
+from tests.served import ADMINISTRATOR, ServedHub, served_hub
 
 REPORT = Path(__file__).resolve().parent.parent / "artifacts" / "hostile-inputs.md"
 COUNT = "SELECT (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } }"
@@ -395,7 +395,7 @@ def test_expensive_queries_leave_writes_and_health_answering(hub):
     assert sorted(answers) == [503, 503, 503, 503]
 
 
-def test_a_writers_endless_update_is_stopped_and_holds_no_write_meanwhile(hub):
+def test_an_administrators_endless_update_is_stopped_and_holds_no_write_meanwhile(hub):
     patterns = " . ".join(f"?s{n} ?p{n} ?o{n}" for n in range(8))
     update = f"WITH <{MESSAGE}offer-1> INSERT {{ }} WHERE {{ {patterns} }}"
     ended: list[float] = []
@@ -404,7 +404,7 @@ def test_a_writers_endless_update_is_stopped_and_holds_no_write_meanwhile(hub):
         answer = httpx.post(
             f"{hub.url}/sparql",
             content=update,
-            headers={"content-type": "application/sparql-update", **hub.auth("ams-1")},
+            headers={"content-type": "application/sparql-update", **hub.auth(ADMINISTRATOR)},
             timeout=60,
         )
         ended.append(time.monotonic())

@@ -37,7 +37,7 @@ from actors.bridge.control import Outcome
 from actors.bridge.main import Bridge, Settings
 from actors.bridge.monitoring import MAX_READINGS, Converter, Sample
 from actors.bridge.uplink import Uplink
-from hub.bench import RECIPIENT, SENDER, Bench, Figure, Heard, Subscriber, scenario
+from hub.bench import ORDERER, SENDER, Bench, Figure, Heard, Subscriber, scenario
 from hub.broker import free_port
 from hub.message import accept
 from substation import config
@@ -215,7 +215,7 @@ def _command_rounds(bench: Bench, name: str) -> Figure:
     """Control Signals for the breaker, open and close in turn, each posted once the previous
     one's outcome is in; the bridge's own share is printed before the figure is returned."""
     rounds = min(bench.count, LATENCY_ROUNDS)
-    headers = {"Authorization": f"Bearer {bench.tokens[RECIPIENT]}"}
+    headers = {"Authorization": f"Bearer {bench.tokens[ORDERER]}"}
     totals, own, failed = [], [], 0
     settings = quiet_substation()
     with (
@@ -227,7 +227,7 @@ def _command_rounds(bench: Bench, name: str) -> Figure:
             signal = {
                 "type": "ControlSignal",
                 "id": f"bench-command-{next(_ids)}-{time.time_ns()}",
-                "sender": RECIPIENT,
+                "sender": ORDERER,
                 "time": datetime.now(UTC).isoformat(),
                 "recipients": [SENDER],
                 "device": "breaker-1",

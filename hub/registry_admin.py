@@ -1,0 +1,164 @@
+"""How administrators change the actor registry: `heila actor …` and the /actors routes.
+
+`heila actor` works on a store directory, or with `--hub URL` asks a running hub (which holds
+the store's lock) through /actors, as an administrator. A new or rotated token is printed once,
+for the actor; the registry keeps only its hash.
+"""
+
+import argparse
+import sys
+from collections.abc import Callable
+from dataclasses import asdict
+from pathlib import Path
+from typing import Annotated, Any
+
+import httpx
+from fastapi import APIRouter, Depends, Request, Response
+from pydantic import BaseModel
+
+from hub.backup import add_hub_arguments, bearer, refusal
+from hub.errors import UsageError
+from hub.problem import Problem
+from hub.registry import Registry, RegistryRefused
+from hub.store import open_store
+
+_VERBS = ("add", "rotate", "revoke", "list")
+
+
+class NewActor(BaseModel):
+    id: str
+    role: str
+    party: str | None = None
+    keys: list[str] = []
+    """public JWKs (as JSON text) of the keys the actor signs with"""
+    signed: bool = False
+    """every message the actor sends must be signed by one of its keys"""
+
+
+def _problem(error: RegistryRefused) -> Problem:
+    return Problem(
+        error.status, "registry", "Registry change refused", str(error), field=error.field
+    )
+
+
+def registry_router(registry: Registry, administrator: Callable[[Request], str]) -> APIRouter:
+    """Add, rotate, revoke and list actors on a running hub, for administrators only."""
+    router = APIRouter(tags=["administration"])
+    admin = Annotated[str, Depends(administrator)]
+
+    @router.get("/actors", summary="The registered actors, without their token hashes")
+    def listed(_admin: admin) -> list[dict[str, Any]]:
+        return [asdict(entry) for entry in registry.listing()]
+
+    @router.post("/actors", status_code=201, summary="Register an actor; its token, once")
+    def add(actor: NewActor, _admin: admin) -> dict[str, str]:
+        try:
+            token = registry.add(actor.id, actor.role, actor.party, actor.keys, actor.signed)
+            return {"id": actor.id, "token": token}
+        except RegistryRefused as error:
+            raise _problem(error) from None
+
+    @router.post("/actors/{actor}/rotate", summary="A new token for an actor; the old one dies")
+    def rotate(actor: str, _admin: admin) -> dict[str, str]:
+        try:
+            return {"id": actor, "token": registry.rotate(actor)}
+        except RegistryRefused as error:
+            raise _problem(error) from None
+
+    @router.delete("/actors/{actor}", status_code=204, summary="Revoke an actor's credentials")
+    def revoke(actor: str, _admin: admin) -> Response:
+        try:
+            registry.revoke(actor)
+        except RegistryRefused as error:
+            raise _problem(error) from None
+        return Response(status_code=204)
+
+    return router
+
+
+def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("verb", choices=_VERBS, help="what to do")
+    parser.add_argument("actor", nargs="?", help="the actor's id (all but list)")
+    parser.add_argument("--role", help="add: SPP, MGMS, CEMS, AMS, FMP, DMS, IED, researcher…")
+    parser.add_argument("--party", help="add: the business party operating the actor system")
+    parser.add_argument(
+        "--key", type=Path, action="append", default=[], help="add: a public JWK it signs with"
+    )
+    parser.add_argument("--signed", action="store_true", help="add: it must sign every message")
+    parser.add_argument("--store", default="var/store", help="the store's directory")
+    add_hub_arguments(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    """`heila actor VERB [ID]`: change or list the registry, and print what the actor needs."""
+    if args.verb != "list" and not args.actor:
+        raise UsageError(f"heila actor {args.verb} needs the actor's id")
+    if args.verb == "add" and not args.role:
+        raise UsageError("heila actor add needs --role")
+    answer = _over_http(args) if args.hub is not None else _on_store(args)
+    if args.verb == "list":
+        for entry in answer:
+            logins = "token" if entry["token"] else ""
+            logins += " certificate" if entry["certificate"] else ""
+            print(f"{entry['actor']}\t{entry['role']}\t{entry['party']}\t{logins.strip()}")
+    elif args.verb in ("add", "rotate"):
+        print(f"# token for {args.actor} (give it to the actor, keep it nowhere else):")
+        print(answer)
+    else:
+        print(f"revoked {args.actor}", file=sys.stderr)
+    return 0
+
+
+def _on_store(args: argparse.Namespace) -> Any:
+    try:
+        store = open_store(args.store)
+    except OSError as error:
+        raise UsageError(f"cannot open the store at {args.store}: {error}") from None
+    try:
+        registry = Registry(store)
+        if args.verb == "add":
+            return registry.add(args.actor, args.role, args.party, _keys(args), args.signed)
+        if args.verb == "rotate":
+            return registry.rotate(args.actor)
+        if args.verb == "revoke":
+            return registry.revoke(args.actor)
+        return [asdict(entry) for entry in registry.listing()]
+    finally:
+        store.close()
+
+
+def _over_http(args: argparse.Namespace) -> Any:
+    url = f"{args.hub.rstrip('/')}/actors"
+    requests = {
+        "add": (
+            "POST",
+            url,
+            {
+                "id": args.actor,
+                "role": args.role,
+                "party": args.party,
+                "keys": _keys(args),
+                "signed": args.signed,
+            },
+        ),
+        "rotate": ("POST", f"{url}/{args.actor}/rotate", None),
+        "revoke": ("DELETE", f"{url}/{args.actor}", None),
+        "list": ("GET", url, None),
+    }
+    method, target, body = requests[args.verb]
+    try:
+        answer = httpx.request(method, target, json=body, headers=bearer(args), timeout=30)
+    except httpx.HTTPError as error:
+        raise UsageError(f"cannot reach {args.hub}: {error}") from None
+    if answer.status_code >= 400:
+        raise refusal(answer)
+    if args.verb in ("add", "rotate"):
+        return answer.json()["token"]
+    return answer.json() if args.verb == "list" else None
+
+
+def _keys(args: argparse.Namespace) -> list[str]:
+    try:
+        return [path.read_text() for path in args.key]
+    except OSError as error:
+        raise UsageError(f"cannot read a key file: {error}") from None

@@ -1,0 +1,158 @@
+"""Signed messages: verified on POST against the sender's registered keys, kept in the graph,
+and verifiable again from a store alone, after a dump and load into another."""
+
+import io
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from joserfc.jwk import ECKey, OKPKey
+
+from hub.app import create_app
+from hub.auth import hash_token, new_token
+from hub.broker import Mosquitto
+from hub.config import Credential, load_settings
+from hub.message import Message, parse
+from hub.signature import HEADER, Key, public_jwk, sign
+from hub.store import open_store
+from tests.conftest import Hub, Serve, hub_settings, wait_until_connected
+
+ADMIN = "operator"
+
+
+@pytest.fixture
+def hub(mosquitto: Mosquitto, serve: Serve) -> Iterator[Hub]:
+    """A running hub that knows only its administrator; actors are registered by the tests."""
+    tokens = {ADMIN: new_token()}
+    actors = {ADMIN: Credential(hash_token(tokens[ADMIN]), admin=True)}
+    store = open_store("memory")
+    url = serve(create_app(hub_settings(mosquitto, tokens, actors=actors), store))
+    wait_until_connected(url)
+    yield Hub(url, store, tokens, mosquitto)
+    store.close()
+
+
+@pytest.fixture
+def weather(story: list[Message]) -> Message:
+    return next(m for m in story if m.id == "weather-1")
+
+
+def register(hub: Hub, key: Key) -> str:
+    """Register spp-1 with `key`'s public half; its token."""
+    body = {"id": "spp-1", "role": "SPP", "keys": [public_jwk(key)]}
+    answer = httpx.post(f"{hub.url}/actors", json=body, headers=hub.auth(ADMIN))
+    assert answer.status_code == 201
+    return str(answer.json()["token"])
+
+
+def post(hub: Hub, token: str, body: bytes, signature: str) -> httpx.Response:
+    headers = {"Authorization": f"Bearer {token}", HEADER: signature}
+    return httpx.post(
+        f"{hub.url}/messages", content=body, headers={**headers, "content-type": "text/turtle"}
+    )
+
+
+@pytest.mark.parametrize("make_key", [OKPKey.generate_key, ECKey.generate_key])
+def test_a_message_signed_with_a_registered_key_is_stored_with_its_signature(
+    hub: Hub, weather: Message, make_key
+):
+    key = make_key("Ed25519") if make_key == OKPKey.generate_key else make_key("P-256")
+    token = register(hub, key)
+    answer = post(hub, token, weather.serialize("text/turtle"), sign(weather.triples, key))
+    assert answer.status_code == 201
+    stored = hub.store.get(weather.iri)
+    assert stored is not None
+    predicates = {p.value.rsplit("#", 1)[-1] for _s, p, _o in stored.triples}
+    assert {"signature", "signingKey"} <= predicates
+
+
+def tampered(weather: Message) -> bytes:
+    """The forecast with one value changed after it was signed."""
+    document = weather.to_json()
+    return json.dumps({**document, "recipients": ["dms-1"]}).encode()
+
+
+def test_a_message_changed_after_signing_is_refused_and_nothing_is_stored(
+    hub: Hub, weather: Message
+):
+    key = OKPKey.generate_key("Ed25519")
+    token = register(hub, key)
+    body = tampered(weather)
+    changed = parse(body, "application/json")
+    assert changed.triples != weather.triples
+    headers = {"Authorization": f"Bearer {token}", HEADER: sign(weather.triples, key)}
+    answer = httpx.post(f"{hub.url}/messages", content=body, headers=headers)
+    assert answer.status_code == 403
+    problem = answer.json()
+    assert (problem["rule"], problem["field"]) == ("signature", "signature")
+    assert problem["detail"] == "the signature does not match the message"
+    assert hub.store.get(weather.iri) is None
+
+
+def test_a_signature_by_a_key_the_sender_never_registered_is_refused(hub: Hub, weather: Message):
+    token = register(hub, OKPKey.generate_key("Ed25519"))
+    other = OKPKey.generate_key("Ed25519")
+    answer = post(hub, token, weather.serialize("text/turtle"), sign(weather.triples, other))
+    assert answer.status_code == 403
+    assert "none the sender registered" in answer.json()["detail"]
+    assert hub.store.get(weather.iri) is None
+
+
+def test_a_signed_message_dumped_and_loaded_into_a_fresh_store_verifies_there(
+    hub: Hub, weather: Message, tmp_path: Path
+):
+    key = OKPKey.generate_key("Ed25519")
+    post(hub, register(hub, key), weather.serialize("text/turtle"), sign(weather.triples, key))
+    dump = io.BytesIO()
+    hub.store.dump(dump)
+    fresh = open_store(str(tmp_path / "fresh"))
+    fresh.load(io.BytesIO(dump.getvalue()))
+    fresh.close()
+    command = [sys.executable, "-m", "hub.cli", "verify", "weather-1", "--store"]
+    answer = subprocess.run(
+        [*command, str(tmp_path / "fresh")], capture_output=True, text=True, timeout=120
+    )
+    assert answer.returncode == 0, answer.stderr
+    assert answer.stdout == f"weather-1: signature verified, key {key.thumbprint()}\n"
+
+
+def test_verify_says_in_one_line_that_a_message_is_not_signed(tmp_path: Path, weather: Message):
+    store = open_store(str(tmp_path / "store"))
+    store.put(weather)
+    store.close()
+    command = [sys.executable, "-m", "hub.cli", "verify", "weather-1", "--store"]
+    answer = subprocess.run(
+        [*command, str(tmp_path / "store")], capture_output=True, text=True, timeout=120
+    )
+    assert (answer.returncode, answer.stderr) == (2, "heila verify: weather-1 is not signed\n")
+
+
+def test_an_actor_that_must_sign_is_refused_an_unsigned_message(hub: Hub, weather: Message):
+    key = OKPKey.generate_key("Ed25519")
+    body = {"id": "spp-1", "role": "SPP", "keys": [public_jwk(key)], "signed": True}
+    token = httpx.post(f"{hub.url}/actors", json=body, headers=hub.auth(ADMIN)).json()["token"]
+    headers = {"Authorization": f"Bearer {token}", "content-type": "text/turtle"}
+    answer = httpx.post(
+        f"{hub.url}/messages", content=weather.serialize("text/turtle"), headers=headers
+    )
+    assert answer.status_code == 403
+    assert (
+        answer.json()["detail"]
+        == "spp-1 signs every message: send it with a Heila-Signature header"
+    )
+    assert hub.store.get(weather.iri) is None
+
+
+def test_signing_keys_and_the_policy_come_from_the_configuration(tmp_path: Path):
+    key = public_jwk(OKPKey.generate_key("Ed25519"))
+    config = tmp_path / "hub.toml"
+    config.write_text(
+        f"[actors.spp-1]\ntoken_hash = {json.dumps(hash_token('t'))}\n"
+        f"keys = [{json.dumps(key)}]\nsigned = true\n"
+    )
+    credential = load_settings(config).actors["spp-1"]
+    assert (credential.keys, credential.signed) == ((key,), True)
