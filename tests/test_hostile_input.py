@@ -363,6 +363,18 @@ def test_a_query_past_its_time_is_stopped_and_its_worker_is_free_again(hub):
     assert _query(hub, COUNT).status_code == 200
 
 
+def _post_plan(hub: ServedHub, identifier: str) -> httpx.Response:
+    """A new message from its sender, as an actor would post it in the middle of an attack:
+    the story's operation plan again, under another id."""
+    plan = httpx.get(f"{hub.url}/messages/plan-1").json()
+    return httpx.post(
+        f"{hub.url}/messages",
+        json={**plan, "id": identifier},
+        headers=hub.auth(plan["sender"]),
+        timeout=60,
+    )
+
+
 def test_expensive_queries_leave_writes_and_health_answering(hub):
     """Four clients run the costliest query the limits allow; a write and /health asked
     meanwhile are answered while the queries still run, and the queries past the pool's room
@@ -379,13 +391,7 @@ def test_expensive_queries_leave_writes_and_health_answering(hub):
     for client in clients:
         client.start()
     time.sleep(0.5)
-    operation_plan = httpx.get(f"{hub.url}/messages/plan-1").json()
-    written = httpx.post(
-        f"{hub.url}/messages",
-        json={**operation_plan, "id": "plan-under-load"},
-        headers=hub.auth(operation_plan["sender"]),
-        timeout=60,
-    )
+    written = _post_plan(hub, "plan-under-load")
     healthy = hub.healthy()
     answered = time.monotonic()
     for client in clients:
@@ -414,13 +420,7 @@ def test_an_administrators_endless_update_is_stopped_and_holds_no_write_meanwhil
     updating = threading.Thread(target=run)
     updating.start()
     time.sleep(0.5)
-    plan = httpx.get(f"{hub.url}/messages/plan-1").json()
-    written = httpx.post(
-        f"{hub.url}/messages",
-        json={**plan, "id": "plan-during-update"},
-        headers=hub.auth(plan["sender"]),
-        timeout=60,
-    )
+    written = _post_plan(hub, "plan-during-update")
     answered = time.monotonic()
     updating.join()
     assert (written.status_code, answers[0].status_code, answers[0].json()["rule"]) == (
