@@ -14,29 +14,18 @@ from html import escape
 from fastapi import APIRouter
 from starlette.responses import HTMLResponse
 
-from hub import assets
+from hub import assets, context
 from hub import vocabulary as v
 from hub.pages import add_page, page
 from hub.queries import NamedQuery, named_queries
 
 PREFIXES = {
-    "heila": v.HEILA,
-    "smartapi": v.SMARTAPI,
-    "gr": v.GR,
-    "saref": v.SAREF,
-    "s4ener": v.S4ENER,
-    "qudt": v.QUDT,
-    "unit": v.UNIT,
-    "rdf": v.RDF,
+    **{name: iri for name, iri in context.PREFIXES.items() if name != "message"},
     "rdfs": v.RDFS,
-    "xsd": v.XSD,
     "msg": v.MESSAGE,
-    "actor": v.ACTOR,
-    "grid": v.GRID,
-    "device": v.DEVICE,
-    "point": v.POINT,
 }
-"""The prefixes preset in the console: the hub's vocabularies and its IRI schemes."""
+"""The prefixes preset in the console: the JSON-LD context's, with `msg:` for messages as the
+named queries write it, and RDFS for the ontology."""
 
 FIRST_QUERY = """
 # The messages in the store, by type. Each message is a named graph; the default graph is

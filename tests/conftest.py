@@ -7,7 +7,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -138,15 +138,24 @@ def hub_settings(broker: Mosquitto, tokens: dict[str, str], **settings: Any) -> 
     )
 
 
-@pytest.fixture
-def hub(mosquitto: Mosquitto, serve: Serve) -> Iterator[Hub]:
-    """The real app under uvicorn on a free port, an in-memory store, and the test Mosquitto."""
-    tokens = {actor: new_token() for actor in STORY_ACTORS}
+@contextmanager
+def running_hub(
+    mosquitto: Mosquitto, serve: Serve, tokens: dict[str, str], **settings: Any
+) -> Iterator[Hub]:
+    """The real app under uvicorn on a free port, an in-memory store, and the test Mosquitto,
+    knowing the actors of `tokens` (and any `actors` the settings name instead)."""
     store = open_store("memory")
-    url = serve(create_app(hub_settings(mosquitto, tokens), store))
+    url = serve(create_app(hub_settings(mosquitto, tokens, **settings), store))
     wait_until_connected(url)
     yield Hub(url, store, tokens, mosquitto)
     store.close()
+
+
+@pytest.fixture
+def hub(mosquitto: Mosquitto, serve: Serve) -> Iterator[Hub]:
+    """A running hub that knows every actor of the story."""
+    with running_hub(mosquitto, serve, {actor: new_token() for actor in STORY_ACTORS}) as hub:
+        yield hub
 
 
 def wait_until_connected(url: str, timeout: float = 10.0) -> None:

@@ -16,7 +16,7 @@ from hub.config import Credential
 from hub.message import Message
 from hub.registry import Registry
 from hub.store import REGISTRY_GRAPH, open_store
-from tests.conftest import Hub, Serve, hub_settings, wait_until_connected
+from tests.conftest import Hub, Serve, hub_settings, running_hub, wait_until_connected
 
 ADMIN = "operator"
 
@@ -29,11 +29,8 @@ def hub(mosquitto: Mosquitto, serve: Serve) -> Iterator[Hub]:
         ADMIN: Credential(hash_token(tokens[ADMIN]), admin=True),
         "dms-1": Credential(hash_token(tokens["dms-1"]), party="DSO"),
     }
-    store = open_store("memory")
-    url = serve(create_app(hub_settings(mosquitto, tokens, actors=actors), store))
-    wait_until_connected(url)
-    yield Hub(url, store, tokens, mosquitto)
-    store.close()
+    with running_hub(mosquitto, serve, tokens, actors=actors) as hub:
+        yield hub
 
 
 @pytest.fixture

@@ -12,14 +12,13 @@ import httpx
 import pytest
 from joserfc.jwk import ECKey, OKPKey
 
-from hub.app import create_app
 from hub.auth import hash_token, new_token
 from hub.broker import Mosquitto
 from hub.config import Credential, load_settings
 from hub.message import Message, parse
 from hub.signature import HEADER, Key, public_jwk, sign
 from hub.store import open_store
-from tests.conftest import Hub, Serve, hub_settings, wait_until_connected
+from tests.conftest import Hub, Serve, running_hub
 
 ADMIN = "operator"
 
@@ -29,11 +28,8 @@ def hub(mosquitto: Mosquitto, serve: Serve) -> Iterator[Hub]:
     """A running hub that knows only its administrator; actors are registered by the tests."""
     tokens = {ADMIN: new_token()}
     actors = {ADMIN: Credential(hash_token(tokens[ADMIN]), admin=True)}
-    store = open_store("memory")
-    url = serve(create_app(hub_settings(mosquitto, tokens, actors=actors), store))
-    wait_until_connected(url)
-    yield Hub(url, store, tokens, mosquitto)
-    store.close()
+    with running_hub(mosquitto, serve, tokens, actors=actors) as hub:
+        yield hub
 
 
 @pytest.fixture
