@@ -50,8 +50,10 @@ from hub.problem import Problem, problem_of
 from hub.query_pool import QueryPool
 from hub.registry import Registry
 from hub.registry_admin import registry_router
+from hub.replay import TimeWindow
 from hub.results import TRUNCATED_HEADER
 from hub.roles import Roles
+from hub.signature import check_written
 from hub.store import OxigraphStore, Stored
 
 log = logging.getLogger(__name__)
@@ -156,7 +158,14 @@ def create_app(settings: Settings, store: OxigraphStore) -> FastAPI:
     measured = metrics.Metrics(store, feed)
     node = ClusterNode(settings, store) if settings.clustered else None
     committer = node or StoreCommitter(store, announce)
-    intake = metrics.MeteredIntake(store, committer, Roles(actors), actors.signing, measured)
+    intake = metrics.MeteredIntake(
+        store,
+        committer,
+        Roles(actors),
+        actors.signing,
+        measured,
+        TimeWindow(settings.trust_window),
+    )
     inbox = Inbox(notifier, intake, actors.revoked)
     pool = QueryPool(store, store.limits)
 
@@ -195,7 +204,13 @@ def create_app(settings: Settings, store: OxigraphStore) -> FastAPI:
     app.include_router(api.message_router(store, intake, writer, lambda: notifier.connected))
     administrator_only = administrator(credentials)
     app.include_router(
-        sparql.sparql_router(store, pool, administrator_only, updates=not settings.clustered)
+        sparql.sparql_router(
+            store,
+            pool,
+            administrator_only,
+            updates=not settings.clustered,
+            check=lambda graphs: check_written(graphs, actors.signing),
+        )
     )
     app.include_router(queries.queries_router(pool))
     app.include_router(live.events_router(feed, store))

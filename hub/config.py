@@ -44,6 +44,9 @@ certfile = "hub.pem"
 keyfile = "hub.key"
 client_ca = "actors-ca.pem"
 
+[trust]
+window_seconds = 0           # a message's time must lie this close to its receipt; 0: any time
+
 [cluster]                    # hub nodes sharing one commit log (docs/deployment.md)
 nats = ["nats://127.0.0.1:4222"]   # the NATS JetStream servers; none: one process
 replicas = 3                 # copies of the log the NATS cluster keeps
@@ -139,6 +142,7 @@ class Settings:
     remote_query: str | None = None
     remote_update: str | None = None
     remote_graph_store: str | None = None
+    trust_window: float = 0.0
 
     @property
     def read_only(self) -> bool:
@@ -203,6 +207,9 @@ _KEYS: dict[str, dict[str, tuple[str, type | tuple[type, ...]]]] = {
         "max_queued_messages": ("mqtt_max_queued_messages", int),
         "max_queued_bytes": ("mqtt_max_queued_bytes", int),
         "connections_per_second": ("mqtt_connections_per_second", int),
+    },
+    "trust": {
+        "window_seconds": ("trust_window", (int, float)),
     },
     "cluster": {
         "nats": ("cluster_nats", list),
@@ -273,6 +280,8 @@ def check(settings: Settings) -> None:
         raise ConfigError("query timeout must be positive")
     if settings.cluster_read_wait <= 0:
         raise ConfigError("cluster read_wait_seconds must be positive")
+    if settings.trust_window < 0:
+        raise ConfigError("[trust] window_seconds must not be negative (0: no window)")
     if settings.query_max_waiting < 0:
         raise ConfigError("query_max_waiting must not be negative")
     remote = (settings.remote_query, settings.remote_update, settings.remote_graph_store)

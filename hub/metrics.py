@@ -29,6 +29,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from hub.errors import HubError, Invalid, NotSender, ParseError, RoleRefused
 from hub.intake import Accepted, Committer, Intake
 from hub.live import LiveFeed
+from hub.replay import OutsideWindow, TimeWindow
 from hub.roles import Roles
 from hub.signature import SignatureRefused, Signing
 from hub.store import Store
@@ -106,6 +107,8 @@ def _rules_of(error: HubError) -> list[str]:
         return ["role"]
     if isinstance(error, SignatureRefused):
         return ["signature"]
+    if isinstance(error, OutsideWindow):
+        return ["window"]
     return [type(error).__name__]
 
 
@@ -119,8 +122,9 @@ class MeteredIntake(Intake):
         roles: Roles,
         signing: Callable[[str], Signing],
         metrics: Metrics,
+        window: TimeWindow,
     ) -> None:
-        super().__init__(store, committer, roles, signing)
+        super().__init__(store, committer, roles, signing, window)
         self._metrics = metrics
 
     def submit(

@@ -18,8 +18,9 @@ from hub.problem import Problem, bad_parameter, problem_of
 from hub.query_pool import QueryPool, QueryStopped
 from hub.query_worker import Query, Refusal
 from hub.results import TRUNCATED_HEADER
+from hub.signature import SignatureRefused
 from hub.sparql_scope import refuse_deep_nesting, refuse_unlisted_services
-from hub.store import QueryLimits, Store
+from hub.store import GraphCheck, QueryLimits, Store
 
 _FORM = "application/x-www-form-urlencoded"
 _QUERY = "application/sparql-query"
@@ -32,12 +33,13 @@ def sparql_router(
     authorise_administrator: Callable[[Request], str],
     *,
     updates: bool = True,
+    check: GraphCheck | None = None,
 ) -> APIRouter:
     """The /sparql routes: queries through `pool`, updates into `store` for the administrators
     that `authorise_administrator` admits (it raises a Problem for anyone else): raw updates
     pass by the roles' check of each message, so only an administrator may make them. Without
     `updates` (a cluster node, whose writes all go through the commit log) every update is
-    refused."""
+    refused. `check` judges the message graphs an update writes (their signatures)."""
     router = APIRouter(tags=["SPARQL"])
 
     async def update(request: Request, text: str) -> Response:
@@ -50,7 +52,7 @@ def sparql_router(
                 field="update",
                 rule="cluster",
             )
-        return await _update(store, pool, request, authorise_administrator, text)
+        return await _update(store, pool, request, authorise_administrator, text, check)
 
     @router.get("/sparql", summary="SPARQL 1.1 query")
     async def get_query(request: Request) -> Response:
@@ -208,16 +210,19 @@ async def _update(
     request: Request,
     authorise_administrator: Callable[[Request], str],
     update: str,
+    check: GraphCheck | None,
 ) -> Response:
     actor = authorise_administrator(request)
     await _checked("update", update, pool.limits)
     try:
-        await run_in_threadpool(store.update, update, sender=actor, trial=pool.try_update)
+        await run_in_threadpool(
+            store.update, update, sender=actor, trial=pool.try_update, check=check
+        )
     except QueryStopped as error:
         raise _stopped(error.rule, str(error)) from None
     except ParseError as error:
         raise _malformed("update", error) from None
-    except (NotSender, Invalid) as error:  # answered as a POSTed message would be
+    except (NotSender, Invalid, SignatureRefused) as error:  # answered as a POST would be
         raise problem_of(error) from None
     except QueryRefused as error:
         raise Problem(400, "refused-update", "Update refused", str(error)) from None
