@@ -49,6 +49,7 @@ from hub.errors import UsageError
 from hub.intake import Intake, StoreCommitter
 from hub.notify import send_at_once
 from hub.roles import Roles
+from hub.signature import HEADER as SIGNATURE_HEADER
 from hub.signature import Signing
 from hub.store import open_store
 
@@ -119,13 +120,22 @@ class Subscriber:
             return True
         return False
 
-    def publish(self, topic: str, body: bytes, content_type: str | None = None) -> None:
-        """Publish at QoS 1 from this actor's connection, waiting for the broker's PUBACK."""
-        properties = None
+    def publish(
+        self,
+        topic: str,
+        body: bytes,
+        content_type: str | None = None,
+        signature: str | None = None,
+    ) -> None:
+        """Publish at QoS 1 from this actor's connection, waiting for the broker's PUBACK; the
+        content type and a signature go in MQTT v5 properties."""
+        properties = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
         if content_type is not None:
-            properties = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
             properties.ContentType = content_type
-        self._client.publish(topic, body, qos=1, properties=properties).wait_for_publish(_WAIT)
+        if signature is not None:
+            properties.UserProperty = [(SIGNATURE_HEADER, signature)]
+        given = properties if content_type or signature else None  # none at all over MQTT 3.1.1
+        self._client.publish(topic, body, qos=1, properties=given).wait_for_publish(_WAIT)
 
     def stop(self) -> None:
         self._client.disconnect()
