@@ -14,6 +14,7 @@ many aggregators and sites into DIR instead, through the hub's intake (hub.scena
 import argparse
 import contextlib
 import importlib.util
+import json
 import shutil
 import signal
 import sys
@@ -25,15 +26,18 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from joserfc.jwk import OKPKey
 
 from actors import story
 from actors.cast import Cast, Stalled
 from actors.hubclient import HubClient, Refused, Unavailable
 from actors.objects import now
+from actors.signing import write_key
 from hub import scenario
 from hub.auth import hash_token, new_token
 from hub.broker import free_port
 from hub.errors import UsageError
+from hub.signature import public_jwk
 from hub.store import open_store
 
 ACTORS = {"mgms": "mgms-1", "cems": "cems-1", "ams": "ams-1", "fmp": "fmp-1", "dms": "dms-1"}
@@ -45,6 +49,8 @@ EVENING = 16.0
 """modelled hour at which the forecast horizon starts"""
 HORIZON_HOURS = 6.0
 MIN_LEAD = 3.0
+WINDOW_SECONDS = 300
+"""how far from its receipt a message's time may lie: the actors carry real times"""
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 _START_TIMEOUT = 30.0
 
@@ -88,6 +94,8 @@ class Setup:
     mqtt_port: int
     tokens: dict[str, Path]
     store: Path
+    signing_keys: dict[str, Path]
+    """the private JWK of each actor that signs: all but the field bridge"""
 
     @property
     def url(self) -> str:
@@ -99,27 +107,45 @@ class Setup:
 
 
 def prepare(folder: Path, store: Path | None = None) -> Setup:
-    """Fresh tokens for every actor, their files, and the hub's configuration with their hashes;
-    the store in `store`, or in `folder` to go with it."""
+    """Fresh tokens for every actor, signing keys for all but the field bridge, their files, and
+    the hub's configuration with the tokens' hashes and the keys' public halves: every actor
+    that signs must, and messages are taken within WINDOW_SECONDS of their time. The store is
+    in `store`, or in `folder` to go with it."""
     ids = [*ACTORS.values(), SPP, FIELD]
     tokens = {actor: new_token() for actor in ids}
-    tokens_at = {a: folder / f"{a}.token" for a in ids}
+    keys = {actor: OKPKey.generate_key("Ed25519") for actor in ids if actor != FIELD}
     setup = Setup(
-        folder, free_port(), free_port(), tokens_at, (store or folder / "store").resolve()
+        folder,
+        free_port(),
+        free_port(),
+        {a: folder / f"{a}.token" for a in ids},
+        (store or folder / "store").resolve(),
+        {a: folder / f"{a}.jwk" for a in keys},
     )
     for actor, token in tokens.items():
         path = setup.tokens[actor]
         path.touch(mode=0o600)
         path.write_text(token)
+    for actor, key in keys.items():
+        write_key(key, setup.signing_keys[actor])
     credentials = "".join(
-        f'[actors.{actor}]\ntoken_hash = "{hash_token(token)}"\n\n'
+        f'[actors.{actor}]\ntoken_hash = "{hash_token(token)}"\n{_signing(keys.get(actor))}\n'
         for actor, token in tokens.items()
     )
     (folder / "hub.toml").write_text(
         f'[hub]\nhost = "127.0.0.1"\nport = {setup.http_port}\nstore = "{setup.store}"\n\n'
-        f'[mqtt]\nurl = "embedded"\nembedded_port = {setup.mqtt_port}\n\n{credentials}'
+        f'[mqtt]\nurl = "embedded"\nembedded_port = {setup.mqtt_port}\n\n'
+        f"[trust]\nwindow_seconds = {WINDOW_SECONDS}\n\n{credentials}"
     )
     return setup
+
+
+def _signing(key: OKPKey | None) -> str:
+    """An actor's keys and its duty to sign as hub.toml lines; the field bridge, which does not
+    sign, is given its role, which its id does not name."""
+    if key is None:
+        return 'role = "IED"\n'
+    return f"keys = [{json.dumps(public_jwk(key))}]\nsigned = true\n"
 
 
 def hub_ready(url: str) -> bool:
@@ -187,6 +213,8 @@ def actor_command(name: str, actor: str, setup: Setup, origin: datetime, speed: 
         str(setup.tokens[actor]),
         "--state",
         str(setup.folder / f"{actor}.state.json"),
+        "--signing-key",
+        str(setup.signing_keys[actor]),
         "--clock-origin",
         origin.isoformat(),
         "--clock-speed",

@@ -1,12 +1,13 @@
 """The one way an actor talks to the hub over HTTP: send a message, read one, ask a named query.
 
-Every call carries the actor's bearer token. A refusal (4xx) raises `Refused` with the hub's
+Every call carries the actor's bearer token, and a message it sends its signature when the
+actor signs. A refusal (4xx) raises `Refused` with the hub's
 problem report, so an actor's log says which rule and field; an unreachable hub raises
 `Unavailable` after a few quick retries.
 """
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import httpx
@@ -31,8 +32,15 @@ class Unavailable(Exception):
     """The hub did not answer."""
 
 
+Sign = Callable[[Message], Mapping[str, str]]
+"""The headers that carry a message's signature (actors.signing.Signer)."""
+
+
 class HubClient:
-    def __init__(self, url: str, token: str, timeout: float = 10.0) -> None:
+    def __init__(
+        self, url: str, token: str, timeout: float = 10.0, sign: Sign | None = None
+    ) -> None:
+        self._sign = sign
         self.url = url.rstrip("/")
         self.token = token
         """the actor's bearer token, which is also its password at the hub's broker"""
@@ -45,7 +53,8 @@ class HubClient:
 
     def send(self, message: Message) -> None:
         """Store a message in the hub (idempotent by id, so a retry never doubles it)."""
-        self._request("POST", "/messages", json=message)
+        headers = self._sign(message) if self._sign is not None else None
+        self._request("POST", "/messages", json=message, headers=headers)
 
     def get(self, identifier: str) -> Message:
         """A stored message in plain JSON."""
