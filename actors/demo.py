@@ -15,6 +15,7 @@ import argparse
 import contextlib
 import importlib.util
 import json
+import os
 import shutil
 import signal
 import sys
@@ -36,6 +37,7 @@ from actors.signing import write_key
 from hub import scenario
 from hub.auth import hash_token, new_token
 from hub.broker import free_port
+from hub.certificates import issue
 from hub.errors import UsageError
 from hub.signature import public_jwk
 from hub.store import open_store
@@ -61,6 +63,11 @@ def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--store", type=Path, help="keep the hub's store in this directory (default: thrown away)"
+    )
+    parser.add_argument(
+        "--tls",
+        action="store_true",
+        help="HTTPS and MQTT over TLS, with a CA and certificate made for the run",
     )
     parser.add_argument(
         "--days",
@@ -96,21 +103,27 @@ class Setup:
     store: Path
     signing_keys: dict[str, Path]
     """the private JWK of each actor that signs: all but the field bridge"""
+    authority: Path | None = None
+    """with TLS, the file of the CA made for the run, which every process trusts"""
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.http_port}"
+        scheme = "http" if self.authority is None else "https"
+        return f"{scheme}://127.0.0.1:{self.http_port}"
 
     @property
     def mqtt(self) -> str:
-        return f"mqtt://127.0.0.1:{self.mqtt_port}"
+        scheme = "mqtt" if self.authority is None else "mqtts"
+        return f"{scheme}://127.0.0.1:{self.mqtt_port}"
 
 
-def prepare(folder: Path, store: Path | None = None) -> Setup:
+def prepare(folder: Path, store: Path | None = None, tls: bool = False) -> Setup:
     """Fresh tokens for every actor, signing keys for all but the field bridge, their files, and
     the hub's configuration with the tokens' hashes and the keys' public halves: every actor
     that signs must, and messages are taken within WINDOW_SECONDS of their time. The store is
-    in `store`, or in `folder` to go with it."""
+    in `store`, or in `folder` to go with it. With `tls`, a CA and the hub's certificate for the
+    run: the hub serves HTTPS and its embedded broker MQTT over TLS."""
+    issued = issue(folder / "tls", ("hub",)) if tls else None
     ids = [*ACTORS.values(), SPP, FIELD]
     tokens = {actor: new_token() for actor in ids}
     keys = {actor: OKPKey.generate_key("Ed25519") for actor in ids if actor != FIELD}
@@ -121,6 +134,7 @@ def prepare(folder: Path, store: Path | None = None) -> Setup:
         {a: folder / f"{a}.token" for a in ids},
         (store or folder / "store").resolve(),
         {a: folder / f"{a}.jwk" for a in keys},
+        issued["ca"] if issued else None,
     )
     for actor, token in tokens.items():
         path = setup.tokens[actor]
@@ -134,10 +148,18 @@ def prepare(folder: Path, store: Path | None = None) -> Setup:
     )
     (folder / "hub.toml").write_text(
         f'[hub]\nhost = "127.0.0.1"\nport = {setup.http_port}\nstore = "{setup.store}"\n\n'
-        f'[mqtt]\nurl = "embedded"\nembedded_port = {setup.mqtt_port}\n\n'
-        f"[trust]\nwindow_seconds = {WINDOW_SECONDS}\n\n{credentials}"
+        f'[mqtt]\nurl = "embedded"\nembedded_port = {setup.mqtt_port}\n'
+        f"embedded_tls = {'true' if tls else 'false'}\n\n"
+        f"[trust]\nwindow_seconds = {WINDOW_SECONDS}\n\n{_tls(issued)}{credentials}"
     )
     return setup
+
+
+def _tls(issued: dict[str, Path] | None) -> str:
+    """The hub.toml lines that serve HTTPS and MQTT over TLS with the run's certificate."""
+    if issued is None:
+        return ""
+    return f'[tls]\ncertfile = "{issued["hub"]}"\nkeyfile = "{issued["hub-key"]}"\n\n'
 
 
 def _signing(key: OKPKey | None) -> str:
@@ -266,6 +288,8 @@ def tell(text: str) -> None:
 
 
 def perform(cast: Cast, setup: Setup, args: argparse.Namespace) -> None:
+    if setup.authority is not None:  # the demo, and every process it starts, trusts the run's CA
+        os.environ["SSL_CERT_FILE"] = str(setup.authority)
     cast.start("hub", ["-m", "hub.cli", "serve", "--config", str(setup.folder / "hub.toml")])
     cast.wait_until(lambda: hub_ready(setup.url), _START_TIMEOUT, "hub")
     tell(f"hub       {setup.url}  (MQTT {setup.mqtt}, store {setup.store})")
@@ -323,7 +347,7 @@ def run(args: argparse.Namespace) -> int:
     status = 1
     try:
         with interruptible():
-            perform(cast, prepare(folder, args.store), args)
+            perform(cast, prepare(folder, args.store, args.tls), args)
             status = 0
             if args.keep_running:
                 cast.stop(keep=1)

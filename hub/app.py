@@ -136,7 +136,16 @@ def _notifier(settings: Settings, broker: EmbeddedBroker | None) -> Notifier:
         password=password,
         protocol=mqtt.MQTTv311 if settings.mqtt == EMBEDDED or settings.clustered else mqtt.MQTTv5,
         payload=settings.notify_payload,
+        tls=settings.mqtt_tls,
     )
+
+
+def _broker_tls(settings: Settings) -> tuple[str, str] | None:
+    """The embedded broker's certificate and key: the HTTPS ones, when it is to speak TLS."""
+    certificate, key = settings.tls_certfile, settings.tls_keyfile
+    if not settings.embedded_mqtt_tls or certificate is None or key is None:
+        return None
+    return certificate, key
 
 
 def create_app(settings: Settings, store: OxigraphStore) -> FastAPI:
@@ -144,7 +153,9 @@ def create_app(settings: Settings, store: OxigraphStore) -> FastAPI:
     actors = Registry(store)  # the configured actors join the registered ones, and the hub
     actors.configure(settings.actors)  # reads this registry at each check from now on
     broker = (
-        EmbeddedBroker(settings.embedded_mqtt_port, actors, client_limits(settings))
+        EmbeddedBroker(
+            settings.embedded_mqtt_port, actors, client_limits(settings), tls=_broker_tls(settings)
+        )
         if settings.mqtt == EMBEDDED
         else None
     )

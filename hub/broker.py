@@ -74,8 +74,11 @@ class EmbeddedBroker(Background):
         actors: Mapping[str, Credential],
         limits: ClientLimits,
         host: str = "127.0.0.1",
+        tls: tuple[str, str] | None = None,
     ) -> None:
+        """`tls`: the certificate and key files it serves TLS with (then only TLS)."""
         self.host = host
+        self._tls = tls
         self.port = port
         self.hub_login = (HUB, secrets.token_urlsafe(32))
         """the hub's username and password, made afresh for each broker and kept nowhere else"""
@@ -97,7 +100,8 @@ class EmbeddedBroker(Background):
             raise BrokerError(
                 f"embedded MQTT broker cannot listen on {self.host}:{self.port}: {error}"
             ) from error
-        log.info("embedded MQTT broker listening on mqtt://%s:%d", self.host, self.port)
+        scheme = "mqtts" if self._tls is not None else "mqtt"
+        log.info("embedded MQTT broker listening on %s://%s:%d", scheme, self.host, self.port)
 
     def stop(self) -> None:
         if self._broker is not None:
@@ -107,8 +111,11 @@ class EmbeddedBroker(Background):
         self._halt_loop()
 
     async def _start(self) -> None:
+        listener: dict[str, object] = {"type": "tcp", "bind": f"{self.host}:{self.port}"}
+        if self._tls is not None:
+            listener |= {"ssl": True, "certfile": self._tls[0], "keyfile": self._tls[1]}
         config = {
-            "listeners": {"default": {"type": "tcp", "bind": f"{self.host}:{self.port}"}},
+            "listeners": {"default": listener},
             "plugins": {
                 _dotted(PasswordLogin): {"logins": self._logins},
                 _dotted(TopicRights): {"readers": self._readers},

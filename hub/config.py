@@ -23,8 +23,9 @@ max_waiting = 8              # queries waiting for a worker; more are answered 5
 service_endpoints = []       # SPARQL endpoints a query's SERVICE may call; none by default
 
 [mqtt]
-url = "embedded"             # or "mqtt://host:1883"
+url = "embedded"             # or "mqtt://host:1883", "mqtts://host:8883" (TLS)
 embedded_port = 1883
+embedded_tls = false         # true: the embedded broker speaks TLS only, with [tls]'s certificate
 notify_payload = ["ActivationNotification", "ControlSignal"]  # notifications that carry
                              # the plain-JSON message, by type; true: every type, false: none
 username = "heila-hub"       # the hub's login at an external broker; the embedded one makes its own
@@ -121,6 +122,7 @@ class Settings:
     query_services: frozenset[str] = frozenset()
     mqtt: str = EMBEDDED
     embedded_mqtt_port: int = 1883
+    embedded_mqtt_tls: bool = False
     notify_payload: frozenset[str] = ORDERS
     mqtt_username: str | None = None
     mqtt_password: str | None = None
@@ -160,7 +162,14 @@ class Settings:
         if self.mqtt == EMBEDDED:
             return "127.0.0.1", self.embedded_mqtt_port
         url = urlsplit(self.mqtt)
-        return url.hostname or "127.0.0.1", url.port or 1883
+        return url.hostname or "127.0.0.1", url.port or (8883 if self.mqtt_tls else 1883)
+
+    @property
+    def mqtt_tls(self) -> bool:
+        """Whether the broker the hub connects to speaks MQTT over TLS."""
+        if self.mqtt == EMBEDDED:
+            return self.embedded_mqtt_tls
+        return urlsplit(self.mqtt).scheme == "mqtts"
 
     def with_flags(self, **flags: Any) -> "Settings":
         """These settings with every flag that was given (not None) taking precedence."""
@@ -199,6 +208,7 @@ _KEYS: dict[str, dict[str, tuple[str, type | tuple[type, ...]]]] = {
     "mqtt": {
         "url": ("mqtt", str),
         "embedded_port": ("embedded_mqtt_port", int),
+        "embedded_tls": ("embedded_mqtt_tls", bool),
         "notify_payload": ("notify_payload", (bool, list)),
         "username": ("mqtt_username", str),
         "password": ("mqtt_password", str),
@@ -254,8 +264,13 @@ def load_settings(path: Path | None) -> Settings:
 
 def check(settings: Settings) -> None:
     """Refuse settings that cannot work, naming the setting."""
-    if settings.mqtt != EMBEDDED and urlsplit(settings.mqtt).scheme not in ("mqtt", "tcp"):
-        raise ConfigError(f"mqtt url must be 'embedded' or mqtt://host:port, not {settings.mqtt!r}")
+    if settings.mqtt != EMBEDDED and urlsplit(settings.mqtt).scheme not in ("mqtt", "mqtts", "tcp"):
+        raise ConfigError(
+            f"mqtt url must be 'embedded', mqtt://host:port or mqtts://host:port, "
+            f"not {settings.mqtt!r}"
+        )
+    if settings.embedded_mqtt_tls and settings.tls_certfile is None:
+        raise ConfigError("[mqtt] embedded_tls needs [tls] certfile and keyfile")
     positive = (
         "port",
         "embedded_mqtt_port",

@@ -140,3 +140,11 @@ def test_every_actor_of_the_demo_signs_what_it_sends(demo: Demo, tmp_path: Path)
     )
     signed = {line.split()[1].removeprefix("heila:") for line in answer.stdout.splitlines()[2:]}
     assert set(STEPS) <= signed
+
+
+def test_a_demo_with_tls_runs_the_chain_over_https_and_mqtt_over_tls(demo: Demo) -> None:
+    running = demo("--tls")
+    output, errors = running.communicate(timeout=120)
+    assert running.returncode == 0, errors
+    assert re.search(r"hub\s+https://127\.0\.0\.1:\d+\s+\(MQTT mqtts://127\.0\.0\.1:\d+", output)
+    assert "VerificationNotification" in output

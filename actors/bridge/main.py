@@ -20,11 +20,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
+from actors.actor import broker_address
 from actors.bridge import pointmap
 from actors.bridge.buffer import DiskBuffer
 from actors.bridge.control import Operator, OrderError, Outcome, orders, record
@@ -134,8 +134,7 @@ class Bridge:
             thread = threading.Thread(target=target, name=f"bridge-{name}", daemon=True)
             thread.start()
             self._threads.append(thread)
-        address = urlsplit(self.settings.mqtt)
-        self._mqtt.connect_async(address.hostname or "127.0.0.1", address.port or 1883)
+        self._mqtt.connect_async(*broker_address(self._mqtt, self.settings.mqtt))
         self._mqtt.loop_start()
 
     def stop(self) -> None:
