@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from hub.broker_access import HUB, PasswordLogin, TopicRights, logins, readers
+from hub.broker_access import ACCESS, HUB, Access, PasswordLogin, TopicRights
 from hub.broker_admission import ClientLimits, HubBroker
 from hub.config import Credential
 from hub.lifecycle import Background
@@ -62,8 +62,8 @@ def _dotted(plugin: type) -> str:
 
 class EmbeddedBroker(Background):
     """amqtt on 127.0.0.1:`port`, run by its own event loop in a daemon thread, for `actors`
-    (each logs in with its id and bearer token) and the hub (with `hub_login`), each client
-    held to `limits`.
+    (each logs in with its id and bearer token; read at each login, so the registry's changes
+    count without a restart) and the hub (with `hub_login`), each client held to `limits`.
 
     Sessions live as long as the broker, which lives as long as the hub's process: a
     persistent session survives its client's reconnecting, not the hub's restart."""
@@ -82,8 +82,8 @@ class EmbeddedBroker(Background):
         self.port = port
         self.hub_login = (HUB, secrets.token_urlsafe(32))
         """the hub's username and password, made afresh for each broker and kept nowhere else"""
-        self._logins = logins(actors, self.hub_login[1])
-        self._readers = readers(actors)
+        self._access = Access(actors, self.hub_login[1])
+        self._name = f"broker-{secrets.token_hex(8)}"
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="mqtt-broker")
         self._thread.daemon = True
@@ -117,15 +117,17 @@ class EmbeddedBroker(Background):
         config = {
             "listeners": {"default": listener},
             "plugins": {
-                _dotted(PasswordLogin): {"logins": self._logins},
-                _dotted(TopicRights): {"readers": self._readers},
+                _dotted(PasswordLogin): {"access": self._name},
+                _dotted(TopicRights): {"access": self._name},
             },
         }
-        broker = HubBroker(config, self._logins, self._limits)
+        ACCESS[self._name] = self._access
+        broker = HubBroker(config, self._access, self._limits)
         await broker.start()
         self._broker = broker
 
     def _halt_loop(self) -> None:
+        ACCESS.pop(self._name, None)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(_START_TIMEOUT)
 
