@@ -7,6 +7,7 @@ Run `heila token ACTOR` to make a token and the configuration lines that accept 
 """
 
 import argparse
+import base64
 import hashlib
 import hmac
 import secrets
@@ -21,6 +22,7 @@ from hub.roles import ADMINISTRATOR, role_of
 from hub.tls import client_common_name
 
 _SCHEME = "sha256"
+_MOSQUITTO_ROUNDS = 101
 
 
 def new_token() -> str:
@@ -32,6 +34,16 @@ def hash_token(token: str, salt: str | None = None) -> str:
     salt = salt or secrets.token_hex(16)
     digest = hashlib.sha256(f"{salt}${token}".encode()).hexdigest()
     return f"{_SCHEME}${salt}${digest}"
+
+
+def mosquitto_hash(token: str) -> str:
+    """The token in the form of a Mosquitto password file (`$7$`: PBKDF2-SHA512, 101 rounds,
+    a 12-byte salt, as `mosquitto_passwd` writes it), for the file that `heila actor
+    broker-config` makes: a broker of one's own then takes the same token as the hub."""
+    salt = secrets.token_bytes(12)
+    digest = hashlib.pbkdf2_hmac("sha512", token.encode(), salt, _MOSQUITTO_ROUNDS)
+    encoded = (base64.b64encode(part).decode() for part in (salt, digest))
+    return "$".join(("", "7", str(_MOSQUITTO_ROUNDS), *encoded))
 
 
 def check_token_hash(actor: str, token_hash: str) -> None:

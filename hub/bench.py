@@ -97,6 +97,11 @@ class Subscriber:
             self._client.username_pw_set(*login)
         self._client.connect(host, port)
         self._client.loop_start()
+        self.subscribe(topic_filter)
+
+    def subscribe(self, topic_filter: str) -> None:
+        """Listen to one more topic filter, once the broker has confirmed it."""
+        self._subscribed.clear()
         self._client.subscribe(topic_filter, qos=1)
         if not self._subscribed.wait(_WAIT):
             raise TimeoutError(f"the broker did not confirm the subscription to {topic_filter}")

@@ -105,6 +105,8 @@ class Credential:
     """the public JWKs of the keys the actor signs messages with (hub.signature)"""
     signed: bool = False
     """every message the actor sends must come signed by one of its keys"""
+    broker_hash: str | None = None
+    """the token's hash as a Mosquitto password file holds it (hub.auth.mosquitto_hash)"""
 
 
 @dataclass(frozen=True)
@@ -392,6 +394,7 @@ _CREDENTIAL_TYPES: dict[str, type] = {
     "party": str,
     "keys": list,
     "signed": bool,
+    "broker_hash": str,
 }
 
 
