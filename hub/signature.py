@@ -17,6 +17,7 @@ import argparse
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import pyoxigraph as ox
 from joserfc import jws
@@ -67,8 +68,10 @@ def canonical(triples: Iterable[Triple]) -> bytes:
     return "".join(sorted(f"{q.subject} {q.predicate} {q.object} .\n" for q in values)).encode()
 
 
+@lru_cache(maxsize=4096)
 def key_from_jwk(jwk: str) -> Key:
-    """A public key from its JWK; raises ValueError for anything but an Ed25519 or P-256 key."""
+    """A public key from its JWK; raises ValueError for anything but an Ed25519 or P-256 key.
+    Kept once read: the registry hands the same JWKs over at every signed message."""
     data = json.loads(jwk)
     if data.get("kty") == "OKP" and data.get("crv") == "Ed25519":
         return OKPKey.import_key(data)

@@ -6,6 +6,7 @@ which SERVICE endpoints it calls. Results are negotiated on the Accept header (h
 A query or update must be UTF-8: anything else is refused, never decoded loosely.
 """
 
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from urllib.parse import parse_qs
 
@@ -21,6 +22,8 @@ from hub.results import TRUNCATED_HEADER
 from hub.signature import SignatureRefused
 from hub.sparql_scope import refuse_deep_nesting, refuse_unlisted_services
 from hub.store import GraphCheck, QueryLimits, Store
+
+log = logging.getLogger(__name__)
 
 _FORM = "application/x-www-form-urlencoded"
 _QUERY = "application/sparql-query"
@@ -189,6 +192,7 @@ def _check(what: str, text: str, limits: QueryLimits) -> None:
         refuse_deep_nesting(text, limits.max_nesting)
         refuse_unlisted_services(text, limits.service_endpoints)
     except QueryRefused as error:
+        log.warning("refused a %s: %s", what, error)
         raise Problem(
             400, f"refused-{what}", f"{what.title()} refused", str(error), field=what
         ) from None
@@ -223,6 +227,7 @@ async def _update(
     except ParseError as error:
         raise _malformed("update", error) from None
     except (NotSender, Invalid, SignatureRefused) as error:  # answered as a POST would be
+        log.warning("refused an update by %s: %s", actor, error)
         raise problem_of(error) from None
     except QueryRefused as error:
         raise Problem(400, "refused-update", "Update refused", str(error)) from None
