@@ -118,11 +118,14 @@ def test_the_microgrid_drives_its_battery_for_the_window_and_gives_it_back(
 
 
 def test_actors_use_only_the_hubs_public_interfaces() -> None:
-    """Actors talk HTTP and MQTT; of the hub's code they share only the vocabulary."""
-    allowed = {"hub.vocabulary"}
+    """Actors talk HTTP and MQTT; of the hub's code they share only the vocabulary, and their
+    signer the graph of a plain-JSON message in its canonical form, which is what is signed."""
     for path in ACTORS.glob("*.py"):
         if path.name == "demo.py":  # the demo runs the hub; it is no actor
             continue
+        allowed = {"hub.vocabulary"}
+        if path.name == "signing.py":
+            allowed |= {"hub.json_form", "hub.signature"}
         tree = ast.parse(path.read_text())
         imported = {
             node.module
