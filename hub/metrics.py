@@ -7,7 +7,8 @@
   the MQTT client (parse, validate, store, notify: the hub's share of POST → notification);
 - `heila_query_seconds{endpoint}`: SPARQL and named-query requests, to their last byte;
 - `heila_readings_committed_total{point}`: the readings of committed Measurements by the IEC
-  104 (or other field) point they were read from, "none" for a reading that names none, and
+  104 (or other field) point they were read from, "none" for a reading that names none and
+  "other" for points past the first `MOST_POINTS` (5,000) named, and
   `heila_command_outcomes_total{state}`: the outcomes of commands (Control Signals with a
   `state`: executed, failed, expired) as the field bridge reported them. The bridge is one more
   process behind the hub: counting what the hub commits tells the operator what the hub holds,
@@ -50,6 +51,10 @@ _FAST = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5
 UNKNOWN = "unknown"
 _QUERY_PATHS = {"/sparql": "sparql", "/queries": "named"}
 NO_POINT = "none"
+OTHER_POINTS = "other"
+MOST_POINTS = 5000
+"""Points counted by name; readings of any further point count as "other", so that writers
+naming ever new points cannot grow the hub's memory or its scrapes without bound."""
 _READING = ox.NamedNode(HEILA + "reading")
 _POINT = ox.NamedNode(HEILA + "point")
 _COMMAND_STATE = ox.NamedNode(HEILA + "commandState")
@@ -61,9 +66,15 @@ class Metrics:
     """The hub's instruments, in a registry of their own."""
 
     def __init__(
-        self, store: Store, feed: LiveFeed, queue_lengths: QueueLengths | None = None
+        self,
+        store: Store,
+        feed: LiveFeed,
+        queue_lengths: QueueLengths | None = None,
+        most_points: int = MOST_POINTS,
     ) -> None:
         self.registry = CollectorRegistry()
+        self._points: set[str] = set()
+        self._most_points = most_points
         self.committed = Counter(
             "heila_messages_committed",
             "Messages stored, by type",
@@ -117,9 +128,20 @@ class Metrics:
         if message.type == "Measurement":
             for reading in node.get(_READING, ()):
                 for point in message.index.get(reading, {}).get(_POINT, ()) or (None,):
-                    self.readings.labels(_point_id(point)).inc()
+                    self.readings.labels(self._point_label(point)).inc()
         for state in node.get(_COMMAND_STATE, ()):
             self.outcomes.labels(_state_word(state)).inc()
+
+    def _point_label(self, point: ox.NamedNode | ox.BlankNode | ox.Literal | None) -> str:
+        """A point's id, while fewer than `most_points` have been named; "other" after that."""
+        if point is None:
+            return NO_POINT
+        name = point.value.removeprefix(POINT)
+        if name not in self._points:
+            if len(self._points) >= self._most_points:
+                return OTHER_POINTS
+            self._points.add(name)
+        return name
 
     def refusal(self, error: HubError, data: bytes, media_type: str) -> None:
         kind = _type_named(data) if media_type == "application/json" else UNKNOWN
@@ -128,10 +150,6 @@ class Metrics:
 
     def exposition(self) -> Response:
         return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)
-
-
-def _point_id(point: ox.NamedNode | ox.BlankNode | ox.Literal | None) -> str:
-    return NO_POINT if point is None else point.value.removeprefix(POINT)
 
 
 def _state_word(state: ox.NamedNode | ox.BlankNode | ox.Literal) -> str:

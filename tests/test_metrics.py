@@ -9,13 +9,16 @@ import httpx
 import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
+from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from hub.app import create_app
 from hub.auth import hash_token, new_token
 from hub.broker import free_port
 from hub.config import EMBEDDED, Credential, Settings
+from hub.live import LiveFeed
 from hub.message import Message
+from hub.metrics import Metrics
 from hub.store import open_store
 from tests.bridge_fixtures import eventually
 from tests.conftest import EXAMPLES, Hub, Serve, wait_until_connected
@@ -96,6 +99,23 @@ def test_a_reading_without_a_point_is_counted_as_none(hub: Hub):
     ]
     assert post(hub, "mgms-1", json.dumps(measurement).encode()) == 201
     assert samples(hub)[("heila_readings_committed_total", (("point", "none"),))] == 1
+
+
+def test_points_past_the_bound_are_counted_together_as_other(story: list[Message]):
+    measured = Metrics(open_store("memory"), LiveFeed(10), most_points=2)
+    measurement = next(m for m in story if m.type == "Measurement")
+    measured.commit(measurement)
+    counted = {
+        sample.labels["point"]: sample.value
+        for family in text_string_to_metric_families(generate_latest(measured.registry).decode())
+        for sample in family.samples
+        if sample.name == "heila_readings_committed_total"
+    }
+    points = {reading["point"] for reading in measurement.to_json()["readings"]}
+    assert len(points) == 9  # one reading each
+    assert counted.pop("other") == 7
+    assert counted.keys() <= points
+    assert list(counted.values()) == [1, 1]
 
 
 @pytest.fixture
