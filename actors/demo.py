@@ -28,8 +28,8 @@ import httpx
 
 from actors import story
 from actors.cast import Cast, Stalled
-from actors.hubclient import HubClient, Refused, Unavailable
-from actors.objects import now
+from heila_client.hub import HubClient, Refused, Unavailable
+from heila_client.parts import now
 from hub import scenario
 from hub.auth import hash_token, new_token
 from hub.broker import free_port

@@ -20,7 +20,7 @@ from types import ModuleType
 
 from actors.actor import Actor
 from actors.clock import Clock
-from actors.hubclient import HubClient
+from heila_client.hub import HubClient
 
 ACTORS = ("spp", "mgms", "cems", "ams", "fmp", "dms")
 _READY_TIMEOUT = 30.0

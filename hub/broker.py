@@ -99,6 +99,10 @@ class EmbeddedBroker(Background):
             ) from error
         log.info("embedded MQTT broker listening on mqtt://%s:%d", self.host, self.port)
 
+    def queue_lengths(self) -> dict[str, int]:
+        """Messages waiting for each client id: none before the broker runs."""
+        return {} if self._broker is None else self._broker.queue_lengths()
+
     def stop(self) -> None:
         if self._broker is not None:
             future = asyncio.run_coroutine_threadsafe(self._broker.shutdown(), self._loop)
