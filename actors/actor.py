@@ -25,9 +25,9 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from actors.clock import Clock
-from actors.hubclient import HubClient, Refused, Unavailable
 from actors.mailbox import Mailbox
-from actors.objects import Message, now
+from heila_client.hub import HubClient, Refused, Unavailable
+from heila_client.parts import Message, now
 
 log = logging.getLogger("heila.actor")
 

@@ -31,9 +31,9 @@ from joserfc.jwk import OKPKey
 
 from actors import story
 from actors.cast import Cast, Stalled
-from actors.hubclient import HubClient, Refused, Unavailable
-from actors.objects import now
 from actors.signing import write_key
+from heila_client.hub import HubClient, Refused, Unavailable
+from heila_client.parts import now
 from hub import scenario
 from hub.auth import hash_token, new_token
 from hub.broker import free_port

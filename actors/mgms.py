@@ -13,8 +13,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from actors.actor import Actor
-from actors.clock import Clock, Horizon
-from actors.objects import (
+from actors.clock import Clock
+from actors.profiles import bell
+from heila_client.parts import (
+    Horizon,
     Message,
     Product,
     Window,
@@ -24,8 +26,7 @@ from actors.objects import (
     series,
     slot_values,
 )
-from actors.profiles import bell
-from hub.vocabulary import HEILA, POINT, RDF, XSD
+from heila_client.vocabulary import HEILA, POINT, RDF, XSD
 
 log = logging.getLogger("heila.mgms")
 
@@ -190,7 +191,7 @@ class EnergyManager:
         horizon = horizon_of(forecast)
         plan = planned_import(
             self.site,
-            horizon.hours(self.actor.clock),
+            self.actor.clock.slot_hours(horizon),
             slot_values(forecast, "temperature"),
             slot_values(forecast, "irradiance"),
         )

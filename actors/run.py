@@ -20,8 +20,8 @@ from types import ModuleType
 
 from actors.actor import Actor
 from actors.clock import Clock
-from actors.hubclient import HubClient
 from actors.signing import Signer
+from heila_client.hub import HubClient
 
 ACTORS = ("spp", "mgms", "cems", "ams", "fmp", "dms")
 _READY_TIMEOUT = 30.0

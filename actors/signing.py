@@ -9,8 +9,8 @@ the hub (`heila actor add ID --key`, or `keys` in hub.toml).
 import json
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
-from actors.objects import Message
 from hub.json_form import to_triples
 from hub.signature import HEADER, Key, key_from_jwk, sign
 
@@ -26,9 +26,9 @@ class Signer:
         """The signer whose private JWK is in `path`; raises OSError or ValueError."""
         return cls(key_from_jwk(path.read_text()))
 
-    def __call__(self, message: Message) -> Mapping[str, str]:
+    def __call__(self, message: Mapping[str, Any]) -> Mapping[str, str]:
         """The headers that carry the message's signature."""
-        return {HEADER: sign(to_triples(message), self._key)}
+        return {HEADER: sign(to_triples(dict(message)), self._key)}
 
 
 def write_key(key: Key, path: Path) -> None:

@@ -166,7 +166,7 @@ def create_app(settings: Settings, store: OxigraphStore) -> FastAPI:
         notifier.notify(message, stored)
         feed.publish(message, stored)
 
-    measured = metrics.Metrics(store, feed)
+    measured = metrics.Metrics(store, feed, broker.queue_lengths if broker else None)
     node = ClusterNode(settings, store) if settings.clustered else None
     committer = node or StoreCommitter(store, announce)
     intake = metrics.MeteredIntake(

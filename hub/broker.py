@@ -103,6 +103,10 @@ class EmbeddedBroker(Background):
         scheme = "mqtts" if self._tls is not None else "mqtt"
         log.info("embedded MQTT broker listening on %s://%s:%d", scheme, self.host, self.port)
 
+    def queue_lengths(self) -> dict[str, int]:
+        """Messages waiting for each client id: none before the broker runs."""
+        return {} if self._broker is None else self._broker.queue_lengths()
+
     def stop(self) -> None:
         if self._broker is not None:
             future = asyncio.run_coroutine_threadsafe(self._broker.shutdown(), self._loop)

@@ -235,6 +235,15 @@ class HubBroker(Broker):  # type: ignore[misc]
             return _IDENTIFIER_REJECTED, login
         return None, login
 
+    def queue_lengths(self) -> dict[str, int]:
+        """Per client id, the messages its session holds for it: kept while it is away, and
+        sent but not yet acknowledged. Read from another thread, from a copy of the sessions."""
+        sessions = list(self._sessions.values())
+        return {
+            session.client_id: session.retained_messages_count + session.inflight_out_count
+            for session, _handler in sessions
+        }
+
     async def _retain_broadcast_message(
         self, broadcast: dict[str, Any], qos: int, target_session: Session
     ) -> None:

@@ -14,6 +14,7 @@ from typing import Any
 
 import pyoxigraph as ox
 
+from heila_client.vocabulary import message_iri, part_iri
 from hub import vocabulary as v
 from hub.shapes import Field, Kind, NodeShape, enum_key, local_name, shapes
 from hub.terms import RDF_TYPE, SEALED, Index, Term, Triple, is_sealed, literal_value
@@ -25,10 +26,6 @@ DOUBLE = v.XSD + "double"
 INTEGER = v.XSD + "integer"
 BOOLEAN = v.XSD + "boolean"
 STRING = v.XSD + "string"
-
-
-def message_iri(message_id: str) -> str:
-    return v.MESSAGE + message_id
 
 
 # JSON -> RDF
@@ -100,7 +97,7 @@ def _writers(shape_iri: str) -> tuple[_Writer, ...]:
 
 
 def _term(
-    triples: list[Triple], base: str, writer: _Writer, value: Any, position: int | None
+    triples: list[Triple], message_id: str, writer: _Writer, value: Any, position: int | None
 ) -> Term:
     if writer.kind == "literal":
         return ox.Literal(writer.lexical(value), datatype=writer.datatype)
@@ -108,15 +105,14 @@ def _term(
         return ox.NamedNode(f"{writer.base}{value}")
     if writer.kind == "enum":
         return writer.members[value]  # the schema has checked it is one
-    suffix = "" if position is None else f"-{position}"
-    node = ox.NamedNode(f"{base}#{writer.local}{suffix}")
-    _write_fields(triples, base, node, _writers(writer.node), value)
+    node = ox.NamedNode(part_iri(message_id, writer.local, position))
+    _write_fields(triples, message_id, node, _writers(writer.node), value)
     return node
 
 
 def _write_fields(
     triples: list[Triple],
-    base: str,
+    message_id: str,
     node: ox.NamedNode,
     writers: tuple[_Writer, ...],
     document: JSON,
@@ -126,19 +122,21 @@ def _write_fields(
             continue
         value = document[writer.name]
         if not writer.many:
-            triples.append((node, writer.path, _term(triples, base, writer, value, None)))
+            triples.append((node, writer.path, _term(triples, message_id, writer, value, None)))
             continue
         for position, item in enumerate(value):
-            triples.append((node, writer.path, _term(triples, base, writer, item, position)))
+            triples.append((node, writer.path, _term(triples, message_id, writer, item, position)))
 
 
 def to_triples(document: JSON) -> list[Triple]:
     """The RDF of a message in plain JSON that has passed its JSON Schema."""
     node = ox.NamedNode(message_iri(document["id"]))
     triples: list[Triple] = [(node, RDF_TYPE, ox.NamedNode(v.HEILA + document["type"]))]
-    base = node.value.split("#", 1)[0]
-    _write_fields(triples, base, node, _writers(shapes().envelope.iri), document)
-    _write_fields(triples, base, node, _writers(shapes().objects[document["type"]].iri), document)
+    identifier = document["id"]
+    _write_fields(triples, identifier, node, _writers(shapes().envelope.iri), document)
+    _write_fields(
+        triples, identifier, node, _writers(shapes().objects[document["type"]].iri), document
+    )
     return triples
 
 

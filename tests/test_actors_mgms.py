@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from actors.cems import HOUSEHOLD
-from actors.clock import Clock, Horizon
+from actors.clock import Clock
 from actors.mgms import (
     MICROGRID,
     baseline,
@@ -18,7 +18,7 @@ from actors.mgms import (
     verification_horizon,
     verification_slots,
 )
-from actors.objects import Product, Window
+from heila_client.parts import Horizon, Product, Window
 
 T0 = datetime(2026, 11, 26, 17, 0, tzinfo=UTC)
 

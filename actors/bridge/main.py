@@ -32,8 +32,8 @@ from actors.bridge.ledger import Ledger
 from actors.bridge.link import Link, Tls
 from actors.bridge.monitoring import Converter, Sample, pump
 from actors.bridge.uplink import Uplink
-from actors.hubclient import HubClient, Unavailable
 from actors.mailbox import Mailbox
+from heila_client.hub import HubClient, Unavailable
 from hub.errors import UsageError
 
 log = logging.getLogger("heila.bridge")
