@@ -180,6 +180,19 @@ class Registry(Mapping[str, Credential]):
             self._write({**self._actors, actor: rotated})
         return token
 
+    def set_keys(self, actor: str, keys: Sequence[str]) -> None:
+        """Replace the public JWKs an actor signs with: a signature by a key it no longer has
+        is refused from now on (one it made earlier stays verifiable from the store, which
+        keeps the key with the message)."""
+        for jwk in keys:
+            _check_key(jwk)
+        with self._lock:
+            credential = self._known(actor)
+            if credential.signed and not keys:
+                text = "an actor that signs every message needs a key"
+                raise RegistryRefused(422, "keys", text)
+            self._write({**self._actors, actor: replace(credential, keys=tuple(keys))})
+
     def revoke(self, actor: str) -> None:
         """Forget the actor: its token and certificate are refused from now on."""
         with self._lock:

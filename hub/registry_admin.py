@@ -23,7 +23,7 @@ from hub.problem import Problem
 from hub.registry import Registry, RegistryRefused
 from hub.store import open_store
 
-_VERBS = ("add", "rotate", "revoke", "list", "broker-config")
+_VERBS = ("add", "rotate", "keys", "revoke", "list", "broker-config")
 
 
 class NewActor(BaseModel):
@@ -34,6 +34,11 @@ class NewActor(BaseModel):
     """public JWKs (as JSON text) of the keys the actor signs with"""
     signed: bool = False
     """every message the actor sends must be signed by one of its keys"""
+
+
+class SigningKeys(BaseModel):
+    keys: list[str]
+    """public JWKs (as JSON text) of the keys the actor signs with from now on"""
 
 
 def _problem(error: RegistryRefused) -> Problem:
@@ -73,6 +78,18 @@ def registry_router(registry: Registry, administrator: Callable[[Request], str])
         except RegistryRefused as error:
             raise _problem(error) from None
 
+    @router.put(
+        "/actors/{actor}/keys",
+        status_code=204,
+        summary="Replace the keys an actor signs with; the old ones are refused from now on",
+    )
+    def set_keys(actor: str, keys: SigningKeys, _admin: admin) -> Response:
+        try:
+            registry.set_keys(actor, keys.keys)
+        except RegistryRefused as error:
+            raise _problem(error) from None
+        return Response(status_code=204)
+
     @router.delete("/actors/{actor}", status_code=204, summary="Revoke an actor's credentials")
     def revoke(actor: str, _admin: admin) -> Response:
         try:
@@ -90,7 +107,11 @@ def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--role", help="add: SPP, MGMS, CEMS, AMS, FMP, DMS, IED, researcher…")
     parser.add_argument("--party", help="add: the business party operating the actor system")
     parser.add_argument(
-        "--key", type=Path, action="append", default=[], help="add: a public JWK it signs with"
+        "--key",
+        type=Path,
+        action="append",
+        default=[],
+        help="add, keys: a public JWK it signs with (keys: the ones it signs with from now on)",
     )
     parser.add_argument("--signed", action="store_true", help="add: it must sign every message")
     parser.add_argument(
@@ -120,6 +141,8 @@ def run(args: argparse.Namespace) -> int:
     elif args.verb in ("add", "rotate"):
         print(f"# token for {args.actor} (give it to the actor, keep it nowhere else):")
         print(answer)
+    elif args.verb == "keys":
+        print(f"{args.actor} signs with {len(args.key)} key(s) from now on", file=sys.stderr)
     else:
         print(f"revoked {args.actor}", file=sys.stderr)
     return 0
@@ -138,6 +161,8 @@ def _on_store(args: argparse.Namespace) -> Any:
             return registry.rotate(args.actor)
         if args.verb == "revoke":
             return registry.revoke(args.actor)
+        if args.verb == "keys":
+            return registry.set_keys(args.actor, _keys(args))
         if args.verb == "broker-config":
             return asdict(broker_rules(registry))
         return [asdict(entry) for entry in registry.listing()]
@@ -161,6 +186,7 @@ def _over_http(args: argparse.Namespace) -> Any:
         ),
         "rotate": ("POST", f"{url}/{args.actor}/rotate", None),
         "revoke": ("DELETE", f"{url}/{args.actor}", None),
+        "keys": ("PUT", f"{url}/{args.actor}/keys", {"keys": _keys(args)}),
         "list": ("GET", url, None),
         "broker-config": ("GET", f"{url}/broker-config", None),
     }

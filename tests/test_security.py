@@ -123,6 +123,13 @@ def key_never_registered(hub: Hub, story: list[Message]) -> Refusal:
     return signed(hub, document, document, OKPKey.generate_key("Ed25519"))
 
 
+def rotated_out_key(hub: Hub, story: list[Message]) -> Refusal:
+    new = {"keys": [public_jwk(OKPKey.generate_key("Ed25519"))]}
+    httpx.put(f"{hub.url}/actors/spp-1/keys", json=new, headers=admin(hub)).raise_for_status()
+    document = fresh(story, "weather-1")
+    return signed(hub, document, document, KEY)
+
+
 def tampered_signature(hub: Hub, story: list[Message]) -> Refusal:
     document = fresh(story, "weather-1")
     changed = {**document, "recipients": ["dms-1"]}  # one triple fewer after signing
@@ -174,6 +181,7 @@ ATTACKS: dict[Callable[[Hub, list[Message]], Refusal], tuple[int | str, str, str
     revoked_token: (401, "unauthorized", "belongs to no configured actor"),
     rotated_out_token: (401, "unauthorized", "belongs to no configured actor"),
     key_never_registered: (403, "signature", "none the sender registered"),
+    rotated_out_key: (403, "signature", "none the sender registered"),
     tampered_signature: (403, "signature", "does not match the message"),
     replayed_message: (403, "window", "behind the hub's clock"),
     id_used_again_with_other_content: (409, "unique", "stored already with other content"),

@@ -171,7 +171,7 @@ def test_signing_keys_and_the_policy_come_from_the_configuration(tmp_path: Path)
     assert (credential.keys, credential.signed) == ((key,), True)
 
 
-def published(hub: Hub, subscribe, body: bytes, signature: str | None = None) -> dict:
+def published(subscribe, body: bytes, signature: str | None = None) -> dict:
     """Publish `body` to spp-1's inbox, the signature in the v5 user property; the outcome."""
     spp = subscribe("heila/v1/spp-1/outcome")
     spp.publish("heila/v1/inbox/spp-1", body, signature=signature)
@@ -184,7 +184,7 @@ def test_a_message_signed_in_the_mqtt_user_property_is_stored_with_its_signature
     key = OKPKey.generate_key("Ed25519")
     register(hub, key)
     body = weather.serialize("application/json")
-    outcome = published(hub, subscribe, body, sign(weather.triples, key))
+    outcome = published(subscribe, body, sign(weather.triples, key))
     assert outcome["status"] == "stored"
     stored = hub.store.get(weather.iri)
     assert stored is not None and verify_stored(weather.iri, stored.triples) == key.thumbprint()
@@ -196,7 +196,7 @@ def test_a_message_signed_in_a_first_line_over_mqtt_3_is_stored_with_its_signatu
     key = OKPKey.generate_key("Ed25519")
     register(hub, key)
     line = f"{HEADER}: {sign(weather.triples, key)}\n".encode()
-    outcome = published(hub, subscribe, line + weather.serialize("application/json"))
+    outcome = published(subscribe, line + weather.serialize("application/json"))
     assert outcome["status"] == "stored"
     stored = hub.store.get(weather.iri)
     assert stored is not None and verify_stored(weather.iri, stored.triples) == key.thumbprint()
@@ -207,7 +207,7 @@ def test_a_message_changed_after_signing_is_rejected_on_the_inbox(
 ):
     key = OKPKey.generate_key("Ed25519")
     register(hub, key)
-    outcome = published(hub, subscribe, tampered(weather), sign(weather.triples, key))
+    outcome = published(subscribe, tampered(weather), sign(weather.triples, key))
     assert (outcome["status"], outcome["violations"][0]["rule"]) == ("rejected", "signature")
     assert hub.store.get(weather.iri) is None
 
@@ -218,7 +218,7 @@ def test_an_actor_that_must_sign_is_rejected_an_unsigned_message_on_the_inbox(
     key = public_jwk(OKPKey.generate_key("Ed25519"))
     body = {"id": "spp-1", "role": "SPP", "keys": [key], "signed": True}
     assert httpx.post(f"{hub.url}/actors", json=body, headers=hub.auth(ADMIN)).status_code == 201
-    outcome = published(hub, subscribe, weather.serialize("application/json"))
+    outcome = published(subscribe, weather.serialize("application/json"))
     assert (outcome["status"], outcome["violations"][0]["rule"]) == ("rejected", "signature")
 
 
@@ -278,3 +278,19 @@ def test_a_message_signed_by_an_unregistered_key_is_refused_by_sparql_update(
     assert answer.status_code == 403
     assert "none operator registered" in answer.json()["detail"]
     assert keyed_hub.store.get(message.iri) is None
+
+
+def test_a_key_rotated_out_is_refused_while_what_it_signed_before_still_verifies(
+    hub: Hub, story: list[Message], weather: Message
+):
+    old = OKPKey.generate_key("Ed25519")
+    token = register(hub, old)
+    post(hub, token, weather.serialize("text/turtle"), sign(weather.triples, old))
+    new = {"keys": [public_jwk(OKPKey.generate_key("Ed25519"))]}
+    answer = httpx.put(f"{hub.url}/actors/spp-1/keys", json=new, headers=hub.auth(ADMIN))
+    assert answer.status_code == 204
+    price = next(m for m in story if m.id == "priceforecast-1")
+    refused = post(hub, token, price.serialize("text/turtle"), sign(price.triples, old))
+    assert (refused.status_code, refused.json()["rule"]) == (403, "signature")
+    stored = hub.store.get(weather.iri)
+    assert stored is not None and verify_stored(weather.iri, stored.triples) == old.thumbprint()
