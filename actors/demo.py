@@ -102,7 +102,7 @@ class Setup:
     tokens: dict[str, Path]
     store: Path
     signing_keys: dict[str, Path]
-    """the private JWK of each actor that signs: all but the field bridge"""
+    """the private JWK each actor signs with, the field bridge's included"""
     authority: Path | None = None
     """with TLS, the file of the CA made for the run, which every process trusts"""
 
@@ -118,7 +118,7 @@ class Setup:
 
 
 def prepare(folder: Path, store: Path | None = None, tls: bool = False) -> Setup:
-    """Fresh tokens for every actor, signing keys for all but the field bridge, their files, and
+    """Fresh tokens and signing keys for every actor (the field bridge too), their files, and
     the hub's configuration with the tokens' hashes and the keys' public halves: every actor
     that signs must, and messages are taken within WINDOW_SECONDS of their time. The store is
     in `store`, or in `folder` to go with it. With `tls`, a CA and the hub's certificate for the
@@ -126,7 +126,7 @@ def prepare(folder: Path, store: Path | None = None, tls: bool = False) -> Setup
     issued = issue(folder / "tls", ("hub",)) if tls else None
     ids = [*ACTORS.values(), SPP, FIELD]
     tokens = {actor: new_token() for actor in ids}
-    keys = {actor: OKPKey.generate_key("Ed25519") for actor in ids if actor != FIELD}
+    keys = {actor: OKPKey.generate_key("Ed25519") for actor in ids}
     setup = Setup(
         folder,
         free_port(),
@@ -143,7 +143,7 @@ def prepare(folder: Path, store: Path | None = None, tls: bool = False) -> Setup
     for actor, key in keys.items():
         write_key(key, setup.signing_keys[actor])
     credentials = "".join(
-        f'[actors.{actor}]\ntoken_hash = "{hash_token(token)}"\n{_signing(keys.get(actor))}\n'
+        f'[actors.{actor}]\ntoken_hash = "{hash_token(token)}"\n{_signing(actor, keys[actor])}\n'
         for actor, token in tokens.items()
     )
     (folder / "hub.toml").write_text(
@@ -162,12 +162,11 @@ def _tls(issued: dict[str, Path] | None) -> str:
     return f'[tls]\ncertfile = "{issued["hub"]}"\nkeyfile = "{issued["hub-key"]}"\n\n'
 
 
-def _signing(key: OKPKey | None) -> str:
-    """An actor's keys and its duty to sign as hub.toml lines; the field bridge, which does not
-    sign, is given its role, which its id does not name."""
-    if key is None:
-        return 'role = "IED"\n'
-    return f"keys = [{json.dumps(public_jwk(key))}]\nsigned = true\n"
+def _signing(actor: str, key: OKPKey) -> str:
+    """An actor's key and its duty to sign as hub.toml lines; the field bridge is also given
+    its role, which its id does not name."""
+    role = 'role = "IED"\n' if actor == FIELD else ""
+    return f"{role}keys = [{json.dumps(public_jwk(key))}]\nsigned = true\n"
 
 
 def hub_ready(url: str) -> bool:
@@ -212,6 +211,8 @@ def start_field(cast: Cast, setup: Setup, hub: HubClient) -> None:
             str(setup.folder / "bridge-buffer"),
             "--state",
             str(setup.folder / "bridge-state"),
+            "--signing-key",
+            str(setup.signing_keys[FIELD]),
         ],
         env={"HEILA_TOKEN": setup.tokens[FIELD].read_text()},
     )

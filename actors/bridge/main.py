@@ -33,6 +33,7 @@ from actors.bridge.link import Link, Tls
 from actors.bridge.monitoring import Converter, Sample, pump
 from actors.bridge.uplink import Uplink
 from actors.mailbox import Mailbox
+from actors.signing import Signer
 from heila_client.hub import HubClient, Unavailable
 from hub.errors import UsageError
 
@@ -63,6 +64,8 @@ class Settings:
     """seconds without a catch-up after which the bridge reads what it may have missed"""
     endpoints: dict[str, tuple[str, int]] = field(default_factory=dict)
     tls: Tls | None = None
+    signer: Signer | None = None
+    """signs every message the bridge sends, with the microgrid's key"""
     command_timeout: float = 1.0
     """seconds to wait for a device's confirmation and for its status point"""
     command_retries: int = 2
@@ -99,11 +102,12 @@ class Bridge:
             settings.token,
             DiskBuffer(settings.buffer),
             backoff=settings.retry_backoff,
+            sign=settings.signer,
         )
         self.operator = Operator(
             self.link, timeout=settings.command_timeout, retries=settings.command_retries
         )
-        self.hub = HubClient(settings.hub, settings.token)
+        self.hub = HubClient(settings.hub, settings.token, sign=settings.signer)
         self.mailbox = Mailbox(settings.actor, settings.state / "mailbox.json")
         self.ledger = Ledger(settings.state / "orders")
         self._caught_up_at = 0.0
@@ -277,8 +281,20 @@ def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tls-key", type=Path, help="its private key (PEM)")
     parser.add_argument("--tls-ca", type=Path, help="CA certificate that signs the stations")
     parser.add_argument(
+        "--signing-key", type=Path, help="the private JWK it signs every message with"
+    )
+    parser.add_argument(
         "--check", action="store_true", help="only check the point map and say what it holds"
     )
+
+
+def _signer(path: Path | None) -> Signer | None:
+    if path is None:
+        return None
+    try:
+        return Signer.from_file(path)
+    except (OSError, ValueError) as error:
+        raise UsageError(f"cannot use the signing key {path}: {error}") from None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -309,6 +325,7 @@ def run(args: argparse.Namespace) -> int:
         order_lifetime=args.order_lifetime,
         endpoints=dict(_endpoint(text, point_map) for text in args.endpoint),
         tls=_tls(args),
+        signer=_signer(args.signing_key),
         command_timeout=args.command_timeout,
         command_retries=args.command_retries,
     )
