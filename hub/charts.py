@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from html import escape
 
 WIDTH = 640
-_LEFT, _RIGHT, _TOP = 64, 16, 28
+_LEFT, _RIGHT, _TOP = 64, 24, 28
 _PLOT_BOTTOM = 312
 """The plot area spans x from _LEFT to WIDTH - _RIGHT and y from _TOP to _PLOT_BOTTOM."""
 _AXIS_BAND = 48
