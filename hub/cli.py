@@ -29,6 +29,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "load": ("hub.backup", "load", "import N-Quads into the store"),
     "query": ("hub.queries", "run", "run a named query and print a table"),
     "simulate": ("substation.server", "run", "run the simulated IEC 104 substation"),
+    "simulate-meter": ("substation.meter", "run", "run a simulated DLMS/COSEM smart meter"),
     "bridge": ("actors.bridge.main", "run", "run the IEC 104 field bridge"),
     "demo": ("actors.demo", "run", "run the DSO flexibility use case end to end"),
     "bench": ("hub.bench", "run", "measure the hub's paths and print medians"),
