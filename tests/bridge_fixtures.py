@@ -204,7 +204,7 @@ def make_bridge(tmp_path: Path) -> Iterator[MakeBridge]:
         bridge.start()
         started.append(bridge)
         if wait is not None:
-            eventually(lambda: bridge.link.connected and bridge.subscribed, wait)
+            eventually(lambda: bridge.field.connected and bridge.subscribed, wait)
         return bridge
 
     yield make

@@ -117,7 +117,7 @@ def field(
 def _settle(bridge: Bridge) -> None:
     """Wait until the link is up and the first interrogation has reached the hub."""
     deadline = time.monotonic() + 30
-    while not (bridge.link.connected and bridge.subscribed and bridge.uplink.delivered):
+    while not (bridge.field.connected and bridge.subscribed and bridge.uplink.delivered):
         if time.monotonic() > deadline:
             raise TimeoutError("the bridge did not connect within 30 s")
         time.sleep(0.05)
@@ -254,12 +254,16 @@ def _command_rounds(bench: Bench, name: str) -> Figure:
 
 def synthetic_samples(count: int) -> list[Sample]:
     """Phase voltages and currents of feeder 1, over and over."""
-    addresses = list(range(1000, 1006))
-    measured = datetime.now(UTC).replace(tzinfo=None)
+    points = pointmap.load(pointmap.default_files()).points
+    feeder = [
+        points[f"feeder-1.{name}-l{phase}"]
+        for name in ("voltage", "current")
+        for phase in (1, 2, 3)
+    ]
+    measured = datetime.now(UTC)
     now = time.time_ns()
     return [
-        Sample(1, addresses[n % len(addresses)], 230.0 + n / count, 0, measured, now)
-        for n in range(count)
+        Sample(feeder[n % len(feeder)], 230.0 + n / count, (), measured, now) for n in range(count)
     ]
 
 
