@@ -47,13 +47,13 @@ from gurux_dlms.objects import (
     GXDLMSRegister,
 )
 
+from actors.bridge.dlms.association import CLOCK
 from actors.bridge.dlms.wrapper import read_frame
 from hub.errors import UsageError
 from substation.model import Feeder, FeederSpec, Grid
 
 log = logging.getLogger("heila.meter")
 
-CLOCK = "0.0.1.0.0.255"
 LOAD_PROFILE = "1.0.99.1.0.255"
 
 

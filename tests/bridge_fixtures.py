@@ -176,7 +176,7 @@ def make_bridge(tmp_path: Path) -> Iterator[MakeBridge]:
 
     def make(
         hub: FieldHub,
-        station: Substation,
+        station: Substation | None,
         maps: list[Path] | None = None,
         wait: float | None = 10.0,
         **overrides: Any,
@@ -189,7 +189,7 @@ def make_bridge(tmp_path: Path) -> Iterator[MakeBridge]:
             mqtt=hub.mqtt,
             buffer=tmp_path / f"buffer-{len(started)}",
             state=tmp_path / f"state-{len(started)}",
-            endpoints=endpoints(station),
+            endpoints=endpoints(station) if station else {},
             command_timeout=1.0,
             retry_backoff=(0.05, 0.2),
         )

@@ -8,7 +8,6 @@ from decimal import Decimal
 
 import pytest
 from bridge_fixtures import eventually, free_port
-from gurux_dlms.objects import GXDLMSClock
 
 from actors.bridge.dlms.association import (
     AccessError,
@@ -57,7 +56,7 @@ def test_the_energy_register_counts_the_feeders_import(
 
 
 def test_the_clock_carries_its_offset_from_utc(association: Association) -> None:
-    clock = association.value(GXDLMSClock(CLOCK), 2).value
+    clock = association.clock()
     assert abs(clock - datetime.now(UTC)) < timedelta(seconds=5)
 
 

@@ -29,6 +29,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from actors.bridge import pointmap
 from actors.bridge.buffer import DiskBuffer
 from actors.bridge.control import Operator, OrderError, Outcome, orders, record
+from actors.bridge.dlms.client import Meters, missing_passwords
 from actors.bridge.field import Changes, Client, Field
 from actors.bridge.ledger import Ledger
 from actors.bridge.link import Link, Tls
@@ -249,10 +250,25 @@ def _iec104(
     )
 
 
+def _dlms(
+    point_map: pointmap.PointMap,
+    samples: "queue.SimpleQueue[Sample]",
+    changes: Changes,
+    settings: Settings,
+) -> Client:
+    return Meters(
+        point_map,
+        samples,
+        changes,
+        endpoints=settings.endpoints,
+        backoff=settings.reconnect_backoff,
+    )
+
+
 CLIENTS: dict[
     str,
     Callable[[pointmap.PointMap, "queue.SimpleQueue[Sample]", Changes, Settings], Client],
-] = {"iec104": _iec104}
+] = {"iec104": _iec104, "dlms": _dlms}
 """How the bridge reaches the stations of each protocol."""
 
 
@@ -320,6 +336,8 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if not args.token:
         raise UsageError("the hub needs a bearer token: --token or HEILA_TOKEN")
+    if missing := missing_passwords(point_map):
+        raise UsageError(f"meter passwords missing from the environment: {', '.join(missing)}")
     if args.command_timeout <= 0 or args.command_retries < 0:
         raise UsageError("--command-timeout must be positive and --command-retries not negative")
     if args.order_lifetime <= 0:

@@ -3,8 +3,9 @@
 The bridge is configured by data: Turtle files, checked by their own SHACL shape
 (shapes/pointmap.ttl) before anything connects. A bad point is refused by name. Each protocol
 names its stations, points and commands in a vocabulary of its own (`iec:` for IEC 104,
-`iec61850:` for IEC 61850 MMS); what a point means (quantity, unit, feeder, device) is said in
-the same `heila:` and `qudt:` terms for all, so a reading does not tell its protocol.
+`iec61850:` for IEC 61850 MMS, `dlms:` for DLMS/COSEM meters); what a point means (quantity,
+unit, feeder, device) is said in the same `heila:` and `qudt:` terms for all, so a reading does
+not tell its protocol.
 """
 
 from collections.abc import Sequence
@@ -59,7 +60,19 @@ class Station:
     integrity_period: float = 0.0
     """IEC 61850: seconds between integrity reports asked of each report control block"""
     poll_interval: float = 0.0
-    """IEC 61850: seconds between reads of points that no report carries"""
+    """IEC 61850: seconds between reads of points that no report carries; DLMS: seconds
+    between reads of the meter's registers"""
+    client_address: int = 16
+    """DLMS: the client's address (16: the public client)"""
+    server_address: int = 1
+    """DLMS: the logical device's address"""
+    password_variable: str | None = None
+    """DLMS: the environment variable that holds the low-level security password; None: no
+    authentication"""
+    profiles: tuple[str, ...] = ()
+    """DLMS: load profiles (profile generic OBIS codes) to read"""
+    profile_interval: float = 0.0
+    """DLMS: seconds between reads of the load profiles"""
 
 
 @dataclass(frozen=True)
@@ -69,9 +82,11 @@ class Point:
     id: str
     station: Station
     address: int | str
-    """IEC 104: information object address; IEC 61850: data attribute reference"""
+    """IEC 104: information object address; IEC 61850: data attribute reference; DLMS: OBIS
+    code and attribute index, "1.0.1.8.0.255:2" """
     type: str
-    """IEC 104: type identification; IEC 61850: functional constraint (MX, ST)"""
+    """IEC 104: type identification; IEC 61850: functional constraint (MX, ST); DLMS: the
+    interface class, "Register" """
     quantity: str | None
     """JSON name of the quantity, e.g. "phaseVoltage" """
     unit: str | None
@@ -188,11 +203,16 @@ class _Terms:
     address: URIRef
     point_type: URIRef
     command_type: URIRef
+    station_link: URIRef | None = None
+    """the property that ties a point to its station, when not `station` (DLMS: `meter`)"""
 
 
 _TERMS = (
     _Terms("iec104", IEC, IEC.Station, IEC.address, IEC.type, IEC.type),
     _Terms("iec61850", IEC61850, IEC61850.IED, IEC61850.reference, IEC61850.fc, IEC61850.cdc),
+    _Terms(
+        "dlms", DLMS, DLMS.Meter, DLMS.obis, DLMS.interfaceClass, DLMS.interfaceClass, DLMS.meter
+    ),
 )
 
 
@@ -242,6 +262,8 @@ def _optional(graph: Graph, node: Node, predicate: URIRef, name: bool = False) -
 def _address(graph: Graph, node: Node, terms: _Terms) -> int | str:
     value = graph.value(node, terms.address)
     assert isinstance(value, Literal)
+    if terms.protocol == "dlms":
+        return f"{value}:{int(_number(graph, node, DLMS.attribute, 2))}"
     return int(value.toPython()) if terms.protocol == "iec104" else str(value)
 
 
@@ -256,11 +278,26 @@ def _station(graph: Graph, node: Node, terms: _Terms) -> Station:
     )
     if terms.protocol == "iec104":
         return replace(station, common_address=_int(graph, node, IEC.commonAddress))
+    if terms.protocol == "dlms":
+        return _meter(graph, node, station)
     return replace(
         station,
         reports=tuple(sorted(str(r) for r in graph.objects(node, IEC61850.report))),
         integrity_period=_number(graph, node, IEC61850.integrityPeriod, 0.0),
         poll_interval=_number(graph, node, IEC61850.pollInterval, 1.0),
+    )
+
+
+def _meter(graph: Graph, node: Node, station: Station) -> Station:
+    password = graph.value(node, DLMS.passwordVariable)
+    return replace(
+        station,
+        client_address=int(_number(graph, node, DLMS.clientAddress, 16)),
+        server_address=int(_number(graph, node, DLMS.serverAddress, 1)),
+        password_variable=None if password is None else str(password),
+        profiles=tuple(sorted(str(p) for p in graph.objects(node, DLMS.loadProfile))),
+        poll_interval=_number(graph, node, DLMS.readInterval, 10.0),
+        profile_interval=_number(graph, node, DLMS.profileInterval, 900.0),
     )
 
 
@@ -277,9 +314,9 @@ def _zone(graph: Graph, node: Node, ns: Namespace) -> ZoneInfo | None:
 def _point(graph: Graph, node: Node, terms: _Terms, stations: dict[Node, Station]) -> Point:
     return Point(
         id=_local(node),
-        station=stations[_ref(graph, node, terms.ns.station)],
+        station=stations[_ref(graph, node, terms.station_link or terms.ns.station)],
         address=_address(graph, node, terms),
-        type=str(graph.value(node, terms.point_type)),
+        type=str(graph.value(node, terms.point_type, default=Literal("Register"))),
         quantity=_optional(graph, node, _HEILA.quantity, name=True),
         unit=_optional(graph, node, _QUDT.unit),
         scale=_number(graph, node, terms.ns.scale, 1.0),

@@ -15,10 +15,12 @@ from typing import Any
 
 from gurux_dlms import GXByteBuffer, GXDateTime, GXDLMSClient, GXReplyData
 from gurux_dlms.enums import Authentication, ErrorCode, InterfaceType, Unit
-from gurux_dlms.objects import GXDLMSObject, GXDLMSProfileGeneric, GXDLMSRegister
+from gurux_dlms.objects import GXDLMSClock, GXDLMSObject, GXDLMSProfileGeneric, GXDLMSRegister
 
 from actors.bridge.dlms.wrapper import read_frame
 
+CLOCK = "0.0.1.0.0.255"
+"""The OBIS code of a logical device's clock."""
 MAX_BLOCKS = 10_000
 """Data blocks one reply may span: a bound on what a meter can make the bridge read."""
 
@@ -128,15 +130,24 @@ class Association:
     def is_open(self) -> bool:
         return self._socket is not None
 
-    def value(self, item: GXDLMSObject, attribute: int) -> Any:
-        """An attribute's value as gurux decodes it (a number, a date-time, a list, ...)."""
-        return self._read(item, attribute)
+    def scaler_unit(self, obis: str) -> ScalerUnit:
+        """A register's scaler and unit (attribute 3)."""
+        request = self._client.read(GXDLMSRegister(obis), 3)[0]
+        scaler, unit = self._transfer(request, obis, 3).value
+        return ScalerUnit(int(scaler), int(unit))
+
+    def value(self, obis: str, attribute: int = 2) -> Any:
+        """A register's raw value (attribute 2, unless told), before its scaler."""
+        return self._read(GXDLMSRegister(obis), attribute)
 
     def register(self, obis: str) -> tuple[Any, ScalerUnit]:
-        """A register's raw value and its scaler and unit (attributes 2 and 3)."""
-        register = GXDLMSRegister(obis)
-        scaler, unit = self._transfer(self._client.read(register, 3)[0], obis, 3).value
-        return self._read(register, 2), ScalerUnit(int(scaler), int(unit))
+        """A register's raw value and its scaler and unit."""
+        scaler_unit = self.scaler_unit(obis)
+        return self.value(obis), scaler_unit
+
+    def clock(self) -> datetime:
+        """The meter's clock (0.0.1.0.0.255), with its offset from UTC."""
+        return moment(self._read(GXDLMSClock(CLOCK), 2))
 
     def profile(
         self, obis: str, start: datetime, end: datetime
