@@ -1,10 +1,12 @@
 """DLMS/COSEM meters through the bridge, over real TCP: registers and load profiles become
 readings in the hub, failures end in clear log lines."""
 
+import itertools
 import logging
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -12,6 +14,8 @@ from bridge_fixtures import FieldHub, MakeBridge, eventually
 
 from actors.bridge import pointmap
 from actors.bridge.main import Bridge
+from actors.clock import Horizon
+from actors.mgms import meter_query, metered_slots
 from substation.meter import Meter, MeterConfig
 from substation.model import Feeder, FeederSpec
 
@@ -87,7 +91,7 @@ def test_a_register_reading_is_stamped_when_the_bridge_received_it(
     field_hub: FieldHub, read_meter: Bridge
 ) -> None:
     *_, measured, received, device = eventually(
-        lambda: readings(field_hub, "meter-1.energy-export")
+        lambda: readings(field_hub, "meter-1.voltage-l2")  # no load profile captures it
     )[0]
     assert measured == received
     assert device == "https://w3id.org/heila/device/meter-1"
@@ -201,3 +205,30 @@ def test_the_bridge_does_not_start_without_a_meters_password(
     assert f"meter passwords missing from the environment: meter-1 needs {PASSWORD_VARIABLE}" in (
         done.stderr
     )
+
+
+def test_a_load_profile_read_through_the_hub_gives_the_verifications_slots(
+    meter: Meter, field_hub: FieldHub, read_meter: Bridge
+) -> None:
+    eventually(lambda: len(meter.profile.buffer) >= 4)
+    stamps = [row[0].value for row in meter.profile.buffer[:4]]
+    counts = [row[1] for row in meter.profile.buffer[:4]]  # in 10 Wh: the register's scaler 1
+    step = stamps[1] - stamps[0]
+    horizon = Horizon(stamps[1], step, 2)
+
+    def energy(point: str) -> list[tuple[datetime, float]]:
+        query = meter_query(point, stamps[0], stamps[3] + step, "ActiveEnergy")
+        return [(datetime.fromisoformat(str(t)), float(v)) for t, v in field_hub.select(query)]
+
+    def captured_in_hub() -> bool:
+        stored = {at for at, _ in energy("meter-1.energy-import")}
+        return set(stamps) <= stored
+
+    eventually(captured_in_hub)
+    slots = metered_slots(energy("meter-1.energy-import"), energy("meter-1.energy-export"), horizon)
+    hours = step.total_seconds() / 3600
+    expected = [(b - a) * 0.01 / hours for a, b in itertools.pairwise(counts)]
+    assert slots == [
+        (pytest.approx(expected[1]), pytest.approx(expected[0])),
+        (pytest.approx(expected[2]), pytest.approx(expected[0])),
+    ]
