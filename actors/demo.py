@@ -14,6 +14,7 @@ many aggregators and sites into DIR instead, through the hub's intake (hub.scena
 import argparse
 import contextlib
 import importlib.util
+import secrets
 import shutil
 import signal
 import sys
@@ -133,9 +134,28 @@ def field_available() -> bool:
     return all(importlib.util.find_spec(m) for m in ("substation.server", "actors.bridge.main"))
 
 
-def start_field(cast: Cast, setup: Setup, hub: HubClient) -> None:
-    """The simulated substation on a free IEC 104 port, and the bridge that operates it."""
-    port = free_port()
+def meter_map(setup: Setup, speed: float) -> Path:
+    """The shipped map of the microgrid's meter, read as often as the fast clock needs: its
+    registers several times a modelled quarter hour, its load profile every quarter hour."""
+    from actors.bridge import pointmap  # installed with the field, as field_available() checks
+
+    quarter = 900.0 / speed
+    text = pointmap.shipped("meter-1.ttl").read_text()
+    text = text.replace("dlms:readInterval 10", f"dlms:readInterval {max(0.1, quarter / 5):.3f}")
+    text = text.replace("dlms:profileInterval 900", f"dlms:profileInterval {max(1.0, quarter):.3f}")
+    path = setup.folder / "meter-1.ttl"
+    path.write_text(text)
+    return path
+
+
+def start_field(cast: Cast, setup: Setup, hub: HubClient, speed: float) -> None:
+    """The simulated substation on a free IEC 104 port with the microgrid's DLMS/COSEM meter on
+    another, and the bridge that operates the one and reads the other."""
+    from actors.bridge import pointmap
+    from substation.meter import METER_PASSWORD
+
+    port, meter_port = free_port(), free_port()
+    password = {METER_PASSWORD: secrets.token_urlsafe(12)}
     config = setup.folder / "substation.toml"
     config.write_text(
         'seed = 7\nstep_ms = 100\ndeadband_percent = 0.5\n\n[[stations]]\nname = "substation-1"\n'
@@ -145,7 +165,10 @@ def start_field(cast: Cast, setup: Setup, hub: HubClient) -> None:
         '[[stations.feeders]]\nname = "feeder-2"\nfirst_address = 2000\nload_kw = 80.0\n'
         'resource = "battery"\nresource_kw = 50.0\n'
     )
-    cast.start("substation", ["-m", "hub.cli", "simulate", "--config", str(config)])
+    meter = ["--meter", f"feeder-1={meter_port}", "--meter-capture-period", f"{900.0 / speed:g}"]
+    cast.start(
+        "substation", ["-m", "hub.cli", "simulate", "--config", str(config), *meter], env=password
+    )
     cast.start(
         "bridge",
         [
@@ -158,14 +181,20 @@ def start_field(cast: Cast, setup: Setup, hub: HubClient) -> None:
             FIELD,
             "--mqtt",
             setup.mqtt,
+            "--point-map",
+            str(pointmap.shipped(pointmap.DEFAULT_MAP)),
+            "--point-map",
+            str(meter_map(setup, speed)),
             "--endpoint",
             f"substation-1=127.0.0.1:{port}",
+            "--endpoint",
+            f"meter-1=127.0.0.1:{meter_port}",
             "--buffer",
             str(setup.folder / "bridge-buffer"),
             "--state",
             str(setup.folder / "bridge-state"),
         ],
-        env={"HEILA_TOKEN": setup.tokens[FIELD].read_text()},
+        env={"HEILA_TOKEN": setup.tokens[FIELD].read_text(), **password},
     )
     cast.wait_until(
         lambda: hub.listed(type="Measurement", sender=FIELD),
@@ -245,8 +274,8 @@ def perform(cast: Cast, setup: Setup, args: argparse.Namespace) -> None:
     try:
         field = field_available()
         if field:
-            start_field(cast, setup, hub)
-            tell(f"field     simulated substation over IEC 104, bridge as {FIELD}")
+            start_field(cast, setup, hub, args.speed)
+            tell(f"field     substation over IEC 104, meter over DLMS, bridge as {FIELD}")
         else:
             tell("field     substation simulator or bridge not installed: no field devices")
         start_actors(cast, setup, args, field)

@@ -212,7 +212,7 @@ def test_a_load_profile_read_through_the_hub_gives_the_verifications_slots(
 ) -> None:
     eventually(lambda: len(meter.profile.buffer) >= 4)
     stamps = [row[0].value for row in meter.profile.buffer[:4]]
-    counts = [row[1] for row in meter.profile.buffer[:4]]  # in 10 Wh: the register's scaler 1
+    counts = [row[1] for row in meter.profile.buffer[:4]]  # in 0.1 Wh: the register's scaler -1
     step = stamps[1] - stamps[0]
     horizon = Horizon(stamps[1], step, 2)
 
@@ -227,7 +227,7 @@ def test_a_load_profile_read_through_the_hub_gives_the_verifications_slots(
     eventually(captured_in_hub)
     slots = metered_slots(energy("meter-1.energy-import"), energy("meter-1.energy-export"), horizon)
     hours = step.total_seconds() / 3600
-    expected = [(b - a) * 0.01 / hours for a, b in itertools.pairwise(counts)]
+    expected = [(b - a) * 0.0001 / hours for a, b in itertools.pairwise(counts)]
     assert slots == [
         (pytest.approx(expected[1]), pytest.approx(expected[0])),
         (pytest.approx(expected[2]), pytest.approx(expected[0])),
