@@ -321,6 +321,13 @@ class Meter:
             self._server = self._cosem()
         self.start()
 
+    def report(self, obis: str, value: float) -> None:
+        """Set one register now to a value in the model's unit (kW, kWh as Wh, V, ...), as a
+        bench does; the model's next step sets it again."""
+        spec = next(spec for spec in REGISTERS if spec.obis == obis)
+        with self._protocol:
+            self.registers[obis].value = register_value(value, spec)
+
     def forget_association(self) -> None:
         """The meter drops the association but keeps the TCP connection, as a meter does after
         its inactivity time-out: the client's next request is refused."""
@@ -363,11 +370,16 @@ class Meter:
                 with self._protocol:
                     self._server.reset()
                 return
-            request = _Reply(frame)
-            with self._protocol:
-                self._server.handleRequest(request)
-            if request.reply:
-                connection.sendall(bytes(request.reply))
+            answer = self.answer(frame)
+            if answer:
+                connection.sendall(answer)
+
+    def answer(self, frame: bytes) -> bytes:
+        """The meter's answer to one wrapper frame (empty when it sends none)."""
+        request = _Reply(frame)
+        with self._protocol:
+            self._server.handleRequest(request)
+        return bytes(request.reply or b"")
 
     def _drop_client(self) -> None:
         client, self._client = self._client, None
