@@ -105,6 +105,7 @@ class MeterReader:
         self._skipped: set[str] = set()
         """point ids not read again, each logged once"""
         self._values: dict[str, float] = {}
+        self._round: list[Sample] = []
         self._last_capture: dict[str, datetime] = {}
         self._profiles_due = 0.0
         self._lost_at: float | None = None
@@ -184,13 +185,19 @@ class MeterReader:
         return f"{self.endpoint.host}:{self.endpoint.port}"
 
     def _read(self, association: Association) -> None:
-        for point in self._points:
-            if point.id not in self._skipped:
-                self._read_point(association, point)
-        if time.monotonic() >= self._profiles_due:
-            for obis in self.station.profiles:
-                self._read_profile(association, obis)
-            self._profiles_due = time.monotonic() + self.station.profile_interval
+        """One round: every point, and the profiles when due. The round's values go to the
+        monitoring loop together (also when the association breaks half-way), so they travel
+        in one Measurement."""
+        try:
+            for point in self._points:
+                if point.id not in self._skipped:
+                    self._read_point(association, point)
+            if time.monotonic() >= self._profiles_due:
+                for obis in self.station.profiles:
+                    self._read_profile(association, obis)
+                self._profiles_due = time.monotonic() + self.station.profile_interval
+        finally:
+            self._flush()
 
     def _read_point(self, association: Association, point: Point) -> None:
         obis, attribute = obis_of(point)
@@ -227,10 +234,16 @@ class MeterReader:
             self._last_capture[obis] = max(captured, self._last_capture.get(obis, captured))
 
     def _put(self, point: Point, value: float, measured: datetime | None) -> None:
-        self._samples.put(Sample(point, value, (), measured, time.time_ns()))
+        self._round.append(Sample(point, value, (), measured, time.time_ns()))
         if measured is None:
             self._values[point.id] = value
-        self._changes.received()
+
+    def _flush(self) -> None:
+        for sample in self._round:
+            self._samples.put(sample)
+        if self._round:
+            self._changes.received()
+        self._round.clear()
 
     def _skip(self, point: Point, error: DlmsError) -> None:
         self._skipped.add(point.id)
