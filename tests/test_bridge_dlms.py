@@ -6,11 +6,11 @@ import logging
 import subprocess
 import sys
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from bridge_fixtures import FieldHub, MakeBridge, eventually
+from bridge_fixtures import ACTOR, DSO, FieldHub, MakeBridge, eventually
 
 from actors.bridge import pointmap
 from actors.bridge.main import Bridge
@@ -232,3 +232,21 @@ def test_a_load_profile_read_through_the_hub_gives_the_verifications_slots(
         (pytest.approx(expected[1]), pytest.approx(expected[0])),
         (pytest.approx(expected[2]), pytest.approx(expected[0])),
     ]
+
+
+def test_an_order_for_a_meter_fails_with_the_reason(
+    field_hub: FieldHub, read_meter: Bridge
+) -> None:
+    order = {
+        "type": "ControlSignal",
+        "id": f"control-meter-{datetime.now(UTC).timestamp():.0f}",
+        "sender": DSO,
+        "time": datetime.now(UTC).isoformat(),
+        "recipients": [ACTOR],
+        "device": "meter-1",
+        "action": "open",
+    }
+    assert field_hub.post(DSO, order).status_code == 201
+    outcome = eventually(lambda: read_meter.outcomes and read_meter.outcomes[0])  # type: ignore[attr-defined]
+    assert outcome.failed is not None
+    assert outcome.reason == "the point map has no command for device meter-1"
