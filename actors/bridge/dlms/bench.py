@@ -3,7 +3,8 @@
 - `meter-value`: a meter register changed until the reading is queryable in the hub (its
   notification heard), split into the wait for the bridge's next read plus the read itself
   (change to received), the bridge's own share (received to the message sent) and the hub's
-  (POST to notified); the read interval is 0.1 s, so the wait is about half of it.
+  (POST to notified); the read interval is 0.1 s and each change comes at a random moment of
+  it, so the wait is half of it on the median.
 - `meter-read`: what the library costs: one register read over TCP through the bridge's
   association, and the same request built, answered by gurux's server and parsed with no
   socket at all.
@@ -12,6 +13,7 @@
 """
 
 import os
+import random
 import tempfile
 import time
 from collections.abc import Iterator
@@ -33,6 +35,8 @@ from substation.meter import LOAD_PROFILE, Meter, MeterConfig
 from substation.model import Feeder, FeederSpec
 
 ROUNDS = 300
+READ_INTERVAL = 0.1
+"""seconds between the bridge's reads of the meter's registers"""
 PROFILE_ROUNDS = 50
 VOLTAGE = "1.0.32.7.0.255"
 PASSWORD = "bench-password"
@@ -51,7 +55,7 @@ def meter_bridge(bench: Bench, meter: Meter) -> Iterator[Bridge]:
     with tempfile.TemporaryDirectory(prefix="heila-meter-bench-") as folder:
         text = pointmap.shipped("meter-1.ttl").read_text()
         text = text.replace('"HEILA_METER_PASSWORD"', f'"{PASSWORD_VARIABLE}"')
-        text = text.replace("dlms:readInterval 10", "dlms:readInterval 0.1")
+        text = text.replace("dlms:readInterval 10", f"dlms:readInterval {READ_INTERVAL}")
         text = text.replace("dlms:profileInterval 900", "dlms:profileInterval 3600")
         (Path(folder) / "meter.ttl").write_text(text)
         settings = Settings(
@@ -84,11 +88,13 @@ def meter_value_to_triple(bench: Bench) -> Figure:
     ear = Subscriber(bench.broker.host, bench.broker.port, "heila/v1/all/Measurement")
     totals, waited, own, hub = [], [], [], []
     meter = quiet_meter()
+    pacing = random.Random(1)
     meter.start()
     try:
         with meter_bridge(bench, meter), httpx.Client(base_url=bench.url) as client:
             for number in range(rounds):
                 volts = 300.0 + number / 10  # one value per round: no earlier read matches
+                time.sleep(pacing.uniform(0.0, READ_INTERVAL))  # not in step with the reads
                 started_wall, started_perf = time.time(), time.perf_counter()
                 meter.report(VOLTAGE, volts)
                 heard, message, reading = _voltage(ear, client, volts)
