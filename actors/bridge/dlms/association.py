@@ -21,8 +21,9 @@ from actors.bridge.dlms.wrapper import read_frame
 
 CLOCK = "0.0.1.0.0.255"
 """The OBIS code of a logical device's clock."""
-MAX_BLOCKS = 10_000
-"""Data blocks one reply may span: a bound on what a meter can make the bridge read."""
+MAX_BLOCKS = 256
+"""Data blocks one reply may span: a bound on what a meter can make the bridge read (a block
+is at most a 64 kB wrapper frame; ten days of quarter-hour captures take one)."""
 
 
 class DlmsError(Exception):
@@ -217,6 +218,4 @@ def moment(value: Any) -> datetime:
     """A COSEM date-time (gurux's GXDateTime) as an aware datetime."""
     if isinstance(value, GXDateTime):
         return value.value  # type: ignore[no-any-return]
-    if isinstance(value, datetime):
-        return value
     raise DlmsError(f"not a date-time: {value!r}")
