@@ -89,10 +89,9 @@ class Ied:
     _grid: Grid = field(init=False)
     _model: Any = field(init=False)
     _server: Any = field(init=False)
+    _subscribers: list[Any] = field(init=False, default_factory=list)
     _values: dict[tuple[str, str], _Value] = field(init=False, default_factory=dict)
     _positions: dict[str, list[Any]] = field(init=False, default_factory=dict)
-    _controls: list[Any] = field(init=False, default_factory=list)
-    """control subscribers and handlers: kept so that Python does not collect them"""
     _quality: dict[tuple[str, str], int] = field(init=False, default_factory=dict)
     _lock: threading.Lock = field(init=False, default_factory=threading.Lock)
     _stop: threading.Event = field(init=False, default_factory=threading.Event)
@@ -134,12 +133,20 @@ class Ied:
     def stop(self) -> None:
         """Stop serving; the server, its model and its control handlers stay for a start.
 
-        They are never freed: freeing the bindings' control subscribers crashes them."""
+        `close` frees them."""
         self._stop.set()
         self._orders.put(None)
         if self._stepper is not None:
             self._stepper.join()
         iec.IedServer_stop(self._server)
+
+    def close(self) -> None:
+        """Stop for good: free the server and its control subscribers, so that another IED of
+        the same model can serve in this process (the bindings register controls by
+        reference)."""
+        self.stop()
+        self._subscribers.clear()
+        iec.IedServer_destroy(self._server)
 
     def restart(self) -> None:
         """The device reboots: associations drop, it serves again with the same state."""
@@ -232,9 +239,10 @@ class Ied:
         handler = _ControlHandler(reference, act, self.operations)
         subscriber.setIedServer(self._server)
         subscriber.setControlObject(iec.toDataObject(node))
-        subscriber.setControlHandler(handler)
-        subscriber.subscribe()
-        self._controls += [subscriber, handler]
+        subscriber.setControlHandler(handler.__disown__())  # the subscriber frees it
+        if not subscriber.subscribe():
+            raise RuntimeError(f"another IED in this process serves controls of {reference}")
+        self._subscribers.append(subscriber)
 
     def _switch(self, feeder: str, value: Any) -> None:
         closed = bool(iec.MmsValue_getBoolean(value))
@@ -371,4 +379,4 @@ def run(args: argparse.Namespace) -> int:
         while True:
             time.sleep(3600)
     finally:
-        ied.stop()
+        ied.close()
