@@ -162,6 +162,11 @@ class Ied:
             self._grid.feeders[feeder].breaker = Breaker.OPEN
             self._write_position(feeder, closed=False)
 
+    def report(self, feeder: str, signal: str, value: float) -> None:
+        """Change one measured value now (in the model's unit): the IED reports it."""
+        with self._lock:
+            self._write(self._values[feeder, signal], value)
+
     def set_quality(self, feeder: str, signal: str, quality: int) -> None:
         """Flag a value from now on (libiec61850 quality bits), as a failing sensor would."""
         with self._lock:
