@@ -169,8 +169,19 @@ def _id(text: str) -> str:
     return ID.sub("-", text.strip())
 
 
-def point_map(ied: Ied, station: str, host: str, port: int, integrity: float, poll: float) -> Graph:
-    """The IED's point map in the `iec61850:` vocabulary, checked by shapes/pointmap.ttl."""
+def point_map(
+    ied: Ied,
+    station: str,
+    host: str,
+    port: int,
+    integrity: float,
+    poll: float,
+    point_prefix: str | None = None,
+) -> Graph:
+    """The IED's point map in the `iec61850:` vocabulary, checked by shapes/pointmap.ttl.
+
+    Point ids are `point_prefix` (the station id and a dot by default), the feeder and a name."""
+    start = f"{station}." if point_prefix is None else point_prefix
     ns = pointmap.IEC61850
     graph = Graph()
     graph.bind("iec61850", ns)
@@ -194,7 +205,7 @@ def point_map(ied: Ied, station: str, host: str, port: int, integrity: float, po
     for report in ied.reports:
         graph.add((node, ns.report, Literal(report)))
     for ln in ied.nodes:
-        where = ".".join(p for p in (station, ln.location or ln.reference.split("/")[1]) if p)
+        where = start + (ln.location or ln.reference.split("/")[1])
         for reference, name, quantity, unit, scale, fc in _measures(ln):
             point = URIRef(f"{POINT}{where}.{name}")
             _point(graph, point, node, reference, fc, scale)
@@ -268,6 +279,9 @@ def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
         default=1.0,
         help="seconds between reads of unreported points",
     )
+    parser.add_argument(
+        "--point-prefix", help="what point ids start with; default: the station id and a dot"
+    )
     parser.add_argument("--output", "-o", type=Path, help="Turtle file to write; default: stdout")
 
 
@@ -277,7 +291,15 @@ def run(args: argparse.Namespace) -> int:
     except SclError as error:
         raise UsageError(str(error)) from error
     station = _id(args.station or ied.name.lower())
-    graph = point_map(ied, station, args.host, args.port, args.integrity_period, args.poll_interval)
+    graph = point_map(
+        ied,
+        station,
+        args.host,
+        args.port,
+        args.integrity_period,
+        args.poll_interval,
+        args.point_prefix,
+    )
     problems = pointmap.check(graph)
     if problems:
         raise UsageError(f"the generated map breaks its shape: {'; '.join(problems)}")
