@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from rdflib import Namespace, URIRef
 
 from actors import story
 from actors.cast import Cast, Stalled
@@ -47,6 +48,9 @@ EVENING = 16.0
 HORIZON_HOURS = 6.0
 MIN_LEAD = 3.0
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+FIELD_PROTOCOLS = ("iec104", "iec61850")
+ICD = Path(__file__).resolve().parent.parent / "examples" / "iec61850" / "heila-ied.icd"
+"""the simulated IED's SCL file, which a source checkout has"""
 _START_TIMEOUT = 30.0
 
 
@@ -71,9 +75,18 @@ def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--lead", type=float, default=6.0, help="seconds from start to the modelled 16:00"
     )
+    parser.add_argument(
+        "--field-protocol",
+        choices=FIELD_PROTOCOLS,
+        default="iec104",
+        help="what the microgrid's substation speaks: IEC 104 (heila simulate) or IEC 61850 MMS "
+        "(heila simulate-ied, mapped from examples/iec61850/heila-ied.icd)",
+    )
 
 
 def check(args: argparse.Namespace) -> None:
+    if args.field_protocol == "iec61850" and not ICD.is_file():
+        raise UsageError(f"--field-protocol iec61850 maps the IED from {ICD}: not found")
     if args.days is not None and (args.days <= 0 or args.store is None):
         raise UsageError("--days takes a positive number of days and needs --store DIR")
     if args.speed <= 0 or args.timeout <= 0:
@@ -148,10 +161,11 @@ def meter_map(setup: Setup, speed: float) -> Path:
     return path
 
 
-def start_field(cast: Cast, setup: Setup, hub: HubClient, speed: float) -> None:
-    """The simulated substation on a free IEC 104 port with the microgrid's DLMS/COSEM meter on
-    another, and the bridge that operates the one and reads the other."""
-    from actors.bridge import pointmap
+def start_field(cast: Cast, setup: Setup, hub: HubClient, protocol: str, speed: float) -> None:
+    """The simulated substation on a free port, speaking `protocol`, and the bridge that
+    operates it; beside an IEC 104 substation, the microgrid's DLMS/COSEM meter on another
+    port, which the bridge reads."""
+    from actors.bridge import pointmap  # the field's modules are optional in the demo
     from substation.meter import METER_PASSWORD
 
     port, meter_port = free_port(), free_port()
@@ -165,10 +179,19 @@ def start_field(cast: Cast, setup: Setup, hub: HubClient, speed: float) -> None:
         '[[stations.feeders]]\nname = "feeder-2"\nfirst_address = 2000\nload_kw = 80.0\n'
         'resource = "battery"\nresource_kw = 50.0\n'
     )
-    meter = ["--meter", f"feeder-1={meter_port}", "--meter-capture-period", f"{900.0 / speed:g}"]
-    cast.start(
-        "substation", ["-m", "hub.cli", "simulate", "--config", str(config), *meter], env=password
-    )
+    if protocol == "iec61850":
+        simulator = ["simulate-ied", "--config", str(config), "--port", str(port)]
+        reached = ["--point-map", str(ied_map(setup.folder, port))]
+    else:
+        simulator = ["simulate", "--config", str(config), "--meter", f"feeder-1={meter_port}"]
+        simulator += ["--meter-capture-period", f"{900.0 / speed:g}"]
+        reached = [
+            *("--point-map", str(pointmap.shipped(pointmap.DEFAULT_MAP))),
+            *("--point-map", str(meter_map(setup, speed))),
+            *("--endpoint", f"substation-1=127.0.0.1:{port}"),
+            *("--endpoint", f"meter-1=127.0.0.1:{meter_port}"),
+        ]
+    cast.start("substation", ["-m", "hub.cli", *simulator], env=password)
     cast.start(
         "bridge",
         [
@@ -181,14 +204,7 @@ def start_field(cast: Cast, setup: Setup, hub: HubClient, speed: float) -> None:
             FIELD,
             "--mqtt",
             setup.mqtt,
-            "--point-map",
-            str(pointmap.shipped(pointmap.DEFAULT_MAP)),
-            "--point-map",
-            str(meter_map(setup, speed)),
-            "--endpoint",
-            f"substation-1=127.0.0.1:{port}",
-            "--endpoint",
-            f"meter-1=127.0.0.1:{meter_port}",
+            *reached,
             "--buffer",
             str(setup.folder / "bridge-buffer"),
             "--state",
@@ -201,6 +217,22 @@ def start_field(cast: Cast, setup: Setup, hub: HubClient, speed: float) -> None:
         _START_TIMEOUT,
         "measurement from the field bridge",
     )
+
+
+def ied_map(folder: Path, port: int) -> Path:
+    """The simulated IED's point map, made from its ICD as `heila pointmap` makes it, with the
+    same point ids as the IEC 104 map (the MGMS verifies from feeder-1.active-power) and its
+    breaker-1 closing on an activation, as there."""
+    from actors.bridge import pointmap  # the field's modules are optional in the demo
+    from actors.bridge.iec61850 import scl
+
+    graph = scl.point_map(scl.read(ICD), "substation-1", "127.0.0.1", port, 10.0, 1.0, "")
+    heila = Namespace("https://w3id.org/heila/ontology#")
+    breaker = URIRef("https://w3id.org/heila/point/feeder-1.breaker-command")
+    graph.add((breaker, pointmap.IEC61850.onActivation, heila.Close))
+    path = folder / "ied.ttl"
+    graph.serialize(path, format="turtle")
+    return path
 
 
 def actor_command(name: str, actor: str, setup: Setup, origin: datetime, speed: float) -> list[str]:
@@ -274,8 +306,10 @@ def perform(cast: Cast, setup: Setup, args: argparse.Namespace) -> None:
     try:
         field = field_available()
         if field:
-            start_field(cast, setup, hub, args.speed)
-            tell(f"field     substation over IEC 104, meter over DLMS, bridge as {FIELD}")
+            start_field(cast, setup, hub, args.field_protocol, args.speed)
+            spoken = {"iec104": "IEC 104", "iec61850": "IEC 61850 MMS"}[args.field_protocol]
+            metered = ", meter over DLMS" if args.field_protocol == "iec104" else ""
+            tell(f"field     simulated substation over {spoken}{metered}, bridge as {FIELD}")
         else:
             tell("field     substation simulator or bridge not installed: no field devices")
         start_actors(cast, setup, args, field)

@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from actors.bridge.field import Field
+from actors.bridge.field import Field, Refused
 from actors.bridge.monitoring import DOUBLE_POINT
 from actors.bridge.pointmap import Command, PointMap
 
@@ -185,7 +185,10 @@ class Operator:
         value: float | str = order.setpoint if order.setpoint is not None else order.action
         for attempt in range(1 + self.retries):
             outcome = replace(outcome, tries=(*outcome.tries, _now()))
-            confirmed = self.field.operate(command, value)
+            try:
+                confirmed = self.field.operate(command, value)
+            except Refused as refusal:
+                return replace(outcome, failed=_now(), reason=str(refusal))
             if confirmed:
                 outcome = replace(outcome, confirmed=_now())
             if self.field.wait_for(done, self.timeout):

@@ -13,6 +13,11 @@ from typing import Protocol
 from actors.bridge.pointmap import Command, Point, Station
 
 
+class Refused(Exception):
+    """A client cannot carry a command out, or the device refused it: the order fails with this
+    reason, at once and without a retry."""
+
+
 class Changes:
     """News of received values, shared by every client, so an order can wait for its status."""
 

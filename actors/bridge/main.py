@@ -31,6 +31,7 @@ from actors.bridge.buffer import DiskBuffer
 from actors.bridge.control import Operator, OrderError, Outcome, orders, record
 from actors.bridge.dlms.client import Meters, missing_passwords
 from actors.bridge.field import Changes, Client, Field
+from actors.bridge.iec61850.client import Ieds
 from actors.bridge.ledger import Ledger
 from actors.bridge.link import Link, Tls
 from actors.bridge.monitoring import Converter, Sample, pump
@@ -250,6 +251,22 @@ def _iec104(
     )
 
 
+def _iec61850(
+    point_map: pointmap.PointMap,
+    samples: "queue.SimpleQueue[Sample]",
+    changes: Changes,
+    settings: Settings,
+) -> Client:
+    return Ieds(
+        point_map,
+        samples,
+        changes,
+        endpoints=settings.endpoints,
+        timeout=settings.command_timeout,
+        reconnect=settings.reconnect_backoff,
+    )
+
+
 def _dlms(
     point_map: pointmap.PointMap,
     samples: "queue.SimpleQueue[Sample]",
@@ -268,7 +285,7 @@ def _dlms(
 CLIENTS: dict[
     str,
     Callable[[pointmap.PointMap, "queue.SimpleQueue[Sample]", Changes, Settings], Client],
-] = {"iec104": _iec104, "dlms": _dlms}
+] = {"iec104": _iec104, "iec61850": _iec61850, "dlms": _dlms}
 """How the bridge reaches the stations of each protocol."""
 
 

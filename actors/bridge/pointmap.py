@@ -158,7 +158,7 @@ def load(files: Sequence[Path]) -> PointMap:
     problems = check(graph)
     if problems:
         raise PointMapError("; ".join(problems))
-    return _index(graph)
+    return index(graph)
 
 
 def check(graph: Graph) -> list[str]:
@@ -216,7 +216,8 @@ _TERMS = (
 )
 
 
-def _index(graph: Graph) -> PointMap:
+def index(graph: Graph) -> PointMap:
+    """The point map a checked graph holds."""
     stations: dict[Node, Station] = {}
     points: dict[Node, Point] = {}
     commands: list[Command] = []
