@@ -181,6 +181,7 @@ def test_a_wrong_password_is_logged_with_the_reason(
     )
     eventually(lambda: "refused the association" in caplog.text)
     assert "meter meter-1: cannot associate with 127.0.0.1:" in caplog.text
+    assert "Authentication failure" in caplog.text
 
 
 def test_a_malformed_obis_code_is_refused_by_name(meter: Meter, tmp_path: Path) -> None:

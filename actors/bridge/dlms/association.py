@@ -118,7 +118,8 @@ class Association:
             self._client.parseAareResponse(reply.data)
         except Exception as error:  # gurux raises GXDLMSException and plain ones alike
             self.close()
-            raise DlmsError(f"{where} refused the association: {error}") from None
+            reason = " ".join(str(error).split())  # gurux's text spans lines
+            raise DlmsError(f"{where} refused the association: {reason}") from None
 
     def close(self) -> None:
         if self._socket is None:

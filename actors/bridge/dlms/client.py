@@ -148,6 +148,10 @@ class MeterReader:
                 self._lose(f"association lost ({error}); associating again")
                 pause = 0.0
                 continue
+            except (TypeError, ValueError, IndexError) as error:  # an answer of the wrong shape
+                self._lose(f"unreadable answer ({error!r}); associating again")
+                pause = self._backoff.failed()
+                continue
             self.reads += 1
             pause = self.station.poll_interval
 
