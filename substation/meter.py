@@ -55,6 +55,9 @@ from substation.model import Feeder, FeederSpec, Grid
 log = logging.getLogger("heila.meter")
 
 LOAD_PROFILE = "1.0.99.1.0.255"
+INACTIVITY = 120
+"""seconds a connected client may stay silent before the meter drops it, as meters do, so that
+an idle client cannot keep the one association a meter serves"""
 METER_PASSWORD = "HEILA_METER_PASSWORD"
 """The environment variable that holds the meter's low-level security password."""
 
@@ -361,15 +364,20 @@ class Meter:
             self._drop_client()
 
     def _talk(self, connection: socket.socket) -> None:
+        heard = time.monotonic()
         while not self._stop.is_set():
             try:
                 frame = read_frame(connection)
             except TimeoutError:
+                if time.monotonic() - heard > INACTIVITY:
+                    log.info("client silent for %d s: connection dropped", INACTIVITY)
+                    return
                 continue
             except OSError:  # ConnectionError too: the client went
                 with self._protocol:
                     self._server.reset()
                 return
+            heard = time.monotonic()
             answer = self.answer(frame)
             if answer:
                 connection.sendall(answer)
