@@ -42,6 +42,7 @@ from gurux_dlms.objects import (
     GXDLMSAssociationLogicalName,
     GXDLMSCaptureObject,
     GXDLMSClock,
+    GXDLMSData,
     GXDLMSObject,
     GXDLMSProfileGeneric,
     GXDLMSRegister,
@@ -93,7 +94,10 @@ REGISTERS = (
 """The registers in OBIS order of the IEC 62056-61 electricity codes. Energy counts in 0.1 Wh,
 finer than most meters, so that the short quarter hours of a fast-running demo still count."""
 PROFILED = ("1.0.1.8.0.255", "1.0.2.8.0.255")
-"""The registers the load profile captures, after the clock."""
+"""The registers the load profile captures, after the clock and before the status."""
+PROFILE_STATUS = "0.0.96.10.1.255"
+"""The load profile status (AMR profile status), captured last: bit 0 critical error, bit 1
+clock invalid, bit 2 data not valid, bit 7 power down during the interval."""
 
 
 @dataclass(frozen=True)
@@ -285,6 +289,10 @@ class Meter:
         self.profile.captureObjects.append((self.clock, GXDLMSCaptureObject(2, 0)))
         for obis in PROFILED:
             self.profile.captureObjects.append((self.registers[obis], GXDLMSCaptureObject(2, 0)))
+        self.status = GXDLMSData(PROFILE_STATUS)
+        self.status.value = 0
+        self.status.setDataType(2, DataType.UINT8)
+        self.profile.captureObjects.append((self.status, GXDLMSCaptureObject(2, 0)))
         self._server = self._cosem()
         self._next_capture = self._boundary_after(self.now())
         self.port = config.port
@@ -331,6 +339,12 @@ class Meter:
         with self._protocol:
             self.registers[obis].value = register_value(value, spec)
 
+    def flag_captures(self, bits: int) -> None:
+        """Set the profile status of the captures to come, as a meter whose measurement fails
+        (bit 2: data not valid) or whose clock is lost (bit 1) marks them; 0 when good again."""
+        with self._protocol:
+            self.status.value = bits
+
     def forget_association(self) -> None:
         """The meter drops the association but keeps the TCP connection, as a meter does after
         its inactivity time-out: the client's next request is refused."""
@@ -341,12 +355,13 @@ class Meter:
         """Append a load profile entry now (or stamped `at`), as at a period's boundary."""
         with self._protocol:
             stamp = GXDateTime(at or self.now())
-            row = [stamp, *(self.registers[obis].value for obis in PROFILED)]
+            row = [stamp, *(self.registers[obis].value for obis in PROFILED), self.status.value]
             self.profile.buffer.append(row)
             del self.profile.buffer[: -self.config.profile_entries]
 
     def _cosem(self) -> _Cosem:
-        return _Cosem([self.clock, *self.registers.values(), self.profile], self.config)
+        objects = [self.clock, *self.registers.values(), self.status, self.profile]
+        return _Cosem(objects, self.config)
 
     def _serve(self) -> None:
         assert self._listener is not None

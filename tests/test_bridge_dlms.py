@@ -13,6 +13,7 @@ import pytest
 from bridge_fixtures import ACTOR, DSO, FieldHub, MakeBridge, eventually
 
 from actors.bridge import pointmap
+from actors.bridge.dlms.client import quality_flags
 from actors.bridge.main import Bridge
 from actors.clock import Horizon
 from actors.mgms import meter_query, metered_slots
@@ -251,3 +252,21 @@ def test_an_order_for_a_meter_fails_with_the_reason(
     outcome = eventually(lambda: read_meter.outcomes and read_meter.outcomes[0])  # type: ignore[attr-defined]
     assert outcome.failed is not None
     assert outcome.reason == "the point map has no command for device meter-1"
+
+
+def test_a_capture_the_meter_marks_not_valid_is_stored_invalid(
+    meter: Meter, field_hub: FieldHub, read_meter: Bridge
+) -> None:
+    meter.flag_captures(0x04)  # data not valid
+    flagged = (
+        f"SELECT ?flag WHERE {{ ?r heila:point <{POINT}meter-1.energy-import> ; "
+        "heila:quality ?flag }"
+    )
+    rows = eventually(lambda: field_hub.select(flagged))
+    assert {row[0] for row in rows} == {"https://w3id.org/heila/ontology#Invalid"}
+
+
+def test_profile_status_bits_become_quality_flags() -> None:
+    assert quality_flags(0x00) == ()
+    assert quality_flags(0x04) == ("invalid",)
+    assert quality_flags(0x01 | 0x04 | 0x02) == ("invalid", "notTopical")

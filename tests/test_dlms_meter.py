@@ -16,7 +16,7 @@ from actors.bridge.dlms.association import (
     DlmsError,
     Endpoint,
 )
-from substation.meter import CLOCK, LOAD_PROFILE, Meter, MeterConfig
+from substation.meter import CLOCK, LOAD_PROFILE, PROFILE_STATUS, Meter, MeterConfig
 from substation.model import Feeder, FeederSpec
 
 PASSWORD = "meter-test-password"
@@ -64,7 +64,12 @@ def test_a_load_profile_is_read_by_range(meter: Meter, association: Association)
     start = datetime.now(UTC)
     eventually(lambda: len(meter.profile.buffer) >= 3)
     columns, rows = association.profile(LOAD_PROFILE, start, datetime.now(UTC))
-    assert columns == [(CLOCK, 2), ("1.0.1.8.0.255", 2), ("1.0.2.8.0.255", 2)]
+    assert columns == [
+        (CLOCK, 2),
+        ("1.0.1.8.0.255", 2),
+        ("1.0.2.8.0.255", 2),
+        (PROFILE_STATUS, 2),
+    ]
     stamps = [row[0].value for row in rows]
     assert stamps and all(start - timedelta(seconds=1) <= stamp for stamp in stamps)
     assert [row[1] for row in rows] == sorted(row[1] for row in rows)

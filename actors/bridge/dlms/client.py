@@ -37,7 +37,7 @@ from actors.bridge.dlms.association import (
     moment,
 )
 from actors.bridge.field import Changes
-from actors.bridge.monitoring import Sample
+from actors.bridge.monitoring import QUALITY_FLAGS, Sample
 from actors.bridge.pointmap import Command, Point, PointMap, Station
 
 log = logging.getLogger("heila.bridge.dlms")
@@ -56,6 +56,13 @@ CONVERSIONS: dict[tuple[int, str], Decimal] = {
 }
 """From a register's DLMS unit to a point's QUDT unit: the factor, for each pair that fits."""
 
+PROFILE_STATUS = ("0.0.96.10.1.255", 2)
+"""A load profile's status column (AMR profile status), when it captures one."""
+STATUS_FLAGS = ((0x01, "invalid"), (0x04, "invalid"), (0x02, "notTopical"), (0x80, "notTopical"))
+"""Profile status bits and the reading's quality flag each gives: critical error and data not
+valid make the interval's values invalid; a clock that was invalid or a power-down in the
+interval make them not topical (their time or their count cannot be trusted)."""
+
 PROFILE_LOOKBACK = timedelta(days=1)
 """How far back the first read of a load profile goes after the bridge starts."""
 
@@ -70,6 +77,13 @@ def in_unit(raw: Any, scaler_unit: ScalerUnit, unit: str | None) -> float:
     if factor is None:
         raise UnitMismatch(f"the meter gives it in {scaler_unit.unit_name}, not {unit}")
     return float(scaler_unit.apply(raw) * factor)
+
+
+def quality_flags(status: int) -> tuple[str, ...]:
+    """A capture's profile status as a reading's quality flags, each once, in QUALITY_FLAGS
+    order."""
+    flagged = {flag for bit, flag in STATUS_FLAGS if status & bit}
+    return tuple(flag for flag in QUALITY_FLAGS if flag in flagged)
 
 
 def obis_of(point: Point) -> tuple[str, int]:
@@ -227,18 +241,27 @@ class MeterReader:
         if clock is None:
             log.warning("meter %s: load profile %s captures no clock", self.station.id, obis)
             return
+        status = columns.index(PROFILE_STATUS) if PROFILE_STATUS in columns else None
         mapped = [(i, self._by_column.get(column)) for i, column in enumerate(columns)]
         for row in rows:
             captured = moment(row[clock]).astimezone(UTC)
+            quality = quality_flags(int(row[status] or 0)) if status is not None else ()
             for index, point in mapped:
                 if point is not None and point.id not in self._skipped and row[index] is not None:
                     scaler_unit = self._scalers.get(obis_of(point)[0])
                     if scaler_unit is not None:
-                        self._put(point, in_unit(row[index], scaler_unit, point.unit), captured)
+                        value = in_unit(row[index], scaler_unit, point.unit)
+                        self._put(point, value, captured, quality)
             self._last_capture[obis] = max(captured, self._last_capture.get(obis, captured))
 
-    def _put(self, point: Point, value: float, measured: datetime | None) -> None:
-        self._round.append(Sample(point, value, (), measured, time.time_ns()))
+    def _put(
+        self,
+        point: Point,
+        value: float,
+        measured: datetime | None,
+        quality: tuple[str, ...] = (),
+    ) -> None:
+        self._round.append(Sample(point, value, quality, measured, time.time_ns()))
         if measured is None:
             self._values[point.id] = value
 
