@@ -48,7 +48,7 @@ from gurux_dlms.objects import (
     GXDLMSRegister,
 )
 
-from actors.bridge.dlms.association import CLOCK
+from actors.bridge.dlms.association import CLOCK, PROFILE_STATUS
 from actors.bridge.dlms.wrapper import read_frame
 from hub.errors import UsageError
 from substation.model import Feeder, FeederSpec, Grid
@@ -94,10 +94,7 @@ REGISTERS = (
 """The registers in OBIS order of the IEC 62056-61 electricity codes. Energy counts in 0.1 Wh,
 finer than most meters, so that the short quarter hours of a fast-running demo still count."""
 PROFILED = ("1.0.1.8.0.255", "1.0.2.8.0.255")
-"""The registers the load profile captures, after the clock and before the status."""
-PROFILE_STATUS = "0.0.96.10.1.255"
-"""The load profile status (AMR profile status), captured last: bit 0 critical error, bit 1
-clock invalid, bit 2 data not valid, bit 7 power down during the interval."""
+"""The registers the load profile captures, after the clock and before its status."""
 
 
 @dataclass(frozen=True)

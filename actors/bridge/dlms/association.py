@@ -21,6 +21,9 @@ from actors.bridge.dlms.wrapper import read_frame
 
 CLOCK = "0.0.1.0.0.255"
 """The OBIS code of a logical device's clock."""
+PROFILE_STATUS = "0.0.96.10.1.255"
+"""The OBIS code of a load profile's status (AMR profile status): bit 0 critical error, bit 1
+clock invalid, bit 2 data not valid, bit 7 power down during the interval."""
 MAX_BLOCKS = 256
 """Data blocks one reply may span: a bound on what a meter can make the bridge read (a block
 is at most a 64 kB wrapper frame; ten days of quarter-hour captures take one)."""

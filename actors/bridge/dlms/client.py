@@ -29,6 +29,7 @@ from gurux_dlms.enums import ErrorCode, Unit
 from actors.bridge.backoff import Backoff
 from actors.bridge.dlms.association import (
     CLOCK,
+    PROFILE_STATUS,
     AccessError,
     Association,
     DlmsError,
@@ -56,8 +57,6 @@ CONVERSIONS: dict[tuple[int, str], Decimal] = {
 }
 """From a register's DLMS unit to a point's QUDT unit: the factor, for each pair that fits."""
 
-PROFILE_STATUS = ("0.0.96.10.1.255", 2)
-"""A load profile's status column (AMR profile status), when it captures one."""
 STATUS_FLAGS = ((0x01, "invalid"), (0x04, "invalid"), (0x02, "notTopical"), (0x80, "notTopical"))
 """Profile status bits and the reading's quality flag each gives: critical error and data not
 valid make the interval's values invalid; a clock that was invalid or a power-down in the
@@ -241,7 +240,8 @@ class MeterReader:
         if clock is None:
             log.warning("meter %s: load profile %s captures no clock", self.station.id, obis)
             return
-        status = columns.index(PROFILE_STATUS) if PROFILE_STATUS in columns else None
+        status_column = (PROFILE_STATUS, 2)
+        status = columns.index(status_column) if status_column in columns else None
         mapped = [(i, self._by_column.get(column)) for i, column in enumerate(columns)]
         for row in rows:
             captured = moment(row[clock]).astimezone(UTC)
