@@ -11,6 +11,8 @@ The IED runs in this process for the first, in a process of its own for the seco
 """
 
 import multiprocessing
+import os
+import socket
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -63,13 +65,30 @@ def ied_apart() -> Iterator[tuple[StationConfig, pointmap.PointMap | None]]:
     process = spawn.Process(target=_serve, args=(station, stop), daemon=True)
     process.start()
     try:
+        _listening(station)
         yield station, ied_map(station)
     finally:
         stop.set()
         process.join(30)
 
 
+def _listening(station: StationConfig, patience: float = 60.0) -> None:
+    """Wait for the IED's port: a process starting on a busy machine takes seconds."""
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            socket.create_connection((station.host, station.port), timeout=1).close()
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the IED did not listen within {patience:g} s") from None
+            time.sleep(0.1)
+
+
 def _serve(station: StationConfig, stop: Any) -> None:
+    """The IED's process; its standard output is dropped: the bindings print a line to it on
+    every control, which would mix with the bench's table."""
+    os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
     with ied_here(station):
         stop.wait()
 
