@@ -20,7 +20,7 @@ from substation import config as substation_config
 from substation.ied import Ied
 from substation.model import Breaker
 
-ICD = Path(__file__).resolve().parent.parent / "examples" / "iec61850" / "heila-ied.icd"
+ICD = scl.SIMULATED_IED
 STATION = "ied-1"
 EXECUTED = "https://w3id.org/heila/ontology#Executed"
 POINT = "https://w3id.org/heila/point/"

@@ -18,7 +18,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -32,7 +31,6 @@ from substation import config
 from substation.config import StationConfig
 from substation.ied import Ied
 
-ICD = Path(__file__).resolve().parents[3] / "examples" / "iec61850" / "heila-ied.icd"
 LATENCY_ROUNDS = 300
 
 
@@ -42,7 +40,9 @@ def quiet_station() -> StationConfig:
 
 def ied_map(station: StationConfig) -> pointmap.PointMap:
     """The map `heila pointmap` makes of the shipped ICD, for the IED on `station`'s port."""
-    graph = scl.point_map(scl.read(ICD), station.name, station.host, station.port, 0.0, 1.0)
+    graph = scl.point_map(
+        scl.read(scl.SIMULATED_IED), station.name, station.host, station.port, 0.0, 1.0
+    )
     return pointmap.index(graph)
 
 
