@@ -36,6 +36,7 @@ from hub import scenario
 from hub.auth import hash_token, new_token
 from hub.broker import free_port
 from hub.errors import UsageError
+from hub.resources import examples_dir
 from hub.store import open_store
 
 ACTORS = {"mgms": "mgms-1", "cems": "cems-1", "ams": "ams-1", "fmp": "fmp-1", "dms": "dms-1"}
@@ -49,8 +50,9 @@ HORIZON_HOURS = 6.0
 MIN_LEAD = 3.0
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 FIELD_PROTOCOLS = ("iec104", "iec61850")
-ICD = Path(__file__).resolve().parent.parent / "examples" / "iec61850" / "heila-ied.icd"
-"""the simulated IED's SCL file, which a source checkout has"""
+ICD = examples_dir() / "iec61850" / "heila-ied.icd"
+"""the simulated IED's SCL file (actors.bridge.iec61850.scl.SIMULATED_IED: the field's modules
+are optional in the demo)"""
 _START_TIMEOUT = 30.0
 
 
@@ -80,7 +82,7 @@ def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
         choices=FIELD_PROTOCOLS,
         default="iec104",
         help="what the microgrid's substation speaks: IEC 104 (heila simulate) or IEC 61850 MMS "
-        "(heila simulate-ied, mapped from examples/iec61850/heila-ied.icd)",
+        "(heila simulate-ied, mapped from its examples/iec61850/heila-ied.icd)",
     )
 
 

@@ -14,12 +14,13 @@ from test_bridge_control import FAILED, control_signal, outcome_of
 from actors.bridge import control, pointmap
 from actors.bridge.iec61850 import scl
 from actors.bridge.iec61850.native import iec
+from actors.bridge.iec61850.values import quality_flags
 from hub.cli import main
 from substation import config as substation_config
 from substation.ied import Ied
 from substation.model import Breaker
 
-ICD = Path(__file__).resolve().parent.parent / "examples" / "iec61850" / "heila-ied.icd"
+ICD = scl.SIMULATED_IED
 STATION = "ied-1"
 EXECUTED = "https://w3id.org/heila/ontology#Executed"
 POINT = "https://w3id.org/heila/point/"
@@ -79,6 +80,16 @@ def test_the_map_from_the_icd_names_every_measurement_and_control() -> None:
         "HEILALD0/CSWI1.Pos",
         "sbo-with-enhanced-security",
     )
+
+
+def test_iec_61850_quality_becomes_the_flags_iec_104_would_give() -> None:
+    quality = iec.QUALITY_VALIDITY_INVALID | iec.QUALITY_DETAIL_OLD_DATA
+    quality |= iec.QUALITY_SOURCE_SUBSTITUTED | iec.QUALITY_OPERATOR_BLOCKED
+    assert quality_flags(quality) == ("invalid", "notTopical", "blocked", "substituted")
+
+
+def test_a_questionable_value_alone_has_no_flag() -> None:
+    assert quality_flags(iec.QUALITY_VALIDITY_QUESTIONABLE) == ()
 
 
 def test_pointmap_refuses_a_file_that_is_no_scl_in_one_line(

@@ -11,12 +11,13 @@ The IED runs in this process for the first, in a process of its own for the seco
 """
 
 import multiprocessing
+import os
+import socket
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -30,7 +31,6 @@ from substation import config
 from substation.config import StationConfig
 from substation.ied import Ied
 
-ICD = Path(__file__).resolve().parents[3] / "examples" / "iec61850" / "heila-ied.icd"
 LATENCY_ROUNDS = 300
 
 
@@ -40,7 +40,9 @@ def quiet_station() -> StationConfig:
 
 def ied_map(station: StationConfig) -> pointmap.PointMap:
     """The map `heila pointmap` makes of the shipped ICD, for the IED on `station`'s port."""
-    graph = scl.point_map(scl.read(ICD), station.name, station.host, station.port, 0.0, 1.0)
+    graph = scl.point_map(
+        scl.read(scl.SIMULATED_IED), station.name, station.host, station.port, 0.0, 1.0
+    )
     return pointmap.index(graph)
 
 
@@ -63,13 +65,30 @@ def ied_apart() -> Iterator[tuple[StationConfig, pointmap.PointMap | None]]:
     process = spawn.Process(target=_serve, args=(station, stop), daemon=True)
     process.start()
     try:
+        _listening(station)
         yield station, ied_map(station)
     finally:
         stop.set()
         process.join(30)
 
 
+def _listening(station: StationConfig, patience: float = 60.0) -> None:
+    """Wait for the IED's port: a process starting on a busy machine takes seconds."""
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            socket.create_connection((station.host, station.port), timeout=1).close()
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the IED did not listen within {patience:g} s") from None
+            time.sleep(0.1)
+
+
 def _serve(station: StationConfig, stop: Any) -> None:
+    """The IED's process; its standard output is dropped: the bindings print a line to it on
+    every control, which would mix with the bench's table."""
+    os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
     with ied_here(station):
         stop.wait()
 

@@ -127,13 +127,13 @@ class Association:
         self._thread.join()
 
     def _run(self) -> None:
+        """Open, serve until lost or stopped, close; pause before the next try."""
         while not self._stop.is_set():
             if self._open():
                 self._backoff.succeeded()
                 self._serve()
                 self._close()
-            if not self._stop.wait(self._backoff.failed()):
-                continue
+            self._stop.wait(self._backoff.failed())
 
     def _open(self) -> bool:
         host, port = self.endpoint

@@ -20,9 +20,12 @@ from rdflib import RDF, RDFS, Graph, Literal, Namespace, URIRef
 
 from actors.bridge import pointmap
 from hub.errors import UsageError
+from hub.resources import examples_dir
 from hub.vocabulary import DEVICE, GRID, HEILA, POINT, UNIT
 
 SCL = "{http://www.iec.ch/61850/2003/SCL}"
+SIMULATED_IED = examples_dir() / "iec61850" / "heila-ied.icd"
+"""The SCL file of `heila simulate-ied`, shipped with the examples."""
 MAX_BYTES = 20_000_000
 """SCL files larger than this are refused: a substation's SCD is a few MB."""
 ID = re.compile(r"[^A-Za-z0-9._~-]")
