@@ -200,12 +200,12 @@ def metered_slots(
     return [(power, powers[0]) for power in powers[1:]]
 
 
-def meter_query(point: str, since: datetime, until: datetime, quantity: str = "ActivePower") -> str:
-    """SPARQL for a point's readings of `quantity` measured in [since, until), oldest first."""
+def meter_query(point: str, since: datetime, until: datetime) -> str:
+    """SPARQL for a point's readings measured in [since, until), oldest first: the point says
+    what they measure (active power, a register's energy)."""
     return f"""PREFIX heila: <{HEILA}>
 SELECT ?time ?value WHERE {{
-  ?reading heila:point <{POINT}{point}> ; heila:quantity heila:{quantity} ;
-    heila:measuredAt ?time ; <{RDF}value> ?value .
+  ?reading heila:point <{POINT}{point}> ; heila:measuredAt ?time ; <{RDF}value> ?value .
   FILTER(?time >= "{since.isoformat()}"^^<{XSD}dateTime>
          && ?time < "{until.isoformat()}"^^<{XSD}dateTime>)
 }} ORDER BY ?time"""
@@ -311,7 +311,7 @@ class EnergyManager:
         imported, exported = (
             [
                 (moment(row["time"]), float(row["value"]))
-                for row in self.actor.hub.select(meter_query(point, since, until, "ActiveEnergy"))
+                for row in self.actor.hub.select(meter_query(point, since, until))
             ]
             for point in self.site.energy_meter
         )

@@ -219,7 +219,7 @@ def test_a_load_profile_read_through_the_hub_gives_the_verifications_slots(
     horizon = Horizon(stamps[1], step, 2)
 
     def energy(point: str) -> list[tuple[datetime, float]]:
-        query = meter_query(point, stamps[0], stamps[3] + step, "ActiveEnergy")
+        query = meter_query(point, stamps[0], stamps[3] + step)
         return [(datetime.fromisoformat(str(t)), float(v)) for t, v in field_hub.select(query)]
 
     def captured_in_hub() -> bool:
