@@ -271,3 +271,19 @@ def test_simulate_ied_serves_on_its_port_and_refuses_an_unknown_station() -> Non
     )
     assert refused.returncode == 2
     assert refused.stderr.strip().startswith("heila simulate-ied: --station substation-9:")
+
+
+def test_a_select_the_ied_refuses_fails_the_order_with_the_ieds_cause(
+    field_hub: FieldHub, ied: Ied, make_bridge: MakeBridge, tmp_path: Path
+) -> None:
+    make_bridge(field_hub, ied, maps=[ied_map(tmp_path, ied)])
+    ied.interlocked = True
+    signal = control_signal(device="breaker-1", action="open")
+    assert field_hub.post(DSO, signal).status_code == 201
+    state, reason = eventually(lambda: outcome_of(field_hub, signal["id"]))
+    assert (state, reason, ied.feeder("feeder-1").breaker) == (
+        FAILED,
+        "the IED ied-1 refused the select of HEILALD0/CSWI1.Pos: temporarily unavailable, "
+        "cause blocked by interlocking",
+        Breaker.CLOSED,
+    )
