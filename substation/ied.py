@@ -86,6 +86,8 @@ class Ied:
     seed: int = 7
     step_ms: int = 100
     deadband_percent: float = 0.5
+    interlocked: bool = False
+    """operates are refused, as an interlock refuses them, with that cause"""
     _grid: Grid = field(init=False)
     _model: Any = field(init=False)
     _server: Any = field(init=False)
@@ -241,10 +243,12 @@ class Ied:
             self._model, f"{IED_NAME}{LD}/{reference}"
         )
         subscriber = iec.ControlSubscriberForPython()
-        handler = _ControlHandler(reference, act, self.operations)
+        handler = _ControlHandler(reference, act, self)
+        check = _CheckHandler(reference, self)
         subscriber.setIedServer(self._server)
         subscriber.setControlObject(iec.toDataObject(node))
-        subscriber.setControlHandler(handler.__disown__())  # the subscriber frees it
+        subscriber.setControlHandler(handler.__disown__())  # the subscriber frees both
+        subscriber.setCheckHandler(check.__disown__())
         if not subscriber.subscribe():
             raise RuntimeError(f"another IED in this process serves controls of {reference}")
         self._subscribers.append(subscriber)
@@ -333,21 +337,38 @@ def _first_leaf(value: Any) -> Any:
     return value
 
 
-class _ControlHandler(iec.ControlHandlerForPython):  # type: ignore[misc]
-    """Called by libiec61850 on an operate: acts on the model, answers OK."""
+class _CheckHandler(iec.CheckHandlerForPython):  # type: ignore[misc]
+    """Called by libiec61850 on a select or operate, before it answers: refuses while the IED
+    is interlocked, with that cause."""
 
-    def __init__(
-        self, reference: str, act: Callable[[Any], None], operations: list[tuple[str, str]]
-    ) -> None:
+    def __init__(self, reference: str, ied: Ied) -> None:
+        iec.CheckHandlerForPython.__init__(self)
+        self.reference = reference
+        self.ied = ied
+
+    def trigger(self) -> None:
+        if not self.ied.interlocked:
+            self._libiec61850_check_handler_result = iec.CONTROL_ACCEPTED
+            return
+        cause = iec.ADD_CAUSE_BLOCKED_BY_INTERLOCKING
+        iec.ControlAction_setAddCause(self._libiec61850_control_action, cause)
+        self._libiec61850_check_handler_result = iec.CONTROL_TEMPORARILY_UNAVAILABLE
+        log.info("control %s refused: interlocked", self.reference)
+
+
+class _ControlHandler(iec.ControlHandlerForPython):  # type: ignore[misc]
+    """Called by libiec61850 to execute an operate: hands it to the model, answers OK."""
+
+    def __init__(self, reference: str, act: Callable[[Any], None], ied: Ied) -> None:
         iec.ControlHandlerForPython.__init__(self)
         self.reference = reference
         self.act = act
-        self.operations = operations
+        self.ied = ied
 
     def trigger(self) -> None:
         try:
             self.act(self._libiec61850_mms_value)
-            self.operations.append((self.reference, "operate"))
+            self.ied.operations.append((self.reference, "operate"))
             self._libiec61850_control_handler_result = iec.CONTROL_RESULT_OK
         except Exception:  # an exception must not cross into libiec61850's thread
             log.exception("control %s failed", self.reference)

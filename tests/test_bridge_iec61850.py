@@ -1,6 +1,9 @@
 """IEC 61850 MMS through the bridge: a simulated IED over real TCP, its map made from its ICD."""
 
 import logging
+import socket
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -234,3 +237,53 @@ def test_an_order_for_an_unknown_reference_fails_and_is_named(
     expected = "the IED ied-1 has no control object HEILALD0/GGIO9.AnOut1"
     assert (state, reason) == (FAILED, expected)
     assert expected in caplog.text
+
+
+def test_an_ied_whose_control_model_is_not_the_maps_fails_the_order_naming_both(
+    field_hub: FieldHub, ied: Ied, make_bridge: MakeBridge, tmp_path: Path
+) -> None:
+    other = {'"sbo-with-enhanced-security"': '"direct-with-normal-security"'}
+    make_bridge(field_hub, ied, maps=[ied_map(tmp_path, ied, **other)])
+    signal = control_signal(device="breaker-1", action="open")
+    assert field_hub.post(DSO, signal).status_code == 201
+    state, reason = eventually(lambda: outcome_of(field_hub, signal["id"]))
+    assert (state, reason, ied.feeder("feeder-1").breaker) == (
+        FAILED,
+        "control object HEILALD0/CSWI1.Pos is sbo-with-enhanced-security, "
+        "the point map says direct-with-normal-security",
+        Breaker.CLOSED,
+    )
+
+
+def test_simulate_ied_serves_on_its_port_and_refuses_an_unknown_station() -> None:
+    port = free_port()
+    command = [sys.executable, "-m", "hub.cli", "simulate-ied", "--port", str(port)]
+    server = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    try:
+        assert server.stdout is not None
+        assert server.stdout.readline().strip() == f"IED HEILA (substation-1) on 127.0.0.1:{port}"
+        socket.create_connection(("127.0.0.1", port), timeout=5).close()
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    refused = subprocess.run(
+        [*command, "--station", "substation-9"], capture_output=True, text=True, timeout=60
+    )
+    assert refused.returncode == 2
+    assert refused.stderr.strip().startswith("heila simulate-ied: --station substation-9:")
+
+
+def test_a_select_the_ied_refuses_fails_the_order_with_the_ieds_cause(
+    field_hub: FieldHub, ied: Ied, make_bridge: MakeBridge, tmp_path: Path
+) -> None:
+    make_bridge(field_hub, ied, maps=[ied_map(tmp_path, ied)])
+    ied.interlocked = True
+    signal = control_signal(device="breaker-1", action="open")
+    assert field_hub.post(DSO, signal).status_code == 201
+    state, reason = eventually(lambda: outcome_of(field_hub, signal["id"]))
+    assert (state, reason, ied.feeder("feeder-1").breaker) == (
+        FAILED,
+        "the IED ied-1 refused the select of HEILALD0/CSWI1.Pos: temporarily unavailable, "
+        "cause blocked by interlocking",
+        Breaker.CLOSED,
+    )

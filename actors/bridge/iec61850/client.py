@@ -436,12 +436,11 @@ class Association:
         elif error == iec.IED_ERROR_TIMEOUT:
             reason = f"the IED {self.station.id} did not answer the {step}"
         else:
-            cause = lib.ControlObjectClient_getLastApplError(control).addCause
-            reason = (
-                f"the IED {self.station.id} refused the {step} of {command.address}: "
-                f"{name_of('IED_ERROR_', error)}, cause "
-                f"{name_of('ADD_CAUSE_', cause)}"
-            )
+            reason = f"the IED {self.station.id} refused the {step} of {command.address}"
+            if error != iec.IED_ERROR_OK:  # normal security's select says nothing more
+                cause = lib.ControlObjectClient_getLastApplError(control).addCause
+                reason += f": {name_of('IED_ERROR_', error)}"
+                reason += f", cause {name_of('ADD_CAUSE_', cause)}"
         log.error("%s: %s", command.id, reason)
         return reason
 
