@@ -21,8 +21,11 @@ Quantity = Literal[
     "frequency",
     "breakerPosition",
     "stateOfCharge",
+    "activeEnergy",
 ]
-Unit = Literal["V", "A", "KiloW", "KiloV-A_Reactive", "KiloV-A", "UNITLESS", "HZ", "PERCENT"]
+Unit = Literal[
+    "V", "A", "KiloW", "KiloV-A_Reactive", "KiloV-A", "UNITLESS", "HZ", "PERCENT", "KiloW-HR"
+]
 Quality = Literal["invalid", "notTopical", "overflow", "blocked", "substituted"]
 Action = Literal["open", "close", "setActivePower"]
 CommandState = Literal["executed", "failed", "expired"]

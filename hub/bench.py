@@ -182,7 +182,12 @@ HEADER = f"{'path':<28}{'n':>7}{'p50 ms':>10}{'p99 ms':>10}{'msg/s':>12}"
 
 Scenario = Callable[[Bench], Figure | list[Figure]]
 SCENARIOS: dict[str, Scenario] = {}
-SCENARIO_MODULES = ("actors.bridge.bench", "hub.sparql_bench")
+SCENARIO_MODULES = (
+    "actors.bridge.bench",
+    "actors.bridge.iec61850.bench",
+    "actors.bridge.dlms.bench",
+    "hub.sparql_bench",
+)
 """Modules elsewhere that register more scenarios with @scenario when imported."""
 
 

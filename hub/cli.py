@@ -29,7 +29,18 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "load": ("hub.backup", "load", "import N-Quads into the store"),
     "query": ("hub.queries", "run", "run a named query and print a table"),
     "simulate": ("substation.server", "run", "run the simulated IEC 104 substation"),
-    "bridge": ("actors.bridge.main", "run", "run the IEC 104 field bridge"),
+    "simulate-ied": ("substation.ied", "run", "run the simulated IEC 61850 IED"),
+    "simulate-meter": ("substation.meter", "run", "run a simulated DLMS/COSEM smart meter"),
+    "bridge": (
+        "actors.bridge.main",
+        "run",
+        "run the field bridge (IEC 104, IEC 61850, DLMS/COSEM)",
+    ),
+    "pointmap": (
+        "actors.bridge.iec61850.scl",
+        "run",
+        "make an IEC 61850 point map (Turtle) from an SCL file (ICD, CID)",
+    ),
     "demo": ("actors.demo", "run", "run the DSO flexibility use case end to end"),
     "bench": ("hub.bench", "run", "measure the hub's paths and print medians"),
     "nats-access": (

@@ -32,6 +32,7 @@ from hub.config import ORDERS, Credential
 from hub.config import Settings as HubSettings
 from hub.store import OxigraphStore, open_store
 from substation import config as substation_config
+from substation.ied import Ied
 from substation.server import Substation
 
 ACTOR = "mgms-1"
@@ -176,7 +177,7 @@ def make_bridge(tmp_path: Path) -> Iterator[MakeBridge]:
 
     def make(
         hub: FieldHub,
-        station: Substation,
+        station: Substation | Ied | None,
         maps: list[Path] | None = None,
         wait: float | None = 10.0,
         **overrides: Any,
@@ -189,7 +190,7 @@ def make_bridge(tmp_path: Path) -> Iterator[MakeBridge]:
             mqtt=hub.mqtt,
             buffer=tmp_path / f"buffer-{len(started)}",
             state=tmp_path / f"state-{len(started)}",
-            endpoints=endpoints(station),
+            endpoints=endpoints(station) if isinstance(station, Substation) else {},
             command_timeout=1.0,
             retry_backoff=(0.05, 0.2),
         )
@@ -204,7 +205,7 @@ def make_bridge(tmp_path: Path) -> Iterator[MakeBridge]:
         bridge.start()
         started.append(bridge)
         if wait is not None:
-            eventually(lambda: bridge.link.connected and bridge.subscribed, wait)
+            eventually(lambda: bridge.field.connected and bridge.subscribed, wait)
         return bridge
 
     yield make

@@ -10,19 +10,23 @@ import httpx
 from bridge_fixtures import ACTOR, FieldHub, MakeBridge, eventually
 
 from actors.bridge import pointmap
+from actors.bridge.link import number, quality_flags
 from actors.bridge.monitoring import Converter, Sample, device_time, scaled
 from substation.server import Substation
 
 POINT_MAP = pointmap.load(pointmap.default_files())
 
 
-def sample(address: int, value: object = 231.5, quality: int = 0) -> Sample:
-    measured = datetime(2026, 1, 2, 3, 4, 5, 678000)
-    return Sample(1, address, value, quality, measured, 1_767_323_045_700_000_000)
+def sample(point: str, value: float = 231.5, quality: tuple[str, ...] = ()) -> Sample:
+    measured = datetime(2026, 1, 2, 3, 4, 5, 678000, tzinfo=UTC)
+    return Sample(POINT_MAP.points[point], value, quality, measured, 1_767_323_045_700_000_000)
 
 
 def test_reading_carries_point_unit_quantity_and_both_times() -> None:
-    location, reading = Converter(POINT_MAP, ACTOR).reading(sample(1000)) or (None, {})
+    location, reading = Converter(POINT_MAP, ACTOR).reading(sample("feeder-1.voltage-l1")) or (
+        None,
+        {},
+    )
     assert location == "feeder-1"
     assert reading == {
         "quantity": "phaseVoltage",
@@ -40,7 +44,9 @@ def float32(value: float) -> float:
 
 
 def test_a_short_float_is_stored_as_the_decimal_the_device_meant() -> None:
-    _, reading = Converter(POINT_MAP, ACTOR).reading(sample(1000, float32(231.636))) or (None, {})
+    _, reading = Converter(POINT_MAP, ACTOR).reading(
+        sample("feeder-1.voltage-l1", float32(231.636))
+    ) or (None, {})
     assert (float32(231.636), reading["value"]) == (231.63600158691406, 231.636)
 
 
@@ -59,17 +65,21 @@ def test_a_device_time_is_read_in_its_stations_zone() -> None:
     assert helsinki == datetime(2026, 6, 1, 9, 0, tzinfo=UTC)
 
 
-def test_quality_flags_appear_only_when_not_good() -> None:
+def test_iec_104_quality_bits_become_the_readings_flags() -> None:
     flagged = c104.Quality.Invalid | c104.Quality.NonTopical
-    _, reading = Converter(POINT_MAP, ACTOR).reading(sample(1000, quality=flagged.value)) or (
-        None,
-        {},
-    )
-    assert reading["quality"] == ["invalid", "notTopical"]
+    assert quality_flags(flagged.value) == ("invalid", "notTopical")
+
+
+def test_quality_flags_appear_only_when_not_good() -> None:
+    converter = Converter(POINT_MAP, ACTOR)
+    _, good = converter.reading(sample("feeder-1.voltage-l1")) or (None, {})
+    _, bad = converter.reading(sample("feeder-1.voltage-l1", quality=("invalid",))) or (None, {})
+    assert ("quality" in good, bad["quality"]) == (False, ["invalid"])
 
 
 def test_breaker_position_is_the_double_point_state_of_its_device() -> None:
-    _, reading = Converter(POINT_MAP, ACTOR).reading(sample(1011, c104.Double.OFF)) or (None, {})
+    position = sample("feeder-1.breaker-position", number(c104.Double.OFF))
+    _, reading = Converter(POINT_MAP, ACTOR).reading(position) or (None, {})
     assert (reading["quantity"], reading["value"], reading["device"]) == (
         "breakerPosition",
         1.0,
@@ -77,15 +87,14 @@ def test_breaker_position_is_the_double_point_state_of_its_device() -> None:
     )
 
 
-def test_address_outside_the_point_map_is_counted_not_reported() -> None:
-    converter = Converter(POINT_MAP, ACTOR)
-    messages = converter.messages([sample(9999), sample(9999), sample(1000)])
-    assert converter.outside_map == 2
-    assert [len(m["readings"]) for m in messages] == [1]
-
-
 def test_a_batch_becomes_one_measurement_per_feeder() -> None:
-    messages = Converter(POINT_MAP, ACTOR).messages([sample(1000), sample(2000), sample(1001)])
+    messages = Converter(POINT_MAP, ACTOR).messages(
+        [
+            sample("feeder-1.voltage-l1"),
+            sample("feeder-2.voltage-l1"),
+            sample("feeder-1.voltage-l2"),
+        ]
+    )
     assert sorted((m["location"], len(m["readings"])) for m in messages) == [
         ("feeder-1", 2),
         ("feeder-2", 1),
@@ -120,7 +129,7 @@ def test_invalid_values_are_kept_with_their_flags(
 
 
 def test_a_large_batch_is_split_into_messages_the_hub_accepts() -> None:
-    samples = [sample(1000 + n % 9) for n in range(2500)]
+    samples = [sample("feeder-1.voltage-l1") for _ in range(2500)]
     messages = Converter(POINT_MAP, ACTOR).messages(samples)
     assert [len(m["readings"]) for m in messages] == [1000, 1000, 500]
 

@@ -150,3 +150,41 @@ def test_the_live_view_draws_its_plots_from_the_story(browser: WebDriver, story_
     drawn = [browser.find_element(By.ID, f"plot-{plot}").get_attribute("src") for plot in PLOTS]
     assert all("/live/" in str(source) for source in drawn)
     assert outside(requested_hosts(browser)) == set()
+
+
+EXTENTS = """
+const extent = element => {
+  const b = element.getBBox(); return [b.x, b.y, b.x + b.width, b.y + b.height];
+};
+const view = document.documentElement.viewBox.baseVal;
+return {
+  canvas: [0, 0, view.width, view.height],
+  area: extent(document.querySelector(".plot-area")),
+  entries: [...document.querySelectorAll(".legend-entry")].map(extent),
+};
+"""
+"""The plot area's and each legend entry's extent as the browser lays them out, in its fonts."""
+
+
+def overlap(a: list[float], b: list[float]) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+@pytest.mark.parametrize(
+    "plot",
+    [
+        "price-forecast/priceforecast-1",
+        "merit-order/offerlist-1",
+        "delivery/verification-1",
+        "point/battery-1-soc",
+    ],
+)
+def test_a_plot_legend_as_a_browser_draws_it_covers_neither_the_plot_nor_itself(
+    browser: WebDriver, story_hub: Hub, plot: str
+):
+    open_page(browser, f"{story_hub.url}/live/{plot}.svg")
+    drawn = browser.execute_script(EXTENTS)
+    canvas, area, entries = drawn["canvas"], drawn["area"], drawn["entries"]
+    assert entries and not any(overlap(entry, area) for entry in entries)
+    assert not any(overlap(a, b) for n, a in enumerate(entries) for b in entries[n + 1 :])
+    assert all(canvas[0] <= e[0] and e[2] <= canvas[2] and e[3] <= canvas[3] for e in entries)

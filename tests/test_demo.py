@@ -83,6 +83,17 @@ def test_demo_tells_the_whole_chain_and_leaves_nothing_running(demo: Demo) -> No
 
 
 @pytest.mark.slow
+def test_the_demo_runs_the_whole_chain_with_an_iec_61850_substation(demo: Demo) -> None:
+    running = demo("--field-protocol", "iec61850")
+    output, errors = running.communicate(timeout=120)
+    assert running.returncode == 0, errors
+    assert "simulated substation over IEC 61850 MMS" in output
+    table = output.split("\n\n")[1].splitlines()
+    assert {row.split()[0] for row in table[2:]} == set(STEPS)
+    assert processes_using(demo_folder(output)) == []
+
+
+@pytest.mark.slow
 def test_ctrl_c_stops_everything_the_demo_started(demo: Demo) -> None:
     running = demo()
     assert running.stdout is not None

@@ -1,6 +1,7 @@
 """The field bridge as a process, and the `heila bridge` command.
 
-It runs four things side by side: the IEC 104 link (c104's threads), the monitoring loop
+It runs four things side by side: one field client per protocol of the point map (field.py;
+the IEC 104 link runs c104's threads), the monitoring loop
 (samples to Measurement messages to the hub), the MQTT subscription to the microgrid's
 notifications, and the command worker that carries out one order at a time. The worker also
 reads from the hub what it missed, on every broker (re)connect and after a quiet while
@@ -28,6 +29,9 @@ from actors.actor import broker_address
 from actors.bridge import pointmap
 from actors.bridge.buffer import DiskBuffer
 from actors.bridge.control import Operator, OrderError, Outcome, orders, record
+from actors.bridge.dlms.client import Meters, missing_passwords
+from actors.bridge.field import Changes, Client, Field
+from actors.bridge.iec61850.client import Ieds
 from actors.bridge.ledger import Ledger
 from actors.bridge.link import Link, Tls
 from actors.bridge.monitoring import Converter, Sample, pump
@@ -89,14 +93,12 @@ class Bridge:
         self.point_map = point_map
         self.samples: queue.SimpleQueue[Sample] = queue.SimpleQueue()
         self.converter = Converter(point_map, settings.actor)
-        self.link = Link(
-            point_map,
-            self.samples,
-            endpoints=settings.endpoints,
-            tls=settings.tls,
-            command_timeout_ms=int(settings.command_timeout * 1000),
-            reconnect=settings.reconnect_backoff,
-        )
+        changes = Changes()
+        clients = {
+            protocol: CLIENTS[protocol](point_map.of(protocol), self.samples, changes, settings)
+            for protocol in point_map.protocols
+        }
+        self.field = Field(clients, changes)
         self.uplink = Uplink(
             settings.hub,
             settings.token,
@@ -105,7 +107,7 @@ class Bridge:
             sign=settings.signer,
         )
         self.operator = Operator(
-            self.link, timeout=settings.command_timeout, retries=settings.command_retries
+            self.field, timeout=settings.command_timeout, retries=settings.command_retries
         )
         self.hub = HubClient(settings.hub, settings.token, sign=settings.signer)
         self.mailbox = Mailbox(settings.actor, settings.state / "mailbox.json")
@@ -133,7 +135,7 @@ class Bridge:
         except Unavailable as error:  # the first catch-up places the cursor instead
             log.warning("the hub is away, the log's end is read later: %s", error)
         self._running = True
-        self.link.start()
+        self.field.start()
         for name, target in (("monitoring", self._monitor), ("commands", self._command_loop)):
             thread = threading.Thread(target=target, name=f"bridge-{name}", daemon=True)
             thread.start()
@@ -146,7 +148,7 @@ class Bridge:
         self._notifications.put(None)
         self._mqtt.disconnect()
         self._mqtt.loop_stop()
-        self.link.stop()
+        self.field.stop()
         for thread in self._threads:
             thread.join(timeout=10)
         self.uplink.keep(self.converter.messages(_drain(self.samples)))
@@ -235,6 +237,61 @@ class Bridge:
                 self._on_outcome(outcome)
 
 
+def _iec104(
+    point_map: pointmap.PointMap,
+    samples: "queue.SimpleQueue[Sample]",
+    changes: Changes,
+    settings: Settings,
+) -> Client:
+    return Link(
+        point_map,
+        samples,
+        changes,
+        endpoints=settings.endpoints,
+        tls=settings.tls,
+        command_timeout_ms=int(settings.command_timeout * 1000),
+        reconnect=settings.reconnect_backoff,
+    )
+
+
+def _iec61850(
+    point_map: pointmap.PointMap,
+    samples: "queue.SimpleQueue[Sample]",
+    changes: Changes,
+    settings: Settings,
+) -> Client:
+    return Ieds(
+        point_map,
+        samples,
+        changes,
+        endpoints=settings.endpoints,
+        timeout=settings.command_timeout,
+        reconnect=settings.reconnect_backoff,
+    )
+
+
+def _dlms(
+    point_map: pointmap.PointMap,
+    samples: "queue.SimpleQueue[Sample]",
+    changes: Changes,
+    settings: Settings,
+) -> Client:
+    return Meters(
+        point_map,
+        samples,
+        changes,
+        endpoints=settings.endpoints,
+        backoff=settings.reconnect_backoff,
+    )
+
+
+CLIENTS: dict[
+    str,
+    Callable[[pointmap.PointMap, "queue.SimpleQueue[Sample]", Changes, Settings], Client],
+] = {"iec104": _iec104, "iec61850": _iec61850, "dlms": _dlms}
+"""How the bridge reaches the stations of each protocol."""
+
+
 def _drain(samples: "queue.SimpleQueue[Sample]") -> list[Sample]:
     drained = []
     while not samples.empty():
@@ -311,6 +368,8 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if not args.token:
         raise UsageError("the hub needs a bearer token: --token or HEILA_TOKEN")
+    if missing := missing_passwords(point_map):
+        raise UsageError(f"meter passwords missing from the environment: {', '.join(missing)}")
     if args.command_timeout <= 0 or args.command_retries < 0:
         raise UsageError("--command-timeout must be positive and --command-retries not negative")
     if args.order_lifetime <= 0:
