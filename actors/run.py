@@ -80,6 +80,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (OSError, ValueError) as error:
         print(f"{args.name}: cannot use the signing key: {error}", file=sys.stderr)
         return 2
+    if signer is not None:
+        signer.prepare()
     state = args.state or Path("var/actors") / f"{args.id}.json"
     client = HubClient(args.hub, token, sign=signer)
     actor = Actor(args.id, client, args.mqtt, clock_of(args), state=state)

@@ -6,11 +6,13 @@ The key is a private JWK in a file only the actor reads; its public half is regi
 the hub (`heila actor add ID --key`, or `keys` in hub.toml).
 
 The hub's modules that make the canonical form load its shapes (about a second), so they are
-imported at the first signature, not when the actor starts: an actor is listening at once.
+not imported before the actor listens: `prepare` loads them beside its start, in a thread of
+their own, and the first signature waits for them only if they are not there yet.
 """
 
 import json
-from collections.abc import Mapping
+import threading
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -38,12 +40,23 @@ class Signer:
             raise ValueError(f"{path} holds no private Ed25519 or P-256 JWK")
         return cls(key)
 
+    def prepare(self) -> None:
+        """Load the canonical form's modules in the background, while the actor starts."""
+        threading.Thread(target=_canonical_form, name="signer-imports", daemon=True).start()
+
     def __call__(self, message: Mapping[str, Any]) -> Mapping[str, str]:
         """The headers that carry the message's signature."""
-        from hub.json_form import to_triples  # at the first signature: see the docstring
-        from hub.signature import HEADER, sign
+        to_triples, header, sign = _canonical_form()
+        return {header: sign(to_triples(dict(message)), self._key)}
 
-        return {HEADER: sign(to_triples(dict(message)), self._key)}
+
+def _canonical_form() -> tuple[Callable[..., Any], str, Callable[..., str]]:
+    """The hub's JSON-to-graph mapping, its signature header and its signing function, imported
+    when first asked for (see the module's docstring)."""
+    from hub.json_form import to_triples
+    from hub.signature import HEADER, sign
+
+    return to_triples, HEADER, sign
 
 
 def write_key(key: Key, path: Path) -> None:
