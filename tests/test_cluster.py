@@ -35,6 +35,7 @@ from hub.message import Message
 from hub.store import LOG_GRAPH
 from hub.vocabulary import HEILA, MESSAGE
 from tests.conftest import STORY_ACTORS, story_messages
+from tests.test_live import Viewer
 
 WAIT = 30.0
 MQTTv311 = Protocol.MQTTv311
@@ -184,6 +185,45 @@ def test_an_actor_subscribed_through_node_2_hears_what_was_posted_to_node_1(
         assert heard.body["sequence"] == answer.json()["sequence"]
     finally:
         ear.stop()
+
+
+def test_a_live_viewer_of_node_2_sees_what_was_posted_to_node_1(cluster: Cluster) -> None:
+    viewer = Viewer(cluster.hubs[1].url)
+    try:
+        document = fresh_flexibility()
+        answer = post_json(cluster.hubs[0], document)
+        assert answer.status_code == 201, answer.text
+        event = viewer.next(WAIT)
+        while event["id"] != document["id"]:
+            event = viewer.next(WAIT)
+        assert event["event_id"] == str(answer.json()["sequence"])
+    finally:
+        viewer.close()
+
+
+def test_an_inbox_message_is_taken_in_by_one_node_only(cluster: Cluster) -> None:
+    actor = cluster.ear(1, SENDER, f"heila/v1/{SENDER}/outcome")
+    try:
+        document = fresh_flexibility()
+        actor.publish(f"heila/v1/inbox/{SENDER}", json.dumps(document).encode())
+        outcome = actor.next(WAIT).body
+        assert (outcome["id"], outcome["status"]) == (document["id"], "stored")
+        assert actor.silent(3.0)
+    finally:
+        actor.stop()
+
+
+def test_inbox_messages_are_taken_in_the_order_they_were_sent(cluster: Cluster) -> None:
+    actor = cluster.ear(0, SENDER, f"heila/v1/{SENDER}/outcome")
+    try:
+        documents = [fresh_flexibility() for _ in range(6)]
+        for document in documents:
+            actor.publish(f"heila/v1/inbox/{SENDER}", json.dumps(document).encode())
+        outcomes = [actor.next(WAIT).body for _ in documents]
+        assert [o["id"] for o in outcomes] == [d["id"] for d in documents]
+        assert {o["status"] for o in outcomes} == {"stored"}
+    finally:
+        actor.stop()
 
 
 def test_a_known_id_with_other_content_is_refused_on_another_node(cluster: Cluster) -> None:

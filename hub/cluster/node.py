@@ -27,8 +27,9 @@ from starlette.types import Message as AsgiMessage
 
 from hub.cluster import log as commit_log
 from hub.cluster.announcer import Announcer, MqttAnnouncer
+from hub.cluster.inbox import InboxConsumer, Take
 from hub.cluster.remote import Endpoints, RemoteReplica
-from hub.cluster.replica import Replica
+from hub.cluster.replica import OnStored, Replica
 from hub.config import Settings
 from hub.errors import Conflict
 from hub.lifecycle import Background
@@ -48,9 +49,12 @@ T = TypeVar("T")
 class ClusterNode(Background):
     """One hub node: applies the log to `store`, announces its share, commits through it."""
 
-    def __init__(self, settings: Settings, store: OxigraphStore) -> None:
+    def __init__(self, settings: Settings, store: OxigraphStore, stored: OnStored) -> None:
+        """`stored`: told of each message the node's store takes from the log (the live feed)."""
         self._settings = settings
         self._store = store
+        self._stored = stored
+        self._take_inbox: Take | None = None
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="cluster", daemon=True)
         self._nats: Client | None = None
@@ -68,6 +72,11 @@ class ClusterNode(Background):
     def reached(self) -> bool:
         """Whether the node has reached the commit log and reads it."""
         return self._replica is not None
+
+    def take_inbox(self, take: Take) -> None:
+        """Take in the share of the MQTT inbox that NATS hands this node with `take` (before
+        `start`)."""
+        self._take_inbox = take
 
     def start(self) -> None:
         """Reach NATS in the background: a node whose NATS is away serves reads from its copy
@@ -105,7 +114,7 @@ class ClusterNode(Background):
         )
         js = self._nats.jetstream()
         await commit_log.open_log(js, self._settings.cluster_replicas)
-        self._replica = Replica(js, self._store)
+        self._replica = Replica(js, self._store, self._stored)
         announcer = Announcer(
             js, self._store, self._replica.wait_for, self._mqtt, self._settings.notify_payload
         )
@@ -113,6 +122,9 @@ class ClusterNode(Background):
             asyncio.create_task(self._replica.run(), name="replica"),
             asyncio.create_task(announcer.run(), name="announcer"),
         ]
+        if self._take_inbox is not None:
+            inbox = InboxConsumer(js, self._take_inbox)
+            self._tasks.append(asyncio.create_task(inbox.run(), name="inbox"))
         remote = self._remote_endpoints()
         if remote is not None:
             copier = RemoteReplica(remote, self._store, self._replica.wait_for)
