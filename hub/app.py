@@ -154,11 +154,12 @@ def create_app(settings: Settings, store: OxigraphStore) -> FastAPI:
         feed.publish(message, stored)
 
     measured = metrics.Metrics(store, feed)
-    node = ClusterNode(settings, store, feed.publish) if settings.clustered else None
+    node = ClusterNode(settings, store, feed.publish, actors.apply) if settings.clustered else None
     committer = node or StoreCommitter(store, announce)
     intake = metrics.MeteredIntake(store, committer, Roles(actors), actors.signing, measured)
     inbox = Inbox(notifier, intake, actors.revoked)
-    if node is not None:  # the nodes share the inbox through NATS, not each its own MQTT copy
+    if node is not None:  # on a cluster, registry changes go through the log and the nodes
+        actors.share(node.change_actor)  # share the inbox through NATS, as they share the log
         node.take_inbox(inbox.take)
     pool = QueryPool(store, store.limits)
 

@@ -38,6 +38,7 @@ from tests.conftest import STORY_ACTORS, story_messages
 from tests.test_live import Viewer
 
 WAIT = 30.0
+ADMIN = "operator"
 MQTTv311 = Protocol.MQTTv311
 numbers = itertools.count()
 
@@ -69,6 +70,7 @@ class Cluster:
             self.tokens,
             (HUB, self.passwords[HUB]),
             cluster,
+            administrators=[ADMIN],
         )
         hub.start()
         self.hubs.append(hub)
@@ -77,8 +79,8 @@ class Cluster:
 
 @contextmanager
 def cluster_of(hub_count: int) -> Iterator[Cluster]:
-    tokens = {actor: new_token() for actor in STORY_ACTORS}
-    passwords = {login: f"pw-{new_token()}" for login in (*STORY_ACTORS, HUB)}
+    tokens = {actor: new_token() for actor in (*STORY_ACTORS, ADMIN)}
+    passwords = {login: f"pw-{new_token()}" for login in (*tokens, HUB)}
     settings = Settings(actors={actor: Credential(hash_token(t)) for actor, t in tokens.items()})
     access = Access(
         authorization(settings),
@@ -224,6 +226,38 @@ def test_inbox_messages_are_taken_in_the_order_they_were_sent(cluster: Cluster) 
         assert {o["status"] for o in outcomes} == {"stored"}
     finally:
         actor.stop()
+
+
+def add_actor(hub: HubNode, actor: str) -> httpx.Response:
+    """Register an MGMS through `hub`, as its administrator."""
+    body = {"id": actor, "role": "MGMS"}
+    return httpx.post(f"{hub.url}/actors", json=body, headers=hub.auth(ADMIN), timeout=WAIT)
+
+
+def post_as(hub: HubNode, token: str, document: dict[str, Any], applied: str) -> httpx.Response:
+    """Post with `token` once `hub` has applied the log up to `applied`."""
+    headers = {"Authorization": f"Bearer {token}", MIN_SEQUENCE: applied}
+    return httpx.post(f"{hub.url}/messages", json=document, headers=headers, timeout=WAIT)
+
+
+def test_a_token_added_through_node_1_works_on_node_2(cluster: Cluster) -> None:
+    added = add_actor(cluster.hubs[0], "mgms-added")
+    assert added.status_code == 201, added.text
+    document = {**fresh_flexibility(), "sender": "mgms-added"}
+    answer = post_as(
+        cluster.hubs[1], added.json()["token"], document, added.headers[APPLIED_SEQUENCE]
+    )
+    assert answer.status_code == 201, answer.text
+
+
+def test_an_actor_revoked_through_node_2_is_refused_on_node_1(cluster: Cluster) -> None:
+    first, second = cluster.hubs
+    token = add_actor(first, "mgms-revoked").json()["token"]
+    revoked = httpx.delete(f"{second.url}/actors/mgms-revoked", headers=second.auth(ADMIN))
+    assert revoked.status_code == 204, revoked.text
+    document = {**fresh_flexibility(), "sender": "mgms-revoked"}
+    answer = post_as(first, token, document, revoked.headers[APPLIED_SEQUENCE])
+    assert answer.status_code == 401, answer.text
 
 
 def test_a_known_id_with_other_content_is_refused_on_another_node(cluster: Cluster) -> None:

@@ -22,7 +22,7 @@ from nats.js import JetStreamContext
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 
 from hub.cluster.consumers import IDLE, keep_running, shared_consumer
-from hub.cluster.log import STREAM, SUBJECT, message_of
+from hub.cluster.log import STREAM, SUBJECT, is_actor_change, message_of
 from hub.message import Message
 from hub.notify import OBSERVERS, notification, send_at_once, topic
 from hub.store import Store, Stored
@@ -110,6 +110,9 @@ class Announcer:
     async def _announce(self, entry: Msg) -> None:
         sequence = entry.metadata.sequence.stream
         await self._applied(sequence)
+        if is_actor_change(entry.headers):  # nothing to tell the actors
+            await entry.ack()
+            return
         message = message_of(entry.data)
         if self._stored_by(message, sequence):
             stored = Stored(message.iri, sequence, created=True)

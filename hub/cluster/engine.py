@@ -72,6 +72,7 @@ class NatsNode(Background):
         self._access = access or Access()
         self.ports = ports
         self._config = folder / f"{name}.conf"
+        self._log = folder / f"{name}.log"
         routes = ", ".join(f'"nats-route://{self.host}:{port}"' for port in peers)
         self._config.write_text(
             f'server_name: "{name}"\n'
@@ -95,16 +96,19 @@ class NatsNode(Background):
         return f"mqtt://{self.host}:{self.ports.mqtt}"
 
     def start(self) -> None:
-        self._process = subprocess.Popen(
-            [nats_server_binary(), "-c", str(self._config)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            env={**os.environ, **self._access.environment},
-        )
+        with self._log.open("ab") as log:
+            self._process = subprocess.Popen(
+                [nats_server_binary(), "-c", str(self._config)],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env={**os.environ, **self._access.environment},
+            )
         process = self._process
         if not wait_for_port(self.host, self.ports.client, lambda: process.poll() is None):
             self.stop()
-            raise BrokerError(f"nats-server {self.name} did not listen on {self.url}")
+            said = self._log.read_text(encoding="utf-8", errors="replace").strip()
+            last = said.splitlines()[-1] if said else "nothing"
+            raise BrokerError(f"nats-server {self.name} did not listen on {self.url}: {last}")
 
     def ready(self) -> bool:
         """Whether this node's JetStream is up and current with the cluster."""

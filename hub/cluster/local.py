@@ -7,7 +7,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from pathlib import Path
 
 import httpx
@@ -33,9 +33,11 @@ class HubNode(Background):
         tokens: Mapping[str, str],
         login: tuple[str, str] | None = None,
         cluster: str = "",
+        administrators: Collection[str] = (),
     ) -> None:
         """`login`: the hub's user name and password on NATS, when NATS asks for one;
-        `cluster`: more lines for the [cluster] table."""
+        `cluster`: more lines for the [cluster] table; `administrators`: the actors among
+        `tokens` that may change the registry."""
         self.folder = folder
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -49,6 +51,7 @@ class HubNode(Background):
             lines += [f'username = "{login[0]}"', f'password = "{login[1]}"']
         for actor, token in tokens.items():
             lines += [f"[actors.{actor}]", f'token_hash = "{hash_token(token)}"']
+            lines += ["admin = true"] if actor in administrators else []
         self._config = folder / "hub.toml"
         self._config.write_text("\n".join(lines) + "\n", encoding="utf-8")
         self._process: subprocess.Popen[bytes] | None = None

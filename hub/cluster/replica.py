@@ -10,7 +10,8 @@ refused by every node alike, and the writer waiting for it hears 409.
 
 `applied` is how far the node has gone; readers and writers wait on it (`wait_for`). Each
 message an entry stores is handed to `stored` (the node's live feed), so a viewer of any node
-sees every commit, wherever it was posted.
+sees every commit, wherever it was posted. A registry change is handed to `changed` (the
+node's registry), so an actor added, rotated or revoked through one node is so on every node.
 """
 
 import asyncio
@@ -24,7 +25,15 @@ from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from hub.cluster.consumers import IDLE, keep_running
-from hub.cluster.log import STREAM, SUBJECT, digest, message_of
+from hub.cluster.log import (
+    STREAM,
+    SUBJECT,
+    actor_change_of,
+    digest,
+    is_actor_change,
+    message_of,
+)
+from hub.config import Credential
 from hub.errors import Conflict, HubError
 from hub.message import Message
 from hub.store import OxigraphStore, Stored
@@ -47,15 +56,24 @@ class Outcome:
 
 
 OnStored = Callable[[Message, Stored], None]
+OnActorChange = Callable[[str, Credential | None], None]
 
 
 class Replica:
     """Applies the log to `store`, in order, for as long as `run` runs."""
 
-    def __init__(self, js: JetStreamContext, store: OxigraphStore, stored: OnStored) -> None:
+    def __init__(
+        self,
+        js: JetStreamContext,
+        store: OxigraphStore,
+        stored: OnStored,
+        changed: OnActorChange,
+    ) -> None:
+        """`stored`: told of each message stored; `changed`: makes each registry change."""
         self._js = js
         self._store = store
         self._stored = stored
+        self._changed = changed
         self.applied = store.last_sequence
         self._outcomes: OrderedDict[int, Outcome] = OrderedDict()
         self._progress = asyncio.Condition()
@@ -104,7 +122,12 @@ class Replica:
                 continue
             if sequence != self.applied + 1:
                 return False
-            self._record(sequence, Outcome(self._put(entry.data, sequence), digest(entry.data)))
+            stored = None
+            if is_actor_change(entry.headers):
+                self._change_actor(entry.data, sequence)
+            else:
+                stored = self._put(entry.data, sequence)
+            self._record(sequence, Outcome(stored, digest(entry.data)))
             self.applied = sequence
         async with self._progress:
             self._progress.notify_all()
@@ -122,6 +145,14 @@ class Replica:
         if stored.created:
             self._stored(message, stored)
         return stored
+
+    def _change_actor(self, data: bytes, sequence: int) -> None:
+        try:
+            actor, credential = actor_change_of(data)
+        except (KeyError, TypeError, ValueError) as error:  # not written by a hub node
+            log.error("log entry %d is no registry change, skipped: %s", sequence, error)
+            return
+        self._changed(actor, credential)
 
     def _record(self, sequence: int, outcome: Outcome) -> None:
         self._outcomes[sequence] = outcome
