@@ -146,7 +146,12 @@ class ClusterNode(Background):
         settings = self._settings
         if not (settings.remote_query and settings.remote_update and settings.remote_graph_store):
             return None
-        return Endpoints(settings.remote_query, settings.remote_update, settings.remote_graph_store)
+        login = None
+        if settings.remote_username is not None and settings.remote_password is not None:
+            login = settings.remote_username, settings.remote_password
+        return Endpoints(
+            settings.remote_query, settings.remote_update, settings.remote_graph_store, login
+        )
 
     async def _close(self) -> None:
         for task in self._tasks:
