@@ -4,6 +4,7 @@
 import itertools
 import json
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -430,6 +431,7 @@ def test_an_actor_does_not_hear_the_notifications_of_another_through_nats(
         ('[cluster]\nnats = ["nats://127.0.0.1:1"]\n', "[mqtt] url"),
         ('[cluster]\nnats = ["http://127.0.0.1:1"]\n', "no nats:// URL"),
         ("[cluster]\nreplicas = 0\n", "cluster_replicas must be positive"),
+        ('[cluster]\nremote_username = "heila"\n', "remote_password"),
     ],
 )
 def test_a_cluster_setting_that_cannot_work_stops_the_hub_naming_it(
@@ -629,6 +631,33 @@ def test_a_remote_sparql_store_holds_each_message_as_the_node_does(
     with_durations = [iri for iri, graph in graphs.items() if holds_a_duration(graph)]
     assert with_durations, "the story holds durations"
     assert differing == ([] if keeps_durations else with_durations)
+
+
+def test_a_nats_server_whose_port_was_taken_meanwhile_starts_on_other_ports() -> None:
+    servers = NatsCluster(3)
+    taken = servers.nodes[1].ports.route
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", taken))
+        squatter.listen()
+        with servers:
+            assert servers.nodes[1].ports.route != taken
+            assert all(node.ready() for node in servers.nodes)
+
+
+def test_a_hub_node_whose_port_was_taken_meanwhile_starts_on_another(tmp_path: Path) -> None:
+    absent = NatsCluster(3)  # never started: the node serves without reaching the log
+    hub = HubNode(tmp_path / "hub", absent.nodes[0], absent.urls, {SENDER: new_token()})
+    taken = hub.port
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", taken))
+        squatter.listen()
+        hub.start(reaching_the_log=False)
+        try:
+            assert hub.port != taken
+            assert httpx.get(f"{hub.url}/health", timeout=WAIT).status_code == 200
+        finally:
+            hub.stop()
+            absent.stop()
 
 
 def test_a_node_whose_nats_is_away_serves_reads_and_refuses_writes_naming_the_rule(
