@@ -154,10 +154,13 @@ def create_app(settings: Settings, store: OxigraphStore) -> FastAPI:
         feed.publish(message, stored)
 
     measured = metrics.Metrics(store, feed, broker.queue_lengths if broker else None)
-    node = ClusterNode(settings, store) if settings.clustered else None
+    node = ClusterNode(settings, store, feed.publish, actors.apply) if settings.clustered else None
     committer = node or StoreCommitter(store, announce)
     intake = metrics.MeteredIntake(store, committer, Roles(actors), actors.signing, measured)
     inbox = Inbox(notifier, intake, actors.revoked)
+    if node is not None:  # on a cluster, registry changes go through the log and the nodes
+        actors.share(node.change_actor)  # share the inbox through NATS, as they share the log
+        node.take_inbox(inbox.take)
     pool = QueryPool(store, store.limits)
 
     @asynccontextmanager
@@ -167,14 +170,16 @@ def create_app(settings: Settings, store: OxigraphStore) -> FastAPI:
         notifier.start()
         if node is not None:
             node.start()
-        inbox.start()
+        else:
+            inbox.start()
         try:
             yield
         finally:
             pool.close()
-            inbox.stop()
             if node is not None:
                 node.stop()
+            else:
+                inbox.stop()
             notifier.stop()
             if broker is not None:
                 broker.stop()

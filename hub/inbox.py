@@ -35,15 +35,18 @@ INBOX = f"{PREFIX}/inbox/+"
 _STOP = None
 
 
-def content_type(received: mqtt.MQTTMessage) -> str:
-    """The MQTT v5 content type, else a guess: JSON-LD has @context, JSON a brace, else Turtle."""
-    declared = getattr(received.properties, "ContentType", None)
-    if declared:
-        return str(declared)
-    body = received.payload.lstrip()
+def guessed_type(payload: bytes) -> str:
+    """What MQTT 3.1.1 cannot say: JSON-LD has @context, JSON a brace, else Turtle."""
+    body = payload.lstrip()
     if not body.startswith(b"{"):
         return "text/turtle"
     return "application/ld+json" if b'"@context"' in body else "application/json"
+
+
+def content_type(received: mqtt.MQTTMessage) -> str:
+    """The MQTT v5 content type, else a guess."""
+    declared = getattr(received.properties, "ContentType", None)
+    return str(declared) if declared else guessed_type(bytes(received.payload))
 
 
 def _parse_violation(error: ParseError) -> dict[str, Any]:
@@ -52,7 +55,9 @@ def _parse_violation(error: ParseError) -> dict[str, Any]:
 
 
 class Inbox:
-    """Takes in what actors publish to their inboxes, one message at a time, in arrival order."""
+    """Takes in what actors publish to their inboxes, one message at a time, in arrival order:
+    from the hub's own MQTT subscription (`start`), or on a cluster node from the inbox
+    consumer the nodes share (hub.cluster.inbox calls `take`)."""
 
     def __init__(self, notifier: Notifier, intake: Intake, revoked: Callable[[str], bool]) -> None:
         self._notifier = notifier
@@ -69,11 +74,14 @@ class Inbox:
         self._queue.put(_STOP)
         self._worker.join()
 
+    def take(self, actor: str, body: bytes, media_type: str) -> None:
+        """Take in one message from `actor`'s inbox and publish what became of it."""
+        self._notifier.publish(topic(actor, "outcome"), self._take(actor, body, media_type))
+
     def _work(self) -> None:
         while (received := self._queue.get()) is not _STOP:
             actor = received.topic.rsplit("/", 1)[-1]
-            outcome = self._take(actor, bytes(received.payload), content_type(received))
-            self._notifier.publish(topic(actor, "outcome"), outcome)
+            self.take(actor, bytes(received.payload), content_type(received))
             self._notifier.acknowledge(received)
 
     def _take(self, actor: str, body: bytes, media_type: str) -> dict[str, Any]:
