@@ -28,6 +28,7 @@ from typing import Any, BinaryIO
 import pyoxigraph as ox
 
 from hub import results
+from hub.results import Answer
 
 _LENGTH = struct.Struct("!Q")
 
@@ -81,15 +82,6 @@ class Tried:
 
 
 @dataclass(frozen=True)
-class Answer:
-    """A written result, ready to send to the client."""
-
-    media_type: str
-    body: bytes
-    truncated: bool
-
-
-@dataclass(frozen=True)
 class Refusal:
     """Why a query got no answer: `kind` is parse, refused, timeout or not-acceptable."""
 
@@ -113,19 +105,21 @@ def evaluate(store: ox.Store, query: Query) -> Answer | Refusal:
     if query.named_graphs:
         options["named_graphs"] = [ox.NamedNode(uri) for uri in query.named_graphs]
     try:
-        answer = store.query(query.sparql, **options)
-        result = results.read(answer, query.result_limit, deadline)
+        answer = results.answer(
+            lambda: store.query(query.sparql, **options),
+            query.accept,
+            query.result_limit,
+            deadline,
+        )
     except SyntaxError as error:
         return Refusal("parse", *results.syntax_error_position(error))
     except OSError as error:
         return Refusal("refused", str(error))
-    if result is None:
-        return Refusal("timeout", f"the query ran longer than {query.timeout:g} s")
-    try:
-        media_type, body = results.write(result, query.accept)
     except results.NotAcceptable as error:
         return Refusal("not-acceptable", str(error), offered=error.offered)
-    return Answer(media_type, body, result.truncated)
+    if answer is None:
+        return Refusal("timeout", f"the query ran longer than {query.timeout:g} s")
+    return answer
 
 
 def attempt(trial: Trial) -> Tried | Refusal:
