@@ -6,9 +6,9 @@ inside the document where its format has room for it (a `link` in the JSON and X
 in the `Heila-Truncated` header. This module needs only pyoxigraph, so a query worker process
 can write results without loading the rest of the hub.
 
-`answer` writes SELECT results with pyoxigraph's own serializers, as fast as Oxigraph's server
-writes them, counting rows as the bytes come; only a result that may pass the limit is read
-again row by row here, to be cut (`read`, `write`).
+`answer` writes SELECT results (but TSV) with pyoxigraph's own serializers, as fast as
+Oxigraph's server writes them, counting rows as the bytes come; only a result that may pass the
+limit is read again row by row here, to be cut (`read`, `write`).
 """
 
 import csv
@@ -70,16 +70,17 @@ _JSON_ROWS = _Rows(ox.QueryResultsFormat.JSON, b",{", 1)
 """Rows are objects separated by `,{`; a string can hold those bytes too, never fewer."""
 _XML_ROWS = _Rows(ox.QueryResultsFormat.XML, b"<result>", 0)
 """Text escapes `<`, so each `<result>` is a row."""
-_LINES = -1
-"""CSV and TSV: one line per row after the header (a quoted value may hold a line break)."""
-TABLE_FORMATS = {
+_CSV_ROWS = _Rows(ox.QueryResultsFormat.CSV, b"\n", -1)
+"""One line per row after the header (a quoted value may hold a line break)."""
+_WRITTEN_BY_PYOXIGRAPH = {
     RESULTS_JSON: _JSON_ROWS,
     "application/json": _JSON_ROWS,
     RESULTS_XML: _XML_ROWS,
     "application/xml": _XML_ROWS,
-    CSV: _Rows(ox.QueryResultsFormat.CSV, b"\n", _LINES),
-    TSV: _Rows(ox.QueryResultsFormat.TSV, b"\n", _LINES),
+    CSV: _CSV_ROWS,
 }
+"""Table formats pyoxigraph writes as the hub does. Not TSV: pyoxigraph writes numbers bare,
+where the hub keeps every term in its N-Triples form (docs/dataset.md)."""
 
 
 @dataclass(frozen=True)
@@ -148,12 +149,11 @@ class _CountedRows(io.BytesIO):
 
 
 def _solutions_written(
-    solutions: ox.QuerySolutions, media_type: str, limit: int, deadline: float
+    solutions: ox.QuerySolutions, rows: _Rows, limit: int, deadline: float
 ) -> bytes | None:
-    """The rows in `media_type` by pyoxigraph's serializer; None when they may pass the limit.
+    """The rows written by pyoxigraph's serializer; None when they may pass the limit.
 
     Raises _PastDeadline when the query outlives its deadline."""
-    rows = TABLE_FORMATS[media_type]
     written = _CountedRows(rows, limit, deadline)
     try:
         solutions.serialize(written, format=rows.format)
@@ -175,18 +175,20 @@ def answer(run: Callable[[], Evaluated], accept: str, limit: int, deadline: floa
     """The answer of `run` (a query) in the type the client prefers, cut at the limit; None once
     the deadline has passed, NotAcceptable when no accepted type fits its form.
 
-    SELECT results that stay within the limit are written by pyoxigraph; one that may pass it is
-    asked again and read here, to be cut."""
+    SELECT results that stay within the limit are written by pyoxigraph (but TSV); one that may
+    pass it is asked again and read here, to be cut."""
     result = run()
     if isinstance(result, ox.QuerySolutions):
         media_type = _negotiated(accept, "select")
-        try:
-            body = _solutions_written(result, media_type, limit, deadline)
-        except _PastDeadline:
-            return None
-        if body is not None:
-            return Answer(media_type, body, False)
-        result = run()
+        rows = _WRITTEN_BY_PYOXIGRAPH.get(media_type)
+        if rows is not None:
+            try:
+                body = _solutions_written(result, rows, limit, deadline)
+            except _PastDeadline:
+                return None
+            if body is not None:
+                return Answer(media_type, body, False)
+            result = run()
     read_result = read(result, limit, deadline)
     if read_result is None:
         return None
