@@ -18,13 +18,15 @@ import re
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from xml.sax.saxutils import escape, quoteattr
 
 import pyoxigraph as ox
-from typing_extensions import Buffer
 
 from hub.negotiation import negotiate
+
+if TYPE_CHECKING:
+    from typing_extensions import Buffer  # collections.abc.Buffer from Python 3.12
 
 Term = ox.NamedNode | ox.BlankNode | ox.Literal | ox.Triple
 
@@ -137,7 +139,7 @@ class _CountedRows(io.BytesIO):
         self._limit = limit
         self._deadline = deadline
 
-    def write(self, data: Buffer) -> int:
+    def write(self, data: "Buffer") -> int:
         seam = self._tail + bytes(data)  # a marker may straddle two chunks
         self._bound += seam.count(self._rows.marker)
         self._tail = seam[len(seam) - len(self._rows.marker) + 1 :]
