@@ -24,7 +24,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -182,7 +182,8 @@ class Worker:
 
     def close(self) -> None:
         """Let the worker finish and remove its copy itself; kill it if it does not."""
-        self._channel.shutdown(socket.SHUT_WR)
+        with suppress(OSError):  # stopped already, its socket closed
+            self._channel.shutdown(socket.SHUT_WR)
         self._let_go(5)
 
     def _let_go(self, grace: float | None) -> None:
@@ -278,10 +279,7 @@ class QueryPool:
 
     async def _run(self, query: Query | Trial) -> Answer | Tried | Refusal:
         deadline = time.monotonic() + query.timeout
-        worker = self._idle_worker()
-        if worker is None:
-            loop = asyncio.get_running_loop()
-            worker = await loop.run_in_executor(self._callers, self._acquire, deadline)
+        worker = self._idle_worker() or await self._worker_when_free(deadline)
         try:
             await worker.ready()
             async with asyncio.timeout(max(0.0, deadline - time.monotonic()) + _GRACE):
@@ -296,6 +294,20 @@ class QueryPool:
             raise
         self._release(worker)
         return outcome
+
+    async def _worker_when_free(self, deadline: float) -> Worker:
+        """A worker from a thread that waits for one to be freed or starts one. Should the
+        query go away meanwhile, the worker the thread gets goes back to the pool."""
+        acquiring = self._callers.submit(self._acquire, deadline)
+        try:
+            return await asyncio.wrap_future(acquiring)
+        except asyncio.CancelledError:
+            acquiring.add_done_callback(self._release_unused)
+            raise
+
+    def _release_unused(self, acquired: "concurrent.futures.Future[Worker]") -> None:
+        if not acquired.cancelled() and acquired.exception() is None:
+            self._release(acquired.result())
 
     def _idle_worker(self) -> Worker | None:
         """An idle worker, taken at once, unless other queries wait for one."""
