@@ -194,14 +194,13 @@ def create_app(settings: Settings, store: OxigraphStore) -> FastAPI:
     credentials = Credentials(actors)
     writer = authenticated_actor(credentials)
     # A browser's pages on the API's own paths come first, as plain routes that cost a request
-    # one path match; the other pages come after the API, which never tries them.
+    # one path match, then the SPARQL protocol's; the other pages come after the API, which
+    # never tries them.
     for add_pages in (console.add_pages, ontology_page.add_pages, guide.add_pages):
         add_pages(app.router)
-    app.include_router(api.message_router(store, intake, writer, lambda: notifier.connected))
     administrator_only = administrator(credentials)
-    app.include_router(
-        sparql.sparql_router(store, pool, administrator_only, updates=not settings.clustered)
-    )
+    sparql.add_routes(app.router, store, pool, administrator_only, updates=not settings.clustered)
+    app.include_router(api.message_router(store, intake, writer, lambda: notifier.connected))
     app.include_router(queries.queries_router(pool))
     app.include_router(live.events_router(feed, store))
     app.include_router(liveview.liveview_router(store))
