@@ -167,7 +167,7 @@ def create_app(settings: Settings, store: OxigraphStore) -> FastAPI:
         feed.publish(message, stored)
 
     measured = metrics.Metrics(store, feed, broker.queue_lengths if broker else None)
-    node = ClusterNode(settings, store) if settings.clustered else None
+    node = ClusterNode(settings, store, feed.publish, actors.apply) if settings.clustered else None
     committer = node or StoreCommitter(store, announce)
     intake = metrics.MeteredIntake(
         store,
@@ -178,6 +178,9 @@ def create_app(settings: Settings, store: OxigraphStore) -> FastAPI:
         TimeWindow(settings.trust_window),
     )
     inbox = Inbox(notifier, intake, actors.revoked)
+    if node is not None:  # on a cluster, registry changes go through the log and the nodes
+        actors.share(node.change_actor)  # share the inbox through NATS, as they share the log
+        node.take_inbox(inbox.take)
     pool = QueryPool(store, store.limits)
 
     @asynccontextmanager
@@ -187,14 +190,16 @@ def create_app(settings: Settings, store: OxigraphStore) -> FastAPI:
         notifier.start()
         if node is not None:
             node.start()
-        inbox.start()
+        else:
+            inbox.start()
         try:
             yield
         finally:
             pool.close()
-            inbox.stop()
             if node is not None:
                 node.stop()
+            else:
+                inbox.stop()
             notifier.stop()
             if broker is not None:
                 broker.stop()
@@ -209,20 +214,20 @@ def create_app(settings: Settings, store: OxigraphStore) -> FastAPI:
     credentials = Credentials(actors)
     writer = authenticated_actor(credentials)
     # A browser's pages on the API's own paths come first, as plain routes that cost a request
-    # one path match; the other pages come after the API, which never tries them.
+    # one path match, then the SPARQL protocol's; the other pages come after the API, which
+    # never tries them.
     for add_pages in (console.add_pages, ontology_page.add_pages, guide.add_pages):
         add_pages(app.router)
-    app.include_router(api.message_router(store, intake, writer, lambda: notifier.connected))
     administrator_only = administrator(credentials)
-    app.include_router(
-        sparql.sparql_router(
-            store,
-            pool,
-            administrator_only,
-            updates=not settings.clustered,
-            check=lambda graphs: check_written(graphs, actors.signing),
-        )
+    sparql.add_routes(
+        app.router,
+        store,
+        pool,
+        administrator_only,
+        updates=not settings.clustered,
+        check=lambda graphs: check_written(graphs, actors.signing),
     )
+    app.include_router(api.message_router(store, intake, writer, lambda: notifier.connected))
     app.include_router(queries.queries_router(pool))
     app.include_router(live.events_router(feed, store))
     app.include_router(liveview.liveview_router(store))

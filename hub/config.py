@@ -55,6 +55,8 @@ read_wait_seconds = 10.0     # how long a read waits for a Heila-Min-Sequence to
 remote_query = "http://lab:7878/query"         # a remote SPARQL store as one more replica:
 remote_update = "http://lab:7878/update"       # all three endpoints, or none
 remote_graph_store = "http://lab:7878/store"
+remote_username = "heila"    # its login, as it asks (Digest or Basic); none: it asks for none
+remote_password = "..."
 
 [actors.mgms]
 token_hash = "sha256$..."    # made by `heila token mgms`
@@ -146,6 +148,8 @@ class Settings:
     remote_query: str | None = None
     remote_update: str | None = None
     remote_graph_store: str | None = None
+    remote_username: str | None = None
+    remote_password: str | None = None
     trust_window: float = 0.0
 
     @property
@@ -230,6 +234,8 @@ _KEYS: dict[str, dict[str, tuple[str, type | tuple[type, ...]]]] = {
         "remote_query": ("remote_query", str),
         "remote_update": ("remote_update", str),
         "remote_graph_store": ("remote_graph_store", str),
+        "remote_username": ("remote_username", str),
+        "remote_password": ("remote_password", str),
     },
 }
 _MQTT_BOUNDS = (
@@ -304,6 +310,10 @@ def check(settings: Settings) -> None:
     remote = (settings.remote_query, settings.remote_update, settings.remote_graph_store)
     if any(remote) and not all(remote):
         raise ConfigError("[cluster] needs remote_query, remote_update and remote_graph_store")
+    if (settings.remote_username is None) != (settings.remote_password is None):
+        raise ConfigError("[cluster] needs both remote_username and remote_password, or neither")
+    if settings.remote_username is not None and not all(remote):
+        raise ConfigError("[cluster] remote_username needs the remote store's three endpoints")
     if settings.clustered and settings.mqtt == EMBEDDED:
         raise ConfigError("a cluster node needs [mqtt] url: the MQTT listener of its NATS server")
     if (settings.tls_certfile is None) != (settings.tls_keyfile is None):

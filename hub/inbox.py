@@ -41,26 +41,35 @@ _SIGNATURE_LINE = f"{HEADER}:".encode()
 _STOP = None
 
 
-def content_type(received: mqtt.MQTTMessage, body: bytes) -> str:
-    """The MQTT v5 content type, else a guess: JSON-LD has @context, JSON a brace, else Turtle."""
-    declared = getattr(received.properties, "ContentType", None)
-    if declared:
-        return str(declared)
-    body = body.lstrip()
+def guessed_type(payload: bytes) -> str:
+    """What MQTT 3.1.1 cannot say: JSON-LD has @context, JSON a brace, else Turtle."""
+    body = payload.lstrip()
     if not body.startswith(b"{"):
         return "text/turtle"
     return "application/ld+json" if b'"@context"' in body else "application/json"
+
+
+def content_type(received: mqtt.MQTTMessage, body: bytes) -> str:
+    """The MQTT v5 content type, else a guess from the message's body."""
+    declared = getattr(received.properties, "ContentType", None)
+    return str(declared) if declared else guessed_type(body)
+
+
+def split_signature(payload: bytes) -> tuple[bytes, str | None]:
+    """The message and the signature of a first line `Heila-Signature: JWS`, if it has one."""
+    if not payload.startswith(_SIGNATURE_LINE):
+        return payload, None
+    line, _, body = payload.partition(b"\n")
+    return body, line.removeprefix(_SIGNATURE_LINE).strip().decode("ascii", "replace")
 
 
 def signed_body(received: mqtt.MQTTMessage) -> tuple[bytes, str | None]:
     """The message and its signature: from the user property, else from a first line."""
     properties = getattr(received.properties, "UserProperty", None) or []
     signature = next((value for name, value in properties if name == HEADER), None)
-    body = bytes(received.payload)
-    if signature is None and body.startswith(_SIGNATURE_LINE):
-        line, _, body = body.partition(b"\n")
-        signature = line.removeprefix(_SIGNATURE_LINE).strip().decode("ascii", "replace")
-    return body, signature
+    if signature is not None:
+        return bytes(received.payload), signature
+    return split_signature(bytes(received.payload))
 
 
 def _parse_violation(error: ParseError) -> dict[str, Any]:
@@ -69,7 +78,9 @@ def _parse_violation(error: ParseError) -> dict[str, Any]:
 
 
 class Inbox:
-    """Takes in what actors publish to their inboxes, one message at a time, in arrival order."""
+    """Takes in what actors publish to their inboxes, one message at a time, in arrival order:
+    from the hub's own MQTT subscription (`start`), or on a cluster node from the inbox
+    consumer the nodes share (hub.cluster.inbox calls `take`)."""
 
     def __init__(self, notifier: Notifier, intake: Intake, revoked: Callable[[str], bool]) -> None:
         self._notifier = notifier
@@ -86,12 +97,16 @@ class Inbox:
         self._queue.put(_STOP)
         self._worker.join()
 
+    def take(self, actor: str, body: bytes, media_type: str, signature: str | None = None) -> None:
+        """Take in one message from `actor`'s inbox and publish what became of it."""
+        outcome = self._take(actor, body, media_type, signature)
+        self._notifier.publish(topic(actor, "outcome"), outcome)
+
     def _work(self) -> None:
         while (received := self._queue.get()) is not _STOP:
             actor = received.topic.rsplit("/", 1)[-1]
             body, signature = signed_body(received)
-            outcome = self._take(actor, body, content_type(received, body), signature)
-            self._notifier.publish(topic(actor, "outcome"), outcome)
+            self.take(actor, body, content_type(received, body), signature)
             self._notifier.acknowledge(received)
 
     def _take(

@@ -8,11 +8,15 @@ on a store directory or `POST /actors` on a running hub; the running hub holds t
 lock, so no change can come from elsewhere, and the registry's copy in memory, replaced at each
 change, is what every check reads (HTTP, MQTT inbox, roles): a token added or revoked counts
 from the next request on. The hub's configuration ([actors]) is written into it at start.
+
+On a cluster every node holds a registry of its own, so a change goes through the commit log
+instead (`share`): each node makes it when it applies that entry (`apply`), in the same place
+of the same order, and the node that took the change answers once it has made it.
 """
 
 import re
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 import pyoxigraph as ox
@@ -54,6 +58,10 @@ def _check_key(jwk: str) -> None:
         key_from_jwk(jwk)
     except ValueError as error:
         raise RegistryRefused(422, "keys", f"a signing key is not usable: {error}") from None
+
+
+ChangeActor = Callable[[str, Credential | None], None]
+"""Makes one change: the actor's credential from now on, or None once revoked."""
 
 
 class RegistryRefused(UsageError):
@@ -115,6 +123,7 @@ class Registry(Mapping[str, Credential]):
         self._lock = threading.Lock()
         self._actors = self._read()
         self._revoked: set[str] = set()
+        self._change: ChangeActor = self.apply
 
     def __getitem__(self, actor: str) -> Credential:
         return self._actors[actor]
@@ -124,6 +133,22 @@ class Registry(Mapping[str, Credential]):
 
     def __len__(self) -> int:
         return len(self._actors)
+
+    def share(self, change: ChangeActor) -> None:
+        """Make every change from now on through `change` (a cluster's commit log), which
+        calls `apply` on every node and returns once this one has."""
+        self._change = change
+
+    def apply(self, actor: str, credential: Credential | None) -> None:
+        """Give `actor` this credential from now on, or forget it (None). Called by one writer
+        at a time: a change under the registry's lock, or a cluster node applying its log."""
+        actors = {a: c for a, c in self._actors.items() if a != actor}
+        if credential is None:
+            self._revoked.add(actor)
+        else:
+            actors[actor] = credential
+            self._revoked.discard(actor)
+        self._write(actors)
 
     def configure(self, configured: Mapping[str, Credential]) -> None:
         """Write the configuration's actors in, each replacing what the registry held for it."""
@@ -165,8 +190,7 @@ class Registry(Mapping[str, Credential]):
                 signed=signed,
                 broker_hash=mosquitto_hash(token),
             )
-            self._write({**self._actors, actor: credential})
-            self._revoked.discard(actor)
+            self._change(actor, credential)
         return token
 
     def rotate(self, actor: str) -> str:
@@ -177,7 +201,7 @@ class Registry(Mapping[str, Credential]):
             rotated = replace(
                 credential, token_hash=hash_token(token), broker_hash=mosquitto_hash(token)
             )
-            self._write({**self._actors, actor: rotated})
+            self._change(actor, rotated)
         return token
 
     def set_keys(self, actor: str, keys: Sequence[str]) -> None:
@@ -191,14 +215,13 @@ class Registry(Mapping[str, Credential]):
             if credential.signed and not keys:
                 text = "an actor that signs every message needs a key"
                 raise RegistryRefused(422, "keys", text)
-            self._write({**self._actors, actor: replace(credential, keys=tuple(keys))})
+            self._change(actor, replace(credential, keys=tuple(keys)))
 
     def revoke(self, actor: str) -> None:
         """Forget the actor: its token and certificate are refused from now on."""
         with self._lock:
             self._known(actor)
-            self._write({a: c for a, c in self._actors.items() if a != actor})
-            self._revoked.add(actor)
+            self._change(actor, None)
 
     def revoked(self, actor: str) -> bool:
         """Whether the actor was revoked since this registry was opened (and not added again):

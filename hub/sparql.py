@@ -30,20 +30,24 @@ _QUERY = "application/sparql-query"
 _UPDATE = "application/sparql-update"
 
 
-def sparql_router(
+def add_routes(
+    router: APIRouter,
     store: Store,
     pool: QueryPool,
     authorise_administrator: Callable[[Request], str],
     *,
     updates: bool = True,
     check: GraphCheck | None = None,
-) -> APIRouter:
+) -> None:
     """The /sparql routes: queries through `pool`, updates into `store` for the administrators
     that `authorise_administrator` admits (it raises a Problem for anyone else): raw updates
     pass by the roles' check of each message, so only an administrator may make them. Without
     `updates` (a cluster node, whose writes all go through the commit log) every update is
-    refused. `check` judges the message graphs an update writes (their signatures)."""
-    router = APIRouter(tags=["SPARQL"])
+    refused. `check` judges the message graphs an update writes (their signatures).
+
+    They are plain Starlette routes on `router` itself, not an included router: a query costs
+    one path match and no dependency injection, and its OpenAPI description is written out
+    whole (hub.openapi.OPERATIONS). Add them before the routers the app includes."""
 
     async def update(request: Request, text: str) -> Response:
         if not updates:
@@ -57,12 +61,10 @@ def sparql_router(
             )
         return await _update(store, pool, request, authorise_administrator, text, check)
 
-    @router.get("/sparql", summary="SPARQL 1.1 query")
     async def get_query(request: Request) -> Response:
         parameters = _decoded(request.scope["query_string"], "query string")
         return await answer(pool, request, _one(parameters, "query"), *_dataset(parameters))
 
-    @router.post("/sparql", summary="SPARQL 1.1 query or update")
     async def post(request: Request) -> Response:
         media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
         body = _utf8(await request.body(), "body")
@@ -86,7 +88,8 @@ def sparql_router(
             f"post a query as {_QUERY} or {_FORM}, an update as {_UPDATE} or {_FORM}",
         )
 
-    return router
+    router.add_route("/sparql", get_query, methods=["GET"], include_in_schema=False)
+    router.add_route("/sparql", post, methods=["POST"], include_in_schema=False)
 
 
 def _refuse_dataset_of_update(form: Mapping[str, list[str]]) -> None:
