@@ -14,6 +14,8 @@ many aggregators and sites into DIR instead, through the hub's intake (hub.scena
 import argparse
 import contextlib
 import importlib.util
+import json
+import os
 import secrets
 import shutil
 import signal
@@ -26,17 +28,21 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from joserfc.jwk import OKPKey
 from rdflib import Namespace, URIRef
 
 from actors import story
 from actors.cast import Cast, Stalled
+from actors.signing import write_key
 from heila_client.hub import HubClient, Refused, Unavailable
 from heila_client.parts import now
 from hub import scenario
 from hub.auth import hash_token, new_token
 from hub.broker import free_port
+from hub.certificates import issue
 from hub.errors import UsageError
 from hub.resources import examples_dir
+from hub.signature import public_jwk
 from hub.store import open_store
 
 ACTORS = {"mgms": "mgms-1", "cems": "cems-1", "ams": "ams-1", "fmp": "fmp-1", "dms": "dms-1"}
@@ -48,6 +54,8 @@ EVENING = 16.0
 """modelled hour at which the forecast horizon starts"""
 HORIZON_HOURS = 6.0
 MIN_LEAD = 3.0
+WINDOW_SECONDS = 300
+"""how far from its receipt a message's time may lie: the actors carry real times"""
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 FIELD_PROTOCOLS = ("iec104", "iec61850")
 ICD = examples_dir() / "iec61850" / "heila-ied.icd"
@@ -62,6 +70,11 @@ def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--store", type=Path, help="keep the hub's store in this directory (default: thrown away)"
+    )
+    parser.add_argument(
+        "--tls",
+        action="store_true",
+        help="HTTPS and MQTT over TLS, with a CA and certificate made for the run",
     )
     parser.add_argument(
         "--days",
@@ -104,38 +117,72 @@ class Setup:
     mqtt_port: int
     tokens: dict[str, Path]
     store: Path
+    signing_keys: dict[str, Path]
+    """the private JWK each actor signs with, the field bridge's included"""
+    authority: Path | None = None
+    """with TLS, the file of the CA made for the run, which every process trusts"""
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.http_port}"
+        scheme = "http" if self.authority is None else "https"
+        return f"{scheme}://127.0.0.1:{self.http_port}"
 
     @property
     def mqtt(self) -> str:
-        return f"mqtt://127.0.0.1:{self.mqtt_port}"
+        scheme = "mqtt" if self.authority is None else "mqtts"
+        return f"{scheme}://127.0.0.1:{self.mqtt_port}"
 
 
-def prepare(folder: Path, store: Path | None = None) -> Setup:
-    """Fresh tokens for every actor, their files, and the hub's configuration with their hashes;
-    the store in `store`, or in `folder` to go with it."""
+def prepare(folder: Path, store: Path | None = None, tls: bool = False) -> Setup:
+    """Fresh tokens and signing keys for every actor (the field bridge too), their files, and
+    the hub's configuration with the tokens' hashes and the keys' public halves: every actor
+    that signs must, and messages are taken within WINDOW_SECONDS of their time. The store is
+    in `store`, or in `folder` to go with it. With `tls`, a CA and the hub's certificate for the
+    run: the hub serves HTTPS and its embedded broker MQTT over TLS."""
+    issued = issue(folder / "tls", ("hub",)) if tls else None
     ids = [*ACTORS.values(), SPP, FIELD]
     tokens = {actor: new_token() for actor in ids}
-    tokens_at = {a: folder / f"{a}.token" for a in ids}
+    keys = {actor: OKPKey.generate_key("Ed25519") for actor in ids}
     setup = Setup(
-        folder, free_port(), free_port(), tokens_at, (store or folder / "store").resolve()
+        folder,
+        free_port(),
+        free_port(),
+        {a: folder / f"{a}.token" for a in ids},
+        (store or folder / "store").resolve(),
+        {a: folder / f"{a}.jwk" for a in keys},
+        issued["ca"] if issued else None,
     )
     for actor, token in tokens.items():
         path = setup.tokens[actor]
         path.touch(mode=0o600)
         path.write_text(token)
+    for actor, key in keys.items():
+        write_key(key, setup.signing_keys[actor])
     credentials = "".join(
-        f'[actors.{actor}]\ntoken_hash = "{hash_token(token)}"\n\n'
+        f'[actors.{actor}]\ntoken_hash = "{hash_token(token)}"\n{_signing(actor, keys[actor])}\n'
         for actor, token in tokens.items()
     )
     (folder / "hub.toml").write_text(
         f'[hub]\nhost = "127.0.0.1"\nport = {setup.http_port}\nstore = "{setup.store}"\n\n'
-        f'[mqtt]\nurl = "embedded"\nembedded_port = {setup.mqtt_port}\n\n{credentials}'
+        f'[mqtt]\nurl = "embedded"\nembedded_port = {setup.mqtt_port}\n'
+        f"embedded_tls = {'true' if tls else 'false'}\n\n"
+        f"[trust]\nwindow_seconds = {WINDOW_SECONDS}\n\n{_tls(issued)}{credentials}"
     )
     return setup
+
+
+def _tls(issued: dict[str, Path] | None) -> str:
+    """The hub.toml lines that serve HTTPS and MQTT over TLS with the run's certificate."""
+    if issued is None:
+        return ""
+    return f'[tls]\ncertfile = "{issued["hub"]}"\nkeyfile = "{issued["hub-key"]}"\n\n'
+
+
+def _signing(actor: str, key: OKPKey) -> str:
+    """An actor's key and its duty to sign as hub.toml lines; the field bridge is also given
+    its role, which its id does not name."""
+    role = 'role = "IED"\n' if actor == FIELD else ""
+    return f"{role}keys = [{json.dumps(public_jwk(key))}]\nsigned = true\n"
 
 
 def hub_ready(url: str) -> bool:
@@ -211,6 +258,8 @@ def start_field(cast: Cast, setup: Setup, hub: HubClient, protocol: str, speed: 
             str(setup.folder / "bridge-buffer"),
             "--state",
             str(setup.folder / "bridge-state"),
+            "--signing-key",
+            str(setup.signing_keys[FIELD]),
         ],
         env={"HEILA_TOKEN": setup.tokens[FIELD].read_text(), **password},
     )
@@ -250,6 +299,8 @@ def actor_command(name: str, actor: str, setup: Setup, origin: datetime, speed: 
         str(setup.tokens[actor]),
         "--state",
         str(setup.folder / f"{actor}.state.json"),
+        "--signing-key",
+        str(setup.signing_keys[actor]),
         "--clock-origin",
         origin.isoformat(),
         "--clock-speed",
@@ -301,6 +352,8 @@ def tell(text: str) -> None:
 
 
 def perform(cast: Cast, setup: Setup, args: argparse.Namespace) -> None:
+    if setup.authority is not None:  # the demo, and every process it starts, trusts the run's CA
+        os.environ["SSL_CERT_FILE"] = str(setup.authority)
     cast.start("hub", ["-m", "hub.cli", "serve", "--config", str(setup.folder / "hub.toml")])
     cast.wait_until(lambda: hub_ready(setup.url), _START_TIMEOUT, "hub")
     tell(f"hub       {setup.url}  (MQTT {setup.mqtt}, store {setup.store})")
@@ -360,7 +413,7 @@ def run(args: argparse.Namespace) -> int:
     status = 1
     try:
         with interruptible():
-            perform(cast, prepare(folder, args.store), args)
+            perform(cast, prepare(folder, args.store, args.tls), args)
             status = 0
             if args.keep_running:
                 cast.stop(keep=1)

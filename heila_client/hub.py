@@ -1,13 +1,14 @@
 """The one way a program talks to the hub over HTTP: send a message, read one, ask a named
 query or any SELECT, read the log and follow it as it grows.
 
-Every call carries the actor's bearer token. A refusal (4xx) raises `Refused` with the hub's
-problem report, so the caller's log says which rule and field; an unreachable hub raises
+Every call carries the actor's bearer token, and a message it sends its signature when the
+actor signs. A refusal (4xx) raises `Refused` with the hub's problem report, so the caller's
+log says which rule and field; an unreachable hub raises
 `Unavailable` after a few quick retries.
 """
 
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import httpx
@@ -36,10 +37,17 @@ class Unavailable(Exception):
     """The hub did not answer."""
 
 
+Sign = Callable[[Mapping[str, Any]], Mapping[str, str]]
+"""The headers that carry a message's signature (actors.signing.Signer)."""
+
+
 class HubClient:
     """A client of one hub, as one actor (whose bearer token it carries)."""
 
-    def __init__(self, url: str, token: str, timeout: float = 10.0) -> None:
+    def __init__(
+        self, url: str, token: str, timeout: float = 10.0, sign: Sign | None = None
+    ) -> None:
+        self._sign = sign
         self.url = url.rstrip("/")
         self.token = token
         """the actor's bearer token, which is also its password at the hub's broker"""
@@ -58,7 +66,8 @@ class HubClient:
 
     def send(self, message: Mapping[str, Any]) -> None:
         """Store a message in the hub (idempotent by id, so a retry never doubles it)."""
-        self._request("POST", "/messages", json=message)
+        headers = self._sign(message) if self._sign is not None else None
+        self._request("POST", "/messages", json=message, headers=headers)
 
     def get(self, identifier: str) -> Message:
         """A stored message in plain JSON."""

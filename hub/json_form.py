@@ -17,7 +17,7 @@ import pyoxigraph as ox
 from heila_client.vocabulary import message_iri, part_iri
 from hub import vocabulary as v
 from hub.shapes import Field, Kind, NodeShape, enum_key, local_name, shapes
-from hub.terms import RDF_TYPE, Index, Term, Triple, literal_value
+from hub.terms import RDF_TYPE, SEALED, Index, Term, Triple, is_sealed, literal_value
 
 JSON = dict[str, Any]
 ENVELOPE_KEYS = ("type", "id", "sender", "time", "recipients", "references")
@@ -174,11 +174,19 @@ def _read_fields(index: Index, node: Term, shape: NodeShape) -> JSON:
             continue
         if field.kind == "part":
             part_shape = shapes().parts[field.node or ""]
-            values = [_read_fields(index, t, part_shape) for t in sorted(terms, key=_number_of)]
+            values = [_read_part(index, t, part_shape) for t in sorted(terms, key=_number_of)]
         else:
             values = sorted((_python(field, t) for t in terms), key=str)
         document[field.name] = values if field.many else values[0]
     return document
+
+
+def _read_part(index: Index, node: Term, shape: NodeShape) -> JSON:
+    """A part's fields, or `{"sealed": JWE}` for a part sealed for the recipients."""
+    properties = index.get(node, {})
+    if is_sealed(properties):
+        return {"sealed": properties[SEALED][0].value}
+    return _read_fields(index, node, shape)
 
 
 def from_index(index: Index, node: ox.NamedNode, type_name: str) -> JSON:

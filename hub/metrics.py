@@ -42,6 +42,7 @@ from hub.errors import HubError, Invalid, NotSender, ParseError, RoleRefused
 from hub.intake import Accepted, Committer, Intake
 from hub.live import LiveFeed
 from hub.message import Message as HubMessage
+from hub.replay import OutsideWindow, TimeWindow
 from hub.roles import Roles
 from hub.signature import SignatureRefused, Signing
 from hub.store import Store
@@ -196,6 +197,8 @@ def _rules_of(error: HubError) -> list[str]:
         return ["role"]
     if isinstance(error, SignatureRefused):
         return ["signature"]
+    if isinstance(error, OutsideWindow):
+        return ["window"]
     return [type(error).__name__]
 
 
@@ -209,8 +212,9 @@ class MeteredIntake(Intake):
         roles: Roles,
         signing: Callable[[str], Signing],
         metrics: Metrics,
+        window: TimeWindow,
     ) -> None:
-        super().__init__(store, committer, roles, signing)
+        super().__init__(store, committer, roles, signing, window)
         self._metrics = metrics
 
     def submit(

@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 
 import pyoxigraph as ox
 
-from hub.auth import check_token_hash, hash_token, new_token
+from hub.auth import check_token_hash, hash_token, mosquitto_hash, new_token
 from hub.config import Credential
 from hub.errors import UsageError
 from hub.roles import roles
@@ -37,17 +37,18 @@ _OPERATOR = ox.NamedNode(HEILA + "operatorName")
 _TOKEN_HASH = ox.NamedNode(HEILA + "tokenHash")
 _CERTIFICATE = ox.NamedNode(HEILA + "certificateLogin")
 _SIGNED = ox.NamedNode(HEILA + "signsEveryMessage")
+_BROKER_HASH = ox.NamedNode(HEILA + "brokerPasswordHash")
 
 _KEYS = f"""
 SELECT ?actor ?key WHERE {{ GRAPH {_GRAPH} {{ ?actor {SIGNING_KEY} ?key }} }}
 """
 
 _READ = f"""
-SELECT ?actor ?role ?operator ?hash ?certificate ?signed WHERE {{ GRAPH {_GRAPH} {{
+SELECT ?actor ?role ?operator ?hash ?certificate ?signed ?broker WHERE {{ GRAPH {_GRAPH} {{
   ?actor a {_REGISTERED} .
   OPTIONAL {{ ?actor {_ROLE} ?role }} OPTIONAL {{ ?actor {_OPERATOR} ?operator }}
   OPTIONAL {{ ?actor {_TOKEN_HASH} ?hash }} OPTIONAL {{ ?actor {_CERTIFICATE} ?certificate }}
-  OPTIONAL {{ ?actor {_SIGNED} ?signed }}
+  OPTIONAL {{ ?actor {_SIGNED} ?signed }} OPTIONAL {{ ?actor {_BROKER_HASH} ?broker }}
 }} }}
 """
 
@@ -92,6 +93,8 @@ def _quads(actor: str, credential: Credential) -> list[ox.Quad]:
         facts.append((_OPERATOR, ox.Literal(credential.party)))
     if credential.token_hash is not None:
         facts.append((_TOKEN_HASH, ox.Literal(credential.token_hash)))
+    if credential.broker_hash is not None:
+        facts.append((_BROKER_HASH, ox.Literal(credential.broker_hash)))
     true = ox.Literal("true", datatype=ox.NamedNode(XSD + "boolean"))
     if credential.certificate:
         facts.append((_CERTIFICATE, true))
@@ -180,7 +183,12 @@ class Registry(Mapping[str, Credential]):
                 text = "an actor that signs every message needs a key"
                 raise RegistryRefused(422, "keys", text)
             credential = Credential(
-                hash_token(token), role=role, party=party, keys=tuple(keys), signed=signed
+                hash_token(token),
+                role=role,
+                party=party,
+                keys=tuple(keys),
+                signed=signed,
+                broker_hash=mosquitto_hash(token),
             )
             self._change(actor, credential)
         return token
@@ -190,8 +198,24 @@ class Registry(Mapping[str, Credential]):
         token = new_token()
         with self._lock:
             credential = self._known(actor)
-            self._change(actor, replace(credential, token_hash=hash_token(token)))
+            rotated = replace(
+                credential, token_hash=hash_token(token), broker_hash=mosquitto_hash(token)
+            )
+            self._change(actor, rotated)
         return token
+
+    def set_keys(self, actor: str, keys: Sequence[str]) -> None:
+        """Replace the public JWKs an actor signs with: a signature by a key it no longer has
+        is refused from now on (one it made earlier stays verifiable from the store, which
+        keeps the key with the message)."""
+        for jwk in keys:
+            _check_key(jwk)
+        with self._lock:
+            credential = self._known(actor)
+            if credential.signed and not keys:
+                text = "an actor that signs every message needs a key"
+                raise RegistryRefused(422, "keys", text)
+            self._change(actor, replace(credential, keys=tuple(keys)))
 
     def revoke(self, actor: str) -> None:
         """Forget the actor: its token and certificate are refused from now on."""
@@ -244,7 +268,9 @@ class Registry(Mapping[str, Credential]):
             if isinstance(actor, ox.NamedNode) and isinstance(key, ox.Literal):
                 keys.setdefault(actor.value.removeprefix(ACTOR), []).append(key.value)
         actors = {}
-        for actor, role, operator, token_hash, certificate, signed in self._store.query(_READ).rows:
+        for actor, role, operator, token_hash, certificate, signed, broker in self._store.query(
+            _READ
+        ).rows:
             if not isinstance(actor, ox.NamedNode):
                 continue
             hash_text = _text(token_hash)
@@ -258,5 +284,6 @@ class Registry(Mapping[str, Credential]):
                 party=_text(operator),
                 keys=tuple(sorted(keys.get(identifier, []))),
                 signed=_text(signed) == "true",
+                broker_hash=_text(broker),
             )
         return actors

@@ -6,6 +6,7 @@ which SERVICE endpoints it calls. Results are negotiated on the Accept header (h
 A query or update must be UTF-8: anything else is refused, never decoded loosely.
 """
 
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from urllib.parse import parse_qs
 
@@ -18,8 +19,11 @@ from hub.problem import Problem, bad_parameter, problem_of
 from hub.query_pool import QueryPool, QueryStopped
 from hub.query_worker import Query, Refusal
 from hub.results import TRUNCATED_HEADER
+from hub.signature import SignatureRefused
 from hub.sparql_scope import refuse_deep_nesting, refuse_unlisted_services
-from hub.store import QueryLimits, Store
+from hub.store import GraphCheck, QueryLimits, Store
+
+log = logging.getLogger(__name__)
 
 _FORM = "application/x-www-form-urlencoded"
 _QUERY = "application/sparql-query"
@@ -33,12 +37,13 @@ def add_routes(
     authorise_administrator: Callable[[Request], str],
     *,
     updates: bool = True,
+    check: GraphCheck | None = None,
 ) -> None:
     """The /sparql routes: queries through `pool`, updates into `store` for the administrators
     that `authorise_administrator` admits (it raises a Problem for anyone else): raw updates
     pass by the roles' check of each message, so only an administrator may make them. Without
     `updates` (a cluster node, whose writes all go through the commit log) every update is
-    refused.
+    refused. `check` judges the message graphs an update writes (their signatures).
 
     They are plain Starlette routes on `router` itself, not an included router: a query costs
     one path match and no dependency injection, and its OpenAPI description is written out
@@ -54,7 +59,7 @@ def add_routes(
                 field="update",
                 rule="cluster",
             )
-        return await _update(store, pool, request, authorise_administrator, text)
+        return await _update(store, pool, request, authorise_administrator, text, check)
 
     async def get_query(request: Request) -> Response:
         parameters = _decoded(request.scope["query_string"], "query string")
@@ -190,6 +195,7 @@ def _check(what: str, text: str, limits: QueryLimits) -> None:
         refuse_deep_nesting(text, limits.max_nesting)
         refuse_unlisted_services(text, limits.service_endpoints)
     except QueryRefused as error:
+        log.warning("refused a %s: %s", what, error)
         raise Problem(
             400, f"refused-{what}", f"{what.title()} refused", str(error), field=what
         ) from None
@@ -211,16 +217,20 @@ async def _update(
     request: Request,
     authorise_administrator: Callable[[Request], str],
     update: str,
+    check: GraphCheck | None,
 ) -> Response:
     actor = authorise_administrator(request)
     await _checked("update", update, pool.limits)
     try:
-        await run_in_threadpool(store.update, update, sender=actor, trial=pool.try_update)
+        await run_in_threadpool(
+            store.update, update, sender=actor, trial=pool.try_update, check=check
+        )
     except QueryStopped as error:
         raise _stopped(error.rule, str(error)) from None
     except ParseError as error:
         raise _malformed("update", error) from None
-    except (NotSender, Invalid) as error:  # answered as a POSTed message would be
+    except (NotSender, Invalid, SignatureRefused) as error:  # answered as a POST would be
+        log.warning("refused an update by %s: %s", actor, error)
         raise problem_of(error) from None
     except QueryRefused as error:
         raise Problem(400, "refused-update", "Update refused", str(error)) from None

@@ -118,10 +118,12 @@ def test_the_microgrid_drives_its_battery_for_the_window_and_gives_it_back(
 
 
 def test_actors_use_only_the_hubs_public_interfaces() -> None:
-    """Actors talk HTTP and MQTT through the client package; they share none of the hub's code."""
+    """Actors talk HTTP and MQTT through the client package; they share none of the hub's code
+    but what their signer needs: the graph of a plain-JSON message in its canonical form."""
     for path in ACTORS.glob("*.py"):
         if path.name == "demo.py":  # the demo runs the hub; it is no actor
             continue
+        allowed = {"hub.json_form", "hub.signature"} if path.name == "signing.py" else set()
         tree = ast.parse(path.read_text())
         imported = {
             node.module
@@ -133,4 +135,4 @@ def test_actors_use_only_the_hubs_public_interfaces() -> None:
             if isinstance(node, ast.Import)
             for alias in node.names
         }
-        assert not {m for m in imported if m.split(".")[0] == "hub"}, path.name
+        assert {m for m in imported if m.split(".")[0] == "hub"} <= allowed, path.name

@@ -136,3 +136,26 @@ def test_a_demo_with_a_store_leaves_its_story_there_to_query(demo: Demo, tmp_pat
     )
     ratios = [line.split()[-1] for line in answer.stdout.splitlines()[2:]]
     assert ratios and all(0 < float(ratio) <= 1.5 for ratio in ratios)
+
+
+def test_every_actor_of_the_demo_signs_what_it_sends(demo: Demo, tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    running = demo("--store", str(store))
+    _output, errors = running.communicate(timeout=120)
+    assert running.returncode == 0, errors
+    answer = subprocess.run(
+        [sys.executable, "-m", "hub.cli", "query", "signed-messages", "--store", str(store)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    signed = {line.split()[1].removeprefix("heila:") for line in answer.stdout.splitlines()[2:]}
+    assert {*STEPS, "Measurement"} <= signed  # the field bridge signs too
+
+
+def test_a_demo_with_tls_runs_the_chain_over_https_and_mqtt_over_tls(demo: Demo) -> None:
+    running = demo("--tls")
+    output, errors = running.communicate(timeout=120)
+    assert running.returncode == 0, errors
+    assert re.search(r"hub\s+https://127\.0\.0\.1:\d+\s+\(MQTT mqtts://127\.0\.0\.1:\d+", output)
+    assert "VerificationNotification" in output

@@ -33,6 +33,7 @@ SHIPPED = {
     "offers-to-whom",
     "undelivered-activations",
     "forecast-vs-clearing",
+    "signed-messages",
 }
 
 

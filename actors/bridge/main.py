@@ -21,11 +21,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
+from actors.actor import broker_address
 from actors.bridge import pointmap
 from actors.bridge.buffer import DiskBuffer
 from actors.bridge.control import Operator, OrderError, Outcome, orders, record
@@ -37,6 +37,7 @@ from actors.bridge.link import Link, Tls
 from actors.bridge.monitoring import Converter, Sample, pump
 from actors.bridge.uplink import Uplink
 from actors.mailbox import Mailbox
+from actors.signing import Signer
 from heila_client.hub import HubClient, Unavailable
 from hub.errors import UsageError
 
@@ -67,6 +68,8 @@ class Settings:
     """seconds without a catch-up after which the bridge reads what it may have missed"""
     endpoints: dict[str, tuple[str, int]] = field(default_factory=dict)
     tls: Tls | None = None
+    signer: Signer | None = None
+    """signs every message the bridge sends, with the microgrid's key"""
     command_timeout: float = 1.0
     """seconds to wait for a device's confirmation and for its status point"""
     command_retries: int = 2
@@ -101,11 +104,12 @@ class Bridge:
             settings.token,
             DiskBuffer(settings.buffer),
             backoff=settings.retry_backoff,
+            sign=settings.signer,
         )
         self.operator = Operator(
             self.field, timeout=settings.command_timeout, retries=settings.command_retries
         )
-        self.hub = HubClient(settings.hub, settings.token)
+        self.hub = HubClient(settings.hub, settings.token, sign=settings.signer)
         self.mailbox = Mailbox(settings.actor, settings.state / "mailbox.json")
         self.ledger = Ledger(settings.state / "orders")
         self._caught_up_at = 0.0
@@ -136,8 +140,7 @@ class Bridge:
             thread = threading.Thread(target=target, name=f"bridge-{name}", daemon=True)
             thread.start()
             self._threads.append(thread)
-        address = urlsplit(self.settings.mqtt)
-        self._mqtt.connect_async(address.hostname or "127.0.0.1", address.port or 1883)
+        self._mqtt.connect_async(*broker_address(self._mqtt, self.settings.mqtt))
         self._mqtt.loop_start()
 
     def stop(self) -> None:
@@ -335,8 +338,20 @@ def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tls-key", type=Path, help="its private key (PEM)")
     parser.add_argument("--tls-ca", type=Path, help="CA certificate that signs the stations")
     parser.add_argument(
+        "--signing-key", type=Path, help="the private JWK it signs every message with"
+    )
+    parser.add_argument(
         "--check", action="store_true", help="only check the point map and say what it holds"
     )
+
+
+def _signer(path: Path | None) -> Signer | None:
+    if path is None:
+        return None
+    try:
+        return Signer.from_file(path)
+    except (OSError, ValueError) as error:
+        raise UsageError(f"cannot use the signing key {path}: {error}") from None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -369,6 +384,7 @@ def run(args: argparse.Namespace) -> int:
         order_lifetime=args.order_lifetime,
         endpoints=dict(_endpoint(text, point_map) for text in args.endpoint),
         tls=_tls(args),
+        signer=_signer(args.signing_key),
         command_timeout=args.command_timeout,
         command_retries=args.command_retries,
     )

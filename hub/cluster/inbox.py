@@ -18,7 +18,7 @@ from collections.abc import Callable
 from nats.js import JetStreamContext
 
 from hub.cluster.consumers import IDLE, keep_running, shared_consumer
-from hub.inbox import guessed_type
+from hub.inbox import guessed_type, split_signature
 from hub.notify import PREFIX
 
 STREAM = "$MQTT_msgs"
@@ -27,8 +27,9 @@ CONSUMER = "inbox"
 ACK_WAIT = 10.0
 """Seconds an inbox message stays with the node that took it before it goes to another."""
 
-Take = Callable[[str, bytes, str], None]
-"""Takes in a message from an actor's inbox (actor, body, media type) and says the outcome."""
+Take = Callable[[str, bytes, str, str | None], None]
+"""Takes in a message from an actor's inbox (actor, body, media type, signature) and says the
+outcome."""
 
 
 class InboxConsumer:
@@ -52,5 +53,6 @@ class InboxConsumer:
                 continue
             for entry in entries:
                 actor = entry.subject.rsplit(".", 1)[-1]
-                await asyncio.to_thread(self._take, actor, entry.data, guessed_type(entry.data))
+                body, signature = split_signature(entry.data)
+                await asyncio.to_thread(self._take, actor, body, guessed_type(body), signature)
                 await entry.ack()
