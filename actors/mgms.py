@@ -3,8 +3,8 @@ give, carries out activations through the field bridge, and verifies them from m
 
 Verification goes by the site's meter when it has one, as a DSO settles by metered interval
 energy: each slot's energy is what the meter's energy registers (import less export) counted
-over it, the baseline a slot-long interval read before the window. Without meter readings that cover
-the window it falls back to the feeder's active-power readings.
+over it, the baseline a slot-long interval read before the window. Without meter readings
+that cover the window it falls back to the feeder's active-power readings.
 
 The same energy management serves a household's CEMS (actors.cems): a `Site` says what is
 managed, the functions below say how. Power is signed as at the connection point: + import.

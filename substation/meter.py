@@ -6,8 +6,8 @@ power, voltage and current registers, and a load profile that captures the clock
 energy registers every capture period, on the period's boundaries as real meters do. The
 energy registers count continuously, as a meter's do: a read or a capture shows the count at
 its own moment, not at the model's last step, so interval energy holds however fast the clock
-runs or however late the step thread wakes. Clients
-associate with low-level security (a password). The values come from one feeder of
+runs or however late the step thread wakes. Clients associate with low-level security (a
+password). The values come from one feeder of
 substation/model.py: the meter integrates the feeder's net import into its energy registers.
 
 Gurux's Python server (gurux-dlms) parses and encodes the protocol; a few of its hooks are
