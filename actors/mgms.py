@@ -3,8 +3,8 @@ give, carries out activations through the field bridge, and verifies them from m
 
 Verification goes by the site's meter when it has one, as a DSO settles by metered interval
 energy: each slot's energy is what the meter's energy registers (import less export) counted
-over it, the baseline the interval just before the window. Without meter readings that cover
-the window it falls back to the feeder's active-power readings.
+over it, the baseline a slot-long interval read before the window. Without meter readings
+that cover the window it falls back to the feeder's active-power readings.
 
 The same energy management serves a household's CEMS (actors.cems): a `Site` says what is
 managed, the functions below say how. Power is signed as at the connection point: + import.
@@ -183,13 +183,23 @@ def count_at(readings: list[Reading], at: datetime) -> float | None:
     return None
 
 
+def last_read(readings: list[Reading], until: datetime) -> datetime | None:
+    """When the last of `readings` taken at or before `until` was taken; None if none was."""
+    return max((at for at, _ in readings if at <= until), default=None)
+
+
 def metered_slots(
     imported: list[Reading], exported: list[Reading], horizon: Horizon
 ) -> list[tuple[float, float]] | None:
     """(measured, baseline) per slot as mean kW from the meter's energy registers: the net
-    import counted over each slot, and over the slot-long interval before the window as the
-    baseline. None when the readings do not cover that interval to the window's end."""
-    bounds = [horizon.start - horizon.step] + [
+    import counted over each slot, and as the baseline over a slot-long interval that ends at
+    the last reading taken before the window: a count interpolated towards a reading from
+    inside the window would carry the device's answer into its own baseline.
+    None when the readings do not cover that interval to the window's end."""
+    settled = last_read(imported + exported, horizon.start)
+    if settled is None:
+        return None
+    bounds = [settled - horizon.step, settled] + [
         horizon.slot_start(index) for index in range(horizon.slots + 1)
     ]
     counts = [(count_at(imported, at), count_at(exported, at)) for at in bounds]
@@ -197,8 +207,8 @@ def metered_slots(
     if len(net) < len(bounds):
         return None
     hours = horizon.step.total_seconds() / 3600.0
-    powers = [(later - earlier) / hours for earlier, later in itertools.pairwise(net)]
-    return [(power, powers[0]) for power in powers[1:]]
+    base = (net[1] - net[0]) / hours
+    return [((later - earlier) / hours, base) for earlier, later in itertools.pairwise(net[2:])]
 
 
 def meter_query(point: str, since: datetime, until: datetime) -> str:

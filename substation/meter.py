@@ -3,8 +3,11 @@
 One logical device behind the IEC 62056-47 wrapper on TCP, as a meter with a network module
 offers it: a clock, energy registers (import and export, with scaler and unit), instantaneous
 power, voltage and current registers, and a load profile that captures the clock and both
-energy registers every capture period, on the period's boundaries as real meters do. Clients
-associate with low-level security (a password). The values come from one feeder of
+energy registers every capture period, on the period's boundaries as real meters do. The
+energy registers count continuously, as a meter's do: a read or a capture shows the count at
+its own moment, not at the model's last step, so interval energy holds however fast the clock
+runs or however late the step thread wakes. Clients associate with low-level security (a
+password). The values come from one feeder of
 substation/model.py: the meter integrates the feeder's net import into its energy registers.
 
 Gurux's Python server (gurux-dlms) parses and encodes the protocol; a few of its hooks are
@@ -23,7 +26,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -270,6 +273,8 @@ class Meter:
         self.config = config
         self.feeder = feeder
         self.energy_wh = {"energyImport": 0.0, "energyExport": 0.0}
+        self._net_kw = 0.0
+        self._counted_at = self._stepped_at = time.time()
         self._steps_model = steps_model
         self._noise = random.Random(config.seed)
         self._lock = lock or threading.Lock()
@@ -291,7 +296,7 @@ class Meter:
         self.status.setDataType(2, DataType.UINT8)
         self.profile.captureObjects.append((self.status, GXDLMSCaptureObject(2, 0)))
         self._server = self._cosem()
-        self._next_capture = self._boundary_after(self.now())
+        self._next_capture = self._boundary_after(time.time())
         self.port = config.port
 
     def now(self) -> datetime:
@@ -300,7 +305,7 @@ class Meter:
         return moment.astimezone(self.config.zone or UTC)
 
     def start(self) -> None:
-        self._update(0.0)
+        self._update(time.time())
         self._stop.clear()
         listener = socket.create_server((self.config.host, self.port), reuse_port=False)
         listener.settimeout(0.2)
@@ -351,10 +356,12 @@ class Meter:
     def capture(self, at: datetime | None = None) -> None:
         """Append a load profile entry now (or stamped `at`), as at a period's boundary."""
         with self._protocol:
-            stamp = GXDateTime(at or self.now())
-            row = [stamp, *(self.registers[obis].value for obis in PROFILED), self.status.value]
-            self.profile.buffer.append(row)
-            del self.profile.buffer[: -self.config.profile_entries]
+            self._append(at or self.now())
+
+    def _append(self, at: datetime) -> None:
+        row = [GXDateTime(at), *(self.registers[obis].value for obis in PROFILED)]
+        self.profile.buffer.append([*row, self.status.value])
+        del self.profile.buffer[: -self.config.profile_entries]
 
     def _cosem(self) -> _Cosem:
         objects = [self.clock, *self.registers.values(), self.status, self.profile]
@@ -395,9 +402,11 @@ class Meter:
                 connection.sendall(answer)
 
     def answer(self, frame: bytes) -> bytes:
-        """The meter's answer to one wrapper frame (empty when it sends none)."""
+        """The meter's answer to one wrapper frame (empty when it sends none), with the energy
+        registers counted up to the moment of asking."""
         request = _Reply(frame)
         with self._protocol:
+            self._count(time.time())
             self._server.handleRequest(request)
         return bytes(request.reply or b"")
 
@@ -409,33 +418,53 @@ class Meter:
             client.close()
 
     def _run(self) -> None:
-        seconds = self.config.step_ms / 1000.0
-        while not self._stop.wait(seconds):
-            self._update(seconds)
-            now = self.now()
+        while not self._stop.wait(self.config.step_ms / 1000.0):
+            now = time.time()
             while now >= self._next_capture:
-                self.capture(self._next_capture)
-                self._next_capture += timedelta(seconds=self.config.capture_period)
+                with self._protocol:
+                    self._count(self._next_capture)
+                    self._append(self._zoned(self._next_capture))
+                self._next_capture += self.config.capture_period
+            self._update(now)
 
-    def _update(self, seconds: float) -> None:
+    def _update(self, now: float) -> None:
+        """Count the energy up to `now` at the power held since the last step, then step the
+        model (by the time that really passed) and show its new values."""
+        with self._protocol:
+            self._count(now)
+        seconds, self._stepped_at = now - self._stepped_at, now
         with self._lock:
-            if self._steps_model:
+            if self._steps_model and seconds > 0:
                 self.feeder.step(seconds, self._noise)
             values = self.feeder.readings(self._noise)
         net_kw = values["activePower"]
-        self.energy_wh["energyImport"] += max(net_kw, 0.0) * seconds / 3.6
-        self.energy_wh["energyExport"] += max(-net_kw, 0.0) * seconds / 3.6
-        values |= self.energy_wh
         values["powerImport"] = max(net_kw, 0.0)
         values["powerExport"] = max(-net_kw, 0.0)
         with self._protocol:
+            self._net_kw = net_kw
             for spec in REGISTERS:
-                self.registers[spec.obis].value = register_value(values[spec.source], spec)
+                if spec.source not in self.energy_wh:
+                    self.registers[spec.obis].value = register_value(values[spec.source], spec)
 
-    def _boundary_after(self, moment: datetime) -> datetime:
+    def _count(self, until: float) -> None:
+        """Set the energy registers to their count at `until` (epoch seconds), at the net power
+        held since the model's last step: also back to a capture boundary that a read has
+        already passed, as the power was the same on both sides of it. Called with the
+        protocol lock held."""
+        seconds = until - self._counted_at
+        self._counted_at = until
+        self.energy_wh["energyImport"] += max(self._net_kw, 0.0) * seconds / 3.6
+        self.energy_wh["energyExport"] += max(-self._net_kw, 0.0) * seconds / 3.6
+        for spec in REGISTERS:
+            if spec.source in self.energy_wh:
+                self.registers[spec.obis].value = register_value(self.energy_wh[spec.source], spec)
+
+    def _zoned(self, epoch: float) -> datetime:
+        return datetime.fromtimestamp(epoch, self.config.zone or UTC)
+
+    def _boundary_after(self, epoch: float) -> float:
         period = self.config.capture_period
-        epoch = moment.timestamp()
-        return datetime.fromtimestamp(math.floor(epoch / period) * period + period, moment.tzinfo)
+        return math.floor(epoch / period) * period + period
 
 
 def register_value(value: float, spec: RegisterSpec) -> int:

@@ -331,7 +331,8 @@ def run(args: argparse.Namespace) -> int:
 
 def _meter(args: argparse.Namespace, substation: Substation) -> Meter:
     """The meter of one of the substation's feeders: it reads the feeder the substation steps
-    and operates, so what the meter counts answers the substation's commands."""
+    and operates, as often as it steps it, so what the meter counts answers the substation's
+    commands without a step's delay."""
     feeder, _, port = str(args.meter).partition("=")
     if feeder not in substation.feeders or not port.isdigit() or not 0 < int(port) < 65536:
         raise UsageError(f"--meter {args.meter!r}: expected FEEDER=PORT for a configured feeder")
@@ -341,5 +342,6 @@ def _meter(args: argparse.Namespace, substation: Substation) -> Meter:
         port=int(port),
         password=os.environ.get(METER_PASSWORD, ""),
         capture_period=args.meter_capture_period,
+        step_ms=substation.config.step_ms,
     )
     return Meter(config, substation.feeder(feeder), steps_model=False)

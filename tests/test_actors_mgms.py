@@ -124,6 +124,28 @@ def test_metered_slots_are_the_net_energy_counted_per_slot_as_mean_power() -> No
     assert slots == [(pytest.approx(60.0), pytest.approx(100.0)), (pytest.approx(80.0), 100.0)]
 
 
+def test_readings_that_straddle_slot_bounds_give_each_slot_its_mean_power() -> None:
+    horizon = Horizon(at(0), timedelta(minutes=15), 2)
+    steady = [(at(s), 80.0 * (s + 1500) / 3600) for s in (-1500, -430, 170, 1111, 1950)]
+    slots = metered_slots(steady, [(at(-1500), 0.0), (at(1950), 0.0)], horizon)
+    assert slots == [(pytest.approx(80.0), pytest.approx(80.0))] * 2
+
+
+def test_the_baseline_ends_at_the_last_reading_before_the_window() -> None:
+    """100 kW until the device answers 5 minutes into the window, 70 kW after: read sparsely,
+    the count at the window's start leans on a reading after the answer, the baseline not."""
+
+    def count(s: float) -> float:
+        return (100.0 * (s + 1800) - 30.0 * max(0.0, s - 300)) / 3600
+
+    horizon = Horizon(at(0), timedelta(minutes=15), 2)
+    imported = [(at(s), count(s)) for s in (-1800, -900, -600, 600, 900, 1800)]
+    slots = metered_slots(imported, [(at(-1800), 0.0), (at(1800), 0.0)], horizon)
+    assert slots is not None
+    assert [base for _, base in slots] == [pytest.approx(100.0)] * 2
+    assert slots[1][0] == pytest.approx(70.0)
+
+
 def test_a_meter_that_does_not_cover_the_window_gives_no_slots() -> None:
     horizon = Horizon(at(0), timedelta(minutes=15), 2)
     imported = [(at(-900), 0.0), (at(900), 40.0)]

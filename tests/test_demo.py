@@ -135,7 +135,10 @@ def test_a_demo_with_a_store_leaves_its_story_there_to_query(demo: Demo, tmp_pat
         check=True,
     )
     ratios = [line.split()[-1] for line in answer.stdout.splitlines()[2:]]
-    assert ratios and all(0 < float(ratio) <= 1.5 for ratio in ratios)
+    # The battery answers a few tenths of a second (some modelled minutes) into the window and
+    # the feeder's load wanders by a kW or two against the 28 kW bought: the meter counts about
+    # 85-100 %. Half of it or less, or far more, is a measurement gone wrong.
+    assert ratios and all(0.5 < float(ratio) <= 1.3 for ratio in ratios)
 
 
 def test_every_actor_of_the_demo_signs_what_it_sends(demo: Demo, tmp_path: Path) -> None:

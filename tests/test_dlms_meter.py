@@ -1,5 +1,6 @@
 """The simulated DLMS/COSEM meter, read over real TCP by the bridge's association."""
 
+import itertools
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -73,6 +74,22 @@ def test_a_load_profile_is_read_by_range(meter: Meter, association: Association)
     stamps = [row[0].value for row in rows]
     assert stamps and all(start - timedelta(seconds=1) <= stamp for stamp in stamps)
     assert [row[1] for row in rows] == sorted(row[1] for row in rows)
+
+
+def test_each_capture_holds_the_count_at_its_boundary() -> None:
+    """A steady 120 kW feeder over 0.3 s periods counts 10 Wh (100 tenths) between captures,
+    however late after a boundary the meter's 200 ms steps come to take them."""
+    config = MeterConfig(port=0, capture_period=0.3, step_ms=200)
+    steady = Meter(config, Feeder(FeederSpec("feeder-1", load_kw=120.0)), steps_model=False)
+    steady.start()
+    try:
+        eventually(lambda: len(steady.profile.buffer) >= 6)
+    finally:
+        steady.stop()
+    pairs = list(itertools.pairwise(steady.profile.buffer))
+    gaps = [(later[0].value - earlier[0].value).total_seconds() for earlier, later in pairs]
+    assert gaps == [pytest.approx(0.3, abs=0.001)] * len(pairs)
+    assert all(abs(later[1] - earlier[1] - 100) <= 1 for earlier, later in pairs)
 
 
 def test_an_unknown_obis_code_is_an_access_error_that_names_it(association: Association) -> None:
