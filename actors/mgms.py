@@ -166,8 +166,7 @@ def meter_query(point: str, since: datetime, until: datetime) -> str:
     """SPARQL for a point's active-power readings measured in [since, until), oldest first."""
     return f"""PREFIX heila: <{HEILA}>
 SELECT ?time ?value WHERE {{
-  ?reading heila:point <{POINT}{point}> ; heila:quantity heila:ActivePower ;
-    heila:measuredAt ?time ; <{RDF}value> ?value .
+  ?reading heila:point <{POINT}{point}> ; heila:measuredAt ?time ; <{RDF}value> ?value .
   FILTER(?time >= "{since.isoformat()}"^^<{XSD}dateTime>
          && ?time < "{until.isoformat()}"^^<{XSD}dateTime>)
 }} ORDER BY ?time"""

@@ -25,6 +25,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "add, rotate, revoke or list the actors the hub accepts (store or running hub)",
     ),
     "verify": ("hub.signature", "run", "check a stored message's signature from the store alone"),
+    "pointmap": (
+        "hub.pointmap_admin",
+        "run",
+        "publish a point map into the store: what the points of readings measure",
+    ),
     "dump": ("hub.backup", "dump", "export the whole store as N-Quads"),
     "load": ("hub.backup", "load", "import N-Quads into the store"),
     "query": ("hub.queries", "run", "run a named query and print a table"),

@@ -56,7 +56,7 @@ def _iri(iri: str) -> ox.NamedNode:
 
 
 @dataclass(frozen=True, slots=True)
-class _Writer:
+class Writer:
     """A field with all that writing its values needs, worked out once, not once per value."""
 
     name: str
@@ -71,12 +71,12 @@ class _Writer:
     node: str  # a part's shape
 
 
-def _writer(field: Field) -> _Writer:
+def _writer(field: Field) -> Writer:
     members: dict[str, ox.NamedNode] = {}
     for choice in field.choices:  # the first member a word names, as a search would find
         members.setdefault(enum_key(choice), _iri(choice))
     datatype = field.datatype or STRING
-    return _Writer(
+    return Writer(
         name=field.name,
         path=_iri(field.path),
         many=field.many,
@@ -91,7 +91,7 @@ def _writer(field: Field) -> _Writer:
 
 
 @cache
-def _writers(shape_iri: str) -> tuple[_Writer, ...]:
+def writers(shape_iri: str) -> tuple[Writer, ...]:
     """The writers of a shape's fields, found by IRI since a shape is slow to hash."""
     catalogue = shapes()
     every = [catalogue.envelope, *catalogue.objects.values(), *catalogue.parts.values()]
@@ -100,7 +100,7 @@ def _writers(shape_iri: str) -> tuple[_Writer, ...]:
 
 
 def _term(
-    triples: list[Triple], base: str, writer: _Writer, value: Any, position: int | None
+    triples: list[Triple], base: str, writer: Writer, value: Any, position: int | None
 ) -> Term:
     if writer.kind == "literal":
         return ox.Literal(writer.lexical(value), datatype=writer.datatype)
@@ -110,7 +110,7 @@ def _term(
         return writer.members[value]  # the schema has checked it is one
     suffix = "" if position is None else f"-{position}"
     node = ox.NamedNode(f"{base}#{writer.local}{suffix}")
-    _write_fields(triples, base, node, _writers(writer.node), value)
+    _write_fields(triples, base, node, writers(writer.node), value)
     return node
 
 
@@ -118,7 +118,7 @@ def _write_fields(
     triples: list[Triple],
     base: str,
     node: ox.NamedNode,
-    writers: tuple[_Writer, ...],
+    writers: tuple[Writer, ...],
     document: JSON,
 ) -> None:
     for writer in writers:
@@ -137,8 +137,8 @@ def to_triples(document: JSON) -> list[Triple]:
     node = ox.NamedNode(message_iri(document["id"]))
     triples: list[Triple] = [(node, RDF_TYPE, ox.NamedNode(v.HEILA + document["type"]))]
     base = node.value.split("#", 1)[0]
-    _write_fields(triples, base, node, _writers(shapes().envelope.iri), document)
-    _write_fields(triples, base, node, _writers(shapes().objects[document["type"]].iri), document)
+    _write_fields(triples, base, node, writers(shapes().envelope.iri), document)
+    _write_fields(triples, base, node, writers(shapes().objects[document["type"]].iri), document)
     return triples
 
 

@@ -8,18 +8,6 @@ shapes, which remain the one source of these names.
 from typing import Literal, NotRequired, TypedDict
 
 FlexibilityType = Literal["up", "down"]
-Quantity = Literal[
-    "phaseVoltage",
-    "current",
-    "activePower",
-    "reactivePower",
-    "apparentPower",
-    "powerFactor",
-    "frequency",
-    "breakerPosition",
-    "stateOfCharge",
-]
-Unit = Literal["V", "A", "KiloW", "KiloV-A_Reactive", "KiloV-A", "UNITLESS", "HZ", "PERCENT"]
 Quality = Literal["invalid", "notTopical", "overflow", "blocked", "substituted"]
 Action = Literal["open", "close", "setActivePower"]
 CommandState = Literal["executed", "failed", "expired"]
@@ -43,13 +31,9 @@ class Price(TypedDict):
 
 
 class Reading(TypedDict):
-    quantity: Quantity
+    point: str
     value: Number
-    unit: Unit
     time: str
-    receivedAt: NotRequired[str]
-    point: NotRequired[str]
-    device: NotRequired[str]
     quality: NotRequired[list[Quality]]
 
 
@@ -94,6 +78,7 @@ class Measurement(Envelope):
     type: Literal["Measurement"]
     readings: list[Reading]
     location: NotRequired[str]
+    receivedAt: NotRequired[str]
 
 
 class ControlSignal(Envelope):

@@ -312,14 +312,7 @@ class Market:
         baseline = [round(site.kilowatts * self.random.uniform(0.6, 0.9), 1) for _ in range(4)]
         measured = [round(b - power * share * self.random.uniform(0.95, 1.05), 1) for b in baseline]
         readings = [
-            {
-                "quantity": "activePower",
-                "value": value,
-                "unit": "KiloW",
-                "time": _at(hour, (n + 0.5) / 4),
-                "point": f"{site.device}-power",
-                "device": site.device,
-            }
+            {"point": f"{site.device}-power", "value": value, "time": _at(hour, (n + 0.5) / 4)}
             for n, value in enumerate(measured)
         ]
         yield self._envelope(

@@ -1,8 +1,9 @@
 """Monitoring direction: values received from the stations become Measurement messages.
 
 The c104 callback only enqueues a raw `Sample`; this module turns samples into readings (the
-lean model: point, value, unit, quantity, device time, receive time, quality flags only when
-not good) and groups them into one Measurement per feeder. A value is stored as the device
+lean model: point, value, device time, quality flags only when not good; the point's unit,
+quantity, device and location are the point map's) and groups them into one Measurement per
+feeder, which carries when its earliest sample was received. A value is stored as the device
 meant it: IEC 104 short floats are float32, so a device's 231.636 arrives as
 231.63600158691406; it is read as the shortest decimal that is the same float32, and the point's
 scale is applied in decimal (1168 times 0.1 is 116.8, not 116.80000000000001). A device time stamp
@@ -93,6 +94,10 @@ class DeviceClock:
         return stamp.replace(tzinfo=UTC) + known[2]
 
 
+def _instant(ns: int) -> datetime:
+    return datetime.fromtimestamp(ns / 1e9, UTC)
+
+
 _FLOAT32 = struct.Struct("<f")
 
 
@@ -138,47 +143,47 @@ class Converter:
             return None
         if point.quantity is None:
             return None
-        received = datetime.fromtimestamp(sample.received_ns / 1e9, UTC)
         measured = (
-            self._clock.utc(sample.measured, point.station.zone) if sample.measured else received
+            self._clock.utc(sample.measured, point.station.zone)
+            if sample.measured
+            else _instant(sample.received_ns)
         )
         value = sample.value
         number = DOUBLE_POINT[value.name] if hasattr(value, "name") else float(value)
         reading: dict[str, Any] = {
-            "quantity": point.quantity,
-            "value": scaled(number, point.scale, point.type),
-            "unit": point.unit,
-            "time": measured.isoformat(),
-            "receivedAt": received.isoformat(),
             "point": point.id,
+            "value": scaled(number, point.scale, point.type),
+            "time": measured.isoformat(),
         }
-        if point.device is not None:
-            reading["device"] = point.device
         if sample.quality:
             reading["quality"] = [name for bit, name in QUALITY_FLAGS if sample.quality & bit]
         return point.location, reading
 
     def messages(self, samples: list[Sample]) -> list[Message]:
-        """One Measurement per feeder for a batch of samples (more when it has many readings)."""
-        by_location: dict[str | None, list[dict[str, Any]]] = {}
+        """One Measurement per feeder for a batch of samples (more when it has many readings),
+        received when the earliest of its samples was."""
+        by_location: dict[str | None, list[tuple[int, dict[str, Any]]]] = {}
         for sample in samples:
             converted = self.reading(sample)
             if converted is not None:
-                by_location.setdefault(converted[0], []).append(converted[1])
+                by_location.setdefault(converted[0], []).append((sample.received_ns, converted[1]))
         now = datetime.now(UTC).isoformat()
         return [
-            self._message(location, readings[start : start + MAX_READINGS], now)
-            for location, readings in by_location.items()
-            for start in range(0, len(readings), MAX_READINGS)
+            self._message(location, received[start : start + MAX_READINGS], now)
+            for location, received in by_location.items()
+            for start in range(0, len(received), MAX_READINGS)
         ]
 
-    def _message(self, location: str | None, readings: list[dict[str, Any]], now: str) -> Message:
+    def _message(
+        self, location: str | None, received: list[tuple[int, dict[str, Any]]], now: str
+    ) -> Message:
         message: Message = {
             "type": "Measurement",
             "id": f"{self._prefix}-{next(self._ids)}",
             "sender": self.actor,
             "time": now,
-            "readings": readings,
+            "receivedAt": _instant(min(ns for ns, _reading in received)).isoformat(),
+            "readings": [reading for _ns, reading in received],
         }
         if location is not None:
             message["location"] = location
