@@ -38,7 +38,7 @@ def _decimal(value: Any) -> str:
     return format(Decimal(str(value)), "f")
 
 
-def _double(value: Any) -> str:
+def write_double(value: Any) -> str:
     return repr(float(value))
 
 
@@ -47,7 +47,11 @@ def _boolean(value: Any) -> str:
 
 
 # the canonical text of a JSON value in a field's datatype; str for the others
-_LEXICAL: dict[str, Callable[[Any], str]] = {DECIMAL: _decimal, DOUBLE: _double, BOOLEAN: _boolean}
+_LEXICAL: dict[str, Callable[[Any], str]] = {
+    DECIMAL: _decimal,
+    DOUBLE: write_double,
+    BOOLEAN: _boolean,
+}
 
 
 @cache

@@ -18,12 +18,12 @@ the column verdict to pyshacl's.
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 from typing import Any
 
 import pyoxigraph as ox
 
-from hub import schema, shacl
+from hub import json_form, schema, shacl
 from hub import vocabulary as v
 from hub.json_form import Writer, writers
 from hub.shapes import Field, shapes
@@ -31,6 +31,7 @@ from hub.terms import Index, Term, Triple, is_well_typed, triples_of
 
 READING_SHAPE = "https://w3id.org/heila/shapes#ReadingShape"
 READING = ox.NamedNode(v.HEILA + "reading")
+DOUBLE = v.XSD + "double"
 
 Column = Sequence[Sequence[Term]]
 """The values of one property, reading by reading."""
@@ -59,7 +60,7 @@ class Readings:
         return triples_of(ox.parse(self.nquads, ox.RdfFormat.N_QUADS))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class _Form:
     """A reading field with what checking and writing its values in columns needs."""
 
@@ -70,6 +71,14 @@ class _Form:
     path_text: str
     plain_literal: bool
     """a literal field whose rules are of datatype and pattern only"""
+
+    @cached_property
+    def datatype_fits(self) -> bool:
+        return self.check.datatype == self.writer.datatype
+
+    @cached_property
+    def literal_suffix(self) -> str:
+        return f"^^<{self.writer.datatype.value}>"
 
 
 def _json_check(value_schema: Mapping[str, Any]) -> Callable[[Any], bool] | None:
@@ -162,16 +171,22 @@ def _text(form: _Form, value: Any) -> str | None:
 def _literal_text(form: _Form, lexical: str) -> str | None:
     """A literal's rules of datatype and pattern read its lexical form alone: no term is made
     for it unless its text needs escaping."""
-    check, datatype = form.check, form.writer.datatype
-    if check.datatype is not None and not (
-        check.datatype == datatype and is_well_typed(datatype.value, lexical)
-    ):
+    check = form.check
+    if check.datatype is not None and not (form.datatype_fits and _well_typed(form, lexical)):
         return None
     if check.pattern is not None and check.pattern.search(lexical) is None:
         return None
     if _ESCAPED.search(lexical):
-        return str(ox.Literal(lexical, datatype=datatype))
-    return f'"{lexical}"^^<{datatype.value}>'
+        return str(ox.Literal(lexical, datatype=form.writer.datatype))
+    return f'"{lexical}"{form.literal_suffix}'
+
+
+def _well_typed(form: _Form, lexical: str) -> bool:
+    """A double the JSON form wrote is Python's repr of a float, which is in xsd:double's
+    lexical space unless it is "inf" or "nan": a batch's values, all distinct, need no parse."""
+    if form.writer.datatype.value == DOUBLE and form.writer.lexical is json_form.write_double:
+        return "n" not in lexical
+    return is_well_typed(form.writer.datatype.value, lexical)
 
 
 def _distinct(raw: Iterable[Any]) -> set[tuple[type, Any]] | None:
@@ -238,23 +253,27 @@ def from_json(items: Any, iri: str) -> Readings | None:
     manys = [_many(form, items) for form in many]
     if any(column is None for column in [*singles, *manys]):
         return None
-    graph = f"<{iri}>"
-    lines = [f"{graph} {READING} <{iri}#reading-{n}> {graph} .\n" for n in range(len(items))]
+    nodes = [f"<{iri}#reading-{n}>" for n in range(len(items))]
+    tail = f" <{iri}> .\n"
+    link = f"<{iri}> {READING} "
+    lines = [link + node + tail for node in nodes]
     first = [lines[0]]
     for form, column in zip(single, singles, strict=True):
         assert column is not None
+        path = f" {form.path_text} "
         written = [
-            f"<{iri}#reading-{n}> {form.path_text} {text} {graph} .\n"
-            for n, text in enumerate(column)
+            node + path + text + tail
+            for node, text in zip(nodes, column, strict=True)
             if text is not None
         ]
         first += written[:1] if column[0] is not None else []
         lines += written
     for form, lists in zip(many, manys, strict=True):
         assert lists is not None
+        path = f" {form.path_text} "
         written = [
-            f"<{iri}#reading-{n}> {form.path_text} {text} {graph} .\n"
-            for n, texts in enumerate(lists)
+            node + path + text + tail
+            for node, texts in zip(nodes, lists, strict=True)
             for text in texts
         ]
         first += written[: len(lists[0])]
