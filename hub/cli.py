@@ -30,6 +30,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "run",
         "publish a point map into the store: what the points of readings measure",
     ),
+    "migrate": ("hub.migrate", "run", "rewrite a store's readings into the lean reading model"),
     "dump": ("hub.backup", "dump", "export the whole store as N-Quads"),
     "load": ("hub.backup", "load", "import N-Quads into the store"),
     "query": ("hub.queries", "run", "run a named query and print a table"),

@@ -373,7 +373,7 @@ class OxigraphStore:
         refuse_unlisted_services(sparql, self.limits.service_endpoints)
         named = graphs_named_by(sparql)
         with self._lock:
-            before = {name: self._graph_quads(name) for name in named}
+            before = {name: self.graph_quads(name) for name in named}
         left = (trial or try_update)([quad for quads in before.values() for quad in quads], sparql)
         after = _group_by_graph(left)
         changed = {
@@ -392,7 +392,7 @@ class OxigraphStore:
         if violations:
             raise Invalid(violations)
         with self._lock:
-            if any(set(self._graph_quads(name)) != set(quads) for name, quads in before.items()):
+            if any(set(self.graph_quads(name)) != set(quads) for name, quads in before.items()):
                 raise QueryRefused("a graph the update names changed while it ran; send it again")
             self._commit(changed)
 
@@ -405,6 +405,19 @@ class OxigraphStore:
         with self._lock:
             self._store.update(change)
             self._tell_followers(("update", change))
+
+    def rewrite(self, graphs: dict[str, set[ox.Quad]]) -> None:
+        """Replace message graphs whole, in one transaction, once every one is valid: how a
+        migration changes the model of stored messages. Their places in the log stay."""
+        if not graphs:
+            return
+        triples = {name: _message_triples(quads) for name, quads in graphs.items()}
+        _check_messages(triples)
+        violations = validation.validate_graphs(triples, self._types_referenced_by(triples))
+        if violations:
+            raise Invalid(violations)
+        with self._lock:
+            self._commit(graphs)
 
     def replace_registry(self, quads: Sequence[ox.Quad]) -> None:
         """Make the actor registry's graph hold exactly these quads, in one transaction."""
@@ -518,7 +531,7 @@ class OxigraphStore:
                 types[iri] = _value(quad.object).removeprefix(HEILA)
         return types
 
-    def _graph_quads(self, name: str) -> list[ox.Quad]:
+    def graph_quads(self, name: str) -> list[ox.Quad]:
         return list(self._store.quads_for_pattern(None, None, None, ox.NamedNode(name)))
 
     def _sequence_of(self, graph: ox.NamedNode) -> int | None:
