@@ -31,6 +31,7 @@ SHIPPED = {
     "messages-per-actor-hour",
     "unserved-bids",
     "latest-values",
+    "point-readings",
     "offers-to-whom",
     "undelivered-activations",
     "forecast-vs-clearing",
@@ -234,6 +235,15 @@ def test_latest_values_take_the_newest_reading_of_each_point(store):
         "229",
         "Substituted",
     )
+
+
+def test_point_readings_are_one_points_readings_in_the_window_oldest_first(store):
+    window = {"from": "2026-11-26T15:00:00Z", "to": "2026-11-26T15:10:00Z"}
+    found = rows(store, "point-readings", point="q1-voltage-l1", **window)
+    assert [(row["time"], row["value"]) for row in found] == [
+        ("2026-11-26T15:00:01Z", "231.4"),
+        ("2026-11-26T15:05:00Z", "229"),
+    ]
 
 
 def test_latest_values_give_the_unit_and_quantity_of_the_published_point(store):
