@@ -48,6 +48,7 @@ from substation.server import Substation
 LATENCY_ROUNDS = 300
 """Rounds of the latency scenarios at most: each waits for the simulator's send tick."""
 THROUGHPUT_READINGS = 20_000
+"""Readings a round at most: 20 batches of MAX_READINGS (fewer for a small --count)."""
 THROUGHPUT_ROUNDS = 5
 _JSON = {"Content-Type": "application/json"}
 _ids = itertools.count()
@@ -270,7 +271,7 @@ def readings_per_second(bench: Bench) -> Figure:
     """Each batch goes into the hub by POST /messages, then the same quads of a twin batch into
     an on-disk store alone, in turn, so both see the same machine from moment to moment; the
     rates of each round, their medians and the ratio of the medians are printed."""
-    samples = synthetic_samples(THROUGHPUT_READINGS)
+    samples = synthetic_samples(min(THROUGHPUT_READINGS, bench.count * MAX_READINGS))
     converter = Converter(pointmap.load(pointmap.default_files()), SENDER)
     started = time.perf_counter()
     converter.messages(samples)
