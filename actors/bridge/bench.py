@@ -303,23 +303,24 @@ def _bearer(bench: Bench) -> dict[str, str]:
 def _round_in_turn(
     client: httpx.Client, store: ox.Store, converter: Converter, samples: list[Sample]
 ) -> tuple[float, float]:
-    """Seconds the hub took for a round's batches (POSTed one after the other, as the bridge's
-    uplink sends them, each body encoded as it goes) and the store alone for their twins."""
+    """Seconds the hub took for a round's batches, POSTed one after the other as the bridge's
+    uplink sends them, and the store alone for their twins. Each side's input is made before
+    its clock starts: the bodies as the bridge encodes them, the twins' quads."""
     into_hub = into_store = 0.0
-    twins = [
-        accept(json.dumps(m).encode(), "application/json").quads()
-        for m in converter.messages(samples)
-    ]
-    for message, twin in zip(converter.messages(samples), twins, strict=True):
+    bodies = _bodies(converter, samples)
+    twins = [accept(b, "application/json").quads() for b in _bodies(converter, samples)]
+    for body, twin in zip(bodies, twins, strict=True):
         started = time.perf_counter()
-        client.post(
-            "/messages", content=json.dumps(message).encode(), headers=_JSON
-        ).raise_for_status()
+        client.post("/messages", content=body, headers=_JSON).raise_for_status()
         into_hub += time.perf_counter() - started
         started = time.perf_counter()
         store.bulk_extend(twin)
         into_store += time.perf_counter() - started
     return into_hub, into_store
+
+
+def _bodies(converter: Converter, samples: list[Sample]) -> list[bytes]:
+    return [json.dumps(m).encode() for m in converter.messages(samples)]
 
 
 def _quads_per_reading(messages: list[dict[str, Any]]) -> float:
