@@ -25,9 +25,9 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from actors.clock import Clock
-from actors.hubclient import HubClient, Refused, Unavailable
 from actors.mailbox import Mailbox
-from actors.objects import Message, now
+from heila_client.hub import HubClient, Refused, Unavailable
+from heila_client.parts import Message, now
 
 log = logging.getLogger("heila.actor")
 
@@ -37,6 +37,16 @@ PREFIX = "heila/v1"
 CATCH_UP_EVERY = 10.0
 """Seconds without a catch-up after which the actor reads what it may have missed: a
 notification the hub could not publish before it stopped is found this way."""
+
+
+def broker_address(client: mqtt.Client, url: str) -> tuple[str, int]:
+    """Host and port of a broker's URL; an mqtts:// URL also switches the client to TLS, the
+    broker's certificate checked against the system's CAs (or SSL_CERT_FILE)."""
+    address = urlsplit(url)
+    if address.scheme == "mqtts":
+        client.tls_set()
+        return address.hostname or "127.0.0.1", address.port or 8883
+    return address.hostname or "127.0.0.1", address.port or 1883
 
 
 class Actor:
@@ -106,8 +116,7 @@ class Actor:
         except Unavailable as error:  # the first catch-up places the cursor instead
             log.warning("%s: the hub is away, the log's end is read later: %s", self.id, error)
         self._worker.start()
-        address = urlsplit(self._mqtt_url)
-        self._client.connect_async(address.hostname or "127.0.0.1", address.port or 1883)
+        self._client.connect_async(*broker_address(self._client, self._mqtt_url))
         self._client.loop_start()
 
     def stop(self) -> None:

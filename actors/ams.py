@@ -10,7 +10,7 @@ import argparse
 import logging
 
 from actors.actor import Actor
-from actors.objects import Message, Price, Product, Window, envelope, horizon_of, slot_values
+from heila_client.parts import Message, Price, Product, Window, envelope, horizon_of, slot_values
 
 log = logging.getLogger("heila.ams")
 

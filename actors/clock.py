@@ -6,9 +6,10 @@ modelled day a real moment is: with speed 1 it is the wall clock (UTC), with spe
 window is when the device really acts and energies follow from real durations.
 """
 
-import math
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+
+from heila_client.parts import Horizon
 
 DAY_HOURS = 24.0
 
@@ -33,31 +34,11 @@ class Clock:
         ahead = (hour - self.hour(after)) % DAY_HOURS
         return after + self.real(timedelta(hours=ahead))
 
+    def slot_hours(self, horizon: Horizon) -> list[float]:
+        """The modelled hour of day at the middle of each slot of a horizon."""
+        return [self.hour(horizon.slot_start(i) + horizon.step / 2) for i in range(horizon.slots)]
+
     @classmethod
     def wall(cls) -> "Clock":
         """Real time: the modelled day is the UTC day."""
         return cls(datetime(2000, 1, 1, tzinfo=UTC), 1.0)
-
-
-@dataclass(frozen=True)
-class Horizon:
-    """Equal time slots from a start: the grid of a forecast, a plan or a verification."""
-
-    start: datetime
-    step: timedelta
-    slots: int
-
-    @property
-    def end(self) -> datetime:
-        return self.start + self.step * self.slots
-
-    def slot_start(self, index: int) -> datetime:
-        return self.start + self.step * index
-
-    def index(self, moment: datetime) -> int:
-        """The slot that holds `moment` (may lie outside 0..slots-1)."""
-        return math.floor((moment - self.start) / self.step)
-
-    def hours(self, clock: Clock) -> list[float]:
-        """The modelled hour of day at the middle of each slot."""
-        return [clock.hour(self.slot_start(i) + self.step / 2) for i in range(self.slots)]

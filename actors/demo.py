@@ -14,6 +14,9 @@ many aggregators and sites into DIR instead, through the hub's intake (hub.scena
 import argparse
 import contextlib
 import importlib.util
+import json
+import os
+import secrets
 import shutil
 import signal
 import sys
@@ -25,15 +28,21 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from joserfc.jwk import OKPKey
+from rdflib import Namespace, URIRef
 
 from actors import story
 from actors.cast import Cast, Stalled
-from actors.hubclient import HubClient, Refused, Unavailable
-from actors.objects import now
+from actors.signing import write_key
+from heila_client.hub import HubClient, Refused, Unavailable
+from heila_client.parts import now
 from hub import scenario
 from hub.auth import hash_token, new_token
 from hub.broker import free_port
+from hub.certificates import issue
 from hub.errors import UsageError
+from hub.resources import examples_dir
+from hub.signature import public_jwk
 from hub.store import open_store
 
 ACTORS = {"mgms": "mgms-1", "cems": "cems-1", "ams": "ams-1", "fmp": "fmp-1", "dms": "dms-1"}
@@ -45,7 +54,13 @@ EVENING = 16.0
 """modelled hour at which the forecast horizon starts"""
 HORIZON_HOURS = 6.0
 MIN_LEAD = 3.0
+WINDOW_SECONDS = 300
+"""how far from its receipt a message's time may lie: the actors carry real times"""
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+FIELD_PROTOCOLS = ("iec104", "iec61850")
+ICD = examples_dir() / "iec61850" / "heila-ied.icd"
+"""the simulated IED's SCL file (actors.bridge.iec61850.scl.SIMULATED_IED: the field's modules
+are optional in the demo)"""
 _START_TIMEOUT = 30.0
 
 
@@ -55,6 +70,11 @@ def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--store", type=Path, help="keep the hub's store in this directory (default: thrown away)"
+    )
+    parser.add_argument(
+        "--tls",
+        action="store_true",
+        help="HTTPS and MQTT over TLS, with a CA and certificate made for the run",
     )
     parser.add_argument(
         "--days",
@@ -70,9 +90,18 @@ def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--lead", type=float, default=6.0, help="seconds from start to the modelled 16:00"
     )
+    parser.add_argument(
+        "--field-protocol",
+        choices=FIELD_PROTOCOLS,
+        default="iec104",
+        help="what the microgrid's substation speaks: IEC 104 (heila simulate) or IEC 61850 MMS "
+        "(heila simulate-ied, mapped from its examples/iec61850/heila-ied.icd)",
+    )
 
 
 def check(args: argparse.Namespace) -> None:
+    if args.field_protocol == "iec61850" and not ICD.is_file():
+        raise UsageError(f"--field-protocol iec61850 maps the IED from {ICD}: not found")
     if args.days is not None and (args.days <= 0 or args.store is None):
         raise UsageError("--days takes a positive number of days and needs --store DIR")
     if args.speed <= 0 or args.timeout <= 0:
@@ -88,38 +117,72 @@ class Setup:
     mqtt_port: int
     tokens: dict[str, Path]
     store: Path
+    signing_keys: dict[str, Path]
+    """the private JWK each actor signs with, the field bridge's included"""
+    authority: Path | None = None
+    """with TLS, the file of the CA made for the run, which every process trusts"""
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.http_port}"
+        scheme = "http" if self.authority is None else "https"
+        return f"{scheme}://127.0.0.1:{self.http_port}"
 
     @property
     def mqtt(self) -> str:
-        return f"mqtt://127.0.0.1:{self.mqtt_port}"
+        scheme = "mqtt" if self.authority is None else "mqtts"
+        return f"{scheme}://127.0.0.1:{self.mqtt_port}"
 
 
-def prepare(folder: Path, store: Path | None = None) -> Setup:
-    """Fresh tokens for every actor, their files, and the hub's configuration with their hashes;
-    the store in `store`, or in `folder` to go with it."""
+def prepare(folder: Path, store: Path | None = None, tls: bool = False) -> Setup:
+    """Fresh tokens and signing keys for every actor (the field bridge too), their files, and
+    the hub's configuration with the tokens' hashes and the keys' public halves: every actor
+    that signs must, and messages are taken within WINDOW_SECONDS of their time. The store is
+    in `store`, or in `folder` to go with it. With `tls`, a CA and the hub's certificate for the
+    run: the hub serves HTTPS and its embedded broker MQTT over TLS."""
+    issued = issue(folder / "tls", ("hub",)) if tls else None
     ids = [*ACTORS.values(), SPP, FIELD]
     tokens = {actor: new_token() for actor in ids}
-    tokens_at = {a: folder / f"{a}.token" for a in ids}
+    keys = {actor: OKPKey.generate_key("Ed25519") for actor in ids}
     setup = Setup(
-        folder, free_port(), free_port(), tokens_at, (store or folder / "store").resolve()
+        folder,
+        free_port(),
+        free_port(),
+        {a: folder / f"{a}.token" for a in ids},
+        (store or folder / "store").resolve(),
+        {a: folder / f"{a}.jwk" for a in keys},
+        issued["ca"] if issued else None,
     )
     for actor, token in tokens.items():
         path = setup.tokens[actor]
         path.touch(mode=0o600)
         path.write_text(token)
+    for actor, key in keys.items():
+        write_key(key, setup.signing_keys[actor])
     credentials = "".join(
-        f'[actors.{actor}]\ntoken_hash = "{hash_token(token)}"\n\n'
+        f'[actors.{actor}]\ntoken_hash = "{hash_token(token)}"\n{_signing(actor, keys[actor])}\n'
         for actor, token in tokens.items()
     )
     (folder / "hub.toml").write_text(
         f'[hub]\nhost = "127.0.0.1"\nport = {setup.http_port}\nstore = "{setup.store}"\n\n'
-        f'[mqtt]\nurl = "embedded"\nembedded_port = {setup.mqtt_port}\n\n{credentials}'
+        f'[mqtt]\nurl = "embedded"\nembedded_port = {setup.mqtt_port}\n'
+        f"embedded_tls = {'true' if tls else 'false'}\n\n"
+        f"[trust]\nwindow_seconds = {WINDOW_SECONDS}\n\n{_tls(issued)}{credentials}"
     )
     return setup
+
+
+def _tls(issued: dict[str, Path] | None) -> str:
+    """The hub.toml lines that serve HTTPS and MQTT over TLS with the run's certificate."""
+    if issued is None:
+        return ""
+    return f'[tls]\ncertfile = "{issued["hub"]}"\nkeyfile = "{issued["hub-key"]}"\n\n'
+
+
+def _signing(actor: str, key: OKPKey) -> str:
+    """An actor's key and its duty to sign as hub.toml lines; the field bridge is also given
+    its role, which its id does not name."""
+    role = 'role = "IED"\n' if actor == FIELD else ""
+    return f"{role}keys = [{json.dumps(public_jwk(key))}]\nsigned = true\n"
 
 
 def hub_ready(url: str) -> bool:
@@ -133,9 +196,29 @@ def field_available() -> bool:
     return all(importlib.util.find_spec(m) for m in ("substation.server", "actors.bridge.main"))
 
 
-def start_field(cast: Cast, setup: Setup, hub: HubClient) -> None:
-    """The simulated substation on a free IEC 104 port, and the bridge that operates it."""
-    port = free_port()
+def meter_map(setup: Setup, speed: float) -> Path:
+    """The shipped map of the microgrid's meter, read as often as the fast clock needs: its
+    registers several times a modelled quarter hour, its load profile every quarter hour."""
+    from actors.bridge import pointmap  # installed with the field, as field_available() checks
+
+    quarter = 900.0 / speed
+    text = pointmap.shipped("meter-1.ttl").read_text()
+    text = text.replace("dlms:readInterval 10", f"dlms:readInterval {max(0.1, quarter / 5):.3f}")
+    text = text.replace("dlms:profileInterval 900", f"dlms:profileInterval {max(1.0, quarter):.3f}")
+    path = setup.folder / "meter-1.ttl"
+    path.write_text(text)
+    return path
+
+
+def start_field(cast: Cast, setup: Setup, hub: HubClient, protocol: str, speed: float) -> None:
+    """The simulated substation on a free port, speaking `protocol`, and the bridge that
+    operates it; beside an IEC 104 substation, the microgrid's DLMS/COSEM meter on another
+    port, which the bridge reads."""
+    from actors.bridge import pointmap  # the field's modules are optional in the demo
+    from substation.meter import METER_PASSWORD
+
+    port, meter_port = free_port(), free_port()
+    password = {METER_PASSWORD: secrets.token_urlsafe(12)}
     config = setup.folder / "substation.toml"
     config.write_text(
         'seed = 7\nstep_ms = 100\ndeadband_percent = 0.5\n\n[[stations]]\nname = "substation-1"\n'
@@ -145,7 +228,19 @@ def start_field(cast: Cast, setup: Setup, hub: HubClient) -> None:
         '[[stations.feeders]]\nname = "feeder-2"\nfirst_address = 2000\nload_kw = 80.0\n'
         'resource = "battery"\nresource_kw = 50.0\n'
     )
-    cast.start("substation", ["-m", "hub.cli", "simulate", "--config", str(config)])
+    if protocol == "iec61850":
+        simulator = ["simulate-ied", "--config", str(config), "--port", str(port)]
+        reached = ["--point-map", str(ied_map(setup.folder, port))]
+    else:
+        simulator = ["simulate", "--config", str(config), "--meter", f"feeder-1={meter_port}"]
+        simulator += ["--meter-capture-period", f"{900.0 / speed:g}"]
+        reached = [
+            *("--point-map", str(pointmap.shipped(pointmap.DEFAULT_MAP))),
+            *("--point-map", str(meter_map(setup, speed))),
+            *("--endpoint", f"substation-1=127.0.0.1:{port}"),
+            *("--endpoint", f"meter-1=127.0.0.1:{meter_port}"),
+        ]
+    cast.start("substation", ["-m", "hub.cli", *simulator], env=password)
     cast.start(
         "bridge",
         [
@@ -158,20 +253,37 @@ def start_field(cast: Cast, setup: Setup, hub: HubClient) -> None:
             FIELD,
             "--mqtt",
             setup.mqtt,
-            "--endpoint",
-            f"substation-1=127.0.0.1:{port}",
+            *reached,
             "--buffer",
             str(setup.folder / "bridge-buffer"),
             "--state",
             str(setup.folder / "bridge-state"),
+            "--signing-key",
+            str(setup.signing_keys[FIELD]),
         ],
-        env={"HEILA_TOKEN": setup.tokens[FIELD].read_text()},
+        env={"HEILA_TOKEN": setup.tokens[FIELD].read_text(), **password},
     )
     cast.wait_until(
         lambda: hub.listed(type="Measurement", sender=FIELD),
         _START_TIMEOUT,
         "measurement from the field bridge",
     )
+
+
+def ied_map(folder: Path, port: int) -> Path:
+    """The simulated IED's point map, made from its ICD as `heila pointmap from-scl` makes it,
+    with the same point ids as the IEC 104 map (the MGMS verifies from feeder-1.active-power)
+    and its breaker-1 closing on an activation, as there."""
+    from actors.bridge import pointmap  # the field's modules are optional in the demo
+    from actors.bridge.iec61850 import scl
+
+    graph = scl.point_map(scl.read(ICD), "substation-1", "127.0.0.1", port, 10.0, 1.0, "")
+    heila = Namespace("https://w3id.org/heila/ontology#")
+    breaker = URIRef("https://w3id.org/heila/point/feeder-1.breaker-command")
+    graph.add((breaker, pointmap.IEC61850.onActivation, heila.Close))
+    path = folder / "ied.ttl"
+    graph.serialize(path, format="turtle")
+    return path
 
 
 def actor_command(name: str, actor: str, setup: Setup, origin: datetime, speed: float) -> list[str]:
@@ -187,6 +299,8 @@ def actor_command(name: str, actor: str, setup: Setup, origin: datetime, speed: 
         str(setup.tokens[actor]),
         "--state",
         str(setup.folder / f"{actor}.state.json"),
+        "--signing-key",
+        str(setup.signing_keys[actor]),
         "--clock-origin",
         origin.isoformat(),
         "--clock-speed",
@@ -238,6 +352,8 @@ def tell(text: str) -> None:
 
 
 def perform(cast: Cast, setup: Setup, args: argparse.Namespace) -> None:
+    if setup.authority is not None:  # the demo, and every process it starts, trusts the run's CA
+        os.environ["SSL_CERT_FILE"] = str(setup.authority)
     cast.start("hub", ["-m", "hub.cli", "serve", "--config", str(setup.folder / "hub.toml")])
     cast.wait_until(lambda: hub_ready(setup.url), _START_TIMEOUT, "hub")
     tell(f"hub       {setup.url}  (MQTT {setup.mqtt}, store {setup.store})")
@@ -245,8 +361,10 @@ def perform(cast: Cast, setup: Setup, args: argparse.Namespace) -> None:
     try:
         field = field_available()
         if field:
-            start_field(cast, setup, hub)
-            tell(f"field     simulated substation over IEC 104, bridge as {FIELD}")
+            start_field(cast, setup, hub, args.field_protocol, args.speed)
+            spoken = {"iec104": "IEC 104", "iec61850": "IEC 61850 MMS"}[args.field_protocol]
+            metered = ", meter over DLMS" if args.field_protocol == "iec104" else ""
+            tell(f"field     simulated substation over {spoken}{metered}, bridge as {FIELD}")
         else:
             tell("field     substation simulator or bridge not installed: no field devices")
         start_actors(cast, setup, args, field)
@@ -295,7 +413,7 @@ def run(args: argparse.Namespace) -> int:
     status = 1
     try:
         with interruptible():
-            perform(cast, prepare(folder, args.store), args)
+            perform(cast, prepare(folder, args.store, args.tls), args)
             status = 0
             if args.keep_running:
                 cast.stop(keep=1)

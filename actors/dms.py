@@ -12,9 +12,17 @@ import logging
 import math
 
 from actors.actor import Actor
-from actors.clock import Horizon
-from actors.objects import Message, Price, Product, Window, envelope, horizon_of, slot_values
 from actors.profiles import bell
+from heila_client.parts import (
+    Horizon,
+    Message,
+    Price,
+    Product,
+    Window,
+    envelope,
+    horizon_of,
+    slot_values,
+)
 
 log = logging.getLogger("heila.dms")
 
@@ -111,7 +119,7 @@ class Operator:
         plans = list(self.plans.values())
         horizon = horizon_of(plans[0])
         load = feeder_load(
-            horizon.hours(self.actor.clock), [slot_values(p, "power") for p in plans]
+            self.actor.clock.slot_hours(horizon), [slot_values(p, "power") for p in plans]
         )
         for run in congestions(load, self.limit):
             product = needed(run, load, self.limit, horizon)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from actors.actor import Actor
-from actors.objects import Message, Price, Product, envelope, moment, now
+from heila_client.parts import Message, Price, Product, envelope, moment, now
 
 log = logging.getLogger("heila.fmp")
 

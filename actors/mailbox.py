@@ -21,7 +21,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from actors.hubclient import HubClient, Refused, Unavailable
+from heila_client.hub import HubClient, Refused, Unavailable
 
 log = logging.getLogger("heila.mailbox")
 

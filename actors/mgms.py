@@ -1,20 +1,28 @@
 """MicroGrid Management System (MGMS): plans the microgrid's day, offers what its battery can
 give, carries out activations through the field bridge, and verifies them from measurements.
 
+Verification goes by the site's meter when it has one, as a DSO settles by metered interval
+energy: each slot's energy is what the meter's energy registers (import less export) counted
+over it, the baseline the interval just before the window. Without meter readings that cover
+the window it falls back to the feeder's active-power readings.
+
 The same energy management serves a household's CEMS (actors.cems): a `Site` says what is
 managed, the functions below say how. Power is signed as at the connection point: + import.
 """
 
 import argparse
 import dataclasses
+import itertools
 import logging
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from actors.actor import Actor
-from actors.clock import Clock, Horizon
-from actors.objects import (
+from actors.clock import Clock
+from actors.profiles import bell
+from heila_client.parts import (
+    Horizon,
     Message,
     Product,
     Window,
@@ -24,8 +32,7 @@ from actors.objects import (
     series,
     slot_values,
 )
-from actors.profiles import bell
-from hub.vocabulary import HEILA, POINT, RDF, XSD
+from heila_client.vocabulary import HEILA, POINT, RDF, XSD
 
 log = logging.getLogger("heila.mgms")
 
@@ -55,6 +62,9 @@ class Site:
     """actor id of the field bridge that operates the device; None: the system acts itself"""
     meter: str | None = None
     """point id that measures the site's import, for verification"""
+    energy_meter: tuple[str, str] | None = None
+    """point ids of the meter's active energy import and export registers: verification by
+    metered interval energy when they cover the window"""
 
 
 MICROGRID = Site(
@@ -70,6 +80,7 @@ MICROGRID = Site(
     flex_hours=3.0,
     field="microgrid-1",
     meter="feeder-1.active-power",
+    energy_meter=("meter-1.energy-import", "meter-1.energy-export"),
 )
 """The laboratory microgrid of the paper: feeder-1 of the simulated substation, with its battery."""
 
@@ -162,8 +173,37 @@ def verification_slots(
     return slots
 
 
+def count_at(readings: list[Reading], at: datetime) -> float | None:
+    """A register's count at `at`, linear between the readings around it (a meter's counter
+    grows steadily within an interval); None outside the readings."""
+    for (before, low), (after, high) in itertools.pairwise(readings):
+        if before <= at <= after:
+            share = (at - before) / (after - before) if after > before else 0.0
+            return low + share * (high - low)
+    return None
+
+
+def metered_slots(
+    imported: list[Reading], exported: list[Reading], horizon: Horizon
+) -> list[tuple[float, float]] | None:
+    """(measured, baseline) per slot as mean kW from the meter's energy registers: the net
+    import counted over each slot, and over the slot-long interval before the window as the
+    baseline. None when the readings do not cover that interval to the window's end."""
+    bounds = [horizon.start - horizon.step] + [
+        horizon.slot_start(index) for index in range(horizon.slots + 1)
+    ]
+    counts = [(count_at(imported, at), count_at(exported, at)) for at in bounds]
+    net = [i - e for i, e in counts if i is not None and e is not None]
+    if len(net) < len(bounds):
+        return None
+    hours = horizon.step.total_seconds() / 3600.0
+    powers = [(later - earlier) / hours for earlier, later in itertools.pairwise(net)]
+    return [(power, powers[0]) for power in powers[1:]]
+
+
 def meter_query(point: str, since: datetime, until: datetime) -> str:
-    """SPARQL for a point's active-power readings measured in [since, until), oldest first."""
+    """SPARQL for a point's readings measured in [since, until), oldest first: the point says
+    what they measure (active power, a register's energy)."""
     return f"""PREFIX heila: <{HEILA}>
 SELECT ?time ?value WHERE {{
   ?reading heila:point <{POINT}{point}> ; heila:measuredAt ?time ; <{RDF}value> ?value .
@@ -189,7 +229,7 @@ class EnergyManager:
         horizon = horizon_of(forecast)
         plan = planned_import(
             self.site,
-            horizon.hours(self.actor.clock),
+            self.actor.clock.slot_hours(horizon),
             slot_values(forecast, "temperature"),
             slot_values(forecast, "irradiance"),
         )
@@ -235,7 +275,9 @@ class EnergyManager:
     def verify(self, activation: Message) -> None:
         product = Product.of(activation)
         horizon = verification_horizon(product.window, self.actor.clock)
-        slots = verification_slots(self.readings(product.window), horizon, self.planned(horizon))
+        slots = self.metered(horizon) or verification_slots(
+            self.readings(product.window), horizon, self.planned(horizon)
+        )
         energy = delivered_energy(product.direction, slots, horizon.step)
         self.actor.send(
             envelope(
@@ -260,6 +302,26 @@ class EnergyManager:
         since = window.start - self.actor.clock.real(timedelta(minutes=30))
         rows = self.actor.hub.select(meter_query(self.site.meter, since, window.end))
         return [(moment(row["time"]), float(row["value"])) for row in rows]
+
+    def metered(self, horizon: Horizon) -> list[tuple[float, float]] | None:
+        """Slots from the site's meter's interval energy; None without a meter or its cover."""
+        if self.site.energy_meter is None:
+            return None
+        since = horizon.start - 2 * horizon.step
+        until = horizon.end + horizon.step
+        imported, exported = (
+            [
+                (moment(row["time"]), float(row["value"]))
+                for row in self.actor.hub.select(meter_query(point, since, until))
+            ]
+            for point in self.site.energy_meter
+        )
+        slots = metered_slots(imported, exported, horizon)
+        if slots is None:
+            log.info(
+                "%s: the meter's readings do not cover the window: verified by power", self.actor.id
+            )
+        return slots
 
     def planned(self, horizon: Horizon) -> list[float]:
         """The planned import at each slot of `horizon` (0 where no plan covers it)."""

@@ -1,6 +1,6 @@
 """Run one actor as its own process.
 
-    python -m actors.run NAME --hub URL --mqtt URL --token-file FILE [options]
+    python -m actors.run NAME --hub URL --mqtt URL --token-file FILE [--signing-key FILE] ...
 
 NAME is one of spp, mgms, cems, ams, fmp, dms; each has options of its own (`--help` after the
 name). The process prints `ready` once the broker has confirmed its subscriptions, then works
@@ -20,7 +20,8 @@ from types import ModuleType
 
 from actors.actor import Actor
 from actors.clock import Clock
-from actors.hubclient import HubClient
+from actors.signing import Signer
+from heila_client.hub import HubClient
 
 ACTORS = ("spp", "mgms", "cems", "ams", "fmp", "dms")
 _READY_TIMEOUT = 30.0
@@ -41,6 +42,9 @@ def parser() -> argparse.ArgumentParser:
         sub.add_argument("--mqtt", default="mqtt://127.0.0.1:1883", help="the hub's broker")
         sub.add_argument(
             "--token-file", type=Path, required=True, help="file holding the bearer token"
+        )
+        sub.add_argument(
+            "--signing-key", type=Path, help="file holding the private JWK it signs messages with"
         )
         sub.add_argument(
             "--clock-origin",
@@ -71,8 +75,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as error:
         print(f"{args.name}: cannot read the token file: {error.strerror}", file=sys.stderr)
         return 2
+    try:
+        signer = None if args.signing_key is None else Signer.from_file(args.signing_key)
+    except (OSError, ValueError) as error:
+        print(f"{args.name}: cannot use the signing key: {error}", file=sys.stderr)
+        return 2
+    if signer is not None:
+        signer.prepare()
     state = args.state or Path("var/actors") / f"{args.id}.json"
-    actor = Actor(args.id, HubClient(args.hub, token), args.mqtt, clock_of(args), state=state)
+    client = HubClient(args.hub, token, sign=signer)
+    actor = Actor(args.id, client, args.mqtt, clock_of(args), state=state)
     _module(args.name).install(actor, args)
     stop = threading.Event()
     for number in (signal.SIGINT, signal.SIGTERM):

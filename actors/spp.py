@@ -8,9 +8,9 @@ import argparse
 from datetime import timedelta
 
 from actors.actor import Actor
-from actors.clock import Clock, Horizon
-from actors.objects import Message, envelope, now, series
+from actors.clock import Clock
 from actors.profiles import flexibility_price, irradiance, temperature, wind_speed
+from heila_client.parts import Horizon, Message, envelope, now, series
 
 DEFAULT_ID = "spp-1"
 
@@ -39,7 +39,7 @@ def forecasts(
     prices_to: list[str],
 ) -> tuple[Message, Message]:
     """The Weather Forecast and the Flexibility Market Price Forecast of one horizon."""
-    hours = horizon.hours(clock)
+    hours = clock.slot_hours(horizon)
     weather = envelope("WeatherForecast", sender, weather_to, prefix="weather") | {
         "location": location,
         **series(horizon, weather_slots(hours)),

@@ -8,8 +8,8 @@ read from each message.
 from collections.abc import Sequence
 from typing import Any
 
-from actors.hubclient import HubClient
-from actors.objects import Message, moment, span
+from heila_client.hub import HubClient
+from heila_client.parts import Message, moment, span
 
 HEADER = ("step", "message", "from → to", "time (UTC)", "since flexibility", "since previous")
 

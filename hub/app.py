@@ -51,8 +51,10 @@ from hub.problem import Problem, problem_of
 from hub.query_pool import QueryPool
 from hub.registry import Registry
 from hub.registry_admin import registry_router
+from hub.replay import TimeWindow
 from hub.results import TRUNCATED_HEADER
 from hub.roles import Roles
+from hub.signature import check_written
 from hub.store import OxigraphStore, Stored
 
 log = logging.getLogger(__name__)
@@ -135,7 +137,16 @@ def _notifier(settings: Settings, broker: EmbeddedBroker | None) -> Notifier:
         password=password,
         protocol=mqtt.MQTTv311 if settings.mqtt == EMBEDDED or settings.clustered else mqtt.MQTTv5,
         payload=settings.notify_payload,
+        tls=settings.mqtt_tls,
     )
+
+
+def _broker_tls(settings: Settings) -> tuple[str, str] | None:
+    """The embedded broker's certificate and key: the HTTPS ones, when it is to speak TLS."""
+    certificate, key = settings.tls_certfile, settings.tls_keyfile
+    if not settings.embedded_mqtt_tls or certificate is None or key is None:
+        return None
+    return certificate, key
 
 
 def create_app(settings: Settings, store: OxigraphStore) -> FastAPI:
@@ -143,7 +154,9 @@ def create_app(settings: Settings, store: OxigraphStore) -> FastAPI:
     actors = Registry(store)  # the configured actors join the registered ones, and the hub
     actors.configure(settings.actors)  # reads this registry at each check from now on
     broker = (
-        EmbeddedBroker(settings.embedded_mqtt_port, actors, client_limits(settings))
+        EmbeddedBroker(
+            settings.embedded_mqtt_port, actors, client_limits(settings), tls=_broker_tls(settings)
+        )
         if settings.mqtt == EMBEDDED
         else None
     )
@@ -154,11 +167,21 @@ def create_app(settings: Settings, store: OxigraphStore) -> FastAPI:
         notifier.notify(message, stored)
         feed.publish(message, stored)
 
-    measured = metrics.Metrics(store, feed)
-    node = ClusterNode(settings, store) if settings.clustered else None
+    measured = metrics.Metrics(store, feed, broker.queue_lengths if broker else None)
+    node = ClusterNode(settings, store, feed.publish, actors.apply) if settings.clustered else None
     committer = node or StoreCommitter(store, announce)
-    intake = metrics.MeteredIntake(store, committer, Roles(actors), actors.signing, measured)
+    intake = metrics.MeteredIntake(
+        store,
+        committer,
+        Roles(actors),
+        actors.signing,
+        measured,
+        TimeWindow(settings.trust_window),
+    )
     inbox = Inbox(notifier, intake, actors.revoked)
+    if node is not None:  # on a cluster, registry changes go through the log and the nodes
+        actors.share(node.change_actor)  # share the inbox through NATS, as they share the log
+        node.take_inbox(inbox.take)
     pool = QueryPool(store, store.limits)
 
     @asynccontextmanager
@@ -168,14 +191,16 @@ def create_app(settings: Settings, store: OxigraphStore) -> FastAPI:
         notifier.start()
         if node is not None:
             node.start()
-        inbox.start()
+        else:
+            inbox.start()
         try:
             yield
         finally:
             pool.close()
-            inbox.stop()
             if node is not None:
                 node.stop()
+            else:
+                inbox.stop()
             notifier.stop()
             if broker is not None:
                 broker.stop()
@@ -190,14 +215,20 @@ def create_app(settings: Settings, store: OxigraphStore) -> FastAPI:
     credentials = Credentials(actors)
     writer = authenticated_actor(credentials)
     # A browser's pages on the API's own paths come first, as plain routes that cost a request
-    # one path match; the other pages come after the API, which never tries them.
+    # one path match, then the SPARQL protocol's; the other pages come after the API, which
+    # never tries them.
     for add_pages in (console.add_pages, ontology_page.add_pages, guide.add_pages):
         add_pages(app.router)
-    app.include_router(api.message_router(store, intake, writer, lambda: notifier.connected))
     administrator_only = administrator(credentials)
-    app.include_router(
-        sparql.sparql_router(store, pool, administrator_only, updates=not settings.clustered)
+    sparql.add_routes(
+        app.router,
+        store,
+        pool,
+        administrator_only,
+        updates=not settings.clustered,
+        check=lambda graphs: check_written(graphs, actors.signing),
     )
+    app.include_router(api.message_router(store, intake, writer, lambda: notifier.connected))
     app.include_router(queries.queries_router(pool))
     app.include_router(live.events_router(feed, store))
     app.include_router(liveview.liveview_router(store))

@@ -7,8 +7,10 @@ Run `heila token ACTOR` to make a token and the configuration lines that accept 
 """
 
 import argparse
+import base64
 import hashlib
 import hmac
+import logging
 import secrets
 import sys
 from collections.abc import Callable, Mapping
@@ -20,7 +22,10 @@ from hub.problem import Problem
 from hub.roles import ADMINISTRATOR, role_of
 from hub.tls import client_common_name
 
+log = logging.getLogger(__name__)
+
 _SCHEME = "sha256"
+_MOSQUITTO_ROUNDS = 101
 
 
 def new_token() -> str:
@@ -32,6 +37,16 @@ def hash_token(token: str, salt: str | None = None) -> str:
     salt = salt or secrets.token_hex(16)
     digest = hashlib.sha256(f"{salt}${token}".encode()).hexdigest()
     return f"{_SCHEME}${salt}${digest}"
+
+
+def mosquitto_hash(token: str) -> str:
+    """The token in the form of a Mosquitto password file (`$7$`: PBKDF2-SHA512, 101 rounds,
+    a 12-byte salt, as `mosquitto_passwd` writes it), for the file that `heila actor
+    broker-config` makes: a broker of one's own then takes the same token as the hub."""
+    salt = secrets.token_bytes(12)
+    digest = hashlib.pbkdf2_hmac("sha512", token.encode(), salt, _MOSQUITTO_ROUNDS)
+    encoded = (base64.b64encode(part).decode() for part in (salt, digest))
+    return "$".join(("", "7", str(_MOSQUITTO_ROUNDS), *encoded))
 
 
 def check_token_hash(actor: str, token_hash: str) -> None:
@@ -82,26 +97,46 @@ def unauthorized(detail: str) -> Problem:
     )
 
 
+def refused(request: Request, problem: Problem) -> Problem:
+    """`problem`, logged with the request it refuses: the log says who was turned away."""
+    client = request.client.host if request.client is not None else "?"
+    log.warning(
+        "refused %s %s from %s: %d %s",
+        request.method,
+        request.url.path,
+        client,
+        problem.status_code,
+        problem.detail,
+    )
+    return problem
+
+
 def authenticated_actor(credentials: Credentials) -> Callable[[Request], str]:
     """A FastAPI dependency answering the id of the actor whose certificate or token came along."""
 
     def dependency(request: Request) -> str:
         if not credentials:
-            raise Problem(
-                403, "read-only", "The hub is read-only", "no actor credentials are configured"
+            raise refused(
+                request,
+                Problem(
+                    403, "read-only", "The hub is read-only", "no actor credentials are configured"
+                ),
             )
         common_name = client_common_name(request.scope)
         if common_name is not None and credentials.actor_for_certificate(common_name):
             return common_name  # the TLS handshake verified it against the client CA
         header = request.headers.get("authorization")
         if header is None:
-            raise unauthorized("writing needs an actor's bearer token or client certificate")
+            detail = "writing needs an actor's bearer token or client certificate"
+            raise refused(request, unauthorized(detail))
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
-            raise unauthorized("the Authorization header must be 'Bearer <token>'")
+            raise refused(
+                request, unauthorized("the Authorization header must be 'Bearer <token>'")
+            )
         actor = credentials.actor_for(token.strip())
         if actor is None:
-            raise unauthorized("the bearer token belongs to no configured actor")
+            raise refused(request, unauthorized("the bearer token belongs to no configured actor"))
         return actor
 
     return dependency
@@ -114,12 +149,15 @@ def administrator(credentials: Credentials) -> Callable[[Request], str]:
     def dependency(request: Request) -> str:
         actor = actor_of(request)
         if not credentials.is_admin(actor):
-            raise Problem(
-                403,
-                "not-administrator",
-                "Administrators only",
-                f'{actor} is no administrator: set role = "administrator" (or admin = true) '
-                f"in its [actors.{actor}] table",
+            raise refused(
+                request,
+                Problem(
+                    403,
+                    "not-administrator",
+                    "Administrators only",
+                    f'{actor} is no administrator: set role = "administrator" (or admin = true) '
+                    f"in its [actors.{actor}] table",
+                ),
             )
         return actor
 

@@ -39,6 +39,7 @@ from urllib.parse import urlsplit
 
 import httpx
 import paho.mqtt.client as mqtt
+from joserfc.jwk import OKPKey
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
@@ -47,9 +48,11 @@ from hub.auth import hash_token, new_token
 from hub.broker import Mosquitto, free_port
 from hub.errors import UsageError
 from hub.intake import Intake, StoreCommitter
+from hub.json_form import to_triples
 from hub.notify import send_at_once
 from hub.roles import Roles
-from hub.signature import Signing
+from hub.signature import HEADER as SIGNATURE_HEADER
+from hub.signature import Key, Signing, public_jwk, sign
 from hub.store import open_store
 
 SENDER = "mgms-1"
@@ -96,6 +99,11 @@ class Subscriber:
             self._client.username_pw_set(*login)
         self._client.connect(host, port)
         self._client.loop_start()
+        self.subscribe(topic_filter)
+
+    def subscribe(self, topic_filter: str) -> None:
+        """Listen to one more topic filter, once the broker has confirmed it."""
+        self._subscribed.clear()
         self._client.subscribe(topic_filter, qos=1)
         if not self._subscribed.wait(_WAIT):
             raise TimeoutError(f"the broker did not confirm the subscription to {topic_filter}")
@@ -119,13 +127,22 @@ class Subscriber:
             return True
         return False
 
-    def publish(self, topic: str, body: bytes, content_type: str | None = None) -> None:
-        """Publish at QoS 1 from this actor's connection, waiting for the broker's PUBACK."""
-        properties = None
+    def publish(
+        self,
+        topic: str,
+        body: bytes,
+        content_type: str | None = None,
+        signature: str | None = None,
+    ) -> None:
+        """Publish at QoS 1 from this actor's connection, waiting for the broker's PUBACK; the
+        content type and a signature go in MQTT v5 properties."""
+        properties = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
         if content_type is not None:
-            properties = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
             properties.ContentType = content_type
-        self._client.publish(topic, body, qos=1, properties=properties).wait_for_publish(_WAIT)
+        if signature is not None:
+            properties.UserProperty = [(SIGNATURE_HEADER, signature)]
+        given = properties if content_type or signature else None  # none at all over MQTT 3.1.1
+        self._client.publish(topic, body, qos=1, properties=given).wait_for_publish(_WAIT)
 
     def stop(self) -> None:
         self._client.disconnect()
@@ -165,7 +182,12 @@ HEADER = f"{'path':<28}{'n':>7}{'p50 ms':>10}{'p99 ms':>10}{'msg/s':>12}"
 
 Scenario = Callable[[Bench], Figure | list[Figure]]
 SCENARIOS: dict[str, Scenario] = {}
-SCENARIO_MODULES = ("actors.bridge.bench", "hub.sparql_bench")
+SCENARIO_MODULES = (
+    "actors.bridge.bench",
+    "actors.bridge.iec61850.bench",
+    "actors.bridge.dlms.bench",
+    "hub.sparql_bench",
+)
 """Modules elsewhere that register more scenarios with @scenario when imported."""
 
 
@@ -177,13 +199,13 @@ def scenario(name: str) -> Callable[[Scenario], Scenario]:
     return register
 
 
-def flexibility(number: int) -> dict[str, Any]:
+def flexibility(number: int, sender: str = SENDER) -> dict[str, Any]:
     """A valid Flexibility from the MGMS to the AMS, as in the paper's measured path."""
     start = datetime(2026, 11, 26, 17, tzinfo=UTC) + timedelta(hours=number)
     return {
         "type": "Flexibility",
         "id": f"bench-flex-{number}",
-        "sender": SENDER,
+        "sender": sender,
         "time": datetime.now(UTC).isoformat(),
         "recipients": [RECIPIENT],
         "references": [],
@@ -206,25 +228,64 @@ def _posted_until_heard(bench: Bench, first: int) -> tuple[float, ...]:
     """POST `bench.count` Flexibilities one after the other; each one's time from the POST
     until the recipient's subscriber holds its notification."""
     ear = Subscriber(bench.broker.host, bench.broker.port, f"heila/v1/{RECIPIENT}/Flexibility")
-    headers = {"Authorization": f"Bearer {bench.tokens[SENDER]}"}
-    latencies = []
-    with httpx.Client(base_url=bench.url, headers=headers, timeout=_WAIT) as client:
-        for number in range(first, first + bench.count):
-            document = flexibility(number)
-            body = json.dumps(document).encode()
-            started = time.perf_counter()
-            answer = client.post("/messages", content=body, headers=_JSON)
-            if answer.status_code != 201:
-                raise UsageError(f"the hub refused the bench's message: {answer.text}")
-            latencies.append(_await(ear, document["id"]) - started)
+    with httpx.Client(base_url=bench.url, timeout=_WAIT) as client:
+        latencies = tuple(
+            _round_trip(client, ear, flexibility(number), bench.tokens[SENDER])
+            for number in range(first, first + bench.count)
+        )
     ear.stop()
-    return tuple(latencies)
+    return latencies
+
+
+def _round_trip(
+    client: httpx.Client,
+    ear: Subscriber,
+    document: dict[str, Any],
+    token: str,
+    key: Key | None = None,
+) -> float:
+    """From the moment the sender starts (signing first, with `key`) until `ear` holds the
+    message's notification."""
+    started = time.perf_counter()
+    body = json.dumps(document).encode()
+    headers = {**_JSON, "Authorization": f"Bearer {token}"}
+    if key is not None:
+        headers[SIGNATURE_HEADER] = sign(to_triples(document), key)
+    answer = client.post("/messages", content=body, headers=headers)
+    if answer.status_code != 201:
+        raise UsageError(f"the hub refused the bench's message: {answer.text}")
+    return _await(ear, document["id"]) - started
 
 
 @scenario("http")
 def http_to_notification(bench: Bench) -> Figure:
     """POST /messages until the recipient's subscriber holds the notification."""
     return Figure("HTTP POST -> notification", bench.count, _posted_until_heard(bench, 1_000_000))
+
+
+@scenario("signed")
+def signed_beside_unsigned(bench: Bench) -> list[Figure]:
+    """POST -> notification of signed Flexibilities (Ed25519, signed by the client just before
+    it posts, so signing and the hub's verifying both count) beside unsigned ones from another
+    MGMS, one of each in turn; the signed path's added median (ms) is in its name."""
+    key = OKPKey.generate_key("Ed25519")
+    signer = {"id": "mgms-signing", "role": "MGMS", "keys": [public_jwk(key)], "signed": True}
+    admin = {"Authorization": f"Bearer {bench.tokens[ADMIN]}"}
+    token = httpx.post(f"{bench.url}/actors", json=signer, headers=admin).json()["token"]
+    ear = Subscriber(bench.broker.host, bench.broker.port, f"heila/v1/{RECIPIENT}/Flexibility")
+    plain: list[float] = []
+    signed: list[float] = []
+    with httpx.Client(base_url=bench.url, timeout=_WAIT) as client:
+        for number in range(3_000_000, 3_000_000 + 2 * bench.count, 2):
+            plain.append(_round_trip(client, ear, flexibility(number), bench.tokens[SENDER]))
+            document = flexibility(number + 1, "mgms-signing")
+            signed.append(_round_trip(client, ear, document, token, key))
+    ear.stop()
+    added = (statistics.median(signed) - statistics.median(plain)) * 1000
+    return [
+        Figure(f"signed POST -> notif. {added:+.2f}", bench.count, tuple(signed)),
+        Figure("  unsigned, in turn with it", bench.count, tuple(plain)),
+    ]
 
 
 COSTLY_QUERIES = (

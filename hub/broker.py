@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from hub.broker_access import HUB, PasswordLogin, TopicRights, logins, readers
+from hub.broker_access import ACCESS, HUB, Access, PasswordLogin, TopicRights
 from hub.broker_admission import ClientLimits, HubBroker
 from hub.config import Credential
 from hub.lifecycle import Background
@@ -62,8 +62,8 @@ def _dotted(plugin: type) -> str:
 
 class EmbeddedBroker(Background):
     """amqtt on 127.0.0.1:`port`, run by its own event loop in a daemon thread, for `actors`
-    (each logs in with its id and bearer token) and the hub (with `hub_login`), each client
-    held to `limits`.
+    (each logs in with its id and bearer token; read at each login, so the registry's changes
+    count without a restart) and the hub (with `hub_login`), each client held to `limits`.
 
     Sessions live as long as the broker, which lives as long as the hub's process: a
     persistent session survives its client's reconnecting, not the hub's restart."""
@@ -74,13 +74,16 @@ class EmbeddedBroker(Background):
         actors: Mapping[str, Credential],
         limits: ClientLimits,
         host: str = "127.0.0.1",
+        tls: tuple[str, str] | None = None,
     ) -> None:
+        """`tls`: the certificate and key files it serves TLS with (then only TLS)."""
         self.host = host
+        self._tls = tls
         self.port = port
         self.hub_login = (HUB, secrets.token_urlsafe(32))
         """the hub's username and password, made afresh for each broker and kept nowhere else"""
-        self._logins = logins(actors, self.hub_login[1])
-        self._readers = readers(actors)
+        self._access = Access(actors, self.hub_login[1])
+        self._name = f"broker-{secrets.token_hex(8)}"
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="mqtt-broker")
         self._thread.daemon = True
@@ -97,7 +100,12 @@ class EmbeddedBroker(Background):
             raise BrokerError(
                 f"embedded MQTT broker cannot listen on {self.host}:{self.port}: {error}"
             ) from error
-        log.info("embedded MQTT broker listening on mqtt://%s:%d", self.host, self.port)
+        scheme = "mqtts" if self._tls is not None else "mqtt"
+        log.info("embedded MQTT broker listening on %s://%s:%d", scheme, self.host, self.port)
+
+    def queue_lengths(self) -> dict[str, int]:
+        """Messages waiting for each client id: none before the broker runs."""
+        return {} if self._broker is None else self._broker.queue_lengths()
 
     def stop(self) -> None:
         if self._broker is not None:
@@ -107,18 +115,23 @@ class EmbeddedBroker(Background):
         self._halt_loop()
 
     async def _start(self) -> None:
+        listener: dict[str, object] = {"type": "tcp", "bind": f"{self.host}:{self.port}"}
+        if self._tls is not None:
+            listener |= {"ssl": True, "certfile": self._tls[0], "keyfile": self._tls[1]}
         config = {
-            "listeners": {"default": {"type": "tcp", "bind": f"{self.host}:{self.port}"}},
+            "listeners": {"default": listener},
             "plugins": {
-                _dotted(PasswordLogin): {"logins": self._logins},
-                _dotted(TopicRights): {"readers": self._readers},
+                _dotted(PasswordLogin): {"access": self._name},
+                _dotted(TopicRights): {"access": self._name},
             },
         }
-        broker = HubBroker(config, self._logins, self._limits)
+        ACCESS[self._name] = self._access
+        broker = HubBroker(config, self._access, self._limits)
         await broker.start()
         self._broker = broker
 
     def _halt_loop(self) -> None:
+        ACCESS.pop(self._name, None)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(_START_TIMEOUT)
 

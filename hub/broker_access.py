@@ -18,7 +18,7 @@ the plugins after.
 
 import logging
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import cast
 
 from amqtt.contexts import Action, BaseContext
@@ -48,6 +48,10 @@ def is_topic_level(actor: str) -> bool:
 
 def logins(actors: Mapping[str, Credential], hub_secret: str) -> dict[str, str]:
     """Login name -> salted hash of its password: each actor with a token, and the hub."""
+    return {**_actor_logins(actors), HUB: hash_token(hub_secret)}
+
+
+def _actor_logins(actors: Mapping[str, Credential]) -> dict[str, str]:
     usable = {}
     for actor, credential in actors.items():
         if credential.token_hash is None:
@@ -56,7 +60,7 @@ def logins(actors: Mapping[str, Credential], hub_secret: str) -> dict[str, str]:
             log.warning("actor id %r cannot be a topic level: it cannot log in over MQTT", actor)
             continue
         usable[actor] = credential.token_hash
-    return {**usable, HUB: hash_token(hub_secret)}
+    return usable
 
 
 def readers(actors: Mapping[str, Credential]) -> list[str]:
@@ -64,6 +68,28 @@ def readers(actors: Mapping[str, Credential]) -> list[str]:
     return sorted(
         actor for actor, credential in actors.items() if role_of(actor, credential) == RESEARCHER
     )
+
+
+class Access:
+    """Who may log in and who only reads, read from `actors` (the registry) at each check, so
+    that an actor added, rotated or revoked counts from its next connection on."""
+
+    def __init__(self, actors: Mapping[str, Credential], hub_secret: str) -> None:
+        self._actors = actors
+        self._hub_hash = hash_token(hub_secret)
+
+    def hashes(self) -> dict[str, str]:
+        """Login name -> salted hash of its password, as `logins` says, now."""
+        return {**_actor_logins(self._actors), HUB: self._hub_hash}
+
+    def reads_only(self, login: str) -> bool:
+        return login != HUB and login in readers(self._actors)
+
+
+ACCESS: dict[str, Access] = {}
+"""The Access of each running embedded broker by a name of its own: amqtt makes its plugins
+from configuration values, which cannot be live objects, so a plugin's configuration names
+its broker's entry here (hub.broker.EmbeddedBroker adds and removes it)."""
 
 
 def may_publish(login: str, topic: str) -> bool:
@@ -114,6 +140,10 @@ class ClientIds:
         self._logins = frozenset(logins)
         self._first_users: dict[str, str] = {}
 
+    def know(self, logins: Iterable[str]) -> None:
+        """The logins there are now (the registry changes while the broker runs)."""
+        self._logins = frozenset(logins)
+
     def owner(self, client_id: str) -> str | None:
         """The login that `client_id` belongs to, or None while it belongs to nobody."""
         if client_id == HUB or client_id.startswith(f"{HUB}-"):
@@ -150,16 +180,17 @@ class PasswordLogin(BaseAuthPlugin):  # type: ignore[misc]  # amqtt ships no typ
 
     @dataclass
     class Config:
-        logins: dict[str, str] = field(default_factory=dict)
-        """login name -> salted hash of its password (hub.auth.hash_token)"""
+        access: str = ""
+        """the broker's name in ACCESS"""
 
     def __init__(self, context: BaseContext) -> None:
         super().__init__(context)
-        self._hashes = cast(PasswordLogin.Config, context.config).logins
+        self._access = ACCESS[cast(PasswordLogin.Config, context.config).access]
 
     async def authenticate(self, *, session: Session) -> bool:
         will = (session.will_topic or "") if session.will_flag else None
-        refusal = login_refusal(self._hashes, session.username, session.password, will)
+        hashes = self._access.hashes()
+        refusal = login_refusal(hashes, session.username, session.password, will)
         if refusal is not None:
             log.warning("MQTT login of client %s refused: %s", session.client_id, refusal)
         return refusal is None
@@ -167,16 +198,16 @@ class PasswordLogin(BaseAuthPlugin):  # type: ignore[misc]  # amqtt ships no typ
 
 class TopicRights(BaseTopicPlugin):  # type: ignore[misc]
     """Lets a logged-in client publish and read only where `may_publish` and `may_read` say,
-    and a reader (`readers`) publish nowhere."""
+    and a reader (`readers`, as the registry says now) publish nowhere."""
 
     @dataclass
     class Config:
-        readers: list[str] = field(default_factory=list)
-        """logins that may read but never publish (hub.broker_access.readers)"""
+        access: str = ""
+        """the broker's name in ACCESS"""
 
     def __init__(self, context: BaseContext) -> None:
         super().__init__(context)
-        self._readers = frozenset(cast(TopicRights.Config, context.config).readers)
+        self._access = ACCESS[cast(TopicRights.Config, context.config).access]
 
     async def topic_filtering(
         self,
@@ -189,7 +220,7 @@ class TopicRights(BaseTopicPlugin):  # type: ignore[misc]
         if login is None or topic is None:
             return False
         if action == Action.PUBLISH:
-            allowed = login not in self._readers and may_publish(login, topic)
+            allowed = may_publish(login, topic) and not self._access.reads_only(login)
         else:
             allowed = may_read(login, topic)
         if not allowed:

@@ -24,7 +24,7 @@ from amqtt.errors import MQTTError, NoDataError
 from amqtt.mqtt.connect import ConnectPacket
 from amqtt.session import Session
 
-from hub.broker_access import HUB, ClientIds, login_refusal
+from hub.broker_access import HUB, Access, ClientIds, login_refusal
 from hub.config import Settings
 
 log = logging.getLogger(__name__)
@@ -162,14 +162,12 @@ class LimitedWriter(StreamWriterAdapter):  # type: ignore[misc]
 
 
 class HubBroker(Broker):  # type: ignore[misc]
-    """amqtt with the checks and bounds above; `hashes` are the logins' salted hashes."""
+    """amqtt with the checks and bounds above; `access` says who may log in, now."""
 
-    def __init__(
-        self, config: dict[str, Any], hashes: dict[str, str], limits: ClientLimits
-    ) -> None:
+    def __init__(self, config: dict[str, Any], access: Access, limits: ClientLimits) -> None:
         super().__init__(config)
-        self._hashes = hashes
-        self._client_ids = ClientIds(hashes)
+        self._access = access
+        self._client_ids = ClientIds(access.hashes())
         self._limits = limits
         self._rate = ConnectionRate(limits.connections_per_second)
         self._full: set[str] = set()
@@ -223,7 +221,9 @@ class HubBroker(Broker):  # type: ignore[misc]
             return None, None
         login, client_id = packet.username, packet.client_id
         will = packet.will_topic if packet.will_flag else None
-        refusal = login_refusal(self._hashes, login, packet.password, will)
+        hashes = self._access.hashes()
+        self._client_ids.know(hashes)
+        refusal = login_refusal(hashes, login, packet.password, will)
         if refusal is not None:
             log.warning("MQTT login of client %s refused: %s", client_id, refusal)
             return _NOT_AUTHORIZED, login
@@ -234,6 +234,15 @@ class HubBroker(Broker):  # type: ignore[misc]
             log.warning("MQTT client at %s refused: %s", address, taken)
             return _IDENTIFIER_REJECTED, login
         return None, login
+
+    def queue_lengths(self) -> dict[str, int]:
+        """Per client id, the messages its session holds for it: kept while it is away, and
+        sent but not yet acknowledged. Read from another thread, from a copy of the sessions."""
+        sessions = list(self._sessions.values())
+        return {
+            session.client_id: session.retained_messages_count + session.inflight_out_count
+            for session, _handler in sessions
+        }
 
     async def _retain_broadcast_message(
         self, broadcast: dict[str, Any], qos: int, target_session: Session

@@ -23,8 +23,9 @@ max_waiting = 8              # queries waiting for a worker; more are answered 5
 service_endpoints = []       # SPARQL endpoints a query's SERVICE may call; none by default
 
 [mqtt]
-url = "embedded"             # or "mqtt://host:1883"
+url = "embedded"             # or "mqtt://host:1883", "mqtts://host:8883" (TLS)
 embedded_port = 1883
+embedded_tls = false         # true: the embedded broker speaks TLS only, with [tls]'s certificate
 notify_payload = ["ActivationNotification", "ControlSignal"]  # notifications that carry
                              # the plain-JSON message, by type; true: every type, false: none
 username = "heila-hub"       # the hub's login at an external broker; the embedded one makes its own
@@ -44,6 +45,9 @@ certfile = "hub.pem"
 keyfile = "hub.key"
 client_ca = "actors-ca.pem"
 
+[trust]
+window_seconds = 0           # a message's time must lie this close to its receipt; 0: any time
+
 [cluster]                    # hub nodes sharing one commit log (docs/deployment.md)
 nats = ["nats://127.0.0.1:4222"]   # the NATS JetStream servers; none: one process
 replicas = 3                 # copies of the log the NATS cluster keeps
@@ -51,6 +55,8 @@ read_wait_seconds = 10.0     # how long a read waits for a Heila-Min-Sequence to
 remote_query = "http://lab:7878/query"         # a remote SPARQL store as one more replica:
 remote_update = "http://lab:7878/update"       # all three endpoints, or none
 remote_graph_store = "http://lab:7878/store"
+remote_username = "heila"    # its login, as it asks (Digest or Basic); none: it asks for none
+remote_password = "..."
 
 [actors.mgms]
 token_hash = "sha256$..."    # made by `heila token mgms`
@@ -101,6 +107,8 @@ class Credential:
     """the public JWKs of the keys the actor signs messages with (hub.signature)"""
     signed: bool = False
     """every message the actor sends must come signed by one of its keys"""
+    broker_hash: str | None = None
+    """the token's hash as a Mosquitto password file holds it (hub.auth.mosquitto_hash)"""
 
 
 @dataclass(frozen=True)
@@ -118,6 +126,7 @@ class Settings:
     query_services: frozenset[str] = frozenset()
     mqtt: str = EMBEDDED
     embedded_mqtt_port: int = 1883
+    embedded_mqtt_tls: bool = False
     notify_payload: frozenset[str] = ORDERS
     mqtt_username: str | None = None
     mqtt_password: str | None = None
@@ -139,6 +148,9 @@ class Settings:
     remote_query: str | None = None
     remote_update: str | None = None
     remote_graph_store: str | None = None
+    remote_username: str | None = None
+    remote_password: str | None = None
+    trust_window: float = 0.0
 
     @property
     def read_only(self) -> bool:
@@ -156,7 +168,14 @@ class Settings:
         if self.mqtt == EMBEDDED:
             return "127.0.0.1", self.embedded_mqtt_port
         url = urlsplit(self.mqtt)
-        return url.hostname or "127.0.0.1", url.port or 1883
+        return url.hostname or "127.0.0.1", url.port or (8883 if self.mqtt_tls else 1883)
+
+    @property
+    def mqtt_tls(self) -> bool:
+        """Whether the broker the hub connects to speaks MQTT over TLS."""
+        if self.mqtt == EMBEDDED:
+            return self.embedded_mqtt_tls
+        return urlsplit(self.mqtt).scheme == "mqtts"
 
     def with_flags(self, **flags: Any) -> "Settings":
         """These settings with every flag that was given (not None) taking precedence."""
@@ -195,6 +214,7 @@ _KEYS: dict[str, dict[str, tuple[str, type | tuple[type, ...]]]] = {
     "mqtt": {
         "url": ("mqtt", str),
         "embedded_port": ("embedded_mqtt_port", int),
+        "embedded_tls": ("embedded_mqtt_tls", bool),
         "notify_payload": ("notify_payload", (bool, list)),
         "username": ("mqtt_username", str),
         "password": ("mqtt_password", str),
@@ -204,6 +224,9 @@ _KEYS: dict[str, dict[str, tuple[str, type | tuple[type, ...]]]] = {
         "max_queued_bytes": ("mqtt_max_queued_bytes", int),
         "connections_per_second": ("mqtt_connections_per_second", int),
     },
+    "trust": {
+        "window_seconds": ("trust_window", (int, float)),
+    },
     "cluster": {
         "nats": ("cluster_nats", list),
         "replicas": ("cluster_replicas", int),
@@ -211,6 +234,8 @@ _KEYS: dict[str, dict[str, tuple[str, type | tuple[type, ...]]]] = {
         "remote_query": ("remote_query", str),
         "remote_update": ("remote_update", str),
         "remote_graph_store": ("remote_graph_store", str),
+        "remote_username": ("remote_username", str),
+        "remote_password": ("remote_password", str),
     },
 }
 _MQTT_BOUNDS = (
@@ -247,8 +272,13 @@ def load_settings(path: Path | None) -> Settings:
 
 def check(settings: Settings) -> None:
     """Refuse settings that cannot work, naming the setting."""
-    if settings.mqtt != EMBEDDED and urlsplit(settings.mqtt).scheme not in ("mqtt", "tcp"):
-        raise ConfigError(f"mqtt url must be 'embedded' or mqtt://host:port, not {settings.mqtt!r}")
+    if settings.mqtt != EMBEDDED and urlsplit(settings.mqtt).scheme not in ("mqtt", "mqtts", "tcp"):
+        raise ConfigError(
+            f"mqtt url must be 'embedded', mqtt://host:port or mqtts://host:port, "
+            f"not {settings.mqtt!r}"
+        )
+    if settings.embedded_mqtt_tls and settings.tls_certfile is None:
+        raise ConfigError("[mqtt] embedded_tls needs [tls] certfile and keyfile")
     positive = (
         "port",
         "embedded_mqtt_port",
@@ -273,11 +303,17 @@ def check(settings: Settings) -> None:
         raise ConfigError("query timeout must be positive")
     if settings.cluster_read_wait <= 0:
         raise ConfigError("cluster read_wait_seconds must be positive")
+    if settings.trust_window < 0:
+        raise ConfigError("[trust] window_seconds must not be negative (0: no window)")
     if settings.query_max_waiting < 0:
         raise ConfigError("query_max_waiting must not be negative")
     remote = (settings.remote_query, settings.remote_update, settings.remote_graph_store)
     if any(remote) and not all(remote):
         raise ConfigError("[cluster] needs remote_query, remote_update and remote_graph_store")
+    if (settings.remote_username is None) != (settings.remote_password is None):
+        raise ConfigError("[cluster] needs both remote_username and remote_password, or neither")
+    if settings.remote_username is not None and not all(remote):
+        raise ConfigError("[cluster] remote_username needs the remote store's three endpoints")
     if settings.clustered and settings.mqtt == EMBEDDED:
         raise ConfigError("a cluster node needs [mqtt] url: the MQTT listener of its NATS server")
     if (settings.tls_certfile is None) != (settings.tls_keyfile is None):
@@ -368,6 +404,7 @@ _CREDENTIAL_TYPES: dict[str, type] = {
     "party": str,
     "keys": list,
     "signed": bool,
+    "broker_hash": str,
 }
 
 

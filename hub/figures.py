@@ -10,17 +10,21 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pyoxigraph as ox
+from rdflib import URIRef
 
 from hub.charts import Chart, empty
 from hub.derived import seconds_of
+from hub.ontology import label, load_ontology
 from hub.store import Store
-from hub.vocabulary import HEILA, POINT, SMARTAPI
+from hub.vocabulary import HEILA, POINT, QUDT, SMARTAPI
 
 _PREFIXES = f"PREFIX heila: <{HEILA}>\nPREFIX smartapi: <{SMARTAPI}>\n"
 _RDF_VALUE = "<http://www.w3.org/1999/02/22-rdf-syntax-ns#value>"
 _GR = "<http://purl.org/goodrelations/v1#"
 _DAY = 86400
 _LABEL_STEPS = (60, 300, 900, 1800, 3600, 7200, 21600, 43200, _DAY)
+_LONE_READING = timedelta(minutes=30)
+"""How far either side of a point's only reading its plot shows, so the time axis has labels."""
 
 
 Term = ox.NamedNode | ox.BlankNode | ox.Literal
@@ -142,6 +146,7 @@ def merit_order(store: Store, message_id: str) -> str:
     for row in ranked:
         power, accepted = _number(row["power"]), row["accepted"].value == "true"
         chart.bar(
+            "accepted offer" if accepted else "offer",
             offset,
             offset + power,
             per_mwh(row),
@@ -185,9 +190,12 @@ def delivery(store: Store, message_id: str) -> str:
         _y_range([*measured, *baseline, *delivered, *([asked] if asked is not None else [])]),
         _clock_labels(start, start + timedelta(seconds=end)),
     )
-    chart.steps("delivered", list(zip(at, delivered, strict=True)), end, 2)
-    chart.steps("baseline", list(zip(at, baseline, strict=True)), end, 4)
-    chart.steps("measured", list(zip(at, measured, strict=True)), end, 0)
+    for name, values, colour in (
+        ("delivered = baseline - measured", delivered, 2),
+        ("baseline: expected without activation", baseline, 4),
+        ("measured net power into the site", measured, 0),
+    ):
+        chart.steps(name, list(zip(at, values, strict=True)), end, colour)
     if asked is not None:
         chart.horizontal(f"activated {asked:g} kW", asked, 1)
     return chart.svg()
@@ -207,19 +215,31 @@ def readings(store: Store, point: str, last: int) -> str:
     if not found:
         return empty(title, f"no readings of {point}")
     found.reverse()
-    first, final = _time(found[0]["time"]), _time(found[-1]["time"])
+    times = [_time(row["time"]) for row in found]
+    pad = (times[-1] - times[0]) / 50 or _LONE_READING
+    start, end = times[0] - pad, times[-1] + pad
     points = [
-        ((_time(row["time"]) - first).total_seconds(), _number(row["value"])) for row in found
+        ((at - start).total_seconds(), _number(row["value"]))
+        for at, row in zip(times, found, strict=True)
     ]
     values = [value for _x, value in points]
     margin = (max(values) - min(values)) * 0.1 or 1.0
     chart = Chart(
         title,
         "measured at (UTC)",
-        quantity.value.removeprefix(HEILA) if (quantity := found[0].get("quantity")) else "value",
-        (0.0, points[-1][0]),
+        _axis_name(quantity.value) if (quantity := found[0].get("quantity")) else "value",
+        (0.0, (end - start).total_seconds()),
         (min(values) - margin, max(values) + margin),
-        _clock_labels(first, final),
+        _clock_labels(start, end),
     )
     chart.line(point, points, dots=len(points) <= 50)
     return chart.svg()
+
+
+def _axis_name(quantity: str) -> str:
+    """A quantity as an axis names it: the ontology's label and its unit's symbol, as
+    "phase voltage (V)"; a quantity without unit by its label alone."""
+    ontology = load_ontology()
+    units = ontology.objects(URIRef(quantity), URIRef(QUDT + "unit"))
+    symbols = [str(s) for unit in units for s in ontology.objects(unit, URIRef(QUDT + "symbol"))]
+    return f"{label(quantity)} ({symbols[0]})" if symbols else label(quantity)

@@ -1,7 +1,8 @@
 """The write path every interface shares (HTTP POST, MQTT inbox): one place, one order.
 
 parse → validate (with the types of the messages it refers to, read from the store) → the
-writer must be the sender → its role must send this type to these recipients (hub.roles) → a
+writer must be the sender → its time must lie within the window of its receipt (hub.replay) →
+its role must send this type to these recipients (hub.roles) → a
 signature that came with it must be the sender's (hub.signature), and is kept with it →
 commit (idempotent by id) → notify, only for a new message.
 Nothing is stored unless every step before it passed.
@@ -10,20 +11,25 @@ What "commit" means is the committer's: in one process, a put into the store fol
 notification (`StoreCommitter`); in a cluster, an entry in the replicated log (hub.cluster).
 """
 
+import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Protocol
 
 import pyoxigraph as ox
 
-from hub.errors import NotSender
+from hub.errors import HubError, NotSender
 from hub.message import Message, accept, from_triples
+from hub.replay import ANY_TIME, TimeWindow
 from hub.roles import Roles
 from hub.signature import HEADER, PROVENANCE, SignatureRefused, Signing, provenance, verify
 from hub.store import Store, Stored
 from hub.vocabulary import HEILA
 
 Notify = Callable[[Message, Stored], None]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -68,21 +74,33 @@ class Intake:
         committer: Committer,
         roles: Roles,
         signing: Callable[[str], Signing],
+        window: TimeWindow = ANY_TIME,
     ) -> None:
         self._store = store
         self._committer = committer
         self._roles = roles
         self._signing = signing
+        self._window = window
 
     def submit(
         self, data: bytes, media_type: str, actor: str, signature: str | None = None
     ) -> Accepted:
         """Take in a message from `actor`, signed or not; raises ParseError, Invalid, NotSender,
-        RoleRefused or SignatureRefused."""
+        OutsideWindow, RoleRefused, SignatureRefused or Conflict, each logged with its reason:
+        the log says who tried what, whichever door it came through."""
+        try:
+            return self._take(data, media_type, actor, signature)
+        except HubError as error:
+            log.warning("refused a message from %s: %s: %s", actor, type(error).__name__, error)
+            raise
+
+    def _take(self, data: bytes, media_type: str, actor: str, signature: str | None) -> Accepted:
+        received = datetime.now(UTC)
         self._committer.catch_up()
         message = accept(data, media_type, self._types_of)
         if message.sender != actor:
             raise NotSender(actor, message.iri, message.sender)
+        self._window.check(message, received)
         self._roles.check(message)
         if any(p in PROVENANCE for _s, p, _o in message.body):  # readings hold none
             raise SignatureRefused(message.iri, "a signature is sent beside a message, not in it")

@@ -14,9 +14,10 @@ from typing import Any
 
 import pyoxigraph as ox
 
+from heila_client.vocabulary import message_iri, part_iri
 from hub import vocabulary as v
 from hub.shapes import Field, Kind, NodeShape, enum_key, local_name, shapes
-from hub.terms import RDF_TYPE, Index, Term, Triple, literal_value
+from hub.terms import RDF_TYPE, SEALED, Index, Term, Triple, is_sealed, literal_value
 
 JSON = dict[str, Any]
 ENVELOPE_KEYS = ("type", "id", "sender", "time", "recipients", "references")
@@ -25,10 +26,6 @@ DOUBLE = v.XSD + "double"
 INTEGER = v.XSD + "integer"
 BOOLEAN = v.XSD + "boolean"
 STRING = v.XSD + "string"
-
-
-def message_iri(message_id: str) -> str:
-    return v.MESSAGE + message_id
 
 
 # JSON -> RDF
@@ -104,7 +101,7 @@ def writers(shape_iri: str) -> tuple[Writer, ...]:
 
 
 def _term(
-    triples: list[Triple], base: str, writer: Writer, value: Any, position: int | None
+    triples: list[Triple], message_id: str, writer: Writer, value: Any, position: int | None
 ) -> Term:
     if writer.kind == "literal":
         return ox.Literal(writer.lexical(value), datatype=writer.datatype)
@@ -112,15 +109,14 @@ def _term(
         return ox.NamedNode(f"{writer.base}{value}")
     if writer.kind == "enum":
         return writer.members[value]  # the schema has checked it is one
-    suffix = "" if position is None else f"-{position}"
-    node = ox.NamedNode(f"{base}#{writer.local}{suffix}")
-    _write_fields(triples, base, node, writers(writer.node), value)
+    node = ox.NamedNode(part_iri(message_id, writer.local, position))
+    _write_fields(triples, message_id, node, writers(writer.node), value)
     return node
 
 
 def _write_fields(
     triples: list[Triple],
-    base: str,
+    message_id: str,
     node: ox.NamedNode,
     writers: tuple[Writer, ...],
     document: JSON,
@@ -130,19 +126,21 @@ def _write_fields(
             continue
         value = document[writer.name]
         if not writer.many:
-            triples.append((node, writer.path, _term(triples, base, writer, value, None)))
+            triples.append((node, writer.path, _term(triples, message_id, writer, value, None)))
             continue
         for position, item in enumerate(value):
-            triples.append((node, writer.path, _term(triples, base, writer, item, position)))
+            triples.append((node, writer.path, _term(triples, message_id, writer, item, position)))
 
 
 def to_triples(document: JSON) -> list[Triple]:
     """The RDF of a message in plain JSON that has passed its JSON Schema."""
     node = ox.NamedNode(message_iri(document["id"]))
     triples: list[Triple] = [(node, RDF_TYPE, ox.NamedNode(v.HEILA + document["type"]))]
-    base = node.value.split("#", 1)[0]
-    _write_fields(triples, base, node, writers(shapes().envelope.iri), document)
-    _write_fields(triples, base, node, writers(shapes().objects[document["type"]].iri), document)
+    identifier = document["id"]
+    _write_fields(triples, identifier, node, writers(shapes().envelope.iri), document)
+    _write_fields(
+        triples, identifier, node, writers(shapes().objects[document["type"]].iri), document
+    )
     return triples
 
 
@@ -180,11 +178,19 @@ def _read_fields(index: Index, node: Term, shape: NodeShape) -> JSON:
             continue
         if field.kind == "part":
             part_shape = shapes().parts[field.node or ""]
-            values = [_read_fields(index, t, part_shape) for t in sorted(terms, key=_number_of)]
+            values = [_read_part(index, t, part_shape) for t in sorted(terms, key=_number_of)]
         else:
             values = sorted((_python(field, t) for t in terms), key=str)
         document[field.name] = values if field.many else values[0]
     return document
+
+
+def _read_part(index: Index, node: Term, shape: NodeShape) -> JSON:
+    """A part's fields, or `{"sealed": JWE}` for a part sealed for the recipients."""
+    properties = index.get(node, {})
+    if is_sealed(properties):
+        return {"sealed": properties[SEALED][0].value}
+    return _read_fields(index, node, shape)
 
 
 def from_index(index: Index, node: ox.NamedNode, type_name: str) -> JSON:

@@ -102,7 +102,8 @@ th { text-align: left; font-weight: 600; }
   padding: 0 4px; margin: 1px; color: #1e3a8a; text-decoration: none; }
 #chains td.step a.new, #timeline tr.new { background: #fde68a; }
 #plots { display: flex; flex-wrap: wrap; gap: 1em; }
-#plots figure { margin: 0; } #plots img { width: 420px; height: 260px; border: 1px solid #ddd; }
+#plots figure { margin: 0; max-width: 480px; }
+#plots img { width: 480px; height: auto; border: 1px solid #ddd; }
 #timeline { font-size: 13px; }
 </style>
 </head>
@@ -118,7 +119,8 @@ stream <span id="status" class="closed">connecting</span></p>
 <figure><img id="plot-OfferList" alt="no offer list yet">
 <figcaption>Merit order of a bid, with its clearing</figcaption></figure>
 <figure><img id="plot-VerificationNotification" alt="no verification yet">
-<figcaption>Planned and delivered power of an activation</figcaption></figure>
+<figcaption>Planned and delivered power of an activation: delivered is the baseline
+less the measured net power into the site</figcaption></figure>
 <figure><img id="plot-point" alt="no readings yet">
 <figcaption>Readings of <select id="point"></select></figcaption></figure>
 </div>

@@ -16,14 +16,15 @@ from typing import Any
 import pyoxigraph as ox
 from rdflib import Graph
 
+from heila_client.vocabulary import message_iri, part_iri
 from hub import jsonld, readings
 from hub import vocabulary as v
 from hub.context import CONTEXT_URL, context
 from hub.errors import Invalid, ParseError, Violation
-from hub.json_form import JSON, from_index, message_iri, to_triples
+from hub.json_form import JSON, from_index, to_triples
 from hub.readings import Readings
 from hub.schema import check
-from hub.shapes import shapes
+from hub.shapes import Field, local_name, shapes
 from hub.terms import (
     RDF_TYPE,
     IllTyped,
@@ -153,19 +154,20 @@ def _check_scope(data: Index, node: ox.NamedNode) -> None:
 
 def _out_of_scope(data: Index, node: ox.NamedNode, subject: Term) -> Invalid:
     """Say which field holds the stray node, and for a blank node the IRI its part must have."""
-    field = next(
+    holder = next(
         (
-            _field_name(property)
+            property
             for properties in data.values()
             for property, objects in properties.items()
             if subject in objects
         ),
-        "id",
+        None,
     )
-    if isinstance(subject, ox.BlankNode):
+    field = "id" if holder is None else _field_name(holder)
+    if isinstance(subject, ox.BlankNode) and holder is not None:
         text = (
             f"a part of a message is named by the message's IRI and its field: "
-            f"write <{node.value}#{field}> for the {field}, not a blank node"
+            f"write <{_part_iri(node, holder)}> for the {field}, not a blank node"
         )
     else:
         text = (
@@ -174,16 +176,24 @@ def _out_of_scope(data: Index, node: ox.NamedNode, subject: Term) -> Invalid:
     return _structure_violation(node.value, field, "scope", text)
 
 
+def _part_iri(node: ox.NamedNode, holder: ox.NamedNode) -> str:
+    """The IRI of the (first) part a property holds, as docs/messages.md names parts."""
+    field = _fields().get(holder.value)
+    position = 0 if field is None or field.many else None
+    return part_iri(node.value.removeprefix(v.MESSAGE), local_name(holder.value), position)
+
+
 @cache
-def _field_names() -> dict[str, str]:
+def _fields() -> dict[str, Field]:
     catalogue = shapes()
     every = [catalogue.envelope, *catalogue.objects.values(), *catalogue.parts.values()]
-    return {field.path: field.name for shape in every for field in shape.fields}
+    return {field.path: field for shape in every for field in shape.fields}
 
 
 def _field_name(property: ox.NamedNode) -> str:
     """The JSON key of a property, as the shapes name it."""
-    return _field_names().get(property.value, property.value.rsplit("#", 1)[-1].rsplit("/", 1)[-1])
+    known = _fields().get(property.value)
+    return known.name if known else local_name(property.value)
 
 
 def _actor(term: Term | None) -> str:

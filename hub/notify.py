@@ -91,8 +91,10 @@ class Notifier:
         password: str | None = None,
         protocol: MQTTProtocolVersion = MQTTProtocolVersion.MQTTv5,
         payload: frozenset[str] = frozenset(),
+        tls: bool = False,
     ) -> None:
-        """`payload`: the types whose notifications carry the message."""
+        """`payload`: the types whose notifications carry the message; `tls`: the broker
+        speaks TLS, its certificate checked against the system's CAs (or SSL_CERT_FILE)."""
         self.host = host
         self.port = port
         self.payload = payload
@@ -106,6 +108,8 @@ class Notifier:
         )
         if username is not None:
             self._client.username_pw_set(username, password)
+        if tls:
+            self._client.tls_set()
         self._client.max_queued_messages_set(MAX_QUEUED)
         self._client.reconnect_delay_set(min_delay=1, max_delay=30)
         self._client.on_connect = self._on_connect

@@ -217,6 +217,9 @@ OPERATIONS: dict[tuple[str, str], JSON] = {
         },
     },
     ("get", "/sparql"): {
+        "tags": ["SPARQL"],
+        "summary": "SPARQL 1.1 query",
+        "operationId": "get_query_sparql_get",
         "description": "A SPARQL 1.1 Protocol query. A browser that asks for HTML with no query "
         "gets the SPARQL console.",
         "parameters": [
@@ -239,6 +242,9 @@ OPERATIONS: dict[tuple[str, str], JSON] = {
         },
     },
     ("post", "/sparql"): {
+        "tags": ["SPARQL"],
+        "summary": "SPARQL 1.1 query or update",
+        "operationId": "post_sparql_post",
         "description": "A query (anyone) or an update (an authorised writer: the update may only "
         "touch graphs of messages its actor sends, and what it leaves must be valid).",
         "requestBody": {
@@ -347,7 +353,9 @@ OPERATIONS: dict[tuple[str, str], JSON] = {
         }
     },
 }
-"""What each operation says beyond its route's signature, by method and path."""
+"""What each operation says beyond its route's signature, by method and path. An operation
+with an operationId is a plain Starlette route that FastAPI does not describe: it is written
+out whole here."""
 
 
 _PARAMETER_SCHEMAS: dict[str, JSON] = {
@@ -414,6 +422,9 @@ def with_components(document: JSON) -> JSON:
     }
     found["securitySchemes"] = SECURITY_SCHEMES
     paths = document.setdefault("paths", {})
+    for (method, path), extra in OPERATIONS.items():
+        if "operationId" in extra:
+            paths.setdefault(path, {})[method] = {}
     for path, operations in paths.items():
         for method, operation in operations.items():
             extra = OPERATIONS.get((method, path), {})

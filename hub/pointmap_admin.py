@@ -52,7 +52,6 @@ def point_map_router(store: Store, administrator: Callable[[Request], str]) -> A
 
 
 def add_arguments(_name: str, parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("action", choices=["publish"], help="publish: check and store")
     parser.add_argument("files", type=Path, nargs="+", help="point map files in Turtle")
     parser.add_argument("--name", required=True, help="the name it is published under")
     parser.add_argument("--store", default="var/store", help="the store's directory")

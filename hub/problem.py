@@ -12,6 +12,7 @@ from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse
 
 from hub.errors import Conflict, Invalid, NotSender, ParseError, RoleRefused
+from hub.replay import OutsideWindow
 from hub.signature import SignatureRefused
 from hub.store import QueryTimeout
 
@@ -95,6 +96,10 @@ def problem_of(error: Exception) -> Problem:
     if isinstance(error, SignatureRefused):
         return Problem(
             403, "signature", "Signature refused", str(error), field="signature", rule="signature"
+        )
+    if isinstance(error, OutsideWindow):
+        return Problem(
+            403, "window", "Outside the time window", str(error), field="time", rule="window"
         )
     if isinstance(error, Conflict):
         return Problem(

@@ -15,20 +15,24 @@ queries spends nothing on them; while a worker lives, every commit is copied to 
 import asyncio
 import concurrent.futures
 import logging
+import os
 import queue
 import shutil
+import socket
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any, Protocol
 
 import pyoxigraph as ox
 
 from hub.errors import HubError, ParseError, QueryRefused
-from hub.query_worker import Answer, Query, Refusal, Trial, Tried, receive, send
+from hub.query_worker import Query, Refusal, Trial, Tried, framed, received, send
+from hub.results import Answer
 from hub.store import QueryLimits
 
 log = logging.getLogger(__name__)
@@ -62,41 +66,63 @@ class QueryStopped(HubError):
         super().__init__(text)
 
 
-def _resident_bytes(pid: int) -> int:
-    try:
-        with open(f"/proc/{pid}/statm", "rb") as statm:
-            return int(statm.read().split()[1]) * 4096
-    except (OSError, IndexError, ValueError):
-        return 0
+class _Resident:
+    """A process's resident memory, read from /proc; the file stays open, since a query's
+    start reads it and one read is cheaper than an open, a read and a close."""
+
+    def __init__(self, pid: int) -> None:
+        try:
+            self._statm: int | None = os.open(f"/proc/{pid}/statm", os.O_RDONLY)
+        except OSError:
+            self._statm = None
+
+    def bytes(self) -> int:
+        if self._statm is None:
+            return 0
+        try:
+            return int(os.pread(self._statm, 128, 0).split()[1]) * 4096
+        except (OSError, IndexError, ValueError):
+            return 0
+
+    def close(self) -> None:
+        statm, self._statm = self._statm, None
+        if statm is not None:
+            os.close(statm)
 
 
 class Worker:
-    """One worker process: its pipes, the query it runs, and the writes on their way to it."""
+    """One worker process: the socket its queries and answers take, the query it runs, and the
+    writes on their way to it over its stdin."""
 
     def __init__(self, source: Source) -> None:
         self._source = source
-        self._process = subprocess.Popen(
-            [sys.executable, "-m", "hub.query_worker"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-        )
+        self._channel, theirs = socket.socketpair()
+        with theirs:
+            self._process = subprocess.Popen(
+                [sys.executable, "-m", "hub.query_worker", str(theirs.fileno())],
+                stdin=subprocess.PIPE,
+                pass_fds=(theirs.fileno(),),
+            )
+        self._channel.setblocking(False)
+        self._resident = _Resident(self._process.pid)
         self._outbound: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._opening = threading.Lock()
         self._early: list[Change] | None = []
         """Changes told before the snapshot was sent; None once it is."""
-        self._ready: concurrent.futures.Future[None] = concurrent.futures.Future()
-        self._pending: concurrent.futures.Future[Answer | Tried | Refusal] | None = None
+        self._told = 0
+        """Changes handed to the worker so far: a query asked now waits for that many."""
+        self._ready = False
         self._stopped_for: QueryStopped | None = None
         self._checkpoint: Path | None = None
         self.started = 0.0
         """When the running query was handed over (monotonic), 0 when idle."""
         self.memory_at_start = 0
         self.last_used = time.monotonic()
-        threading.Thread(target=self._read, name="query-worker-out", daemon=True).start()
         threading.Thread(target=self._write, name="query-worker-in", daemon=True).start()
 
     def open(self) -> None:
-        """Hand the worker a snapshot of the store and, from then on, every commit.
+        """Hand the worker a snapshot of the store and, from then on, every commit. It blocks
+        while the store takes its snapshot: call it off the event loop.
 
         The store tells changes from before its snapshot is taken; they wait here until the
         snapshot is on its way, since the worker's first frame must be the snapshot."""
@@ -108,43 +134,78 @@ class Worker:
             for change in self._early or ():
                 self._send(change)
             self._early = None
-        self._ready.result(_START_TIMEOUT)
 
-    def ask(self, query: Query | Trial) -> "concurrent.futures.Future[Answer | Tried | Refusal]":
-        self._pending = concurrent.futures.Future()
-        self.memory_at_start = _resident_bytes(self._process.pid)
+    async def ready(self) -> None:
+        """Wait until the worker has opened its copy of the store (at once, after its start)."""
+        if self._ready:
+            return
+        with self._unless_gone():
+            async with asyncio.timeout(_START_TIMEOUT):
+                await received(self._channel)
+        self._ready = True
+
+    async def ask(self, query: Query | Trial) -> Answer | Tried | Refusal:
+        """The worker's outcome; QueryStopped when the worker ends first."""
+        self.memory_at_start = self._resident.bytes()
         self.started = time.monotonic()
-        self._send(query)
-        return self._pending
+        with self._unless_gone():
+            await asyncio.get_running_loop().sock_sendall(
+                self._channel, framed((self._told, query))
+            )
+            outcome: Answer | Tried | Refusal = await received(self._channel)
+        return outcome
+
+    @contextmanager
+    def _unless_gone(self) -> Iterator[None]:
+        """Turn the end of the worker's socket (or a start that timed out) into QueryStopped."""
+        try:
+            yield
+        except (EOFError, OSError):
+            raise self._stopped_for or QueryStopped(
+                "worker", "the query ended the worker that ran it and got no answer"
+            ) from None
 
     def done(self) -> None:
-        self._pending, self.started, self.last_used = None, 0.0, time.monotonic()
+        self.started, self.last_used = 0.0, time.monotonic()
 
     def memory_grown(self) -> int:
-        return _resident_bytes(self._process.pid) - self.memory_at_start
+        return self._resident.bytes() - self.memory_at_start
 
-    def stop(self, reason: QueryStopped | None = None) -> None:
-        """Kill the process (a query in it fails with `reason`) and let go of its copy."""
+    def kill(self, reason: QueryStopped) -> None:
+        """End the process: the query in it fails with `reason`."""
         self._stopped_for = reason
-        self._source.unfollow(self._copy)
-        self._outbound.put(_CLOSE)
         self._process.kill()
-        self._process.wait()
-        if self._checkpoint is not None:
-            shutil.rmtree(self._checkpoint, ignore_errors=True)
+
+    def stop(self) -> None:
+        """Kill the process and let go of its socket and its copy."""
+        self._process.kill()
+        self._let_go(None)
 
     def close(self) -> None:
         """Let the worker finish and remove its copy itself; kill it if it does not."""
+        with suppress(OSError):  # stopped already, its socket closed
+            self._channel.shutdown(socket.SHUT_WR)
+        self._let_go(5)
+
+    def _let_go(self, grace: float | None) -> None:
+        """Stop copying writes, close stdin after those queued, and wait `grace` seconds (None:
+        as long as it takes) for the process to end before killing it."""
         self._source.unfollow(self._copy)
         self._outbound.put(_CLOSE)
         try:
-            self._process.wait(5)
+            self._process.wait(grace)
         except subprocess.TimeoutExpired:
-            self.stop()
+            self._process.kill()
+            self._process.wait()
+        self._channel.close()
+        self._resident.close()
+        if self._checkpoint is not None:
+            shutil.rmtree(self._checkpoint, ignore_errors=True)
 
     def _copy(self, change: Change) -> None:
         """Called by the store under its write lock: queue the change, write it later."""
         with self._opening:
+            self._told += 1
             if self._early is not None:
                 self._early.append(change)
             else:
@@ -164,30 +225,15 @@ class Worker:
                     frame = ("quads", ox.serialize(frame[1], format=ox.RdfFormat.N_QUADS) or b"")
                 send(stdin, frame)  # type: ignore[arg-type]
             stdin.close()
-        except (BrokenPipeError, ValueError, OSError):  # the worker is gone; its reader says why
+        except (BrokenPipeError, ValueError, OSError):  # the worker is gone; its socket says why
             pass
-
-    def _read(self) -> None:
-        assert self._process.stdout is not None
-        stdout = self._process.stdout
-        try:
-            if receive(stdout) == "ready":  # type: ignore[arg-type]
-                self._ready.set_result(None)
-            while True:
-                outcome = receive(stdout)  # type: ignore[arg-type]
-                if self._pending is not None and not self._pending.done():
-                    self._pending.set_result(outcome)
-        except (EOFError, OSError):
-            gone = self._stopped_for or QueryStopped(
-                "worker", "the query ended the worker that ran it and got no answer"
-            )
-            for waiting in (self._ready, self._pending):
-                if waiting is not None and not waiting.done():
-                    waiting.set_exception(gone)
 
 
 class QueryPool:
-    """Runs queries in worker processes, one query per worker at a time, within the limits."""
+    """Runs queries in worker processes, one query per worker at a time, within the limits.
+
+    A query that finds a worker idle is handed over and answered on the event loop; one that
+    has to wait for a worker, or for one to start, waits in a thread of its own."""
 
     def __init__(self, source: Source, limits: QueryLimits) -> None:
         self._source = source
@@ -197,6 +243,7 @@ class QueryPool:
         self._idle: list[Worker] = []
         self._busy: set[Worker] = set()
         self._starting = 0
+        self._waiting = 0
         self._admitted = 0
         self._closed = False
         self._callers = concurrent.futures.ThreadPoolExecutor(
@@ -212,8 +259,7 @@ class QueryPool:
             )
         self._admitted += 1
         try:
-            loop = asyncio.get_running_loop()
-            outcome = await loop.run_in_executor(self._callers, self._run, query)
+            outcome = await self._run(query)
         finally:
             self._admitted -= 1
         assert not isinstance(outcome, Tried)
@@ -221,9 +267,10 @@ class QueryPool:
 
     def try_update(self, quads: list[ox.Quad], update: str) -> list[ox.Quad]:
         """What the update leaves of these quads, worked out in a worker within the query
-        limits, so that no update can hold the hub; ParseError or QueryRefused when it fails."""
+        limits, so that no update can hold the hub; ParseError or QueryRefused when it fails.
+        Called from a thread without an event loop (updates run in the thread pool)."""
         nquads = ox.serialize(quads, format=ox.RdfFormat.N_QUADS) or b""
-        outcome = self._run(Trial(nquads, update, self.limits.timeout))
+        outcome = asyncio.run(self._run(Trial(nquads, update, self.limits.timeout)))
         if isinstance(outcome, Refusal):
             if outcome.kind == "parse":
                 raise ParseError(outcome.text, outcome.line, outcome.column)
@@ -231,21 +278,46 @@ class QueryPool:
         assert isinstance(outcome, Tried)
         return list(ox.parse(outcome.quads, ox.RdfFormat.N_QUADS))
 
-    def _run(self, query: Query | Trial) -> Answer | Tried | Refusal:
+    async def _run(self, query: Query | Trial) -> Answer | Tried | Refusal:
         deadline = time.monotonic() + query.timeout
-        worker = self._acquire(deadline)
+        worker = self._idle_worker() or await self._worker_when_free(deadline)
         try:
-            outcome = worker.ask(query).result(max(0.0, deadline - time.monotonic()) + _GRACE)
-        except concurrent.futures.TimeoutError:
+            await worker.ready()
+            async with asyncio.timeout(max(0.0, deadline - time.monotonic()) + _GRACE):
+                outcome = await worker.ask(query)
+        except TimeoutError:
             self._discard(worker)
             raise QueryStopped(
                 "timeout", f"it ran longer than {query.timeout:g} s and was stopped"
             ) from None
-        except QueryStopped:
+        except BaseException:  # stopped by a limit, or the request went away: never reused
             self._discard(worker)
             raise
         self._release(worker)
         return outcome
+
+    async def _worker_when_free(self, deadline: float) -> Worker:
+        """A worker from a thread that waits for one to be freed or starts one. Should the
+        query go away meanwhile, the worker the thread gets goes back to the pool."""
+        acquiring = self._callers.submit(self._acquire, deadline)
+        try:
+            return await asyncio.wrap_future(acquiring)
+        except asyncio.CancelledError:
+            acquiring.add_done_callback(self._release_unused)
+            raise
+
+    def _release_unused(self, acquired: "concurrent.futures.Future[Worker]") -> None:
+        if not acquired.cancelled() and acquired.exception() is None:
+            self._release(acquired.result())
+
+    def _idle_worker(self) -> Worker | None:
+        """An idle worker, taken at once, unless other queries wait for one."""
+        with self._lock:
+            if not self._idle or self._waiting or self._closed:
+                return None
+            worker = self._idle.pop()
+            self._busy.add(worker)
+            return worker
 
     def _acquire(self, deadline: float) -> Worker:
         """An idle worker, or a new one while there are fewer than `workers`; waits for one to
@@ -262,7 +334,11 @@ class QueryPool:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     raise QueryStopped("busy", "every query worker stayed busy for the timeout")
-                self._freed.wait(remaining)
+                self._waiting += 1
+                try:
+                    self._freed.wait(remaining)
+                finally:
+                    self._waiting -= 1
             else:
                 worker = self._idle.pop()
                 self._busy.add(worker)
@@ -302,7 +378,7 @@ class QueryPool:
                 self._idle = [w for w in self._idle if w not in retired]
             for worker in busy:
                 if worker.memory_grown() > self.limits.memory_bytes:
-                    worker.stop(
+                    worker.kill(
                         QueryStopped(
                             "memory",
                             f"it needed more than {self.limits.memory_bytes >> 20} MiB "

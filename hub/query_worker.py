@@ -7,17 +7,20 @@ a thread, starve the write path, or end the process. Run here, the hub kills the
 overstays its time or its memory (hub.query_pool), and starts another.
 
 The copy starts as a checkpoint of the store on disk (hard links, so cheap) or, for a store in
-memory, as its quads; then every write the hub commits arrives on the same pipe as the queries, in
-commit order, so a query always sees every write acknowledged before it was asked.
+memory, as its quads; then every write the hub commits arrives on stdin, in commit order. Queries
+come on a socket of their own, each with the number of writes the hub had handed over when it
+was asked: the worker answers once it has applied that many, so a query always sees every write
+acknowledged before it, and the hub can ask straight from its event loop, no thread between.
 
-Frames on stdin and stdout are pickles with a length before them (`send`, `receive`); both ends
-are the hub's own code.
+Frames are pickles with a length before them (`framed`, `send`, `receive`); both ends are the
+hub's own code.
 """
 
+import asyncio
 import os
 import pickle
-import queue
 import shutil
+import socket
 import struct
 import sys
 import threading
@@ -28,15 +31,49 @@ from typing import Any, BinaryIO
 import pyoxigraph as ox
 
 from hub import results
+from hub.results import Answer
 
 _LENGTH = struct.Struct("!Q")
 
 
+def framed(frame: Any) -> bytes:
+    """A frame as it goes over a pipe or socket: its length, then its pickle."""
+    body = pickle.dumps(frame, protocol=pickle.HIGHEST_PROTOCOL)
+    return _LENGTH.pack(len(body)) + body
+
+
+def length_of(head: bytes | bytearray) -> int:
+    """The length of the frame that `head` (its first LENGTH_BYTES bytes) begins."""
+    return int(_LENGTH.unpack(head)[0])
+
+
+LENGTH_BYTES = _LENGTH.size
+
+
 def send(stream: BinaryIO, frame: Any) -> None:
     """Write one frame and flush it."""
-    body = pickle.dumps(frame, protocol=pickle.HIGHEST_PROTOCOL)
-    stream.write(_LENGTH.pack(len(body)) + body)
+    stream.write(framed(frame))
     stream.flush()
+
+
+async def received(channel: socket.socket) -> Any:
+    """The next frame on a non-blocking socket, read on the running event loop; EOFError when
+    the other end has closed."""
+    head = await _exactly(channel, LENGTH_BYTES)
+    return pickle.loads(await _exactly(channel, length_of(head)))
+
+
+async def _exactly(channel: socket.socket, size: int) -> bytearray:
+    loop = asyncio.get_running_loop()
+    data = bytearray(size)
+    view = memoryview(data)
+    got = 0
+    while got < size:
+        count = await loop.sock_recv_into(channel, view[got:])
+        if not count:
+            raise EOFError
+        got += count
+    return data
 
 
 def receive(stream: BinaryIO) -> Any:
@@ -44,7 +81,7 @@ def receive(stream: BinaryIO) -> Any:
     head = stream.read(_LENGTH.size)
     if len(head) < _LENGTH.size:
         raise EOFError
-    size = _LENGTH.unpack(head)[0]
+    size = length_of(head)
     body = stream.read(size)
     if len(body) < size:
         raise EOFError
@@ -81,15 +118,6 @@ class Tried:
 
 
 @dataclass(frozen=True)
-class Answer:
-    """A written result, ready to send to the client."""
-
-    media_type: str
-    body: bytes
-    truncated: bool
-
-
-@dataclass(frozen=True)
 class Refusal:
     """Why a query got no answer: `kind` is parse, refused, timeout or not-acceptable."""
 
@@ -113,19 +141,21 @@ def evaluate(store: ox.Store, query: Query) -> Answer | Refusal:
     if query.named_graphs:
         options["named_graphs"] = [ox.NamedNode(uri) for uri in query.named_graphs]
     try:
-        answer = store.query(query.sparql, **options)
-        result = results.read(answer, query.result_limit, deadline)
+        answer = results.answer(
+            lambda: store.query(query.sparql, **options),
+            query.accept,
+            query.result_limit,
+            deadline,
+        )
     except SyntaxError as error:
         return Refusal("parse", *results.syntax_error_position(error))
     except OSError as error:
         return Refusal("refused", str(error))
-    if result is None:
-        return Refusal("timeout", f"the query ran longer than {query.timeout:g} s")
-    try:
-        media_type, body = results.write(result, query.accept)
     except results.NotAcceptable as error:
         return Refusal("not-acceptable", str(error), offered=error.offered)
-    return Answer(media_type, body, result.truncated)
+    if answer is None:
+        return Refusal("timeout", f"the query ran longer than {query.timeout:g} s")
+    return answer
 
 
 def attempt(trial: Trial) -> Tried | Refusal:
@@ -157,31 +187,52 @@ def _apply(store: ox.Store, kind: str, change: Any) -> None:
         store.update(change)
 
 
-def _answer(store: ox.Store, asked: "queue.Queue[Query | Trial | None]", out: BinaryIO) -> None:
-    while (item := asked.get()) is not None:
-        send(out, evaluate(store, item) if isinstance(item, Query) else attempt(item))
+class _Applied:
+    """How many of the hub's writes the copy holds; a query waits here for those it must see."""
+
+    def __init__(self) -> None:
+        self._count = 0
+        self._changed = threading.Condition()
+
+    def one_more(self) -> None:
+        with self._changed:
+            self._count += 1
+            self._changed.notify_all()
+
+    def wait_for(self, count: int) -> None:
+        with self._changed:
+            self._changed.wait_for(lambda: self._count >= count)
 
 
-def main() -> int:
-    """Open the copy, say ready, then apply writes and answer queries until stdin closes."""
-    inbound, out = sys.stdin.buffer, sys.stdout.buffer
-    sys.stdout = sys.stderr  # nothing but frames goes to the hub's pipe
+def _answer(store: ox.Store, applied: _Applied, channel: socket.socket) -> None:
+    """Answer each query or trial once the writes told before it are applied."""
+    asked, answers = channel.makefile("rb"), channel.makefile("wb")
+    try:
+        while True:
+            after, item = receive(asked)
+            applied.wait_for(after)
+            send(answers, evaluate(store, item) if isinstance(item, Query) else attempt(item))
+    except (EOFError, OSError):  # the hub closed the socket: no more queries
+        pass
+
+
+def main(channel_fd: int) -> int:
+    """Open the copy, say ready, then apply writes until stdin closes while another thread
+    answers queries from the socket."""
+    inbound = sys.stdin.buffer
+    channel = socket.socket(fileno=channel_fd)
     opened = receive(inbound)
     store = _open(opened)
-    send(out, "ready")
-    asked: queue.Queue[Query | Trial | None] = queue.Queue()
-    answering = threading.Thread(target=_answer, args=(store, asked, out), daemon=True)
+    channel.sendall(framed("ready"))
+    applied = _Applied()
+    answering = threading.Thread(target=_answer, args=(store, applied, channel), daemon=True)
     answering.start()
     try:
         while True:
-            frame = receive(inbound)
-            if isinstance(frame, Query | Trial):
-                asked.put(frame)
-            else:
-                _apply(store, *frame)
+            _apply(store, *receive(inbound))
+            applied.one_more()
     except EOFError:
         pass
-    asked.put(None)
     answering.join()
     del store
     if opened[0] == "checkpoint":
@@ -193,4 +244,4 @@ if __name__ == "__main__":
     from hub import query_worker  # frames carry this module's classes by their importable name
 
     os.nice(10)  # queries give way to the hub's write path when the cores are busy
-    sys.exit(query_worker.main())
+    sys.exit(query_worker.main(int(sys.argv[1])))

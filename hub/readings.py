@@ -16,6 +16,7 @@ the column verdict to pyshacl's.
 """
 
 import re
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache, cached_property
@@ -55,6 +56,8 @@ class Readings:
     quad_count: int
     first: tuple[Triple, ...]
     """the first reading's triples and its link: what the message's own shape is checked with"""
+    points: Mapping[str, int]
+    """how many of the readings name each point, by its id: counted without the triples"""
 
     def triples(self) -> list[Triple]:
         return triples_of(ox.parse(self.nquads, ox.RdfFormat.N_QUADS))
@@ -282,4 +285,5 @@ def from_json(items: Any, iri: str) -> Readings | None:
         nquads="".join(lines).encode(),
         quad_count=len(lines),
         first=tuple(triples_of(ox.parse("".join(first), ox.RdfFormat.N_QUADS))),
+        points=Counter(item["point"] for item in items),
     )

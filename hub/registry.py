@@ -8,16 +8,20 @@ on a store directory or `POST /actors` on a running hub; the running hub holds t
 lock, so no change can come from elsewhere, and the registry's copy in memory, replaced at each
 change, is what every check reads (HTTP, MQTT inbox, roles): a token added or revoked counts
 from the next request on. The hub's configuration ([actors]) is written into it at start.
+
+On a cluster every node holds a registry of its own, so a change goes through the commit log
+instead (`share`): each node makes it when it applies that entry (`apply`), in the same place
+of the same order, and the node that took the change answers once it has made it.
 """
 
 import re
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 import pyoxigraph as ox
 
-from hub.auth import check_token_hash, hash_token, new_token
+from hub.auth import check_token_hash, hash_token, mosquitto_hash, new_token
 from hub.config import Credential
 from hub.errors import UsageError
 from hub.roles import roles
@@ -33,17 +37,18 @@ _OPERATOR = ox.NamedNode(HEILA + "operatorName")
 _TOKEN_HASH = ox.NamedNode(HEILA + "tokenHash")
 _CERTIFICATE = ox.NamedNode(HEILA + "certificateLogin")
 _SIGNED = ox.NamedNode(HEILA + "signsEveryMessage")
+_BROKER_HASH = ox.NamedNode(HEILA + "brokerPasswordHash")
 
 _KEYS = f"""
 SELECT ?actor ?key WHERE {{ GRAPH {_GRAPH} {{ ?actor {SIGNING_KEY} ?key }} }}
 """
 
 _READ = f"""
-SELECT ?actor ?role ?operator ?hash ?certificate ?signed WHERE {{ GRAPH {_GRAPH} {{
+SELECT ?actor ?role ?operator ?hash ?certificate ?signed ?broker WHERE {{ GRAPH {_GRAPH} {{
   ?actor a {_REGISTERED} .
   OPTIONAL {{ ?actor {_ROLE} ?role }} OPTIONAL {{ ?actor {_OPERATOR} ?operator }}
   OPTIONAL {{ ?actor {_TOKEN_HASH} ?hash }} OPTIONAL {{ ?actor {_CERTIFICATE} ?certificate }}
-  OPTIONAL {{ ?actor {_SIGNED} ?signed }}
+  OPTIONAL {{ ?actor {_SIGNED} ?signed }} OPTIONAL {{ ?actor {_BROKER_HASH} ?broker }}
 }} }}
 """
 
@@ -53,6 +58,10 @@ def _check_key(jwk: str) -> None:
         key_from_jwk(jwk)
     except ValueError as error:
         raise RegistryRefused(422, "keys", f"a signing key is not usable: {error}") from None
+
+
+ChangeActor = Callable[[str, Credential | None], None]
+"""Makes one change: the actor's credential from now on, or None once revoked."""
 
 
 class RegistryRefused(UsageError):
@@ -84,6 +93,8 @@ def _quads(actor: str, credential: Credential) -> list[ox.Quad]:
         facts.append((_OPERATOR, ox.Literal(credential.party)))
     if credential.token_hash is not None:
         facts.append((_TOKEN_HASH, ox.Literal(credential.token_hash)))
+    if credential.broker_hash is not None:
+        facts.append((_BROKER_HASH, ox.Literal(credential.broker_hash)))
     true = ox.Literal("true", datatype=ox.NamedNode(XSD + "boolean"))
     if credential.certificate:
         facts.append((_CERTIFICATE, true))
@@ -112,6 +123,7 @@ class Registry(Mapping[str, Credential]):
         self._lock = threading.Lock()
         self._actors = self._read()
         self._revoked: set[str] = set()
+        self._change: ChangeActor = self.apply
 
     def __getitem__(self, actor: str) -> Credential:
         return self._actors[actor]
@@ -121,6 +133,22 @@ class Registry(Mapping[str, Credential]):
 
     def __len__(self) -> int:
         return len(self._actors)
+
+    def share(self, change: ChangeActor) -> None:
+        """Make every change from now on through `change` (a cluster's commit log), which
+        calls `apply` on every node and returns once this one has."""
+        self._change = change
+
+    def apply(self, actor: str, credential: Credential | None) -> None:
+        """Give `actor` this credential from now on, or forget it (None). Called by one writer
+        at a time: a change under the registry's lock, or a cluster node applying its log."""
+        actors = {a: c for a, c in self._actors.items() if a != actor}
+        if credential is None:
+            self._revoked.add(actor)
+        else:
+            actors[actor] = credential
+            self._revoked.discard(actor)
+        self._write(actors)
 
     def configure(self, configured: Mapping[str, Credential]) -> None:
         """Write the configuration's actors in, each replacing what the registry held for it."""
@@ -155,10 +183,14 @@ class Registry(Mapping[str, Credential]):
                 text = "an actor that signs every message needs a key"
                 raise RegistryRefused(422, "keys", text)
             credential = Credential(
-                hash_token(token), role=role, party=party, keys=tuple(keys), signed=signed
+                hash_token(token),
+                role=role,
+                party=party,
+                keys=tuple(keys),
+                signed=signed,
+                broker_hash=mosquitto_hash(token),
             )
-            self._write({**self._actors, actor: credential})
-            self._revoked.discard(actor)
+            self._change(actor, credential)
         return token
 
     def rotate(self, actor: str) -> str:
@@ -166,15 +198,30 @@ class Registry(Mapping[str, Credential]):
         token = new_token()
         with self._lock:
             credential = self._known(actor)
-            self._write({**self._actors, actor: replace(credential, token_hash=hash_token(token))})
+            rotated = replace(
+                credential, token_hash=hash_token(token), broker_hash=mosquitto_hash(token)
+            )
+            self._change(actor, rotated)
         return token
+
+    def set_keys(self, actor: str, keys: Sequence[str]) -> None:
+        """Replace the public JWKs an actor signs with: a signature by a key it no longer has
+        is refused from now on (one it made earlier stays verifiable from the store, which
+        keeps the key with the message)."""
+        for jwk in keys:
+            _check_key(jwk)
+        with self._lock:
+            credential = self._known(actor)
+            if credential.signed and not keys:
+                text = "an actor that signs every message needs a key"
+                raise RegistryRefused(422, "keys", text)
+            self._change(actor, replace(credential, keys=tuple(keys)))
 
     def revoke(self, actor: str) -> None:
         """Forget the actor: its token and certificate are refused from now on."""
         with self._lock:
             self._known(actor)
-            self._write({a: c for a, c in self._actors.items() if a != actor})
-            self._revoked.add(actor)
+            self._change(actor, None)
 
     def revoked(self, actor: str) -> bool:
         """Whether the actor was revoked since this registry was opened (and not added again):
@@ -221,7 +268,9 @@ class Registry(Mapping[str, Credential]):
             if isinstance(actor, ox.NamedNode) and isinstance(key, ox.Literal):
                 keys.setdefault(actor.value.removeprefix(ACTOR), []).append(key.value)
         actors = {}
-        for actor, role, operator, token_hash, certificate, signed in self._store.query(_READ).rows:
+        for actor, role, operator, token_hash, certificate, signed, broker in self._store.query(
+            _READ
+        ).rows:
             if not isinstance(actor, ox.NamedNode):
                 continue
             hash_text = _text(token_hash)
@@ -235,5 +284,6 @@ class Registry(Mapping[str, Credential]):
                 party=_text(operator),
                 keys=tuple(sorted(keys.get(identifier, []))),
                 signed=_text(signed) == "true",
+                broker_hash=_text(broker),
             )
         return actors

@@ -17,12 +17,13 @@ from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel
 
 from hub.backup import add_hub_arguments, bearer, refusal
+from hub.broker_rules import broker_rules
 from hub.errors import UsageError
 from hub.problem import Problem
 from hub.registry import Registry, RegistryRefused
 from hub.store import open_store
 
-_VERBS = ("add", "rotate", "revoke", "list")
+_VERBS = ("add", "rotate", "keys", "revoke", "list", "broker-config")
 
 
 class NewActor(BaseModel):
@@ -33,6 +34,11 @@ class NewActor(BaseModel):
     """public JWKs (as JSON text) of the keys the actor signs with"""
     signed: bool = False
     """every message the actor sends must be signed by one of its keys"""
+
+
+class SigningKeys(BaseModel):
+    keys: list[str]
+    """public JWKs (as JSON text) of the keys the actor signs with from now on"""
 
 
 def _problem(error: RegistryRefused) -> Problem:
@@ -50,6 +56,13 @@ def registry_router(registry: Registry, administrator: Callable[[Request], str])
     def listed(_admin: admin) -> list[dict[str, Any]]:
         return [asdict(entry) for entry in registry.listing()]
 
+    @router.get(
+        "/actors/broker-config",
+        summary="A Mosquitto password file and ACL with the registered actors' rights",
+    )
+    def broker_config(_admin: admin) -> dict[str, Any]:
+        return asdict(broker_rules(registry))
+
     @router.post("/actors", status_code=201, summary="Register an actor; its token, once")
     def add(actor: NewActor, _admin: admin) -> dict[str, str]:
         try:
@@ -65,6 +78,18 @@ def registry_router(registry: Registry, administrator: Callable[[Request], str])
         except RegistryRefused as error:
             raise _problem(error) from None
 
+    @router.put(
+        "/actors/{actor}/keys",
+        status_code=204,
+        summary="Replace the keys an actor signs with; the old ones are refused from now on",
+    )
+    def set_keys(actor: str, keys: SigningKeys, _admin: admin) -> Response:
+        try:
+            registry.set_keys(actor, keys.keys)
+        except RegistryRefused as error:
+            raise _problem(error) from None
+        return Response(status_code=204)
+
     @router.delete("/actors/{actor}", status_code=204, summary="Revoke an actor's credentials")
     def revoke(actor: str, _admin: admin) -> Response:
         try:
@@ -78,25 +103,37 @@ def registry_router(registry: Registry, administrator: Callable[[Request], str])
 
 def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
     parser.add_argument("verb", choices=_VERBS, help="what to do")
-    parser.add_argument("actor", nargs="?", help="the actor's id (all but list)")
+    parser.add_argument("actor", nargs="?", help="the actor's id (all but list and broker-config)")
     parser.add_argument("--role", help="add: SPP, MGMS, CEMS, AMS, FMP, DMS, IED, researcher…")
     parser.add_argument("--party", help="add: the business party operating the actor system")
     parser.add_argument(
-        "--key", type=Path, action="append", default=[], help="add: a public JWK it signs with"
+        "--key",
+        type=Path,
+        action="append",
+        default=[],
+        help="add, keys: a public JWK it signs with (keys: the ones it signs with from now on)",
     )
     parser.add_argument("--signed", action="store_true", help="add: it must sign every message")
+    parser.add_argument(
+        "--passwords", type=Path, help="broker-config: write Mosquitto's password file here"
+    )
+    parser.add_argument("--acl", type=Path, help="broker-config: write Mosquitto's ACL here")
     parser.add_argument("--store", default="var/store", help="the store's directory")
     add_hub_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
     """`heila actor VERB [ID]`: change or list the registry, and print what the actor needs."""
-    if args.verb != "list" and not args.actor:
+    if args.verb not in ("list", "broker-config") and not args.actor:
         raise UsageError(f"heila actor {args.verb} needs the actor's id")
     if args.verb == "add" and not args.role:
         raise UsageError("heila actor add needs --role")
+    if args.verb == "broker-config" and (args.passwords is None or args.acl is None):
+        raise UsageError("heila actor broker-config needs --passwords FILE and --acl FILE")
     answer = _over_http(args) if args.hub is not None else _on_store(args)
-    if args.verb == "list":
+    if args.verb == "broker-config":
+        _write_broker_rules(answer, args.passwords, args.acl)
+    elif args.verb == "list":
         for entry in answer:
             logins = "token" if entry["token"] else ""
             logins += " certificate" if entry["certificate"] else ""
@@ -104,6 +141,8 @@ def run(args: argparse.Namespace) -> int:
     elif args.verb in ("add", "rotate"):
         print(f"# token for {args.actor} (give it to the actor, keep it nowhere else):")
         print(answer)
+    elif args.verb == "keys":
+        print(f"{args.actor} signs with {len(args.key)} key(s) from now on", file=sys.stderr)
     else:
         print(f"revoked {args.actor}", file=sys.stderr)
     return 0
@@ -122,6 +161,10 @@ def _on_store(args: argparse.Namespace) -> Any:
             return registry.rotate(args.actor)
         if args.verb == "revoke":
             return registry.revoke(args.actor)
+        if args.verb == "keys":
+            return registry.set_keys(args.actor, _keys(args))
+        if args.verb == "broker-config":
+            return asdict(broker_rules(registry))
         return [asdict(entry) for entry in registry.listing()]
     finally:
         store.close()
@@ -143,7 +186,9 @@ def _over_http(args: argparse.Namespace) -> Any:
         ),
         "rotate": ("POST", f"{url}/{args.actor}/rotate", None),
         "revoke": ("DELETE", f"{url}/{args.actor}", None),
+        "keys": ("PUT", f"{url}/{args.actor}/keys", {"keys": _keys(args)}),
         "list": ("GET", url, None),
+        "broker-config": ("GET", f"{url}/broker-config", None),
     }
     method, target, body = requests[args.verb]
     try:
@@ -154,7 +199,26 @@ def _over_http(args: argparse.Namespace) -> Any:
         raise refusal(answer)
     if args.verb in ("add", "rotate"):
         return answer.json()["token"]
-    return answer.json() if args.verb == "list" else None
+    return answer.json() if args.verb in ("list", "broker-config") else None
+
+
+def _write_broker_rules(rules: dict[str, Any], passwords: Path, acl: Path) -> None:
+    """Write the password file (readable by its owner and group alone) and the ACL."""
+    try:
+        passwords.touch(mode=0o640)
+        passwords.write_text(rules["passwords"])
+        acl.write_text(rules["acl"])
+    except OSError as error:
+        raise UsageError(f"cannot write the broker's files: {error}") from None
+    for actor in rules["left_out"]:
+        print(
+            f"{actor} has no password for the broker (configured in hub.toml, not registered): "
+            f"heila actor rotate {actor}",
+            file=sys.stderr,
+        )
+    print(
+        f"wrote {passwords} and {acl}; add the hub's login: mosquitto_passwd {passwords} heila-hub"
+    )
 
 
 def _keys(args: argparse.Namespace) -> list[str]:

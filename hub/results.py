@@ -5,6 +5,10 @@ Turtle (the default), N-Triples, N-Quads, JSON-LD or RDF/XML. A result cut at th
 inside the document where its format has room for it (a `link` in the JSON and XML heads) and
 in the `Heila-Truncated` header. This module needs only pyoxigraph, so a query worker process
 can write results without loading the rest of the hub.
+
+`answer` writes SELECT results (but TSV) with pyoxigraph's own serializers, as fast as
+Oxigraph's server writes them, counting rows as the bytes come; only a result that may pass the
+limit is read again row by row here, to be cut (`read`, `write`).
 """
 
 import csv
@@ -12,14 +16,17 @@ import io
 import json
 import re
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from xml.sax.saxutils import escape, quoteattr
 
 import pyoxigraph as ox
 
 from hub.negotiation import negotiate
+
+if TYPE_CHECKING:
+    from typing_extensions import Buffer  # collections.abc.Buffer from Python 3.12
 
 Term = ox.NamedNode | ox.BlankNode | ox.Literal | ox.Triple
 
@@ -46,6 +53,36 @@ GRAPH_FORMATS = {
 }
 OFFERED = {"select": TABLE_TYPES, "ask": BOOLEAN_TYPES, "graph": tuple(GRAPH_FORMATS)}
 _XSD_STRING = "http://www.w3.org/2001/XMLSchema#string"
+
+Evaluated = ox.QuerySolutions | ox.QueryBoolean | ox.QueryTriples
+"""What pyoxigraph answers a query: rows, a boolean or triples, not yet read."""
+
+
+@dataclass(frozen=True)
+class _Rows:
+    """How pyoxigraph writes a table in one format: the bytes that come once per row (or more
+    often, inside a value), and what to add to their count for a bound on the rows."""
+
+    format: ox.QueryResultsFormat
+    marker: bytes
+    offset: int
+
+
+_JSON_ROWS = _Rows(ox.QueryResultsFormat.JSON, b",{", 1)
+"""Rows are objects separated by `,{`; a string can hold those bytes too, never fewer."""
+_XML_ROWS = _Rows(ox.QueryResultsFormat.XML, b"<result>", 0)
+"""Text escapes `<`, so each `<result>` is a row."""
+_CSV_ROWS = _Rows(ox.QueryResultsFormat.CSV, b"\n", -1)
+"""One line per row after the header (a quoted value may hold a line break)."""
+_WRITTEN_BY_PYOXIGRAPH = {
+    RESULTS_JSON: _JSON_ROWS,
+    "application/json": _JSON_ROWS,
+    RESULTS_XML: _XML_ROWS,
+    "application/xml": _XML_ROWS,
+    CSV: _CSV_ROWS,
+}
+"""Table formats pyoxigraph writes as the hub does. Not TSV: pyoxigraph writes numbers bare,
+where the hub keeps every term in its N-Triples form (docs/dataset.md)."""
 
 
 @dataclass(frozen=True)
@@ -82,9 +119,93 @@ def syntax_error_position(error: SyntaxError) -> tuple[str, int | None, int | No
     return reason, int(found.group(1)), int(found.group(2))
 
 
-def read(
-    answer: ox.QuerySolutions | ox.QueryBoolean | ox.QueryTriples, limit: int, deadline: float
-) -> QueryResult | None:
+class _PastLimit(Exception):
+    """The rows written may be more than the limit: the result is to be cut."""
+
+
+class _PastDeadline(Exception):
+    """The query ran past its deadline while its rows were written."""
+
+
+class _CountedRows(io.BytesIO):
+    """The bytes pyoxigraph writes (in chunks of a few kilobytes), with a running bound on the
+    rows in them; it stops the writing once that bound passes the limit or time runs out."""
+
+    def __init__(self, rows: _Rows, limit: int, deadline: float) -> None:
+        super().__init__()
+        self._rows = rows
+        self._bound = rows.offset
+        self._tail = b""
+        self._limit = limit
+        self._deadline = deadline
+
+    def write(self, data: "Buffer") -> int:
+        seam = self._tail + bytes(data)  # a marker may straddle two chunks
+        self._bound += seam.count(self._rows.marker)
+        self._tail = seam[len(seam) - len(self._rows.marker) + 1 :]
+        if self._bound > self._limit:
+            raise _PastLimit
+        if time.monotonic() > self._deadline:
+            raise _PastDeadline
+        return super().write(data)
+
+
+def _solutions_written(
+    solutions: ox.QuerySolutions, rows: _Rows, limit: int, deadline: float
+) -> bytes | None:
+    """The rows written by pyoxigraph's serializer; None when they may pass the limit.
+
+    Raises _PastDeadline when the query outlives its deadline."""
+    written = _CountedRows(rows, limit, deadline)
+    try:
+        solutions.serialize(written, format=rows.format)
+    except _PastLimit:
+        return None
+    return written.getvalue()
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A result written for the client."""
+
+    media_type: str
+    body: bytes
+    truncated: bool
+
+
+def answer(run: Callable[[], Evaluated], accept: str, limit: int, deadline: float) -> Answer | None:
+    """The answer of `run` (a query) in the type the client prefers, cut at the limit; None once
+    the deadline has passed, NotAcceptable when no accepted type fits its form.
+
+    SELECT results that stay within the limit are written by pyoxigraph (but TSV); one that may
+    pass it is asked again and read here, to be cut."""
+    result = run()
+    if isinstance(result, ox.QuerySolutions):
+        media_type = _negotiated(accept, "select")
+        rows = _WRITTEN_BY_PYOXIGRAPH.get(media_type)
+        if rows is not None:
+            try:
+                body = _solutions_written(result, rows, limit, deadline)
+            except _PastDeadline:
+                return None
+            if body is not None:
+                return Answer(media_type, body, False)
+            result = run()
+    read_result = read(result, limit, deadline)
+    if read_result is None:
+        return None
+    media_type, body = write(read_result, accept)
+    return Answer(media_type, body, read_result.truncated)
+
+
+def _negotiated(accept: str, form: str) -> str:
+    media_type = negotiate(accept, OFFERED[form])
+    if media_type is None:
+        raise NotAcceptable(OFFERED[form])
+    return media_type
+
+
+def read(answer: Evaluated, limit: int, deadline: float) -> QueryResult | None:
     """The answer read up to the result limit; None once the deadline has passed."""
     if isinstance(answer, ox.QueryBoolean):
         return QueryResult("ask", boolean=bool(answer))
@@ -116,9 +237,7 @@ def _take(items: Iterator[Any], limit: int, deadline: float) -> list[Any] | None
 
 def write(result: QueryResult, accept: str) -> tuple[str, bytes]:
     """The result in the most acceptable type its form can take, or NotAcceptable."""
-    media_type = negotiate(accept, OFFERED[result.form])
-    if media_type is None:
-        raise NotAcceptable(OFFERED[result.form])
+    media_type = _negotiated(accept, result.form)
     if result.form == "graph":
         return media_type, _write_graph(result.triples, GRAPH_FORMATS[media_type])
     if media_type in (RESULTS_XML, "application/xml"):

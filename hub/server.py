@@ -78,7 +78,8 @@ def _announce(settings: Settings) -> None:
     broker = "embedded broker" if settings.mqtt == EMBEDDED else "broker"
     log.info("HTTP API on %s/messages (docs %s/docs)", base, base)
     log.info("SPARQL endpoint on %s/sparql, its console on %s/ in a browser", base, base)
-    log.info("MQTT %s at mqtt://%s:%d", broker, mqtt_host, mqtt_port)
+    mqtt_scheme = "mqtts" if settings.mqtt_tls else "mqtt"
+    log.info("MQTT %s at %s://%s:%d", broker, mqtt_scheme, mqtt_host, mqtt_port)
     log.info("store: %s", settings.store)
     if settings.clustered:
         servers = (server.rpartition("@")[2] for server in settings.cluster_nats)  # no password

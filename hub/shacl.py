@@ -29,6 +29,7 @@ from hub.terms import (
     IllTyped,
     Index,
     Term,
+    is_sealed,
     is_well_typed,
     literal_value,
     to_ox,
@@ -318,7 +319,7 @@ def _check_property(
                 _report(run, focus, field, check, rule, value, words)
                 break
         else:
-            if check.node is not None:
+            if check.node is not None and not is_sealed(run.index.get(value, {})):
                 number = _NUMBER.search(value.value)
                 part = f"{field}[{number.group(1)}]." if number else f"{field}."
                 _check_node(run, value, check.node, part)

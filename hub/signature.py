@@ -15,8 +15,9 @@ store or in another after a dump and load, can verify it again.
 
 import argparse
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import pyoxigraph as ox
 from joserfc import jws
@@ -24,9 +25,10 @@ from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, OKPKey
 
 from hub.errors import HubError, UsageError, Violation
+from hub.message import GENERATED_BY
 from hub.store import open_store
 from hub.terms import Triple
-from hub.vocabulary import HEILA, MESSAGE
+from hub.vocabulary import ACTOR, HEILA, MESSAGE
 
 ALGORITHMS = ("Ed25519", "ES256")
 HEADER = "Heila-Signature"
@@ -66,8 +68,10 @@ def canonical(triples: Iterable[Triple]) -> bytes:
     return "".join(sorted(f"{q.subject} {q.predicate} {q.object} .\n" for q in values)).encode()
 
 
+@lru_cache(maxsize=4096)
 def key_from_jwk(jwk: str) -> Key:
-    """A public key from its JWK; raises ValueError for anything but an Ed25519 or P-256 key."""
+    """A public key from its JWK; raises ValueError for anything but an Ed25519 or P-256 key.
+    Kept once read: the registry hands the same JWKs over at every signed message."""
     data = json.loads(jwk)
     if data.get("kty") == "OKP" and data.get("crv") == "Ed25519":
         return OKPKey.import_key(data)
@@ -77,7 +81,8 @@ def key_from_jwk(jwk: str) -> Key:
 
 
 def public_jwk(key: Key) -> str:
-    return json.dumps(key.as_dict(private=False), sort_keys=True)
+    """The public JWK, with its thumbprint as `kid`: what a named query shows as the key's id."""
+    return json.dumps({**key.as_dict(private=False), "kid": key.thumbprint()}, sort_keys=True)
 
 
 def sign(triples: Iterable[Triple], key: Key) -> str:
@@ -122,6 +127,30 @@ def verify_stored(iri: str, triples: Sequence[Triple]) -> str | None:
         raise SignatureRefused(iri, "the message keeps a signature or a key, not both")
     key = verify(iri, triples, kept[SIGNATURE], [key_from_jwk(kept[SIGNING_KEY])])
     return key.thumbprint()
+
+
+def check_written(
+    graphs: Mapping[str, Sequence[Triple]], signing: Callable[[str], Signing]
+) -> None:
+    """Message graphs written past the intake (SPARQL Update): a signature a graph keeps must
+    verify with a key its sender registered, and a sender that signs every message must keep
+    one; else SignatureRefused."""
+    for name, triples in graphs.items():
+        sender = _sender(name, triples)
+        policy = signing(sender)
+        kid = verify_stored(name, triples)
+        if kid is None and policy.required:
+            raise SignatureRefused(name, f"{sender} signs every message; this one keeps none")
+        if kid is not None and kid not in {key.thumbprint() for key in policy.keys}:
+            raise SignatureRefused(name, f"the signature's key {kid!r} is none {sender} registered")
+
+
+def _sender(name: str, triples: Iterable[Triple]) -> str:
+    node = ox.NamedNode(name)
+    return next(
+        (o.value.removeprefix(ACTOR) for s, p, o in triples if s == node and p == GENERATED_BY),
+        "",
+    )
 
 
 def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:

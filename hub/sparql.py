@@ -6,6 +6,7 @@ which SERVICE endpoints it calls. Results are negotiated on the Accept header (h
 A query or update must be UTF-8: anything else is refused, never decoded loosely.
 """
 
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from urllib.parse import parse_qs
 
@@ -18,27 +19,35 @@ from hub.problem import Problem, bad_parameter, problem_of
 from hub.query_pool import QueryPool, QueryStopped
 from hub.query_worker import Query, Refusal
 from hub.results import TRUNCATED_HEADER
+from hub.signature import SignatureRefused
 from hub.sparql_scope import refuse_deep_nesting, refuse_unlisted_services
-from hub.store import QueryLimits, Store
+from hub.store import GraphCheck, QueryLimits, Store
+
+log = logging.getLogger(__name__)
 
 _FORM = "application/x-www-form-urlencoded"
 _QUERY = "application/sparql-query"
 _UPDATE = "application/sparql-update"
 
 
-def sparql_router(
+def add_routes(
+    router: APIRouter,
     store: Store,
     pool: QueryPool,
     authorise_administrator: Callable[[Request], str],
     *,
     updates: bool = True,
-) -> APIRouter:
+    check: GraphCheck | None = None,
+) -> None:
     """The /sparql routes: queries through `pool`, updates into `store` for the administrators
     that `authorise_administrator` admits (it raises a Problem for anyone else): raw updates
     pass by the roles' check of each message, so only an administrator may make them. Without
     `updates` (a cluster node, whose writes all go through the commit log) every update is
-    refused."""
-    router = APIRouter(tags=["SPARQL"])
+    refused. `check` judges the message graphs an update writes (their signatures).
+
+    They are plain Starlette routes on `router` itself, not an included router: a query costs
+    one path match and no dependency injection, and its OpenAPI description is written out
+    whole (hub.openapi.OPERATIONS). Add them before the routers the app includes."""
 
     async def update(request: Request, text: str) -> Response:
         if not updates:
@@ -50,14 +59,12 @@ def sparql_router(
                 field="update",
                 rule="cluster",
             )
-        return await _update(store, pool, request, authorise_administrator, text)
+        return await _update(store, pool, request, authorise_administrator, text, check)
 
-    @router.get("/sparql", summary="SPARQL 1.1 query")
     async def get_query(request: Request) -> Response:
         parameters = _decoded(request.scope["query_string"], "query string")
         return await answer(pool, request, _one(parameters, "query"), *_dataset(parameters))
 
-    @router.post("/sparql", summary="SPARQL 1.1 query or update")
     async def post(request: Request) -> Response:
         media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
         body = _utf8(await request.body(), "body")
@@ -81,7 +88,8 @@ def sparql_router(
             f"post a query as {_QUERY} or {_FORM}, an update as {_UPDATE} or {_FORM}",
         )
 
-    return router
+    router.add_route("/sparql", get_query, methods=["GET"], include_in_schema=False)
+    router.add_route("/sparql", post, methods=["POST"], include_in_schema=False)
 
 
 def _refuse_dataset_of_update(form: Mapping[str, list[str]]) -> None:
@@ -187,6 +195,7 @@ def _check(what: str, text: str, limits: QueryLimits) -> None:
         refuse_deep_nesting(text, limits.max_nesting)
         refuse_unlisted_services(text, limits.service_endpoints)
     except QueryRefused as error:
+        log.warning("refused a %s: %s", what, error)
         raise Problem(
             400, f"refused-{what}", f"{what.title()} refused", str(error), field=what
         ) from None
@@ -208,16 +217,20 @@ async def _update(
     request: Request,
     authorise_administrator: Callable[[Request], str],
     update: str,
+    check: GraphCheck | None,
 ) -> Response:
     actor = authorise_administrator(request)
     await _checked("update", update, pool.limits)
     try:
-        await run_in_threadpool(store.update, update, sender=actor, trial=pool.try_update)
+        await run_in_threadpool(
+            store.update, update, sender=actor, trial=pool.try_update, check=check
+        )
     except QueryStopped as error:
         raise _stopped(error.rule, str(error)) from None
     except ParseError as error:
         raise _malformed("update", error) from None
-    except (NotSender, Invalid) as error:  # answered as a POSTed message would be
+    except (NotSender, Invalid, SignatureRefused) as error:  # answered as a POST would be
+        log.warning("refused an update by %s: %s", actor, error)
         raise problem_of(error) from None
     except QueryRefused as error:
         raise Problem(400, "refused-update", "Update refused", str(error)) from None

@@ -40,6 +40,8 @@ def refuse_unlisted_services(sparql: str, allowed: frozenset[str]) -> None:
     SERVICE keyword is found wherever it is one and nowhere else; its endpoint is the IRI or
     prefixed name after it, and a variable endpoint is refused.
     """
+    if "SERVICE" not in sparql.upper():  # no word can be the keyword: nothing to read
+        return
     prefixes: dict[str, str] = {}
     tokens = _words(sparql)
     for kind, text in tokens:

@@ -126,7 +126,12 @@ class Store(Protocol):
     ) -> QueryResult: ...
 
     def update(
-        self, sparql: str, *, sender: str | None = None, trial: "Trial | None" = None
+        self,
+        sparql: str,
+        *,
+        sender: str | None = None,
+        trial: "Trial | None" = None,
+        check: "GraphCheck | None" = None,
     ) -> None: ...
 
     def dump(self, target: BinaryIO) -> int: ...
@@ -153,6 +158,8 @@ def open_store(
 
 
 Trial = Callable[[list[ox.Quad], str], list[ox.Quad]]
+GraphCheck = Callable[[dict[str, list[Triple]]], None]
+"""A check of the message graphs an update writes (by graph name), before they are committed."""
 """Works out what an update leaves of some quads (hub.query_pool.QueryPool.try_update)."""
 
 
@@ -358,7 +365,12 @@ class OxigraphStore:
             ) from None
 
     def update(
-        self, sparql: str, *, sender: str | None = None, trial: "Trial | None" = None
+        self,
+        sparql: str,
+        *,
+        sender: str | None = None,
+        trial: "Trial | None" = None,
+        check: "GraphCheck | None" = None,
     ) -> None:
         """Apply a SPARQL Update all or nothing, only if every message it changes stays valid.
 
@@ -368,7 +380,8 @@ class OxigraphStore:
         transaction, provided nothing changed them meanwhile. Limits: the update must name every
         graph it reads or writes (no GRAPH ?g, no CLEAR ALL, no LOAD), and the default,
         ontology and log graphs are read-only. With `sender`, every message the update changes
-        must be that actor's, before and after.
+        must be that actor's, before and after; `check` sees every message graph it writes
+        (the signatures they keep, hub.signature) and may refuse them by raising.
         """
         refuse_unlisted_services(sparql, self.limits.service_endpoints)
         named = graphs_named_by(sparql)
@@ -391,6 +404,8 @@ class OxigraphStore:
         violations = validation.validate_graphs(graphs, self._types_referenced_by(graphs))
         if violations:
             raise Invalid(violations)
+        if check is not None:
+            check(graphs)
         with self._lock:
             if any(set(self.graph_quads(name)) != set(quads) for name, quads in before.items()):
                 raise QueryRefused("a graph the update names changed while it ran; send it again")

@@ -25,6 +25,20 @@ Triple = tuple[Subject, ox.NamedNode, Term]
 Index = dict[Term, dict[ox.NamedNode, list[Term]]]
 
 RDF_TYPE = ox.NamedNode(v.RDF + "type")
+SEALED = ox.NamedNode(v.HEILA + "sealed")
+"""the one property of a part sealed for the message's recipients (hub.confidential)"""
+JWE = ox.NamedNode(v.HEILA + "JWE")
+"""the datatype of a sealed part: a JWE in its general JSON serialization"""
+
+
+def is_sealed(properties: dict[ox.NamedNode, list[Term]]) -> bool:
+    """Whether a node's properties are those of a sealed part, which no shape sees into."""
+    return any(
+        isinstance(value, ox.Literal) and value.datatype == JWE
+        for value in properties.get(SEALED, [])
+    )
+
+
 XSD_STRING = ox.NamedNode(v.XSD + "string")
 
 

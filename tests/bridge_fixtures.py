@@ -5,7 +5,6 @@ fault tests stay quick.
 """
 
 import contextlib
-import ipaddress
 import itertools
 import json
 import socket
@@ -13,7 +12,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,13 +24,16 @@ from actors.bridge import pointmap
 from actors.bridge.control import Outcome
 from actors.bridge.link import Tls
 from actors.bridge.main import Bridge, Settings
+from hub import pointmaps
 from hub.app import create_app
 from hub.auth import hash_token
 from hub.broker import Mosquitto
+from hub.certificates import issue
 from hub.config import ORDERS, Credential
 from hub.config import Settings as HubSettings
 from hub.store import OxigraphStore, open_store
 from substation import config as substation_config
+from substation.ied import Ied
 from substation.server import Substation
 
 ACTOR = "mgms-1"
@@ -75,6 +77,12 @@ class FieldHub:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    def publish(self, name: str, path: Path) -> Path:
+        """The point map at `path`, published under `name`: its points' quantities and units
+        reach the readings that name them."""
+        self.store.publish_point_map(pointmaps.graph_of(name), pointmaps.read([path]))
+        return path
 
     def start(self) -> None:
         settings = HubSettings(
@@ -176,7 +184,7 @@ def make_bridge(tmp_path: Path) -> Iterator[MakeBridge]:
 
     def make(
         hub: FieldHub,
-        station: Substation,
+        station: Substation | Ied | None,
         maps: list[Path] | None = None,
         wait: float | None = 10.0,
         **overrides: Any,
@@ -189,7 +197,7 @@ def make_bridge(tmp_path: Path) -> Iterator[MakeBridge]:
             mqtt=hub.mqtt,
             buffer=tmp_path / f"buffer-{len(started)}",
             state=tmp_path / f"state-{len(started)}",
-            endpoints=endpoints(station),
+            endpoints=endpoints(station) if isinstance(station, Substation) else {},
             command_timeout=1.0,
             retry_backoff=(0.05, 0.2),
         )
@@ -204,7 +212,7 @@ def make_bridge(tmp_path: Path) -> Iterator[MakeBridge]:
         bridge.start()
         started.append(bridge)
         if wait is not None:
-            eventually(lambda: bridge.link.connected and bridge.subscribed, wait)
+            eventually(lambda: bridge.field.connected and bridge.subscribed, wait)
         return bridge
 
     yield make
@@ -272,52 +280,7 @@ def _relay(source: socket.socket, sink: socket.socket) -> None:
 
 def certificates(folder: Path, authority: str = "heila test CA") -> dict[str, Path]:
     """A CA and a server and a client certificate it signs (PEM files), for a TLS 104 link."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import rsa
-    from cryptography.x509.oid import NameOID
-
-    folder.mkdir(parents=True, exist_ok=True)
-    now = datetime.now(UTC)
-    ca_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, authority)])
-    files: dict[str, Path] = {}
-
-    def issue(name: str, key: rsa.RSAPrivateKey, is_ca: bool) -> x509.Certificate:
-        subject = ca_name if is_ca else x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
-        builder = (
-            x509.CertificateBuilder()
-            .subject_name(subject)
-            .issuer_name(ca_name)
-            .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - timedelta(minutes=5))
-            .not_valid_after(now + timedelta(days=1))
-            .add_extension(x509.BasicConstraints(ca=is_ca, path_length=None), critical=True)
-        )
-        if not is_ca:  # the names the bridge checks the station by
-            names = [x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]
-            builder = builder.add_extension(x509.SubjectAlternativeName(names), critical=False)
-        return builder.sign(ca_key, hashes.SHA256())
-
-    for name in ("ca", "server", "client"):
-        key = (
-            ca_key
-            if name == "ca"
-            else rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        )
-        certificate = issue(name, key, name == "ca")
-        files[name] = folder / f"{name}.crt"
-        files[name].write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-        files[f"{name}-key"] = folder / f"{name}.key"
-        files[f"{name}-key"].write_bytes(
-            key.private_bytes(
-                serialization.Encoding.PEM,
-                serialization.PrivateFormat.PKCS8,
-                serialization.NoEncryption(),
-            )
-        )
-    return files
+    return issue(folder, ("server", "client"), authority)
 
 
 def station_end(files: dict[str, Path], trusting: dict[str, Path] | None = None) -> Tls:

@@ -92,8 +92,11 @@ def outside(hosts: set[str]) -> set[str]:
 
 
 def wait_for(browser: WebDriver, script: str, timeout: float = 20.0) -> object:
-    """Wait until the JavaScript expression `script` is true on the page; answer its value."""
-    return WebDriverWait(browser, timeout).until(lambda b: b.execute_script(f"return {script}"))
+    """Wait until the JavaScript expression `script` is true on the page; answer its value.
+    It is asked every 20 ms, so a wait bounded to a second means what it says."""
+    return WebDriverWait(browser, timeout, poll_frequency=0.02).until(
+        lambda b: b.execute_script(f"return {script}")
+    )
 
 
 def screenshot(browser: WebDriver, name: str) -> Path:

@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from actors.ams import forecast_price, offer_price
-from actors.objects import Window, rfc3339
+from heila_client.parts import Window, rfc3339
 
 START = datetime(2026, 11, 26, 16, 0, tzinfo=UTC)
 FORECAST = {

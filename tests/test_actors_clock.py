@@ -4,8 +4,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from actors.clock import Clock, Horizon
-from actors.objects import duration, span
+from actors.clock import Clock
+from heila_client.parts import Horizon, duration, span
 
 ORIGIN = datetime(2026, 11, 26, tzinfo=UTC)
 
@@ -31,7 +31,7 @@ def test_next_finds_the_coming_modelled_hour() -> None:
 
 def test_a_horizon_knows_the_hour_at_the_middle_of_each_slot() -> None:
     horizon = Horizon(ORIGIN, timedelta(hours=1), 3)
-    assert horizon.hours(Clock(ORIGIN)) == pytest.approx([0.5, 1.5, 2.5])
+    assert Clock(ORIGIN).slot_hours(horizon) == pytest.approx([0.5, 1.5, 2.5])
 
 
 def test_durations_survive_the_round_trip_through_text() -> None:

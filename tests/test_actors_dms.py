@@ -4,9 +4,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from actors.clock import Horizon
 from actors.dms import background_load, congestions, feeder_load, highest_price, needed
-from actors.objects import Window, rfc3339
+from heila_client.parts import Horizon, Window, rfc3339
 
 START = datetime(2026, 11, 26, 16, 0, tzinfo=UTC)
 QUARTERS = Horizon(START, timedelta(minutes=15), 8)

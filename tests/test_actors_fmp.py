@@ -3,7 +3,7 @@
 from datetime import UTC, datetime, timedelta
 
 from actors.fmp import Tender, clear, merit_order
-from actors.objects import Price, Product, Window
+from heila_client.parts import Price, Product, Window
 
 EVENING = datetime(2026, 11, 26, 17, 0, tzinfo=UTC)
 BID_WINDOW = Window(EVENING, EVENING + timedelta(hours=1))

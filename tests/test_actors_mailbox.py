@@ -15,8 +15,8 @@ from conftest import Hub
 
 from actors.actor import Actor
 from actors.clock import Clock
-from actors.hubclient import HubClient
 from actors.mailbox import Mailbox
+from heila_client.hub import HubClient
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "valid" / "weather-forecast.json"
 _ids = itertools.count(1)

@@ -5,20 +5,22 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from actors.cems import HOUSEHOLD
-from actors.clock import Clock, Horizon
+from actors.clock import Clock
 from actors.mgms import (
     MICROGRID,
     baseline,
+    count_at,
     delivered_energy,
     flexibility,
     held_average,
+    metered_slots,
     peak_run,
     planned_import,
     setpoint,
     verification_horizon,
     verification_slots,
 )
-from actors.objects import Product, Window
+from heila_client.parts import Horizon, Product, Window
 
 T0 = datetime(2026, 11, 26, 17, 0, tzinfo=UTC)
 
@@ -104,3 +106,25 @@ def test_without_readings_nothing_counts_as_delivered() -> None:
     horizon = Horizon(at(0), timedelta(seconds=2), 2)
     slots = verification_slots([], horizon, fallback=[95.0, 97.0])
     assert slots == [(95.0, 95.0), (97.0, 97.0)]
+
+
+def test_a_registers_count_is_linear_between_its_readings() -> None:
+    assert count_at([(at(0), 10.0), (at(4), 12.0)], at(1)) == pytest.approx(10.5)
+
+
+def test_no_count_is_guessed_outside_the_readings() -> None:
+    assert count_at([(at(0), 10.0), (at(4), 12.0)], at(5)) is None
+
+
+def test_metered_slots_are_the_net_energy_counted_per_slot_as_mean_power() -> None:
+    horizon = Horizon(at(0), timedelta(minutes=15), 2)
+    imported = [(at(-900), 0.0), (at(0), 25.0), (at(900), 40.0), (at(1800), 60.0)]
+    exported = [(at(-900), 1.0), (at(1800), 1.0)]
+    slots = metered_slots(imported, exported, horizon)
+    assert slots == [(pytest.approx(60.0), pytest.approx(100.0)), (pytest.approx(80.0), 100.0)]
+
+
+def test_a_meter_that_does_not_cover_the_window_gives_no_slots() -> None:
+    horizon = Horizon(at(0), timedelta(minutes=15), 2)
+    imported = [(at(-900), 0.0), (at(900), 40.0)]
+    assert metered_slots(imported, [(at(-900), 0.0), (at(1800), 0.0)], horizon) is None

@@ -5,9 +5,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from actors.clock import Clock, Horizon
+from actors.clock import Clock
 from actors.profiles import flexibility_price, irradiance, temperature
 from actors.spp import forecasts
+from heila_client.parts import Horizon
 from hub import message
 
 MIDNIGHT = datetime(2026, 11, 26, tzinfo=UTC)

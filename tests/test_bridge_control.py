@@ -139,11 +139,11 @@ def test_an_order_for_a_station_away_is_answered_as_failed_naming_the_station(
     bridge = make_bridge(field_hub, substation)
     substation.stop()
     station = POINT_MAP.stations[0]
-    eventually(lambda: bridge.link.away_for(station) > 0.5)
+    eventually(lambda: bridge.field.away_for(station) > 0.5)
     signal = control_signal(device="battery-1", action="setActivePower", setpoint=20.0)
     assert field_hub.post(DSO, signal).status_code == 201
     state, reason = eventually(lambda: outcome_of(field_hub, signal["id"]))
-    assert (state, reason) == (FAILED, "station substation-1 away: no IEC 104 link to it")
+    assert (state, reason) == (FAILED, "station substation-1 away: no link to it")
 
 
 def test_an_order_answered_before_a_restart_is_not_carried_out_again(

@@ -119,10 +119,10 @@ def test_a_value_outside_the_point_map_is_logged_and_the_rest_still_flows(
         shipped.remove((URIRef(str(subject)), None, None))
     without_feeder_2 = tmp_path / "feeder-1-only.ttl"
     shipped.serialize(without_feeder_2, format="turtle")
-    with caplog.at_level(logging.WARNING, logger="heila.bridge.monitoring"):
+    with caplog.at_level(logging.WARNING, logger="heila.bridge.link"):
         bridge = make_bridge(field_hub, substation, maps=[without_feeder_2])
         eventually(lambda: breaker_readings(field_hub))
-    assert bridge.converter.outside_map > 0
+    assert bridge.field.clients["iec104"].outside_map > 0
     assert "address 2000, which the point map does not name" in caplog.text
 
 
@@ -146,7 +146,7 @@ def test_a_point_mapped_with_the_wrong_type_is_named_once_and_not_asked_for_agai
     with caplog.at_level(logging.WARNING, logger="heila.bridge.link"):
         bridge = make_bridge(field_hub, substation, maps=[mistyped], wait=None)
         eventually(lambda: named in caplog.text, 20)
-        eventually(lambda: bridge.link.connected and breaker_readings(field_hub), 20)
+        eventually(lambda: bridge.field.connected and breaker_readings(field_hub), 20)
         warned = caplog.text.count("interrogation unconfirmed or incomplete")
         substation.restart()  # the bridge interrogates again, and waits for the point no more
         eventually(lambda: breaker_readings(field_hub) > 1, 20)

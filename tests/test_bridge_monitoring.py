@@ -10,6 +10,7 @@ import httpx
 from bridge_fixtures import ACTOR, FieldHub, MakeBridge, eventually
 
 from actors.bridge import pointmap
+from actors.bridge.link import number, quality_flags
 from actors.bridge.monitoring import Converter, Sample, device_time, scaled
 from hub import pointmaps
 from substation.server import Substation
@@ -17,13 +18,14 @@ from substation.server import Substation
 POINT_MAP = pointmap.load(pointmap.default_files())
 
 
-def sample(address: int, value: object = 231.5, quality: int = 0) -> Sample:
-    measured = datetime(2026, 1, 2, 3, 4, 5, 678000)
-    return Sample(1, address, value, quality, measured, 1_767_323_045_700_000_000)
+def sample(point: str, value: float = 231.5, quality: tuple[str, ...] = ()) -> Sample:
+    measured = datetime(2026, 1, 2, 3, 4, 5, 678000, tzinfo=UTC)
+    return Sample(POINT_MAP.points[point], value, quality, measured, 1_767_323_045_700_000_000)
 
 
 def test_reading_carries_its_point_value_and_device_time_only() -> None:
-    location, reading = Converter(POINT_MAP, ACTOR).reading(sample(1000)) or (None, {})
+    converter = Converter(POINT_MAP, ACTOR)
+    location, reading = converter.reading(sample("feeder-1.voltage-l1")) or (None, {})
     assert location == "feeder-1"
     assert reading == {
         "point": "feeder-1.voltage-l1",
@@ -33,8 +35,9 @@ def test_reading_carries_its_point_value_and_device_time_only() -> None:
 
 
 def test_a_measurement_was_received_when_its_earliest_sample_was() -> None:
-    later = sample(1001)._replace(received_ns=sample(1000).received_ns + 5_000_000)
-    (message,) = Converter(POINT_MAP, ACTOR).messages([later, sample(1000)])
+    first = sample("feeder-1.voltage-l1")
+    later = sample("feeder-1.voltage-l2")._replace(received_ns=first.received_ns + 5_000_000)
+    (message,) = Converter(POINT_MAP, ACTOR).messages([later, first])
     assert message["receivedAt"] == "2026-01-02T03:04:05.700000+00:00"
 
 
@@ -44,7 +47,9 @@ def float32(value: float) -> float:
 
 
 def test_a_short_float_is_stored_as_the_decimal_the_device_meant() -> None:
-    _, reading = Converter(POINT_MAP, ACTOR).reading(sample(1000, float32(231.636))) or (None, {})
+    _, reading = Converter(POINT_MAP, ACTOR).reading(
+        sample("feeder-1.voltage-l1", float32(231.636))
+    ) or (None, {})
     assert (float32(231.636), reading["value"]) == (231.63600158691406, 231.636)
 
 
@@ -63,29 +68,33 @@ def test_a_device_time_is_read_in_its_stations_zone() -> None:
     assert helsinki == datetime(2026, 6, 1, 9, 0, tzinfo=UTC)
 
 
-def test_quality_flags_appear_only_when_not_good() -> None:
+def test_iec_104_quality_bits_become_the_readings_flags() -> None:
     flagged = c104.Quality.Invalid | c104.Quality.NonTopical
-    _, reading = Converter(POINT_MAP, ACTOR).reading(sample(1000, quality=flagged.value)) or (
-        None,
-        {},
-    )
-    assert reading["quality"] == ["invalid", "notTopical"]
+    assert quality_flags(flagged.value) == ("invalid", "notTopical")
+
+
+def test_quality_flags_appear_only_when_not_good() -> None:
+    converter = Converter(POINT_MAP, ACTOR)
+    _, good = converter.reading(sample("feeder-1.voltage-l1")) or (None, {})
+    _, bad = converter.reading(sample("feeder-1.voltage-l1", quality=("invalid",))) or (None, {})
+    assert ("quality" in good, bad["quality"]) == (False, ["invalid"])
 
 
 def test_breaker_position_is_the_double_point_state_of_its_device() -> None:
-    _, reading = Converter(POINT_MAP, ACTOR).reading(sample(1011, c104.Double.OFF)) or (None, {})
+    position = sample("feeder-1.breaker-position", number(c104.Double.OFF))
+    _, reading = Converter(POINT_MAP, ACTOR).reading(position) or (None, {})
     assert (reading["point"], reading["value"]) == ("feeder-1.breaker-position", 1.0)
-
-
-def test_address_outside_the_point_map_is_counted_not_reported() -> None:
-    converter = Converter(POINT_MAP, ACTOR)
-    messages = converter.messages([sample(9999), sample(9999), sample(1000)])
-    assert converter.outside_map == 2
-    assert [len(m["readings"]) for m in messages] == [1]
+    assert POINT_MAP.points["feeder-1.breaker-position"].device == "breaker-1"
 
 
 def test_a_batch_becomes_one_measurement_per_feeder() -> None:
-    messages = Converter(POINT_MAP, ACTOR).messages([sample(1000), sample(2000), sample(1001)])
+    messages = Converter(POINT_MAP, ACTOR).messages(
+        [
+            sample("feeder-1.voltage-l1"),
+            sample("feeder-2.voltage-l1"),
+            sample("feeder-1.voltage-l2"),
+        ]
+    )
     assert sorted((m["location"], len(m["readings"])) for m in messages) == [
         ("feeder-1", 2),
         ("feeder-2", 1),
@@ -123,7 +132,7 @@ def test_invalid_values_are_kept_with_their_flags(
 
 
 def test_a_large_batch_is_split_into_messages_the_hub_accepts() -> None:
-    samples = [sample(1000 + n % 9) for n in range(2500)]
+    samples = [sample("feeder-1.voltage-l1") for _ in range(2500)]
     messages = Converter(POINT_MAP, ACTOR).messages(samples)
     assert [len(m["readings"]) for m in messages] == [1000, 1000, 500]
 

@@ -25,10 +25,9 @@ def test_shipped_point_maps_pass_their_shape() -> None:
 
 
 def test_point_names_feeder_quantity_unit_and_device() -> None:
-    point = pointmap.load([SHIPPED]).point(1, 1013)
-    assert point is not None
-    assert (point.id, point.quantity, point.unit, point.location, point.device) == (
-        "feeder-1.resource-power",
+    point = pointmap.load([SHIPPED]).points["feeder-1.resource-power"]
+    assert (point.address, point.quantity, point.unit, point.location, point.device) == (
+        1013,
         "activePower",
         "KiloW",
         "feeder-1",

@@ -27,6 +27,7 @@ from bridge_fixtures import (
 )
 
 from actors.bridge import pointmap
+from actors.bridge.field import Changes
 from actors.bridge.link import Link
 from hub.cli import main
 from substation.server import Substation
@@ -48,7 +49,7 @@ def test_a_second_station_described_only_in_its_point_map_reports_and_obeys(
         rows = eventually(lambda: field_hub.select(PV_POWER))
         assert rows[0][1] == "https://w3id.org/heila/grid/feeder-pv"
         order = pointmap.load(maps).commands["pv-1"]
-        assert bridge.link.operate(order, 20.0)
+        assert bridge.field.operate(order, 20.0)
         eventually(lambda: both.feeder("feeder-pv").setpoint_kw == 20.0)
     finally:
         both.stop()
@@ -99,7 +100,7 @@ def test_a_certificate_from_another_ca_is_refused_said_once_and_nothing_flows(
         eventually(lambda: caplog.text.count("CLOSED_AWAIT_RECONNECT") >= 2)
     assert caplog.text.count(reason) == 1
     assert "Traceback" not in caplog.text
-    assert not bridge.link.connected
+    assert not bridge.field.connected
     assert field_hub.store.messages(type="Measurement", limit=1) == []
 
 
@@ -126,6 +127,7 @@ def test_a_stopped_tls_link_leaves_no_tunnel_behind(tls_station: TlsStation) -> 
     link = Link(
         pointmap.load(pointmap.default_files()),
         queue.SimpleQueue(),
+        Changes(),
         endpoints=endpoints(station),
         tls=tls,
     )

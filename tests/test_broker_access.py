@@ -24,6 +24,8 @@ from tests.conftest import Serve, wait_until_connected
 
 _WAIT = 10.0
 V311 = MQTTProtocolVersion.MQTTv311
+ADMIN = "operator"
+ROLES = {"reader": "researcher", ADMIN: "administrator"}
 
 
 @dataclass(frozen=True)
@@ -42,16 +44,16 @@ class EmbeddedHub:
 
 @pytest.fixture
 def hub(serve: Serve) -> EmbeddedHub:
-    """The hub in its default configuration, the embedded broker, with three actors and a
-    researcher."""
-    tokens = {actor: new_token() for actor in ("spp-1", "dms-1", "mgms-1", "reader")}
+    """The hub in its default configuration, the embedded broker, with three actors, a
+    researcher and an administrator."""
+    tokens = {actor: new_token() for actor in ("spp-1", "dms-1", "mgms-1", "reader", ADMIN)}
     port = free_port()
     settings = Settings(
         store="memory",
         mqtt=EMBEDDED,
         embedded_mqtt_port=port,
         actors={
-            actor: Credential(hash_token(token), role="researcher" if actor == "reader" else None)
+            actor: Credential(hash_token(token), role=ROLES.get(actor))
             for actor, token in tokens.items()
         },
     )
@@ -233,3 +235,24 @@ def test_a_client_id_that_names_nobody_belongs_to_whoever_used_it_first():
 
 def test_a_client_id_starting_with_two_logins_belongs_to_the_longer():
     assert ClientIds(["dms", "dms-1"]).owner("dms-1-dashboard") == "dms-1"
+
+
+def test_an_actor_registered_while_the_hub_runs_logs_in_to_the_broker_at_once(hub, connect):
+    body = {"id": "ams-1", "role": "AMS"}
+    added = httpx.post(f"{hub.url}/actors", json=body, headers=bearer(hub, ADMIN))
+    assert connect(("ams-1", added.json()["token"])).accepted
+
+
+def test_a_revoked_actor_cannot_log_in_to_the_broker_any_more(hub, connect):
+    httpx.delete(f"{hub.url}/actors/spp-1", headers=bearer(hub, ADMIN)).raise_for_status()
+    assert not connect(hub.login("spp-1")).accepted
+
+
+def test_a_rotated_out_token_cannot_log_in_to_the_broker_any_more(hub, connect):
+    rotated = httpx.post(f"{hub.url}/actors/spp-1/rotate", headers=bearer(hub, ADMIN))
+    assert not connect(hub.login("spp-1")).accepted
+    assert connect(("spp-1", rotated.json()["token"])).accepted
+
+
+def bearer(hub: EmbeddedHub, actor: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {hub.tokens[actor]}"}

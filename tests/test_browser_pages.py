@@ -1,8 +1,12 @@
 """The hub's pages in a real headless Chromium that can reach nothing but the hub: the console
 runs a named query and shows its rows, the ontology page lists the twelve objects, Swagger UI
-offers "Authorize" and ReDoc renders. Each test leaves a screenshot in artifacts/screenshots/.
+offers "Authorize", ReDoc renders, and the live view shows a message as it is committed and
+draws its plots. Each test leaves a screenshot in artifacts/screenshots/.
 """
 
+import time
+
+import httpx
 import pytest
 from browser import open_page, outside, requested_hosts, screenshot, wait_for
 from selenium.webdriver.common.by import By
@@ -114,3 +118,73 @@ def test_a_handbook_page_renders(browser: WebDriver, story_hub: Hub):
     screenshot(browser, "guide-dataset")
     assert browser.find_element(By.TAG_NAME, "h1").text == "The dataset: what a SPARQL query sees"
     assert outside(requested_hosts(browser)) == set()
+
+
+PLOTS = ("FlexibilityMarketPriceForecast", "OfferList", "VerificationNotification", "point")
+
+
+def test_the_live_view_shows_a_posted_message_within_a_second(browser: WebDriver, hub: Hub, story):
+    open_page(browser, hub.url + "/live")
+    wait_for(browser, "document.getElementById('status').textContent === 'open'")
+    sent = story[0]
+    posted = time.monotonic()
+    answer = httpx.post(
+        f"{hub.url}/messages",
+        content=sent.serialize("application/json"),
+        headers={**hub.auth(sent.sender), "content-type": "application/json"},
+    )
+    assert answer.status_code == 201
+    link = f"#timeline a[href='/messages/{sent.id}']"
+    within = 1.0 - (time.monotonic() - posted)
+    wait_for(browser, f'document.querySelector("{link}") !== null', timeout=within)
+    screenshot(browser, "live-new-message")
+    assert browser.find_element(By.ID, "count").text == "1"
+
+
+def test_the_live_view_draws_its_plots_from_the_story(browser: WebDriver, story_hub: Hub):
+    open_page(browser, story_hub.url + "/live")
+    for plot in PLOTS:
+        image = f"document.getElementById('plot-{plot}')"
+        wait_for(browser, f"{image}.complete && {image}.naturalWidth > 0")
+    screenshot(browser, "live")
+    drawn = [browser.find_element(By.ID, f"plot-{plot}").get_attribute("src") for plot in PLOTS]
+    assert all("/live/" in str(source) for source in drawn)
+    assert outside(requested_hosts(browser)) == set()
+
+
+EXTENTS = """
+const extent = element => {
+  const b = element.getBBox(); return [b.x, b.y, b.x + b.width, b.y + b.height];
+};
+const view = document.documentElement.viewBox.baseVal;
+return {
+  canvas: [0, 0, view.width, view.height],
+  area: extent(document.querySelector(".plot-area")),
+  entries: [...document.querySelectorAll(".legend-entry")].map(extent),
+};
+"""
+"""The plot area's and each legend entry's extent as the browser lays them out, in its fonts."""
+
+
+def overlap(a: list[float], b: list[float]) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+@pytest.mark.parametrize(
+    "plot",
+    [
+        "price-forecast/priceforecast-1",
+        "merit-order/offerlist-1",
+        "delivery/verification-1",
+        "point/battery-1-soc",
+    ],
+)
+def test_a_plot_legend_as_a_browser_draws_it_covers_neither_the_plot_nor_itself(
+    browser: WebDriver, story_hub: Hub, plot: str
+):
+    open_page(browser, f"{story_hub.url}/live/{plot}.svg")
+    drawn = browser.execute_script(EXTENTS)
+    canvas, area, entries = drawn["canvas"], drawn["area"], drawn["entries"]
+    assert entries and not any(overlap(entry, area) for entry in entries)
+    assert not any(overlap(a, b) for n, a in enumerate(entries) for b in entries[n + 1 :])
+    assert all(canvas[0] <= e[0] and e[2] <= canvas[2] and e[3] <= canvas[3] for e in entries)

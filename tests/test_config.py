@@ -106,3 +106,10 @@ def test_an_empty_mqtt_client_id_is_refused(tmp_path: Path):
     config.write_text('[mqtt]\nclient_id = ""\n')
     with pytest.raises(ConfigError, match="client_id must not be empty"):
         load_settings(config)
+
+
+def test_an_embedded_broker_over_tls_needs_the_hubs_certificate(tmp_path: Path) -> None:
+    config = tmp_path / "hub.toml"
+    config.write_text("[mqtt]\nembedded_tls = true\n")
+    with pytest.raises(ConfigError, match=r"embedded_tls needs \[tls\] certfile and keyfile"):
+        load_settings(config)

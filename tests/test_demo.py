@@ -83,6 +83,17 @@ def test_demo_tells_the_whole_chain_and_leaves_nothing_running(demo: Demo) -> No
 
 
 @pytest.mark.slow
+def test_the_demo_runs_the_whole_chain_with_an_iec_61850_substation(demo: Demo) -> None:
+    running = demo("--field-protocol", "iec61850")
+    output, errors = running.communicate(timeout=120)
+    assert running.returncode == 0, errors
+    assert "simulated substation over IEC 61850 MMS" in output
+    table = output.split("\n\n")[1].splitlines()
+    assert {row.split()[0] for row in table[2:]} == set(STEPS)
+    assert processes_using(demo_folder(output)) == []
+
+
+@pytest.mark.slow
 def test_ctrl_c_stops_everything_the_demo_started(demo: Demo) -> None:
     running = demo()
     assert running.stdout is not None
@@ -125,3 +136,26 @@ def test_a_demo_with_a_store_leaves_its_story_there_to_query(demo: Demo, tmp_pat
     )
     ratios = [line.split()[-1] for line in answer.stdout.splitlines()[2:]]
     assert ratios and all(0 < float(ratio) <= 1.5 for ratio in ratios)
+
+
+def test_every_actor_of_the_demo_signs_what_it_sends(demo: Demo, tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    running = demo("--store", str(store))
+    _output, errors = running.communicate(timeout=120)
+    assert running.returncode == 0, errors
+    answer = subprocess.run(
+        [sys.executable, "-m", "hub.cli", "query", "signed-messages", "--store", str(store)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    signed = {line.split()[1].removeprefix("heila:") for line in answer.stdout.splitlines()[2:]}
+    assert {*STEPS, "Measurement"} <= signed  # the field bridge signs too
+
+
+def test_a_demo_with_tls_runs_the_chain_over_https_and_mqtt_over_tls(demo: Demo) -> None:
+    running = demo("--tls")
+    output, errors = running.communicate(timeout=120)
+    assert running.returncode == 0, errors
+    assert re.search(r"hub\s+https://127\.0\.0\.1:\d+\s+\(MQTT mqtts://127\.0\.0\.1:\d+", output)
+    assert "VerificationNotification" in output

@@ -4,6 +4,7 @@ Turtle alike, and each invalid example breaks exactly the rule on the field its 
 """
 
 import json
+import re
 from functools import cache
 from pathlib import Path
 
@@ -108,3 +109,10 @@ def test_every_information_object_has_three_invalid_examples_of_different_rules(
 ) -> None:
     rules = {rule_and_field(p)[0] for p in INVALID if p.parent.name == kebab(type_name)}
     assert len(rules) >= 3
+
+
+def test_the_message_model_shows_the_story_offer_in_each_form_as_it_is() -> None:
+    model = (EXAMPLES.parent / "docs" / "messages.md").read_text()
+    blocks = re.findall(r"^```(?:json|turtle)\n(.*?)^```$", model, re.MULTILINE | re.DOTALL)
+    forms = [(EXAMPLES / "valid" / f"offer.{s}").read_text() for s in ("json", "jsonld", "ttl")]
+    assert blocks == forms

@@ -141,3 +141,15 @@ def test_a_blank_node_part_is_refused_naming_its_field_and_the_iri_it_must_have(
     violation = refused.value.violations[0]
     assert (violation.field, violation.rule) == ("price", "scope")
     assert f"<{MESSAGE}offer-1#price>" in violation.text
+
+
+def test_a_blank_node_among_several_parts_is_told_the_numbered_iri_of_its_kind():
+    measurement = (EXAMPLES / "valid" / "measurement.ttl").read_text()
+    blank = measurement.replace(
+        "heila:reading :reading-0,", "heila:reading [ rdf:value 1.0E0 ], :reading-0,"
+    )
+    with pytest.raises(Invalid) as refused:
+        message.parse(blank.encode(), "text/turtle")
+    violation = refused.value.violations[0]
+    assert violation.field == "readings"
+    assert f"<{MESSAGE}measurement-1#reading-0>" in violation.text

@@ -1,11 +1,12 @@
-"""The typed models say exactly what the shapes say."""
+"""The client's typed models say what the hub's shapes say, and name parts as the hub does."""
 
 import typing
 from typing import Any, get_args, get_origin
 
 import pytest
 
-from hub import objects
+from heila_client import objects
+from heila_client.vocabulary import MESSAGE, part_iri
 from hub import vocabulary as v
 from hub.message import from_json
 from hub.shapes import Field, enum_key, local_name, shapes
@@ -81,3 +82,8 @@ def test_a_typed_offer_built_from_plain_values_is_valid() -> None:
     }
     message = from_json(offer)
     assert validate(message, {v.MESSAGE + "flex-1": "Flexibility"}) == []
+
+
+def test_the_client_names_parts_with_the_iris_the_hub_gives_them(offer_document) -> None:
+    subjects = {quad.subject.value for quad in from_json(offer_document).quads()}
+    assert subjects == {MESSAGE + "offer-1", part_iri("offer-1", "price")}

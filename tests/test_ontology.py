@@ -305,7 +305,7 @@ def test_every_information_object_has_exactly_one_envelope_field(
 
 def test_each_quantity_names_its_quantity_kind_and_default_unit(ontology: Graph) -> None:
     quantities = set(ontology.subjects(RDF.type, H.Quantity))
-    assert len(quantities) == 9
+    assert len(quantities) == 10
     incomplete = {
         quantity
         for quantity in quantities

@@ -35,6 +35,7 @@ SHIPPED = {
     "offers-to-whom",
     "undelivered-activations",
     "forecast-vs-clearing",
+    "signed-messages",
 }
 
 

@@ -16,7 +16,8 @@ from hub.auth import hash_token, new_token
 from hub.broker import Mosquitto
 from hub.config import Credential, load_settings
 from hub.message import Message, parse
-from hub.signature import HEADER, Key, public_jwk, sign
+from hub.queries import run_query
+from hub.signature import HEADER, Key, provenance, public_jwk, sign, verify_stored
 from hub.store import open_store
 from tests.conftest import Hub, Serve, running_hub
 
@@ -116,6 +117,22 @@ def test_a_signed_message_dumped_and_loaded_into_a_fresh_store_verifies_there(
     assert answer.stdout == f"weather-1: signature verified, key {key.thumbprint()}\n"
 
 
+def test_the_named_query_lists_a_signed_message_with_its_key_id_and_signature(
+    hub: Hub, weather: Message, story: list[Message]
+):
+    key = ECKey.generate_key("P-256")
+    signature = sign(weather.triples, key)
+    post(hub, register(hub, key), weather.serialize("text/turtle"), signature)
+    hub.store.put(next(m for m in story if m.id == "priceforecast-1"))
+    result = run_query(hub.store, "signed-messages", {})
+    found = [
+        dict(zip(result.variables, (t.value for t in row), strict=True)) for row in result.rows
+    ]
+    assert [(r["message"], r["keyId"], r["signature"]) for r in found] == [
+        (weather.iri, key.thumbprint(), signature)
+    ]
+
+
 def test_verify_says_in_one_line_that_a_message_is_not_signed(tmp_path: Path, weather: Message):
     store = open_store(str(tmp_path / "store"))
     store.put(weather)
@@ -152,3 +169,128 @@ def test_signing_keys_and_the_policy_come_from_the_configuration(tmp_path: Path)
     )
     credential = load_settings(config).actors["spp-1"]
     assert (credential.keys, credential.signed) == ((key,), True)
+
+
+def published(subscribe, body: bytes, signature: str | None = None) -> dict:
+    """Publish `body` to spp-1's inbox, the signature in the v5 user property; the outcome."""
+    spp = subscribe("heila/v1/spp-1/outcome")
+    spp.publish("heila/v1/inbox/spp-1", body, signature=signature)
+    return dict(spp.next().body)
+
+
+def test_a_message_signed_in_the_mqtt_user_property_is_stored_with_its_signature(
+    hub: Hub, weather: Message, subscribe
+):
+    key = OKPKey.generate_key("Ed25519")
+    register(hub, key)
+    body = weather.serialize("application/json")
+    outcome = published(subscribe, body, sign(weather.triples, key))
+    assert outcome["status"] == "stored"
+    stored = hub.store.get(weather.iri)
+    assert stored is not None and verify_stored(weather.iri, stored.triples) == key.thumbprint()
+
+
+def test_a_message_signed_in_a_first_line_over_mqtt_3_is_stored_with_its_signature(
+    hub: Hub, weather: Message, subscribe
+):
+    key = OKPKey.generate_key("Ed25519")
+    register(hub, key)
+    line = f"{HEADER}: {sign(weather.triples, key)}\n".encode()
+    outcome = published(subscribe, line + weather.serialize("application/json"))
+    assert outcome["status"] == "stored"
+    stored = hub.store.get(weather.iri)
+    assert stored is not None and verify_stored(weather.iri, stored.triples) == key.thumbprint()
+
+
+def test_a_message_changed_after_signing_is_rejected_on_the_inbox(
+    hub: Hub, weather: Message, subscribe
+):
+    key = OKPKey.generate_key("Ed25519")
+    register(hub, key)
+    outcome = published(subscribe, tampered(weather), sign(weather.triples, key))
+    assert (outcome["status"], outcome["violations"][0]["rule"]) == ("rejected", "signature")
+    assert hub.store.get(weather.iri) is None
+
+
+def test_an_actor_that_must_sign_is_rejected_an_unsigned_message_on_the_inbox(
+    hub: Hub, weather: Message, subscribe
+):
+    key = public_jwk(OKPKey.generate_key("Ed25519"))
+    body = {"id": "spp-1", "role": "SPP", "keys": [key], "signed": True}
+    assert httpx.post(f"{hub.url}/actors", json=body, headers=hub.auth(ADMIN)).status_code == 201
+    outcome = published(subscribe, weather.serialize("application/json"))
+    assert (outcome["status"], outcome["violations"][0]["rule"]) == ("rejected", "signature")
+
+
+@pytest.fixture
+def administrator_key() -> OKPKey:
+    return OKPKey.generate_key("Ed25519")
+
+
+@pytest.fixture
+def keyed_hub(mosquitto: Mosquitto, serve: Serve, administrator_key: OKPKey) -> Iterator[Hub]:
+    """A running hub whose administrator signs with `administrator_key`."""
+    tokens = {ADMIN: new_token()}
+    keys = (public_jwk(administrator_key),)
+    actors = {ADMIN: Credential(hash_token(tokens[ADMIN]), admin=True, keys=keys)}
+    with running_hub(mosquitto, serve, tokens, actors=actors) as hub:
+        yield hub
+
+
+def administrators(weather: Message) -> Message:
+    """The forecast, sent by the administrator: the only one whose messages it may update."""
+    return parse(json.dumps({**weather.to_json(), "sender": ADMIN}).encode(), "application/json")
+
+
+def inserted(hub: Hub, message: Message, signed: Message, key: Key) -> httpx.Response:
+    """INSERT DATA of `message`'s graph keeping a signature made over `signed`."""
+    triples = [*message.triples, *provenance(message.iri, sign(signed.triples, key), key)]
+    text = " ".join(f"{s} {p} {o} ." for s, p, o in triples)
+    update = f"INSERT DATA {{ GRAPH <{message.iri}> {{ {text} }} }}"
+    return httpx.post(f"{hub.url}/sparql", data={"update": update}, headers=hub.auth(ADMIN))
+
+
+def test_a_signed_message_written_by_sparql_update_is_stored_when_it_verifies(
+    keyed_hub: Hub, weather: Message, administrator_key: OKPKey
+):
+    message = administrators(weather)
+    assert inserted(keyed_hub, message, message, administrator_key).status_code == 204
+    stored = keyed_hub.store.get(message.iri)
+    assert stored is not None
+    assert verify_stored(message.iri, stored.triples) == administrator_key.thumbprint()
+
+
+def test_a_signed_message_changed_after_signing_is_refused_by_sparql_update(
+    keyed_hub: Hub, weather: Message, administrator_key: OKPKey
+):
+    message = administrators(weather)
+    changed = parse(tampered(message), "application/json")
+    answer = inserted(keyed_hub, changed, message, administrator_key)
+    assert (answer.status_code, answer.json()["rule"]) == (403, "signature")
+    assert keyed_hub.store.get(message.iri) is None
+
+
+def test_a_message_signed_by_an_unregistered_key_is_refused_by_sparql_update(
+    keyed_hub: Hub, weather: Message
+):
+    message = administrators(weather)
+    answer = inserted(keyed_hub, message, message, OKPKey.generate_key("Ed25519"))
+    assert answer.status_code == 403
+    assert "none operator registered" in answer.json()["detail"]
+    assert keyed_hub.store.get(message.iri) is None
+
+
+def test_a_key_rotated_out_is_refused_while_what_it_signed_before_still_verifies(
+    hub: Hub, story: list[Message], weather: Message
+):
+    old = OKPKey.generate_key("Ed25519")
+    token = register(hub, old)
+    post(hub, token, weather.serialize("text/turtle"), sign(weather.triples, old))
+    new = {"keys": [public_jwk(OKPKey.generate_key("Ed25519"))]}
+    answer = httpx.put(f"{hub.url}/actors/spp-1/keys", json=new, headers=hub.auth(ADMIN))
+    assert answer.status_code == 204
+    price = next(m for m in story if m.id == "priceforecast-1")
+    refused = post(hub, token, price.serialize("text/turtle"), sign(price.triples, old))
+    assert (refused.status_code, refused.json()["rule"]) == (403, "signature")
+    stored = hub.store.get(weather.iri)
+    assert stored is not None and verify_stored(weather.iri, stored.triples) == old.thumbprint()

@@ -11,12 +11,12 @@ from fastapi import FastAPI
 from rdflib.plugins.stores.sparqlstore import SPARQLStore, SPARQLUpdateStore
 from SPARQLWrapper import JSON, POST, TURTLE, XML, SPARQLWrapper
 
+from hub import sparql
 from hub.auth import Credentials, authenticated_actor, hash_token
 from hub.config import Credential
 from hub.message import Message
 from hub.query_pool import QueryPool
 from hub.results import TRUNCATED_HEADER
-from hub.sparql import sparql_router
 from hub.store import QueryLimits, open_store
 from hub.vocabulary import HEILA, MESSAGE
 from tests.conftest import Serve, bare_app
@@ -35,7 +35,7 @@ def hub_app(story: list[Message], limits: QueryLimits | None = None) -> FastAPI:
     writer = authenticated_actor(Credentials({"ams-1": Credential(hash_token(TOKEN))}))
     pool = QueryPool(store, store.limits)
     app = bare_app(pool)
-    app.include_router(sparql_router(store, pool, writer))
+    sparql.add_routes(app.router, store, pool, writer)
     return app
 
 
@@ -299,7 +299,7 @@ def test_a_query_sees_a_message_stored_on_disk_just_before_it(serve, story, tmp_
     writer = authenticated_actor(Credentials({}))
     pool = QueryPool(store, store.limits)
     app = bare_app(pool)
-    app.include_router(sparql_router(store, pool, writer))
+    sparql.add_routes(app.router, store, pool, writer)
     endpoint = serve(app) + "/sparql"
     asked = PREFIXES + "ASK { msg:offer-1 a heila:Offer }"
     before = httpx.get(endpoint, params={"query": asked}).json()["boolean"]

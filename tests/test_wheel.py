@@ -1,5 +1,5 @@
 """A wheel built from the repository carries the ontology, the shapes, the queries, the
-handbook and the browser files of the console and the API docs."""
+handbook, the browser files of the console and the API docs, and the Python client."""
 
 import json
 import subprocess
@@ -13,12 +13,14 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 PROBE = """
 import json
+import heila_client
 from hub.ontology import load_ontology
 from hub.resources import examples_dir, ontology_dir, queries_dir
 from hub.shapes import shapes
 from hub.assets import STATIC
 from hub.guide import documents
 print(json.dumps({
+    "client": heila_client.__file__,
     "static": str(STATIC),
     "vendored": sorted(p.name.rsplit("-", 1)[0] for p in (STATIC / "vendor").iterdir()),
     "guides": sorted(documents()),
@@ -72,5 +74,6 @@ def test_installed_wheel_finds_its_data_outside_the_checkout(tmp_path: Path) -> 
     assert found["queries"] >= 8
     assert found["examples"] == 12
     assert found["static"].startswith(site)
+    assert found["client"].startswith(site)
     assert found["vendored"] == ["redoc", "swagger-ui-dist", "yasgui"]
     assert {"dataset", "messages", "configuration"} <= set(found["guides"])

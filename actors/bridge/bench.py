@@ -22,8 +22,8 @@ import queue
 import statistics
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -94,9 +94,10 @@ def _serve(settings: SubstationConfig, stop: Any) -> None:
 
 @contextmanager
 def field(
-    bench: Bench, station: StationConfig
+    bench: Bench, station: StationConfig, point_map: pointmap.PointMap | None = None
 ) -> Iterator[tuple[Bridge, "queue.SimpleQueue[Outcome]"]]:
-    """A bridge between `station` (running) and the hub, once it has interrogated the station."""
+    """A bridge between `station` (running) and the hub, once it has interrogated the station;
+    `point_map`: the default station's when not given."""
     outcomes: queue.SimpleQueue[Outcome] = queue.SimpleQueue()
     with tempfile.TemporaryDirectory(prefix="heila-bridge-bench-") as folder:
         settings = Settings(
@@ -109,7 +110,8 @@ def field(
             state=Path(folder) / "state",
             endpoints={station.name: (station.host, station.port)},
         )
-        bridge = Bridge(settings, pointmap.load(pointmap.default_files()), outcomes.put)
+        chosen = point_map or pointmap.load(pointmap.default_files())
+        bridge = Bridge(settings, chosen, outcomes.put)
         bridge.start()
         try:
             _settle(bridge)
@@ -121,7 +123,7 @@ def field(
 def _settle(bridge: Bridge) -> None:
     """Wait until the link is up and the first interrogation has reached the hub."""
     deadline = time.monotonic() + 30
-    while not (bridge.link.connected and bridge.subscribed and bridge.uplink.delivered):
+    while not (bridge.field.connected and bridge.subscribed and bridge.uplink.delivered):
         if time.monotonic() > deadline:
             raise TimeoutError("the bridge did not connect within 30 s")
         time.sleep(0.05)
@@ -144,7 +146,7 @@ def value_to_triple(bench: Bench) -> Figure:
             value = 230.0 + (number % 2) + number / 1e4
             started_wall, started_perf = time.time(), time.perf_counter()
             substation.report(1, 1000, value)
-            heard, message = _measurement_of(ear, client, value)
+            heard, message = measurement_of(ear, client, value)
             heard_wall = started_wall + (heard.at - started_perf)
             callback = datetime.fromisoformat(message["receivedAt"]).timestamp()
             sent = datetime.fromisoformat(message["time"]).timestamp()
@@ -159,7 +161,7 @@ def value_to_triple(bench: Bench) -> Figure:
     return Figure("device value -> queryable", rounds, tuple(totals))
 
 
-def _measurement_of(
+def measurement_of(
     ear: Subscriber, client: httpx.Client, value: float
 ) -> tuple[Heard, dict[str, Any]]:
     """The next Measurement with a reading of `value` (a short float, so within 5e-5): an
@@ -173,7 +175,7 @@ def _measurement_of(
 
 @scenario("bridge-command")
 def command_to_confirmation(bench: Bench) -> Figure:
-    return _command_rounds(bench, "command stored -> confirmed")
+    return command_rounds(bench, "command stored -> confirmed")
 
 
 @scenario("bridge-command-loaded")
@@ -192,7 +194,7 @@ def command_while_readings_stream(bench: Bench) -> Figure:
                 raise RuntimeError("the reading stream stopped before its first batch")
             time.sleep(0.05)
         before, started = streamed.value, time.perf_counter()
-        figure = _command_rounds(bench, "command -> confirmed, loaded")
+        figure = command_rounds(bench, "command -> confirmed, loaded")
         meanwhile = streamed.value - before
         rate = meanwhile / (time.perf_counter() - started)
     finally:
@@ -214,16 +216,27 @@ def stream_readings(url: str, token: str, stop: Any, streamed: Any) -> None:
         uplink.close()
 
 
-def _command_rounds(bench: Bench, name: str) -> Figure:
-    """Control Signals for the breaker, open and close in turn, each posted once the previous
+@contextmanager
+def iec104_station() -> Iterator[tuple[StationConfig, pointmap.PointMap | None]]:
+    """The default IEC 104 station in a process of its own, mapped by the default map."""
+    settings = quiet_substation()
+    with substation_apart(settings):
+        yield settings.stations[0], None
+
+
+Device = Callable[[], AbstractContextManager[tuple[StationConfig, pointmap.PointMap | None]]]
+"""A device served for the command rounds: its station and point map (None: the default)."""
+
+
+def command_rounds(bench: Bench, name: str, device: Device = iec104_station) -> Figure:
+    """Control Signals for breaker-1, open and close in turn, each posted once the previous
     one's outcome is in; the bridge's own share is printed before the figure is returned."""
     rounds = min(bench.count, LATENCY_ROUNDS)
     headers = {"Authorization": f"Bearer {bench.tokens[ORDERER]}"}
-    totals, own, failed = [], [], 0
-    settings = quiet_substation()
+    totals, own, library, failed = [], [], [], 0
     with (
-        substation_apart(settings),
-        field(bench, settings.stations[0]) as (_bridge, outcomes),
+        device() as (station, point_map),
+        field(bench, station, point_map) as (_bridge, outcomes),
         httpx.Client(base_url=bench.url) as client,
     ):
         for number in range(rounds):
@@ -247,22 +260,29 @@ def _command_rounds(bench: Bench, name: str) -> Figure:
                 continue
             totals.append(answered.timestamp() - started)
             own.append((answered - outcome.notified).total_seconds())
+            if outcome.confirmed is not None and outcome.sent is not None:
+                library.append((outcome.confirmed - outcome.sent).total_seconds())
     if len(totals) < 2:
         raise RuntimeError(f"the device carried out {len(totals)} of {rounds} commands")
     if failed:
         print(f"  commands failed: {failed} of {rounds} (see the log for why)")
     print(Figure("  bridge: heard -> confirmed", len(own), tuple(own)).row())
+    print(Figure("  protocol: sent -> confirmed", len(library), tuple(library)).row())
     return Figure(name, len(totals), tuple(totals))
 
 
 def synthetic_samples(count: int) -> list[Sample]:
     """Phase voltages and currents of feeder 1, over and over."""
-    addresses = list(range(1000, 1006))
-    measured = datetime.now(UTC).replace(tzinfo=None)
+    points = pointmap.load(pointmap.default_files()).points
+    feeder = [
+        points[f"feeder-1.{name}-l{phase}"]
+        for name in ("voltage", "current")
+        for phase in (1, 2, 3)
+    ]
+    measured = datetime.now(UTC)
     now = time.time_ns()
     return [
-        Sample(1, addresses[n % len(addresses)], 230.0 + n / count, 0, measured, now)
-        for n in range(count)
+        Sample(feeder[n % len(feeder)], 230.0 + n / count, (), measured, now) for n in range(count)
     ]
 
 

@@ -1,12 +1,12 @@
-"""Control direction: activations and control signals become IEC 104 commands, and back.
+"""Control direction: activations and control signals become device commands, and back.
 
 An Activation Notification or a Control Signal addressed to the bridge's microgrid becomes an
 order for one device of the point map, and every order gets an answer: a Control Signal that
 records its outcome and refers to it (`activation` for an activation, `order` for a control
-signal). The order is sent with select-before-operate, and its
-outcome is decided by the device's status point, never by c104's answer alone: c104 can report
-a failure for a command the device executed. A retry is sent only while the status point shows
-the order not carried out, so it never operates twice. An order the point map cannot carry out
+signal). The order goes to the client of the device's protocol (field.py), and its outcome is
+decided by the device's status point, never by the protocol's answer alone: c104 can report a
+failure for a command the device executed. A retry is sent only while the status point shows the
+order not carried out, so it never operates twice. An order the point map cannot carry out
 (unknown device, a set-point for a breaker) fails with that reason; one whose window has passed
 expires and is not carried out late. The outcome keeps each try's time; its id follows from the
 order, so recording it again after a restart stores nothing new.
@@ -19,9 +19,9 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from actors.bridge.link import Link
+from actors.bridge.field import Field, Refused
 from actors.bridge.monitoring import DOUBLE_POINT
-from actors.bridge.pointmap import BREAKER_COMMAND, Command, PointMap
+from actors.bridge.pointmap import Command, PointMap
 
 log = logging.getLogger("heila.bridge.control")
 
@@ -124,7 +124,7 @@ def _activation_order(
 ) -> Order:
     """Breakers close unless the point map says otherwise; resources follow ±power (up feeds)."""
     command = point_map.commands.get(device)
-    if command is not None and command.type == BREAKER_COMMAND:
+    if command is not None and command.breaker:
         action, setpoint = command.on_activation or "close", None
     else:
         power = float(message.get("power", 0.0))
@@ -142,7 +142,7 @@ def _refusal(order: Order) -> str | None:
         return f"the point map has no command for device {order.device}"
     if order.action not in ACTIONS:
         return f"device {order.device} cannot {order.action}"
-    if (command.type == BREAKER_COMMAND) == (order.action == "setActivePower"):
+    if command.breaker == (order.action == "setActivePower"):
         return (
             f"device {order.device} cannot {order.action}: its command point {command.id} "
             f"is {command.type}"
@@ -155,10 +155,10 @@ def _number(value: Any) -> float | None:
 
 
 class Operator:
-    """Carries out orders over the link and decides each outcome from the status point."""
+    """Carries out orders in the field and decides each outcome from the status point."""
 
-    def __init__(self, link: Link, timeout: float = 1.0, retries: int = 1) -> None:
-        self.link = link
+    def __init__(self, field: Field, timeout: float = 1.0, retries: int = 1) -> None:
+        self.field = field
         self.timeout = timeout
         self.retries = retries
 
@@ -171,10 +171,10 @@ class Operator:
             return replace(outcome, expired=_now(), reason=reason)
         command = order.command
         feedback = command.feedback
-        patience = max(0.0, INTERROGATION_WAIT - self.link.away_for(command.station))
-        if not self.link.wait_for(lambda: self.link.known(feedback), patience):
-            if not self.link.reached(command.station):
-                reason = f"station {command.station.id} away: no IEC 104 link to it"
+        patience = max(0.0, INTERROGATION_WAIT - self.field.away_for(command.station))
+        if not self.field.wait_for(lambda: self.field.known(feedback), patience):
+            if not self.field.reached(command.station):
+                reason = f"station {command.station.id} away: no link to it"
             else:
                 reason = f"status point {feedback.id} unknown: the station has not reported it"
             return replace(outcome, failed=_now(), reason=reason)
@@ -185,10 +185,13 @@ class Operator:
         value: float | str = order.setpoint if order.setpoint is not None else order.action
         for attempt in range(1 + self.retries):
             outcome = replace(outcome, tries=(*outcome.tries, _now()))
-            confirmed = self.link.operate(command, value)
+            try:
+                confirmed = self.field.operate(command, value)
+            except Refused as refusal:
+                return replace(outcome, failed=_now(), reason=str(refusal))
             if confirmed:
                 outcome = replace(outcome, confirmed=_now())
-            if self.link.wait_for(done, self.timeout):
+            if self.field.wait_for(done, self.timeout):
                 return replace(outcome, executed=_now())
             if confirmed:
                 reason = f"device confirmed, but status stayed unchanged for {self.timeout:g} s"
@@ -200,14 +203,12 @@ class Operator:
 
     def _done(self, command: Command, order: Order) -> Callable[[], bool]:
         feedback = command.feedback
-        if command.type == BREAKER_COMMAND:
+        if command.breaker:
             target = BREAKER_TARGET[order.action]
-            return lambda: (
-                DOUBLE_POINT.get(getattr(self.link.status(feedback), "name", ""), -1.0) == target
-            )
+            return lambda: self.field.status(feedback) == target
         wanted = float(order.setpoint or 0.0)
         tolerance = 1e-3 * max(1.0, abs(wanted))
-        return lambda: abs(float(self.link.status(feedback)) * feedback.scale - wanted) <= tolerance  # type: ignore[arg-type]
+        return lambda: abs(self.field.status(feedback) * feedback.scale - wanted) <= tolerance
 
 
 def _now() -> datetime:

@@ -1,18 +1,17 @@
 """The IEC 60870-5-104 link: a c104 client to every station of the point map.
 
-On every (re)connect the link runs a general interrogation of each station and synchronises
-its clock, from a thread of its own once the connection is open (c104's own Init.ALL
-missed the interrogation in about one connect of eight here). A dropped link is reopened with
-growing pauses (reconnect.py), so each station endpoint has a c104 client of its own.
-Callbacks run on lib60870's receive thread, so they only enqueue a `Sample` and wake whoever
-waits for a status point. Addresses the point map does not name are counted and logged, never
-reported. c104 drops a value silently when the station sends it with another type than the
-point map gives its address, and with it the rest of that message: when an interrogation stays
-incomplete, the link reads the raw messages (asdu.py), names each such point once with both
-types, takes it in with the type sent (so the rest of its messages flows) without reporting it,
-and stops waiting for it.
-Over TLS, c104 speaks plain TCP to a `Tunnel` per station endpoint, which carries it on over
-TLS (tunnel.py says why).
+On every (re)connect the link runs a general interrogation of each station and synchronises its
+clock, from a thread of its own once the connection is open (c104's own Init.ALL missed the
+interrogation in about one connect of eight here). A dropped link is reopened with growing
+pauses (reconnect.py), so each station endpoint has a c104 client of its own. Callbacks run on
+lib60870's receive thread, so they only find the point of a (common address, IOA), enqueue a
+`Sample` and wake whoever waits for a status point. Addresses the point map does not name are
+counted and logged once, never reported. c104 drops a value silently when the station sends it
+with another type than the point map gives its address, and with it the rest of that message:
+when an interrogation stays incomplete, the link reads the raw messages (asdu.py), names each
+such point once with both types, takes it in with the type sent (so the rest of its messages
+flows) without reporting it, and stops waiting for it. Over TLS, c104 speaks plain TCP to a
+`Tunnel` per station endpoint, which carries it on over TLS (tunnel.py says why).
 """
 
 import logging
@@ -20,14 +19,15 @@ import queue
 import ssl
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 import c104
 
 from actors.bridge import asdu
-from actors.bridge.monitoring import Sample
+from actors.bridge.field import Changes
+from actors.bridge.monitoring import DOUBLE_POINT, DeviceClock, Sample
 from actors.bridge.pointmap import BREAKER_COMMAND, Command, Point, PointMap, Station
 from actors.bridge.reconnect import Reconnects
 from actors.bridge.tunnel import Tunnel
@@ -36,6 +36,26 @@ log = logging.getLogger("heila.bridge.link")
 
 INTERROGATION_TIMEOUT = 2.0
 """Seconds for every mapped point to answer a general interrogation before it is repeated."""
+
+QUALITY_BITS = (
+    (128, "invalid"),
+    (64, "notTopical"),
+    (1, "overflow"),
+    (16, "blocked"),
+    (32, "substituted"),
+)
+"""IEC 60870-5-104 quality bits (IV, NT, OV, BL, SB) and the reading's flag for each."""
+
+
+@cache
+def quality_flags(bits: int) -> tuple[str, ...]:
+    return tuple(name for bit, name in QUALITY_BITS if bits & bit)
+
+
+def number(value: object) -> float:
+    """A c104 value as a Sample carries it: a double point as its DOUBLE_POINT state."""
+    name = getattr(value, "name", None)
+    return DOUBLE_POINT[name] if name is not None else float(value)  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)
@@ -68,6 +88,7 @@ class Link:
         self,
         point_map: PointMap,
         samples: "queue.SimpleQueue[Sample]",
+        changes: Changes,
         *,
         endpoints: dict[str, tuple[str, int]] | None = None,
         tls: Tls | None = None,
@@ -77,10 +98,16 @@ class Link:
         """`endpoints` overrides a station's host and port from the point map, by station id;
         `reconnect` is the first and the longest pause before reopening a lost link."""
         self.point_map = point_map
+        self._points = {
+            (p.station.common_address, int(p.address)): p for p in point_map.points.values()
+        }
+        """the IEC 104 lookup: (common address, IOA) -> point"""
         self._samples = samples
-        self._changed = threading.Condition()
-        self._values = 0
-        """values received so far: a waiter sees whether one came while it looked"""
+        self._changes = changes
+        self._clock = DeviceClock()
+        self._unknown: set[tuple[int, int]] = set()
+        self.outside_map = 0
+        """values at addresses the point map does not name (logged once per address)"""
         self._command_timeout_ms = command_timeout_ms
         self._clients: dict[str, c104.Client] = {}
         """one client per station endpoint (host:port), so each link can be paused alone"""
@@ -154,28 +181,9 @@ class Link:
         """A value of the point has been received since its link last opened."""
         return (point.station.common_address, point.address) in self._seen
 
-    def status(self, point: Point) -> object:
-        """The point's last received value (float, bool or c104.Double)."""
-        return self._c104_point(point.station, point.address).value
-
-    def wait_for(self, condition: Callable[[], bool], timeout: float) -> bool:
-        """Wait until a received value makes `condition` true.
-
-        `condition` may read c104's points, so it runs outside the lock that c104's receive
-        thread takes for each value: holding it there deadlocked the bridge at times.
-        """
-        deadline = time.monotonic() + timeout
-        while True:
-            with self._changed:
-                seen = self._values
-            if condition():
-                return True
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return False
-            with self._changed:
-                if self._values == seen:
-                    self._changed.wait(remaining)
+    def status(self, point: Point) -> float:
+        """The point's last received value (a double point as its DOUBLE_POINT state)."""
+        return number(self._c104_point(point.station, int(point.address)).value)
 
     def operate(self, command: Command, value: float | str) -> bool:
         """Send a command with select-before-operate; True if the device confirmed it.
@@ -183,7 +191,7 @@ class Link:
         `value` is "close" or "open" for a breaker, kW for a set-point (before the point's scale).
         c104 can report False for a command the device executed: decide from the status point.
         """
-        point = self._c104_point(command.station, command.address)
+        point = self._c104_point(command.station, int(command.address))
         if command.type == BREAKER_COMMAND:
             point.value = c104.Double.ON if value == "close" else c104.Double.OFF
         else:
@@ -222,14 +230,14 @@ class Link:
     def _add_point(self, point: Point) -> None:
         kind = getattr(c104.Type, point.type)
         added = self._stations[point.station.common_address].add_point(
-            io_address=point.address, type=kind
+            io_address=int(point.address), type=kind
         )
         assert added is not None
         added.on_receive(callable=self._on_value)
 
     def _add_command(self, command: Command) -> None:
         self._stations[command.station.common_address].add_point(
-            io_address=command.address,
+            io_address=int(command.address),
             type=getattr(c104.Type, command.type),
             command_mode=c104.CommandMode.SELECT_AND_EXECUTE,
         )
@@ -294,9 +302,7 @@ class Link:
     def _expected(self, common_address: int) -> set[tuple[int, int]]:
         """The station's mapped points that a general interrogation must bring."""
         return {
-            key
-            for key in self.point_map.points
-            if key[0] == common_address and key not in self._mistyped
+            key for key in self._points if key[0] == common_address and key not in self._mistyped
         }
 
     def _initialise_link(self, connection: c104.Connection) -> None:
@@ -313,9 +319,7 @@ class Link:
                     break
                 self._read_raw(connection)
                 self._retype(ca)
-                missing = sorted(
-                    self.point_map.points[key].id for key in self._expected(ca) - self._seen
-                )
+                missing = sorted(self._points[key].id for key in self._expected(ca) - self._seen)
                 log.warning(
                     "station %d: interrogation unconfirmed or incomplete (%d mapped points "
                     "missing: %s): again",
@@ -332,7 +336,7 @@ class Link:
         The confirmation itself is not awaited as proof: c104 misses some, the values tell.
         """
         connection.interrogation(common_address=common_address)
-        return self.wait_for(
+        return self._changes.wait_for(
             lambda: self._expected(common_address) <= self._seen, INTERROGATION_TIMEOUT
         )
 
@@ -355,7 +359,7 @@ class Link:
 
     def _on_raw(self, connection: c104.Connection, data: bytes) -> None:
         for common_address, address, sent in asdu.objects(data):
-            point = self.point_map.point(common_address, address)
+            point = self._points.get((common_address, address))
             if point is None or point.type == sent or (common_address, address) in self._mistyped:
                 continue
             self._mistyped[common_address, address] = sent
@@ -369,41 +373,50 @@ class Link:
                 point.type,
                 sent,
             )
-            with self._changed:
-                self._values += 1
-                self._changed.notify_all()
+            self._changes.received()
 
     def _on_value(
         self, point: c104.Point, previous_info: c104.Information, message: c104.IncomingMessage
     ) -> c104.ResponseState:
+        key = (message.common_address, point.io_address)
+        mapped = self._points.get(key)
+        if mapped is None:
+            self._outside(key)
+            return c104.ResponseState.NONE
         quality = point.quality
-        self._seen.add((message.common_address, point.io_address))
+        recorded = point.recorded_at
+        self._seen.add(key)
         self._samples.put(
             Sample(
-                message.common_address,
-                point.io_address,
-                point.value,
-                quality.value if isinstance(quality, c104.Quality) else 0,
-                point.recorded_at,
+                mapped,
+                number(point.value),
+                quality_flags(quality.value) if isinstance(quality, c104.Quality) else (),
+                None if recorded is None else self._clock.utc(recorded, mapped.station.zone),
                 time.time_ns(),
             )
         )
-        with self._changed:
-            self._values += 1
-            self._changed.notify_all()
+        self._changes.received()
         return c104.ResponseState.NONE
+
+    def _outside(self, key: tuple[int, int]) -> None:
+        self.outside_map += 1
+        if key not in self._unknown:
+            self._unknown.add(key)
+            log.warning(
+                "station %d sent address %d, which the point map does not name: ignored", *key
+            )
 
     def _on_unknown_point(
         self, client: c104.Client, station: c104.Station, io_address: int, point_type: c104.Type
     ) -> None:
         """Take the point in, else c104 drops the rest of its message, mapped values included.
 
-        Its values then reach the converter, which counts and logs them as outside the map.
+        Its values are counted and logged as outside the map.
         """
         added = station.add_point(io_address=io_address, type=point_type)
         if added is not None:
             added.on_receive(callable=self._on_value)
-        self._samples.put(Sample(station.common_address, io_address, None, 0, None, time.time_ns()))
+        self._outside((station.common_address, io_address))
 
     def _on_unknown_station(
         self, client: c104.Client, connection: c104.Connection, common_address: int

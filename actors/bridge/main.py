@@ -1,6 +1,7 @@
 """The field bridge as a process, and the `heila bridge` command.
 
-It runs four things side by side: the IEC 104 link (c104's threads), the monitoring loop
+It runs four things side by side: one field client per protocol of the point map (field.py;
+the IEC 104 link runs c104's threads), the monitoring loop
 (samples to Measurement messages to the hub), the MQTT subscription to the microgrid's
 notifications, and the command worker that carries out one order at a time. The worker also
 reads from the hub what it missed, on every broker (re)connect and after a quiet while
@@ -20,20 +21,24 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
+from actors.actor import broker_address
 from actors.bridge import pointmap
 from actors.bridge.buffer import DiskBuffer
 from actors.bridge.control import Operator, OrderError, Outcome, orders, record
+from actors.bridge.dlms.client import Meters, missing_passwords
+from actors.bridge.field import Changes, Client, Field
+from actors.bridge.iec61850.client import Ieds
 from actors.bridge.ledger import Ledger
 from actors.bridge.link import Link, Tls
 from actors.bridge.monitoring import Converter, Sample, pump
 from actors.bridge.uplink import Uplink
-from actors.hubclient import HubClient, Unavailable
 from actors.mailbox import Mailbox
+from actors.signing import Signer
+from heila_client.hub import HubClient, Unavailable
 from hub.errors import UsageError
 
 log = logging.getLogger("heila.bridge")
@@ -63,6 +68,8 @@ class Settings:
     """seconds without a catch-up after which the bridge reads what it may have missed"""
     endpoints: dict[str, tuple[str, int]] = field(default_factory=dict)
     tls: Tls | None = None
+    signer: Signer | None = None
+    """signs every message the bridge sends, with the microgrid's key"""
     command_timeout: float = 1.0
     """seconds to wait for a device's confirmation and for its status point"""
     command_retries: int = 2
@@ -86,24 +93,23 @@ class Bridge:
         self.point_map = point_map
         self.samples: queue.SimpleQueue[Sample] = queue.SimpleQueue()
         self.converter = Converter(point_map, settings.actor)
-        self.link = Link(
-            point_map,
-            self.samples,
-            endpoints=settings.endpoints,
-            tls=settings.tls,
-            command_timeout_ms=int(settings.command_timeout * 1000),
-            reconnect=settings.reconnect_backoff,
-        )
+        changes = Changes()
+        clients = {
+            protocol: CLIENTS[protocol](point_map.of(protocol), self.samples, changes, settings)
+            for protocol in point_map.protocols
+        }
+        self.field = Field(clients, changes)
         self.uplink = Uplink(
             settings.hub,
             settings.token,
             DiskBuffer(settings.buffer),
             backoff=settings.retry_backoff,
+            sign=settings.signer,
         )
         self.operator = Operator(
-            self.link, timeout=settings.command_timeout, retries=settings.command_retries
+            self.field, timeout=settings.command_timeout, retries=settings.command_retries
         )
-        self.hub = HubClient(settings.hub, settings.token)
+        self.hub = HubClient(settings.hub, settings.token, sign=settings.signer)
         self.mailbox = Mailbox(settings.actor, settings.state / "mailbox.json")
         self.ledger = Ledger(settings.state / "orders")
         self._caught_up_at = 0.0
@@ -129,13 +135,12 @@ class Bridge:
         except Unavailable as error:  # the first catch-up places the cursor instead
             log.warning("the hub is away, the log's end is read later: %s", error)
         self._running = True
-        self.link.start()
+        self.field.start()
         for name, target in (("monitoring", self._monitor), ("commands", self._command_loop)):
             thread = threading.Thread(target=target, name=f"bridge-{name}", daemon=True)
             thread.start()
             self._threads.append(thread)
-        address = urlsplit(self.settings.mqtt)
-        self._mqtt.connect_async(address.hostname or "127.0.0.1", address.port or 1883)
+        self._mqtt.connect_async(*broker_address(self._mqtt, self.settings.mqtt))
         self._mqtt.loop_start()
 
     def stop(self) -> None:
@@ -143,7 +148,7 @@ class Bridge:
         self._notifications.put(None)
         self._mqtt.disconnect()
         self._mqtt.loop_stop()
-        self.link.stop()
+        self.field.stop()
         for thread in self._threads:
             thread.join(timeout=10)
         self.uplink.keep(self.converter.messages(_drain(self.samples)))
@@ -232,6 +237,61 @@ class Bridge:
                 self._on_outcome(outcome)
 
 
+def _iec104(
+    point_map: pointmap.PointMap,
+    samples: "queue.SimpleQueue[Sample]",
+    changes: Changes,
+    settings: Settings,
+) -> Client:
+    return Link(
+        point_map,
+        samples,
+        changes,
+        endpoints=settings.endpoints,
+        tls=settings.tls,
+        command_timeout_ms=int(settings.command_timeout * 1000),
+        reconnect=settings.reconnect_backoff,
+    )
+
+
+def _iec61850(
+    point_map: pointmap.PointMap,
+    samples: "queue.SimpleQueue[Sample]",
+    changes: Changes,
+    settings: Settings,
+) -> Client:
+    return Ieds(
+        point_map,
+        samples,
+        changes,
+        endpoints=settings.endpoints,
+        timeout=settings.command_timeout,
+        reconnect=settings.reconnect_backoff,
+    )
+
+
+def _dlms(
+    point_map: pointmap.PointMap,
+    samples: "queue.SimpleQueue[Sample]",
+    changes: Changes,
+    settings: Settings,
+) -> Client:
+    return Meters(
+        point_map,
+        samples,
+        changes,
+        endpoints=settings.endpoints,
+        backoff=settings.reconnect_backoff,
+    )
+
+
+CLIENTS: dict[
+    str,
+    Callable[[pointmap.PointMap, "queue.SimpleQueue[Sample]", Changes, Settings], Client],
+] = {"iec104": _iec104, "iec61850": _iec61850, "dlms": _dlms}
+"""How the bridge reaches the stations of each protocol."""
+
+
 def _drain(samples: "queue.SimpleQueue[Sample]") -> list[Sample]:
     drained = []
     while not samples.empty():
@@ -278,8 +338,20 @@ def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tls-key", type=Path, help="its private key (PEM)")
     parser.add_argument("--tls-ca", type=Path, help="CA certificate that signs the stations")
     parser.add_argument(
+        "--signing-key", type=Path, help="the private JWK it signs every message with"
+    )
+    parser.add_argument(
         "--check", action="store_true", help="only check the point map and say what it holds"
     )
+
+
+def _signer(path: Path | None) -> Signer | None:
+    if path is None:
+        return None
+    try:
+        return Signer.from_file(path)
+    except (OSError, ValueError) as error:
+        raise UsageError(f"cannot use the signing key {path}: {error}") from None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -296,6 +368,8 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if not args.token:
         raise UsageError("the hub needs a bearer token: --token or HEILA_TOKEN")
+    if missing := missing_passwords(point_map):
+        raise UsageError(f"meter passwords missing from the environment: {', '.join(missing)}")
     if args.command_timeout <= 0 or args.command_retries < 0:
         raise UsageError("--command-timeout must be positive and --command-retries not negative")
     if args.order_lifetime <= 0:
@@ -310,6 +384,7 @@ def run(args: argparse.Namespace) -> int:
         order_lifetime=args.order_lifetime,
         endpoints=dict(_endpoint(text, point_map) for text in args.endpoint),
         tls=_tls(args),
+        signer=_signer(args.signing_key),
         command_timeout=args.command_timeout,
         command_retries=args.command_retries,
     )

@@ -1,19 +1,20 @@
 """Monitoring direction: values received from the stations become Measurement messages.
 
-The c104 callback only enqueues a raw `Sample`; this module turns samples into readings (the
-lean model: point, value, device time, quality flags only when not good; the point's unit,
-quantity, device and location are the point map's) and groups them into one Measurement per
-feeder, which carries when its earliest sample was received. A value is stored as the device
-meant it: IEC 104 short floats are float32, so a device's 231.636 arrives as
-231.63600158691406; it is read as the shortest decimal that is the same float32, and the point's
-scale is applied in decimal (1168 times 0.1 is 116.8, not 116.80000000000001). A device time stamp
-is read in its station's time zone and stored in UTC. Batches are whatever has queued up
-while the previous one was being delivered: one value travels alone at once, a burst travels
-together, so light traffic gets no added latency and heavy traffic gets large batches.
+A protocol client's callback only enqueues a `Sample` that names its point (each client finds
+the point for the addresses its protocol speaks, so nothing here knows a protocol address);
+this module turns samples into readings (the lean model: point, value, device time, quality
+flags only when not good; the point's unit, quantity, device and location are the point map's)
+and groups them into one Measurement per feeder, which carries when its earliest sample was
+received. A value is stored as the device meant it: IEC 104 short floats are float32, so a
+device's 231.636 arrives as 231.63600158691406; it is read as the shortest decimal that is the
+same float32, and the point's scale is applied in decimal (1168 times 0.1 is 116.8, not
+116.80000000000001). A device time stamp is read in its station's time zone and stored in UTC.
+Batches are whatever has queued up while the previous one was being delivered: one value travels
+alone at once, a burst travels together, so light traffic gets no added latency and heavy
+traffic gets large batches.
 """
 
 import itertools
-import logging
 import queue
 import struct
 import time
@@ -23,18 +24,11 @@ from decimal import Decimal
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
-from actors.bridge.pointmap import PointMap
+from actors.bridge.pointmap import Point, PointMap
 
-log = logging.getLogger("heila.bridge.monitoring")
-
-QUALITY_FLAGS = (
-    (128, "invalid"),
-    (64, "notTopical"),
-    (1, "overflow"),
-    (16, "blocked"),
-    (32, "substituted"),
-)
-"""IEC 60870-5-104 quality bits (IV, NT, OV, BL, SB) and their names in a reading."""
+QUALITY_FLAGS = ("invalid", "notTopical", "overflow", "blocked", "substituted")
+"""A reading's quality flags, in the order a reading lists them; every protocol maps its own
+quality to these."""
 
 DOUBLE_POINT = {"INTERMEDIATE": 0.0, "OFF": 1.0, "ON": 2.0, "INDETERMINATE": 3.0}
 """A breaker's double-point state as the reading's value (IEC DPI: 1 open, 2 closed)."""
@@ -49,17 +43,16 @@ MAX_READINGS = 1_000
 
 
 class Sample(NamedTuple):
-    """A value as it left the c104 callback: nothing converted yet, so the callback is short."""
+    """A value as a protocol client received it: its point known, nothing else converted, so the
+    client's callback stays short."""
 
-    common_address: int
-    address: int
-    value: Any
-    """float, bool or c104.Double"""
-    quality: int
-    """IEC quality bits"""
+    point: Point
+    value: float
+    """the transmitted number (a breaker position as its DOUBLE_POINT state)"""
+    quality: tuple[str, ...]
+    """QUALITY_FLAGS that hold; empty when good"""
     measured: datetime | None
-    """the device's time stamp, naive as c104 gives it (see `device_time`), None for types
-    without one"""
+    """the device's time stamp in UTC, None for values without one"""
     received_ns: int
     """time.time_ns() when the callback ran"""
 
@@ -130,33 +123,19 @@ class Converter:
         self.actor = actor
         self._ids = itertools.count(1)
         self._prefix = f"{actor}-measurement-{time.time_ns():x}"
-        self._unknown: set[tuple[int, int]] = set()
-        self._clock = DeviceClock()
-        self.outside_map = 0
-        """samples whose address the point map does not know (logged once per address)"""
 
     def reading(self, sample: Sample) -> tuple[str | None, dict[str, Any]] | None:
         """The reading for a sample and the feeder it belongs to; None when it is not reported."""
-        point = self.point_map.point(sample.common_address, sample.address)
-        if point is None:
-            self._outside(sample)
-            return None
+        point = sample.point
         if point.quantity is None:
             return None
-        measured = (
-            self._clock.utc(sample.measured, point.station.zone)
-            if sample.measured
-            else _instant(sample.received_ns)
-        )
-        value = sample.value
-        number = DOUBLE_POINT[value.name] if hasattr(value, "name") else float(value)
         reading: dict[str, Any] = {
             "point": point.id,
-            "value": scaled(number, point.scale, point.type),
-            "time": measured.isoformat(),
+            "value": scaled(sample.value, point.scale, point.type),
+            "time": (sample.measured or _instant(sample.received_ns)).isoformat(),
         }
         if sample.quality:
-            reading["quality"] = [name for bit, name in QUALITY_FLAGS if sample.quality & bit]
+            reading["quality"] = list(sample.quality)
         return point.location, reading
 
     def messages(self, samples: list[Sample]) -> list[Message]:
@@ -188,17 +167,6 @@ class Converter:
         if location is not None:
             message["location"] = location
         return message
-
-    def _outside(self, sample: Sample) -> None:
-        self.outside_map += 1
-        key = (sample.common_address, sample.address)
-        if key not in self._unknown:
-            self._unknown.add(key)
-            log.warning(
-                "station %d sent address %d, which the point map does not name: ignored",
-                sample.common_address,
-                sample.address,
-            )
 
 
 def batches(samples: "queue.SimpleQueue[Sample]", wait: float) -> Iterator[list[Sample]]:

@@ -17,6 +17,7 @@ import httpx
 
 from actors.bridge.backoff import Backoff
 from actors.bridge.buffer import DiskBuffer
+from heila_client.hub import Sign
 
 log = logging.getLogger("heila.bridge.uplink")
 
@@ -38,7 +39,11 @@ class Uplink:
         *,
         timeout: float = 60.0,
         backoff: tuple[float, float] = (0.5, 15.0),
+        sign: Sign | None = None,
     ) -> None:
+        """`sign`: the headers that sign a plain-JSON message, made as it is posted (so a
+        message kept on disk is signed when it finally goes)."""
+        self._sign = sign
         self.buffer = buffer
         self._http = httpx.Client(
             base_url=hub, headers={"Authorization": f"Bearer {token}"}, timeout=timeout
@@ -92,7 +97,7 @@ class Uplink:
     def _post(self, media_type: str, body: bytes) -> Delivery:
         try:
             response = self._http.post(
-                "/messages", content=body, headers={"Content-Type": media_type}
+                "/messages", content=body, headers=self._headers(media_type, body)
             )
         except httpx.HTTPError as error:
             return self._unavailable(str(error) or type(error).__name__)
@@ -111,6 +116,12 @@ class Uplink:
             response.text[:500],
         )
         return Delivery.REFUSED
+
+    def _headers(self, media_type: str, body: bytes) -> dict[str, str]:
+        headers = {"Content-Type": media_type}
+        if self._sign is not None and media_type == "application/json":
+            headers |= self._sign(json.loads(body))
+        return headers
 
     def _unavailable(self, reason: str) -> Delivery:
         if self._retry_at == 0.0:

@@ -16,15 +16,13 @@ import secrets
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-import nats.errors
-import nats.js.errors
 import paho.mqtt.client as mqtt
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
-from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 
-from hub.cluster.log import STREAM, SUBJECT, message_of
+from hub.cluster.consumers import IDLE, keep_running, shared_consumer
+from hub.cluster.log import STREAM, SUBJECT, is_actor_change, message_of
 from hub.message import Message
 from hub.notify import OBSERVERS, notification, send_at_once, topic
 from hub.store import Store, Stored
@@ -35,7 +33,6 @@ CONSUMER = "notify"
 ACK_WAIT = 10.0
 """Seconds an entry stays with a node that took it before JetStream gives it to another."""
 _BATCH = 64
-_IDLE = 1.0
 _PUBACK_TIMEOUT = 5.0
 
 WaitFor = Callable[[int], Coroutine[Any, Any, None]]
@@ -98,30 +95,13 @@ class Announcer:
         self._payload = payload
 
     async def run(self) -> None:
-        while True:
-            try:
-                await self._serve()
-            except (nats.errors.Error, nats.js.errors.Error) as error:
-                log.warning("notification consumer: %s; again", error)
-                await asyncio.sleep(_IDLE)
-            except Exception:  # the loop must outlive any one entry's failure
-                log.exception("notification consumer failed; again")
-                await asyncio.sleep(_IDLE)
+        await keep_running(self._serve, lambda: "notification consumer")
 
     async def _serve(self) -> None:
-        consumer = await self._js.pull_subscribe(
-            SUBJECT,
-            durable=CONSUMER,
-            stream=STREAM,
-            config=ConsumerConfig(
-                deliver_policy=DeliverPolicy.ALL,
-                ack_policy=AckPolicy.EXPLICIT,
-                ack_wait=ACK_WAIT,
-            ),
-        )
+        consumer = await shared_consumer(self._js, STREAM, SUBJECT, CONSUMER, ACK_WAIT)
         while True:
             try:
-                entries = await consumer.fetch(_BATCH, timeout=_IDLE)
+                entries = await consumer.fetch(_BATCH, timeout=IDLE)
             except TimeoutError:  # nothing new (nats-py raises the builtin one here)
                 continue
             for entry in entries:
@@ -130,13 +110,16 @@ class Announcer:
     async def _announce(self, entry: Msg) -> None:
         sequence = entry.metadata.sequence.stream
         await self._applied(sequence)
+        if is_actor_change(entry.headers):  # nothing to tell the actors
+            await entry.ack()
+            return
         message = message_of(entry.data)
         if self._stored_by(message, sequence):
             stored = Stored(message.iri, sequence, created=True)
             taken = await asyncio.to_thread(self._mqtt.announce, message, stored, self._payload)
             if not taken:
                 log.warning("the broker did not take the notification of %d; later", sequence)
-                await entry.nak(delay=_IDLE)
+                await entry.nak(delay=IDLE)
                 return
         await entry.ack()
 

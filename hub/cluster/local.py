@@ -3,11 +3,9 @@ benchmarks. Each has its own on-disk store in its own folder, free ports, and th
 tokens; it talks MQTT through its own NATS node's MQTT listener.
 """
 
-import os
 import subprocess
 import sys
-import time
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from pathlib import Path
 
 import httpx
@@ -16,6 +14,7 @@ from hub.auth import hash_token
 from hub.broker import free_port
 from hub.cluster.engine import NatsNode
 from hub.cluster.node import APPLIED_SEQUENCE
+from hub.cluster.processes import ATTEMPTS, Launched
 from hub.lifecycle import Background
 
 _START_TIMEOUT = 60.0
@@ -33,12 +32,13 @@ class HubNode(Background):
         tokens: Mapping[str, str],
         login: tuple[str, str] | None = None,
         cluster: str = "",
+        administrators: Collection[str] = (),
     ) -> None:
         """`login`: the hub's user name and password on NATS, when NATS asks for one;
-        `cluster`: more lines for the [cluster] table."""
+        `cluster`: more lines for the [cluster] table; `administrators`: the actors among
+        `tokens` that may change the registry."""
         self.folder = folder
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self._choose_port()
         self.tokens = dict(tokens)
         folder.mkdir(parents=True, exist_ok=True)
         if login is not None:
@@ -49,30 +49,36 @@ class HubNode(Background):
             lines += [f'username = "{login[0]}"', f'password = "{login[1]}"']
         for actor, token in tokens.items():
             lines += [f"[actors.{actor}]", f'token_hash = "{hash_token(token)}"']
+            lines += ["admin = true"] if actor in administrators else []
         self._config = folder / "hub.toml"
         self._config.write_text("\n".join(lines) + "\n", encoding="utf-8")
         self._process: subprocess.Popen[bytes] | None = None
+
+    def _choose_port(self) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
 
     def auth(self, actor: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.tokens[actor]}"}
 
     def start(self, reaching_the_log: bool = True) -> None:
-        """Start the process; return once it serves and, with `reaching_the_log`, reads the log."""
-        command = [sys.executable, "-m", "hub.cli", "serve", "--config", str(self._config)]
-        command += ["--port", str(self.port), "--store", str(self.folder / "store")]
-        with (self.folder / "hub.log").open("ab") as log:
-            self._process = subprocess.Popen(
+        """Start the process; return once it serves and, with `reaching_the_log`, reads the log.
+        Another program that takes its port first makes it start again on another."""
+        for _attempt in range(ATTEMPTS):
+            command = [sys.executable, "-m", "hub.cli", "serve", "--config", str(self._config)]
+            command += ["--port", str(self.port), "--store", str(self.folder / "store")]
+            launched = Launched(
                 [*command, "--log-level", "warning"],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                self.folder / "hub.log",
+                {"PYTHONUNBUFFERED": "1"},
             )
-        deadline = time.monotonic() + _START_TIMEOUT
-        while not self._ready(reaching_the_log):
-            if self._process.poll() is not None or time.monotonic() > deadline:
-                self.kill()
-                raise RuntimeError(f"heila serve did not start: {self.log()}")
-            time.sleep(0.1)
+            if launched.ready(lambda _said: self._ready(reaching_the_log), _START_TIMEOUT):
+                self._process = launched.process
+                return
+            if not launched.port_taken():
+                raise RuntimeError(f"heila serve did not start: {launched.said()}")
+            self._choose_port()
+        raise RuntimeError(f"heila serve: its port was taken {ATTEMPTS} times")
 
     def log(self) -> str:
         return (self.folder / "hub.log").read_text(encoding="utf-8", errors="replace")

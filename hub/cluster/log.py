@@ -5,13 +5,19 @@ same bytes, whatever form it was posted in) with the message IRI as `Nats-Msg-Id
 stream drops a repeat within its de-duplication window and answers with the first one's
 sequence. A repeat after the window is a second entry, which every node's store recognises as
 known when it applies it (hub.cluster.replica).
+
+A change to the actor registry (hub.registry) is an entry too, so that every node makes it in
+the same place of the same order: the actor's id and its credential after the change (none
+once revoked) as JSON, marked by the header `Heila-Entry: actor`.
 """
 
 import asyncio
 import hashlib
+import json
+import secrets
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import TypeVar
 
 import nats.errors
@@ -21,6 +27,7 @@ from nats.js import JetStreamContext
 from nats.js.api import StorageType, StreamConfig
 
 from hub import message as message_model
+from hub.config import Credential
 from hub.message import Message
 from hub.problem import Problem
 
@@ -31,6 +38,8 @@ DUPLICATE_WINDOW = 120.0
 _RETRY = 0.25
 T = TypeVar("T")
 _REQUEST_TIMEOUT = 2.0
+KIND = "Heila-Entry"
+ACTOR_CHANGE = "actor"
 
 
 @dataclass(frozen=True)
@@ -49,6 +58,23 @@ def entry_of(message: Message) -> bytes:
 
 def message_of(entry: bytes) -> Message:
     return message_model.from_quads(ox.parse(entry, ox.RdfFormat.N_QUADS))
+
+
+def actor_change(actor: str, credential: Credential | None) -> bytes:
+    """The log entry of a registry change: `actor`'s credential from now on (None: revoked)."""
+    return json.dumps({"actor": actor, "credential": credential and asdict(credential)}).encode()
+
+
+def actor_change_of(entry: bytes) -> tuple[str, Credential | None]:
+    change = json.loads(entry)
+    fields = change["credential"]
+    if fields is None:
+        return change["actor"], None
+    return change["actor"], Credential(**{**fields, "keys": tuple(fields["keys"])})
+
+
+def is_actor_change(headers: dict[str, str] | None) -> bool:
+    return (headers or {}).get(KIND) == ACTOR_CHANGE
 
 
 def digest(entry: bytes) -> bytes:
@@ -95,13 +121,23 @@ async def _patiently(request: Callable[[], Awaitable[T]], patience: float, failu
 
 async def publish(js: JetStreamContext, message: Message, entry: bytes, patience: float) -> Entry:
     """Append the entry; asked again with the same id, so it is in the log at most once."""
+    return await _append(js, entry, {"Nats-Msg-Id": message.iri}, patience, message.iri)
 
+
+async def publish_actor_change(js: JetStreamContext, entry: bytes, patience: float) -> Entry:
+    """Append a registry change, with an id of its own so that a retry is no second entry."""
+    headers = {"Nats-Msg-Id": f"actor-change-{secrets.token_hex(16)}", KIND: ACTOR_CHANGE}
+    return await _append(js, entry, headers, patience, "the registry change")
+
+
+async def _append(
+    js: JetStreamContext, entry: bytes, headers: dict[str, str], patience: float, what: str
+) -> Entry:
     async def append() -> Entry:
-        headers = {"Nats-Msg-Id": message.iri}
         ack = await js.publish(SUBJECT, entry, timeout=_REQUEST_TIMEOUT, headers=headers)
         return Entry(ack.seq, bool(ack.duplicate))
 
-    return await _patiently(append, patience, f"the commit log did not acknowledge {message.iri}")
+    return await _patiently(append, patience, f"the commit log did not acknowledge {what}")
 
 
 async def last_sequence(js: JetStreamContext, patience: float) -> int:

@@ -27,9 +27,10 @@ from starlette.types import Message as AsgiMessage
 
 from hub.cluster import log as commit_log
 from hub.cluster.announcer import Announcer, MqttAnnouncer
+from hub.cluster.inbox import InboxConsumer, Take
 from hub.cluster.remote import Endpoints, RemoteReplica
-from hub.cluster.replica import Replica
-from hub.config import Settings
+from hub.cluster.replica import OnActorChange, OnStored, Replica
+from hub.config import Credential, Settings
 from hub.errors import Conflict
 from hub.lifecycle import Background
 from hub.message import Message
@@ -48,9 +49,20 @@ T = TypeVar("T")
 class ClusterNode(Background):
     """One hub node: applies the log to `store`, announces its share, commits through it."""
 
-    def __init__(self, settings: Settings, store: OxigraphStore) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        store: OxigraphStore,
+        stored: OnStored,
+        changed: OnActorChange,
+    ) -> None:
+        """`stored`: told of each message the node's store takes from the log (the live feed);
+        `changed`: makes each registry change the log brings (the node's registry)."""
         self._settings = settings
         self._store = store
+        self._stored = stored
+        self._changed = changed
+        self._take_inbox: Take | None = None
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="cluster", daemon=True)
         self._nats: Client | None = None
@@ -68,6 +80,11 @@ class ClusterNode(Background):
     def reached(self) -> bool:
         """Whether the node has reached the commit log and reads it."""
         return self._replica is not None
+
+    def take_inbox(self, take: Take) -> None:
+        """Take in the share of the MQTT inbox that NATS hands this node with `take` (before
+        `start`)."""
+        self._take_inbox = take
 
     def start(self) -> None:
         """Reach NATS in the background: a node whose NATS is away serves reads from its copy
@@ -88,6 +105,10 @@ class ClusterNode(Background):
     def commit(self, message: Message) -> Stored:
         return self._call(self._commit(message), 2 * self._settings.cluster_read_wait)
 
+    def change_actor(self, actor: str, credential: Credential | None) -> None:
+        """Make a registry change through the log; return once this node has made it."""
+        self._call(self._change_actor(actor, credential), 2 * self._settings.cluster_read_wait)
+
     async def wait_for(self, sequence: int) -> bool:
         """From any event loop: True once the node applied `sequence`, False after the wait."""
         future = asyncio.run_coroutine_threadsafe(self._wait(sequence), self._loop)
@@ -105,7 +126,7 @@ class ClusterNode(Background):
         )
         js = self._nats.jetstream()
         await commit_log.open_log(js, self._settings.cluster_replicas)
-        self._replica = Replica(js, self._store)
+        self._replica = Replica(js, self._store, self._stored, self._changed)
         announcer = Announcer(
             js, self._store, self._replica.wait_for, self._mqtt, self._settings.notify_payload
         )
@@ -113,6 +134,9 @@ class ClusterNode(Background):
             asyncio.create_task(self._replica.run(), name="replica"),
             asyncio.create_task(announcer.run(), name="announcer"),
         ]
+        if self._take_inbox is not None:
+            inbox = InboxConsumer(js, self._take_inbox)
+            self._tasks.append(asyncio.create_task(inbox.run(), name="inbox"))
         remote = self._remote_endpoints()
         if remote is not None:
             copier = RemoteReplica(remote, self._store, self._replica.wait_for)
@@ -122,7 +146,12 @@ class ClusterNode(Background):
         settings = self._settings
         if not (settings.remote_query and settings.remote_update and settings.remote_graph_store):
             return None
-        return Endpoints(settings.remote_query, settings.remote_update, settings.remote_graph_store)
+        login = None
+        if settings.remote_username is not None and settings.remote_password is not None:
+            login = settings.remote_username, settings.remote_password
+        return Endpoints(
+            settings.remote_query, settings.remote_update, settings.remote_graph_store, login
+        )
 
     async def _close(self) -> None:
         for task in self._tasks:
@@ -150,6 +179,13 @@ class ClusterNode(Background):
             raise Conflict(message.iri)
         created = outcome.stored.created and not published.duplicate
         return Stored(message.iri, outcome.stored.sequence, created)
+
+    async def _change_actor(self, actor: str, credential: Credential | None) -> None:
+        entry = commit_log.actor_change(actor, credential)
+        published = await commit_log.publish_actor_change(
+            self._jetstream(), entry, self._settings.cluster_read_wait
+        )
+        await self._until_applied(published.sequence)
 
     async def _wait(self, sequence: int) -> bool:
         if self._replica is None:

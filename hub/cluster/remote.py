@@ -8,11 +8,15 @@ no remote store offers a transaction over both (reference/GROWTH.md), so the gra
 first and the log entry second, and a copy cut between the two is done again, harmlessly, from
 the last logged sequence. Remote stores write at a fraction of the embedded store's rate, so
 the replica may lag; it never slows the node's writes.
+
+A store that asks for a login gets the configured one, in the scheme its challenge names:
+Virtuoso takes updates only at `/sparql-auth` and `/sparql-graph-crud-auth`, with HTTP Digest;
+GraphDB and Fuseki ask for Basic.
 """
 
 import asyncio
 import logging
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Generator
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,11 +36,35 @@ WaitFor = Callable[[int], Coroutine[Any, Any, None]]
 
 @dataclass(frozen=True)
 class Endpoints:
-    """The remote store's SPARQL 1.1 query, update and Graph Store Protocol URLs."""
+    """The remote store's SPARQL 1.1 query, update and Graph Store Protocol URLs, and the
+    user name and password it asks for, if any."""
 
     query: str
     update: str
     graph_store: str
+    login: tuple[str, str] | None = None
+
+
+class Challenged(httpx.Auth):
+    """A login sent only once the store asks for it, in the scheme it asks for (Digest,
+    else Basic), and from then on in that scheme."""
+
+    requires_request_body = True
+
+    def __init__(self, username: str, password: str) -> None:
+        self._digest = httpx.DigestAuth(username, password)
+        self._basic = httpx.BasicAuth(username, password)
+        self._scheme: httpx.Auth | None = None
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        if self._scheme is None:
+            response = yield request
+            if response.status_code != 401:
+                return
+            challenges = response.headers.get_list("www-authenticate")
+            digest = any(challenge.lower().startswith("digest ") for challenge in challenges)
+            self._scheme = self._digest if digest else self._basic
+        yield from self._scheme.auth_flow(request)
 
 
 class RemoteReplica:
@@ -48,7 +76,9 @@ class RemoteReplica:
         self._applied = applied
 
     async def run(self) -> None:
-        async with httpx.AsyncClient(timeout=_TIMEOUT) as client:
+        login = self._endpoints.login
+        auth = Challenged(*login) if login is not None else None
+        async with httpx.AsyncClient(timeout=_TIMEOUT, auth=auth) as client:
             while True:
                 try:
                     await self._follow(client)

@@ -8,22 +8,34 @@ message's sequence, so every node numbers and pages messages alike. An entry who
 knows is no change (a repeat after the de-duplication window); with other content it is
 refused by every node alike, and the writer waiting for it hears 409.
 
-`applied` is how far the node has gone; readers and writers wait on it (`wait_for`).
+`applied` is how far the node has gone; readers and writers wait on it (`wait_for`). Each
+message an entry stores is handed to `stored` (the node's live feed), so a viewer of any node
+sees every commit, wherever it was posted. A registry change is handed to `changed` (the
+node's registry), so an actor added, rotated or revoked through one node is so on every node.
 """
 
 import asyncio
 import logging
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 
-import nats.errors
-import nats.js.errors
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
-from hub.cluster.log import STREAM, SUBJECT, digest, message_of
+from hub.cluster.consumers import IDLE, keep_running
+from hub.cluster.log import (
+    STREAM,
+    SUBJECT,
+    actor_change_of,
+    digest,
+    is_actor_change,
+    message_of,
+)
+from hub.config import Credential
 from hub.errors import Conflict, HubError
+from hub.message import Message
 from hub.store import OxigraphStore, Stored
 
 log = logging.getLogger(__name__)
@@ -31,7 +43,6 @@ log = logging.getLogger(__name__)
 BATCH = 256
 OUTCOMES_KEPT = 65_536
 """Outcomes of the latest entries, kept for the writers waiting on them."""
-_IDLE = 1.0
 _INACTIVE = 30.0
 
 
@@ -44,12 +55,25 @@ class Outcome:
     digest: bytes
 
 
+OnStored = Callable[[Message, Stored], None]
+OnActorChange = Callable[[str, Credential | None], None]
+
+
 class Replica:
     """Applies the log to `store`, in order, for as long as `run` runs."""
 
-    def __init__(self, js: JetStreamContext, store: OxigraphStore) -> None:
+    def __init__(
+        self,
+        js: JetStreamContext,
+        store: OxigraphStore,
+        stored: OnStored,
+        changed: OnActorChange,
+    ) -> None:
+        """`stored`: told of each message stored; `changed`: makes each registry change."""
         self._js = js
         self._store = store
+        self._stored = stored
+        self._changed = changed
         self.applied = store.last_sequence
         self._outcomes: OrderedDict[int, Outcome] = OrderedDict()
         self._progress = asyncio.Condition()
@@ -63,15 +87,7 @@ class Replica:
         return self._outcomes.get(sequence)
 
     async def run(self) -> None:
-        while True:
-            try:
-                await self._follow()
-            except (nats.errors.Error, nats.js.errors.Error) as error:
-                log.warning("reading the commit log from %d: %s; again", self.applied + 1, error)
-                await asyncio.sleep(_IDLE)
-            except Exception:  # the loop must outlive any one failure, or the node stops applying
-                log.exception("applying the commit log from %d failed; again", self.applied + 1)
-                await asyncio.sleep(_IDLE)
+        await keep_running(self._follow, lambda: f"applying the commit log from {self.applied + 1}")
 
     async def _follow(self) -> None:
         """Read the log through one consumer until it is lost or skips an entry."""
@@ -89,7 +105,7 @@ class Replica:
         try:
             while True:
                 try:
-                    entries = await consumer.fetch(BATCH, timeout=_IDLE)
+                    entries = await consumer.fetch(BATCH, timeout=IDLE)
                 except TimeoutError:  # nothing new (nats-py raises the builtin one here)
                     await consumer.consumer_info()  # raises when the consumer is gone
                     continue
@@ -106,7 +122,12 @@ class Replica:
                 continue
             if sequence != self.applied + 1:
                 return False
-            self._record(sequence, Outcome(self._put(entry.data, sequence), digest(entry.data)))
+            stored = None
+            if is_actor_change(entry.headers):
+                self._change_actor(entry.data, sequence)
+            else:
+                stored = self._put(entry.data, sequence)
+            self._record(sequence, Outcome(stored, digest(entry.data)))
             self.applied = sequence
         async with self._progress:
             self._progress.notify_all()
@@ -114,12 +135,24 @@ class Replica:
 
     def _put(self, data: bytes, sequence: int) -> Stored | None:
         try:
-            return self._store.put(message_of(data), sequence)
+            message = message_of(data)
+            stored = self._store.put(message, sequence)
         except Conflict:
             return None
         except (HubError, SyntaxError, ValueError) as error:  # not written by a hub node
             log.error("log entry %d is no message, skipped: %s", sequence, error)
             return None
+        if stored.created:
+            self._stored(message, stored)
+        return stored
+
+    def _change_actor(self, data: bytes, sequence: int) -> None:
+        try:
+            actor, credential = actor_change_of(data)
+        except (KeyError, TypeError, ValueError) as error:  # not written by a hub node
+            log.error("log entry %d is no registry change, skipped: %s", sequence, error)
+            return
+        self._changed(actor, credential)
 
     def _record(self, sequence: int, outcome: Outcome) -> None:
         self._outcomes[sequence] = outcome

@@ -1,8 +1,11 @@
-"""The twelve information objects as typed Python values: the plain-JSON form, spelled out.
+"""The twelve information objects and the envelope as typed Python values: the plain JSON of
+docs/messages.md, spelled out.
 
 Each is a TypedDict, so a message is built from plain values with a type checker's help and
-goes to `hub.message.from_json` as it is. A test holds every key and every required key to the
-shapes, which remain the one source of these names.
+goes to `HubClient.send` as it is. References name other messages, actors, grid locations,
+devices and points by id; the hub turns them into the IRIs of `heila_client.vocabulary`. A test
+holds every key, every required key and every enumeration to the hub's shapes, which remain the
+one source of these names.
 """
 
 from typing import Literal, NotRequired, TypedDict
@@ -11,6 +14,7 @@ FlexibilityType = Literal["up", "down"]
 Quality = Literal["invalid", "notTopical", "overflow", "blocked", "substituted"]
 Action = Literal["open", "close", "setActivePower"]
 CommandState = Literal["executed", "failed", "expired"]
+PriceUnit = Literal["MWH", "KWH"]
 Number = int | float
 
 
@@ -25,9 +29,11 @@ class Envelope(TypedDict):
 
 
 class Price(TypedDict):
+    """An amount of a currency per megawatt-hour or kilowatt-hour."""
+
     amount: Number
     currency: str
-    per: Literal["MWH", "KWH"]
+    per: PriceUnit
 
 
 class Reading(TypedDict):

@@ -1,20 +1,23 @@
-"""The information objects as actors write and read them: the plain JSON of docs/messages.md.
+"""The shared parts of a message in plain JSON: envelope, window, product, price and series.
 
-One place builds the envelope and the shared parts (window, product, price, series), so every
-actor speaks the same shape and no actor spells a field twice.
+One place spells these fields (docs/messages.md), so every program that writes messages, the
+platform's own actors included, speaks the same shape and no program spells a field twice.
+Times go out as RFC 3339 with their zone and spans as `xsd:duration`, as the shapes require.
 """
 
+import math
 import re
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from actors.clock import Horizon
+from heila_client import objects
 
 Message = dict[str, Any]
+"""A message or a part as plain JSON, as it is built or read back from the hub."""
 
 _DURATION = re.compile(
     r"P(?:(?P<days>\d+)D)?(?:T(?:(?P<hours>\d+)H)?(?:(?P<minutes>\d+)M)?"
@@ -23,6 +26,7 @@ _DURATION = re.compile(
 
 
 def now() -> datetime:
+    """The current moment in UTC, the zone every message may carry."""
     return datetime.now(UTC)
 
 
@@ -113,18 +117,38 @@ class Product:
 class Price:
     amount: float
     currency: str = "EUR"
-    per: str = "MWH"
+    per: objects.PriceUnit = "MWH"
 
     @property
     def per_mwh(self) -> float:
         return self.amount * 1000.0 if self.per == "KWH" else self.amount
 
-    def fields(self) -> Message:
+    def fields(self) -> objects.Price:
         return {"amount": round(self.amount, 2), "currency": self.currency, "per": self.per}
 
     @classmethod
-    def of(cls, part: Message) -> "Price":
+    def of(cls, part: Mapping[str, Any]) -> "Price":
         return cls(float(part["amount"]), part["currency"], part["per"])
+
+
+@dataclass(frozen=True)
+class Horizon:
+    """Equal time slots from a start: the grid of a forecast, a plan or a verification."""
+
+    start: datetime
+    step: timedelta
+    slots: int
+
+    @property
+    def end(self) -> datetime:
+        return self.start + self.step * self.slots
+
+    def slot_start(self, index: int) -> datetime:
+        return self.start + self.step * index
+
+    def index(self, moment: datetime) -> int:
+        """The slot that holds `moment` (may lie outside 0..slots-1)."""
+        return math.floor((moment - self.start) / self.step)
 
 
 def series(horizon: Horizon, values: Sequence[Message]) -> Message:

@@ -1,0 +1,314 @@
+"""A point map from an IEC 61850 SCL file (ICD, CID, IID): `heila pointmap from-scl`.
+
+An engineer maps a relay from the file its vendor ships: the IED's logical nodes and their data
+object types say which measurements, breaker positions and controls it has; `MAPPED` says
+which of them the bridge reports as which quantity, and the IED's report control blocks are
+enabled as they are. A logical node's `desc` says where it sits, "feeder" or "feeder/device"
+(edit the SCL file or the generated map where a vendor's file says otherwise). Power arrives
+in W, var and VA, as IEC 61850 transmits it; the map scales it to kW, kvar and kVA.
+"""
+
+import argparse
+import re
+import sys
+import xml.etree.ElementTree as ElementTree
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from rdflib import RDF, RDFS, Graph, Literal, Namespace, URIRef
+
+from actors.bridge import pointmap
+from hub.errors import UsageError
+from hub.resources import examples_dir
+from hub.vocabulary import DEVICE, GRID, HEILA, POINT, UNIT
+
+SCL = "{http://www.iec.ch/61850/2003/SCL}"
+SIMULATED_IED = examples_dir() / "iec61850" / "heila-ied.icd"
+"""The SCL file of `heila simulate-ied`, shipped with the examples."""
+MAX_BYTES = 20_000_000
+"""SCL files larger than this are refused: a substation's SCD is a few MB."""
+ID = re.compile(r"[^A-Za-z0-9._~-]")
+
+Measure = tuple[str, str, str, str, float]
+"""(data attribute below the logical node, id, quantity, unit, scale)"""
+
+
+def _phases(data: str, name: str, quantity: str, unit: str) -> list[Measure]:
+    return [
+        (f"{data}.phs{phase}.cVal.mag.f", f"{name}-l{n}", quantity, unit, 1.0)
+        for n, phase in enumerate("ABC", start=1)
+    ]
+
+
+MAPPED: dict[tuple[str, str], list[Measure]] = {
+    ("MMXU", "PhV"): _phases("PhV", "voltage", "PhaseVoltage", "V"),
+    ("MMXU", "A"): _phases("A", "current", "Current", "A"),
+    ("MMXU", "TotW"): [("TotW.mag.f", "active-power", "ActivePower", "KiloW", 0.001)],
+    ("MMXU", "TotVAr"): [
+        ("TotVAr.mag.f", "reactive-power", "ReactivePower", "KiloV-A_Reactive", 0.001)
+    ],
+    ("MMXU", "TotVA"): [("TotVA.mag.f", "apparent-power", "ApparentPower", "KiloV-A", 0.001)],
+    ("MMXU", "TotPF"): [("TotPF.mag.f", "power-factor", "PowerFactor", "UNITLESS", 1.0)],
+    ("MMXU", "Hz"): [("Hz.mag.f", "frequency", "Frequency", "HZ", 1.0)],
+    ("XCBR", "Pos"): [("Pos.stVal", "breaker-position", "BreakerPosition", "UNITLESS", 1.0)],
+    ("ZBAT", "W"): [("W.mag.f", "resource-power", "ActivePower", "KiloW", 0.001)],
+    ("ZBAT", "SoC"): [("SoC.mag.f", "state-of-charge", "StateOfCharge", "PERCENT", 1.0)],
+}
+"""Measured data objects by logical node class: what the bridge reports of them."""
+
+CONTROLLED = {"DPC": ("breaker", "stVal", "ST", 1.0), "APC": ("setpoint", "mxVal.f", "MX", 0.001)}
+"""Controllable data objects by common data class: the command's name, its status attribute
+(the feedback), its functional constraint and its scale (set-points in W)."""
+
+
+class SclError(ValueError):
+    """The SCL file cannot be read or names no usable IED."""
+
+
+@dataclass(frozen=True)
+class LogicalNode:
+    reference: str
+    """e.g. HEILALD0/MMXU1"""
+    ln_class: str
+    location: str | None
+    device: str | None
+    data: dict[str, str]
+    """data object name -> its DOType id"""
+    control_models: dict[str, str]
+    """data object name -> ctlModel set in the instance"""
+
+
+@dataclass(frozen=True)
+class Ied:
+    name: str
+    nodes: tuple[LogicalNode, ...]
+    reports: tuple[str, ...]
+    cdcs: dict[str, str]
+    """DOType id -> common data class"""
+    default_models: dict[str, str]
+    """DOType id -> the ctlModel its template gives"""
+
+
+def read(path: Path, ied_name: str | None = None) -> Ied:
+    """The IED of an SCL file (the only one, or the one named)."""
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise SclError(f"{path}: {error.strerror}") from None
+    if len(data) > MAX_BYTES:
+        raise SclError(f"{path}: larger than {MAX_BYTES} bytes")
+    if b"<!DOCTYPE" in data or b"<!ENTITY" in data:
+        raise SclError(f"{path}: document type declarations are not accepted in SCL")
+    try:
+        root = ElementTree.fromstring(data)
+    except ElementTree.ParseError as error:
+        raise SclError(f"{path}: not well-formed XML: {error}") from None
+    if root.tag != f"{SCL}SCL":
+        raise SclError(f"{path}: not an SCL file (its root is {root.tag})")
+    ieds = root.findall(f"{SCL}IED")
+    chosen = [i for i in ieds if ied_name in (None, i.get("name"))]
+    if len(chosen) != 1:
+        names = ", ".join(str(i.get("name")) for i in ieds) or "none"
+        wanted = f"IED {ied_name}" if ied_name else "one IED"
+        raise SclError(f"{path}: expected {wanted}; the file has: {names}")
+    return _ied(root, chosen[0])
+
+
+def _ied(root: ElementTree.Element, ied: ElementTree.Element) -> Ied:
+    name = str(ied.get("name"))
+    templates = root.find(f"{SCL}DataTypeTemplates")
+    if templates is None:
+        raise SclError(f"IED {name}: the file has no DataTypeTemplates")
+    types = {
+        str(t.get("id")): {str(d.get("name")): str(d.get("type")) for d in t.findall(f"{SCL}DO")}
+        for t in templates.findall(f"{SCL}LNodeType")
+    }
+    cdcs = {str(t.get("id")): str(t.get("cdc")) for t in templates.findall(f"{SCL}DOType")}
+    defaults = {
+        str(t.get("id")): str(val.text).strip()
+        for t in templates.findall(f"{SCL}DOType")
+        for da in t.findall(f"{SCL}DA[@name='ctlModel']")
+        if (val := da.find(f"{SCL}Val")) is not None
+    }
+    nodes: list[LogicalNode] = []
+    reports: list[str] = []
+    for device in ied.iter(f"{SCL}LDevice"):
+        ld = f"{name}{device.get('inst', '')}"
+        for ln in (*device.findall(f"{SCL}LN0"), *device.findall(f"{SCL}LN")):
+            ln_name = f"{ln.get('prefix', '')}{ln.get('lnClass')}{ln.get('inst', '')}"
+            if ln.get("lnClass") == "LLN0":
+                reports += [_rcb(ld, rc) for rc in ln.findall(f"{SCL}ReportControl")]
+                continue
+            location, _, device_id = (ln.get("desc") or "").partition("/")
+            nodes.append(
+                LogicalNode(
+                    f"{ld}/{ln_name}",
+                    str(ln.get("lnClass")),
+                    _id(location) or None,
+                    _id(device_id) or None,
+                    types.get(str(ln.get("lnType")), {}),
+                    _instance_models(ln),
+                )
+            )
+    return Ied(name, tuple(nodes), tuple(reports), cdcs, defaults)
+
+
+def _rcb(ld: str, control: ElementTree.Element) -> str:
+    kind = "BR" if control.get("buffered") == "true" else "RP"
+    return f"{ld}/LLN0.{kind}.{control.get('name')}"
+
+
+def _instance_models(ln: ElementTree.Element) -> dict[str, str]:
+    models = {}
+    for doi in ln.findall(f"{SCL}DOI"):
+        val = doi.find(f"{SCL}DAI[@name='ctlModel']/{SCL}Val")
+        if val is not None and val.text:
+            models[str(doi.get("name"))] = val.text.strip()
+    return models
+
+
+def _id(text: str) -> str:
+    return ID.sub("-", text.strip())
+
+
+def point_map(
+    ied: Ied,
+    station: str,
+    host: str,
+    port: int,
+    integrity: float,
+    poll: float,
+    point_prefix: str | None = None,
+) -> Graph:
+    """The IED's point map in the `iec61850:` vocabulary, checked by shapes/pointmap.ttl.
+
+    Point ids are `point_prefix` (the station id and a dot by default), the feeder and a name."""
+    start = f"{station}." if point_prefix is None else point_prefix
+    ns = pointmap.IEC61850
+    graph = Graph()
+    graph.bind("iec61850", ns)
+    for prefix, namespace in (
+        ("heila", HEILA),
+        ("grid", GRID),
+        ("device", DEVICE),
+        ("point", POINT),
+        ("unit", UNIT),
+        ("qudt", "http://qudt.org/schema/qudt/"),
+    ):
+        graph.bind(prefix, Namespace(namespace))
+    heila, qudt = Namespace(HEILA), Namespace("http://qudt.org/schema/qudt/")
+    node = URIRef(GRID + station)
+    graph.add((node, RDF.type, ns.IED))
+    graph.add((node, RDFS.label, Literal(f"IED {ied.name}")))
+    graph.add((node, ns.host, Literal(host)))
+    graph.add((node, ns.port, Literal(port)))
+    graph.add((node, ns.integrityPeriod, Literal(integrity)))
+    graph.add((node, ns.pollInterval, Literal(poll)))
+    for report in ied.reports:
+        graph.add((node, ns.report, Literal(report)))
+    for ln in ied.nodes:
+        where = start + (ln.location or ln.reference.split("/")[1])
+        for reference, name, quantity, unit, scale, fc in _measures(ln):
+            point = URIRef(f"{POINT}{where}.{name}")
+            _point(graph, point, node, reference, fc, scale)
+            graph.add((point, heila.quantity, heila[quantity]))
+            graph.add((point, qudt.unit, URIRef(UNIT + unit)))
+            _place(graph, point, ln)
+        for data, cdc, model in _controls(ied, ln):
+            kind, status, fc, scale = CONTROLLED[cdc]
+            feedback = URIRef(f"{POINT}{where}.{kind}-status")
+            _point(graph, feedback, node, f"{ln.reference}.{data}.{status}", fc, scale)
+            command = URIRef(f"{POINT}{where}.{kind}-command")
+            graph.add((command, RDF.type, ns.Command))
+            graph.add((command, ns.station, node))
+            graph.add((command, ns.reference, Literal(f"{ln.reference}.{data}")))
+            graph.add((command, ns.cdc, Literal(cdc)))
+            graph.add((command, ns.feedback, feedback))
+            if model:
+                graph.add((command, ns.controlModel, Literal(model)))
+            if scale != 1.0:
+                graph.add((command, ns.scale, Literal(scale)))
+            graph.add((command, heila.device, URIRef(DEVICE + (ln.device or ln.reference))))
+    return graph
+
+
+def _measures(ln: LogicalNode) -> Iterator[tuple[str, str, str, str, float, str]]:
+    for data in ln.data:
+        for attribute, name, quantity, unit, scale in MAPPED.get((ln.ln_class, data), []):
+            fc = "ST" if attribute.endswith("stVal") else "MX"
+            yield f"{ln.reference}.{attribute}", name, quantity, unit, scale, fc
+
+
+def _controls(ied: Ied, ln: LogicalNode) -> Iterator[tuple[str, str, str | None]]:
+    for data, kind in ln.data.items():
+        cdc = ied.cdcs.get(kind)
+        if cdc in CONTROLLED and ln.device is not None:
+            yield data, cdc, ln.control_models.get(data, ied.default_models.get(kind))
+
+
+def _point(
+    graph: Graph, point: URIRef, station: URIRef, reference: str, fc: str, scale: float
+) -> None:
+    ns = pointmap.IEC61850
+    graph.add((point, RDF.type, ns.Point))
+    graph.add((point, ns.station, station))
+    graph.add((point, ns.reference, Literal(reference)))
+    graph.add((point, ns.fc, Literal(fc)))
+    if scale != 1.0:
+        graph.add((point, ns.scale, Literal(scale)))
+
+
+def _place(graph: Graph, point: URIRef, ln: LogicalNode) -> None:
+    heila = Namespace(HEILA)
+    if ln.location:
+        graph.add((point, heila.location, URIRef(GRID + ln.location)))
+    if ln.device:
+        graph.add((point, heila.device, URIRef(DEVICE + ln.device)))
+
+
+def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("scl", type=Path, help="the IED's SCL file (ICD, CID, IID)")
+    parser.add_argument("--ied", help="the IED to map, when the file has several")
+    parser.add_argument("--station", help="the station's id in the map; default: the IED name")
+    parser.add_argument("--host", default="127.0.0.1", help="where the IED listens")
+    parser.add_argument("--port", type=int, default=102, help="its MMS port")
+    parser.add_argument(
+        "--integrity-period", type=float, default=10.0, help="seconds between integrity reports"
+    )
+    parser.add_argument(
+        "--poll-interval",
+        type=float,
+        default=1.0,
+        help="seconds between reads of unreported points",
+    )
+    parser.add_argument(
+        "--point-prefix", help="what point ids start with; default: the station id and a dot"
+    )
+    parser.add_argument("--output", "-o", type=Path, help="Turtle file to write; default: stdout")
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        ied = read(args.scl, args.ied)
+    except SclError as error:
+        raise UsageError(str(error)) from error
+    station = _id(args.station or ied.name.lower())
+    graph = point_map(
+        ied,
+        station,
+        args.host,
+        args.port,
+        args.integrity_period,
+        args.poll_interval,
+        args.point_prefix,
+    )
+    problems = pointmap.check(graph)
+    if problems:
+        raise UsageError(f"the generated map breaks its shape: {'; '.join(problems)}")
+    text = graph.serialize(format="turtle")
+    if args.output is None:
+        sys.stdout.write(text)
+    else:
+        args.output.write_text(text)
+    return 0
