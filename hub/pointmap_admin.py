@@ -67,21 +67,24 @@ def run(args: argparse.Namespace) -> int:
     except PointMapRefused as error:
         raise UsageError(str(error)) from None
     if args.hub is not None:
-        _publish_online(args, triples)
+        publish_online(args.hub, bearer(args), args.name, triples)
     else:
         _publish_offline(args.store, graph, triples)
     print(f"published {len(triples)} triples as <{graph.value}>", file=sys.stderr)
     return 0
 
 
-def _publish_online(args: argparse.Namespace, triples: list[ox.Triple]) -> None:
+def publish_online(
+    hub: str, authorization: dict[str, str], name: str, triples: list[ox.Triple]
+) -> None:
+    """PUT a point map to the hub at `hub` as an administrator; UsageError says why not."""
     body = ox.serialize(triples, format=ox.RdfFormat.TURTLE) or b""
-    headers = {**bearer(args), "Content-Type": "text/turtle"}
-    url = f"{args.hub.rstrip('/')}/pointmaps/{args.name}"
+    headers = {**authorization, "Content-Type": "text/turtle"}
+    url = f"{hub.rstrip('/')}/pointmaps/{name}"
     try:
         answer = httpx.put(url, content=body, headers=headers, timeout=60)
     except httpx.HTTPError as error:
-        raise UsageError(f"cannot reach the hub at {args.hub}: {error}") from None
+        raise UsageError(f"cannot reach the hub at {hub}: {error}") from None
     if answer.status_code != 204:
         raise refusal(answer)
 

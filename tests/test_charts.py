@@ -236,6 +236,11 @@ def test_a_readings_axis_is_named_by_the_quantity_label_and_its_unit():
     assert "state of charge (%)" in plot and "StateOfCharge" not in plot
 
 
+def test_a_readings_axis_of_a_point_no_published_map_names_says_value():
+    plot = figures.readings(store_of(example("measurement")), "battery-1-soc", 500)
+    assert ">value<" in plot and "state of charge" not in plot
+
+
 def test_a_missing_message_is_drawn_as_a_sentence_saying_so():
     for drawn in (
         figures.price_forecast(open_store("memory"), "nowhere"),
