@@ -36,11 +36,12 @@ from actors.cast import Cast, Stalled
 from actors.signing import write_key
 from heila_client.hub import HubClient, Refused, Unavailable
 from heila_client.parts import now
-from hub import scenario
+from hub import pointmaps, scenario
 from hub.auth import hash_token, new_token
 from hub.broker import free_port
 from hub.certificates import issue
 from hub.errors import UsageError
+from hub.pointmap_admin import publish_online
 from hub.resources import examples_dir
 from hub.signature import public_jwk
 from hub.store import open_store
@@ -50,6 +51,8 @@ ACTORS = {"mgms": "mgms-1", "cems": "cems-1", "ams": "ams-1", "fmp": "fmp-1", "d
 SPP = "spp-1"
 FIELD = "microgrid-1"
 """the field bridge's actor id: the microgrid whose devices it operates"""
+ADMIN = "admin-1"
+"""the demo's administrator, who publishes the field's point maps (it sends no messages)"""
 EVENING = 16.0
 """modelled hour at which the forecast horizon starts"""
 HORIZON_HOURS = 6.0
@@ -141,13 +144,13 @@ def prepare(folder: Path, store: Path | None = None, tls: bool = False) -> Setup
     run: the hub serves HTTPS and its embedded broker MQTT over TLS."""
     issued = issue(folder / "tls", ("hub",)) if tls else None
     ids = [*ACTORS.values(), SPP, FIELD]
-    tokens = {actor: new_token() for actor in ids}
+    tokens = {actor: new_token() for actor in [*ids, ADMIN]}
     keys = {actor: OKPKey.generate_key("Ed25519") for actor in ids}
     setup = Setup(
         folder,
         free_port(),
         free_port(),
-        {a: folder / f"{a}.token" for a in ids},
+        {a: folder / f"{a}.token" for a in tokens},
         (store or folder / "store").resolve(),
         {a: folder / f"{a}.jwk" for a in keys},
         issued["ca"] if issued else None,
@@ -159,7 +162,8 @@ def prepare(folder: Path, store: Path | None = None, tls: bool = False) -> Setup
     for actor, key in keys.items():
         write_key(key, setup.signing_keys[actor])
     credentials = "".join(
-        f'[actors.{actor}]\ntoken_hash = "{hash_token(token)}"\n{_signing(actor, keys[actor])}\n'
+        f'[actors.{actor}]\ntoken_hash = "{hash_token(token)}"\n'
+        f"{_signing(actor, keys.get(actor))}\n"
         for actor, token in tokens.items()
     )
     (folder / "hub.toml").write_text(
@@ -178,9 +182,11 @@ def _tls(issued: dict[str, Path] | None) -> str:
     return f'[tls]\ncertfile = "{issued["hub"]}"\nkeyfile = "{issued["hub-key"]}"\n\n'
 
 
-def _signing(actor: str, key: OKPKey) -> str:
+def _signing(actor: str, key: OKPKey | None) -> str:
     """An actor's key and its duty to sign as hub.toml lines; the field bridge is also given
-    its role, which its id does not name."""
+    its role, which its id does not name; the administrator, who sends no messages, none."""
+    if key is None:
+        return "admin = true\n"
     role = 'role = "IED"\n' if actor == FIELD else ""
     return f"{role}keys = [{json.dumps(public_jwk(key))}]\nsigned = true\n"
 
@@ -234,16 +240,18 @@ def start_field(cast: Cast, setup: Setup, hub: HubClient, protocol: str, speed: 
     )
     if protocol == "iec61850":
         simulator = ["simulate-ied", "--config", str(config), "--port", str(port)]
-        reached = ["--point-map", str(ied_map(setup.folder, port))]
+        maps = [ied_map(setup.folder, port)]
+        reached = []
     else:
         simulator = ["simulate", "--config", str(config), "--meter", f"feeder-1={meter_port}"]
         simulator += ["--meter-capture-period", f"{900.0 / speed:g}"]
+        maps = [pointmap.shipped(pointmap.DEFAULT_MAP), meter_map(setup, speed)]
         reached = [
-            *("--point-map", str(pointmap.shipped(pointmap.DEFAULT_MAP))),
-            *("--point-map", str(meter_map(setup, speed))),
             *("--endpoint", f"substation-1=127.0.0.1:{port}"),
             *("--endpoint", f"meter-1=127.0.0.1:{meter_port}"),
         ]
+    publish_field_map(setup, maps)
+    reached += [argument for path in maps for argument in ("--point-map", str(path))]
     cast.start("substation", ["-m", "hub.cli", *simulator], env=password)
     cast.start(
         "bridge",
@@ -274,10 +282,18 @@ def start_field(cast: Cast, setup: Setup, hub: HubClient, protocol: str, speed: 
     )
 
 
+def publish_field_map(setup: Setup, maps: list[Path]) -> None:
+    """The point maps the bridge runs with, published by the administrator as `heila pointmap
+    publish --hub` does: the hub then knows each reading's quantity and unit, which the live
+    view's plots of a point name."""
+    authorization = {"Authorization": f"Bearer {setup.tokens[ADMIN].read_text()}"}
+    publish_online(setup.url, authorization, "field", pointmaps.read(maps))
+
+
 def ied_map(folder: Path, port: int) -> Path:
-    """The simulated IED's point map, made from its ICD as `heila pointmap` makes it, with the
-    same point ids as the IEC 104 map (the MGMS verifies from feeder-1.active-power) and its
-    breaker-1 closing on an activation, as there."""
+    """The simulated IED's point map, made from its ICD as `heila pointmap from-scl` makes it,
+    with the same point ids as the IEC 104 map (the MGMS verifies from feeder-1.active-power)
+    and its breaker-1 closing on an activation, as there."""
     from actors.bridge import pointmap  # the field's modules are optional in the demo
     from actors.bridge.iec61850 import scl
 

@@ -11,21 +11,6 @@ one source of these names.
 from typing import Literal, NotRequired, TypedDict
 
 FlexibilityType = Literal["up", "down"]
-Quantity = Literal[
-    "phaseVoltage",
-    "current",
-    "activePower",
-    "reactivePower",
-    "apparentPower",
-    "powerFactor",
-    "frequency",
-    "breakerPosition",
-    "stateOfCharge",
-    "activeEnergy",
-]
-Unit = Literal[
-    "V", "A", "KiloW", "KiloV-A_Reactive", "KiloV-A", "UNITLESS", "HZ", "PERCENT", "KiloW-HR"
-]
 Quality = Literal["invalid", "notTopical", "overflow", "blocked", "substituted"]
 Action = Literal["open", "close", "setActivePower"]
 CommandState = Literal["executed", "failed", "expired"]
@@ -52,13 +37,9 @@ class Price(TypedDict):
 
 
 class Reading(TypedDict):
-    quantity: Quantity
+    point: str
     value: Number
-    unit: Unit
     time: str
-    receivedAt: NotRequired[str]
-    point: NotRequired[str]
-    device: NotRequired[str]
     quality: NotRequired[list[Quality]]
 
 
@@ -103,6 +84,7 @@ class Measurement(Envelope):
     type: Literal["Measurement"]
     readings: list[Reading]
     location: NotRequired[str]
+    receivedAt: NotRequired[str]
 
 
 class ControlSignal(Envelope):

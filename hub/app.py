@@ -32,6 +32,7 @@ from hub import (
     metrics,
     ontology_page,
     openapi,
+    pointmap_admin,
     queries,
     sparql,
 )
@@ -233,6 +234,7 @@ def create_app(settings: Settings, store: OxigraphStore) -> FastAPI:
     app.include_router(liveview.liveview_router(store))
     app.include_router(metrics.metrics_router(measured))
     app.include_router(backup.dump_router(store, administrator_only))
+    app.include_router(pointmap_admin.point_map_router(store, administrator_only))
     app.include_router(registry_router(actors, administrator_only))
     app.include_router(console.console_router())
     app.include_router(guide.guide_router())

@@ -69,7 +69,7 @@ def _one(values: dict[ox.NamedNode, list[Term]], key: ox.NamedNode) -> str | Non
 def quads_of(message: Message) -> list[ox.Quad]:
     """The derived facts of one accepted message, in the derived graph."""
     node = ox.NamedNode(message.iri)
-    own = message.index.get(node, {})
+    own = message.body_index.get(node, {})  # readings have nothing to derive
     start, end, power = _one(own, _START), _one(own, _END), _one(own, _POWER)
     facts: list[tuple[ox.NamedNode | ox.BlankNode, ox.NamedNode, ox.Literal]] = []
     if start is not None and end is not None:
@@ -83,7 +83,7 @@ def quads_of(message: Message) -> list[ox.Quad]:
         facts.append((node, TIME_STEP_HOURS, _decimal(step_seconds / _HOUR)))
         for slot in own.get(_SLOT, []):
             if isinstance(slot, ox.BlankNode | ox.NamedNode):
-                facts += _slot_facts(slot, message.index.get(slot, {}), start, step_seconds)
+                facts += _slot_facts(slot, message.body_index.get(slot, {}), start, step_seconds)
     return [ox.Quad(s, p, o, _GRAPH) for s, p, o in facts]
 
 

@@ -204,11 +204,12 @@ def delivery(store: Store, message_id: str) -> str:
 def readings(store: Store, point: str, last: int) -> str:
     """The latest `last` readings of one point, in the order they were measured."""
     title = f"Readings of {point}"
+    node = ox.NamedNode(POINT + point)  # its quantity is the published point map's
     found = _rows(
         store,
         f"""SELECT ?time ?value ?quantity WHERE {{
-          ?reading heila:point {ox.NamedNode(POINT + point)} ; heila:measuredAt ?time ;
-            {_RDF_VALUE} ?value ; heila:quantity ?quantity .
+          ?reading heila:point {node} ; heila:measuredAt ?time ; {_RDF_VALUE} ?value .
+          OPTIONAL {{ {node} heila:quantity ?quantity }}
         }} ORDER BY DESC(?time) LIMIT {last}""",
     )
     if not found:
@@ -226,7 +227,7 @@ def readings(store: Store, point: str, last: int) -> str:
     chart = Chart(
         title,
         "measured at (UTC)",
-        _axis_name(found[0]["quantity"].value),
+        _axis_name(quantity.value) if (quantity := found[0].get("quantity")) else "value",
         (0.0, (end - start).total_seconds()),
         (min(values) - margin, max(values) + margin),
         _clock_labels(start, end),

@@ -102,7 +102,7 @@ class Intake:
             raise NotSender(actor, message.iri, message.sender)
         self._window.check(message, received)
         self._roles.check(message)
-        if any(p in PROVENANCE for _s, p, _o in message.triples):
+        if any(p in PROVENANCE for _s, p, _o in message.body):  # readings hold none
             raise SignatureRefused(message.iri, "a signature is sent beside a message, not in it")
         signing = self._signing(actor)
         if signature is None and signing.required:

@@ -35,7 +35,7 @@ def _decimal(value: Any) -> str:
     return format(Decimal(str(value)), "f")
 
 
-def _double(value: Any) -> str:
+def write_double(value: Any) -> str:
     return repr(float(value))
 
 
@@ -44,7 +44,11 @@ def _boolean(value: Any) -> str:
 
 
 # the canonical text of a JSON value in a field's datatype; str for the others
-_LEXICAL: dict[str, Callable[[Any], str]] = {DECIMAL: _decimal, DOUBLE: _double, BOOLEAN: _boolean}
+_LEXICAL: dict[str, Callable[[Any], str]] = {
+    DECIMAL: _decimal,
+    DOUBLE: write_double,
+    BOOLEAN: _boolean,
+}
 
 
 @cache
@@ -53,7 +57,7 @@ def _iri(iri: str) -> ox.NamedNode:
 
 
 @dataclass(frozen=True, slots=True)
-class _Writer:
+class Writer:
     """A field with all that writing its values needs, worked out once, not once per value."""
 
     name: str
@@ -68,12 +72,12 @@ class _Writer:
     node: str  # a part's shape
 
 
-def _writer(field: Field) -> _Writer:
+def _writer(field: Field) -> Writer:
     members: dict[str, ox.NamedNode] = {}
     for choice in field.choices:  # the first member a word names, as a search would find
         members.setdefault(enum_key(choice), _iri(choice))
     datatype = field.datatype or STRING
-    return _Writer(
+    return Writer(
         name=field.name,
         path=_iri(field.path),
         many=field.many,
@@ -88,7 +92,7 @@ def _writer(field: Field) -> _Writer:
 
 
 @cache
-def _writers(shape_iri: str) -> tuple[_Writer, ...]:
+def writers(shape_iri: str) -> tuple[Writer, ...]:
     """The writers of a shape's fields, found by IRI since a shape is slow to hash."""
     catalogue = shapes()
     every = [catalogue.envelope, *catalogue.objects.values(), *catalogue.parts.values()]
@@ -97,7 +101,7 @@ def _writers(shape_iri: str) -> tuple[_Writer, ...]:
 
 
 def _term(
-    triples: list[Triple], message_id: str, writer: _Writer, value: Any, position: int | None
+    triples: list[Triple], message_id: str, writer: Writer, value: Any, position: int | None
 ) -> Term:
     if writer.kind == "literal":
         return ox.Literal(writer.lexical(value), datatype=writer.datatype)
@@ -106,7 +110,7 @@ def _term(
     if writer.kind == "enum":
         return writer.members[value]  # the schema has checked it is one
     node = ox.NamedNode(part_iri(message_id, writer.local, position))
-    _write_fields(triples, message_id, node, _writers(writer.node), value)
+    _write_fields(triples, message_id, node, writers(writer.node), value)
     return node
 
 
@@ -114,7 +118,7 @@ def _write_fields(
     triples: list[Triple],
     message_id: str,
     node: ox.NamedNode,
-    writers: tuple[_Writer, ...],
+    writers: tuple[Writer, ...],
     document: JSON,
 ) -> None:
     for writer in writers:
@@ -133,9 +137,9 @@ def to_triples(document: JSON) -> list[Triple]:
     node = ox.NamedNode(message_iri(document["id"]))
     triples: list[Triple] = [(node, RDF_TYPE, ox.NamedNode(v.HEILA + document["type"]))]
     identifier = document["id"]
-    _write_fields(triples, identifier, node, _writers(shapes().envelope.iri), document)
+    _write_fields(triples, identifier, node, writers(shapes().envelope.iri), document)
     _write_fields(
-        triples, identifier, node, _writers(shapes().objects[document["type"]].iri), document
+        triples, identifier, node, writers(shapes().objects[document["type"]].iri), document
     )
     return triples
 

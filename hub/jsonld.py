@@ -63,16 +63,18 @@ def _too_deep() -> ParseError:
 
 
 def _check_depth(document: Any) -> None:
-    """Walk the document without recursion; refuse it past MAX_DEPTH."""
-    pending = [(document, 1)]
-    while pending:
-        node, depth = pending.pop()
-        if depth > MAX_DEPTH:
+    """Walk the document a level at a time, without recursion; refuse it past MAX_DEPTH. Only
+    arrays and objects go on to the next level, so a long list of readings costs little."""
+    level = [document] if isinstance(document, dict | list) else []
+    depth = 1
+    while level:
+        children = [
+            child for node in level for child in (node.values() if isinstance(node, dict) else node)
+        ]
+        if children and depth + 1 > MAX_DEPTH:
             raise _too_deep()
-        if isinstance(node, dict):
-            pending.extend((value, depth + 1) for value in node.values())
-        elif isinstance(node, list):
-            pending.extend((value, depth + 1) for value in node)
+        level = [child for child in children if isinstance(child, dict | list)]
+        depth += 1
 
 
 def triples(data: bytes) -> list[Triple]:

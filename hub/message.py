@@ -8,7 +8,7 @@ import json
 import logging
 import re
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import cache, cached_property
 from typing import Any
@@ -17,11 +17,12 @@ import pyoxigraph as ox
 from rdflib import Graph
 
 from heila_client.vocabulary import message_iri, part_iri
-from hub import jsonld
+from hub import jsonld, readings
 from hub import vocabulary as v
 from hub.context import CONTEXT_URL, context
 from hub.errors import Invalid, ParseError, Violation
 from hub.json_form import JSON, from_index, to_triples
+from hub.readings import Readings
 from hub.schema import check
 from hub.shapes import Field, local_name, shapes
 from hub.terms import (
@@ -59,7 +60,11 @@ logging.getLogger("rdflib.term").setLevel(logging.ERROR)
 
 @dataclass(frozen=True)
 class Message:
-    """A message and its envelope; `triples` are the message, everything else reads them."""
+    """A message and its envelope; `triples` are the message, everything else reads them.
+
+    A Measurement read in columns keeps its readings as one N-Quads chunk (`readings`) and
+    only the rest as Python terms (`body`): its triples are made of the chunk when asked for.
+    """
 
     iri: str
     id: str
@@ -68,8 +73,26 @@ class Message:
     recipients: tuple[str, ...]
     time: datetime
     references: tuple[str, ...]
-    triples: tuple[Triple, ...]
-    index: Index = field(compare=False, repr=False)  # of `triples`, made once as they are read
+    body: tuple[Triple, ...]
+    body_index: Index = field(compare=False, repr=False)  # of `body`, made once as it is read
+    readings: Readings | None = None
+
+    @cached_property
+    def triples(self) -> tuple[Triple, ...]:
+        if self.readings is None:
+            return self.body
+        return (*self.body, *self.readings.triples())
+
+    @cached_property
+    def index(self) -> Index:
+        return self.body_index if self.readings is None else index(self.triples)
+
+    def nquads(self) -> bytes:
+        """The message in its own named graph as N-Quads, the readings' chunk as it is."""
+        if self.readings is None:
+            return ox.serialize(self.quads(), format=ox.RdfFormat.N_QUADS) or b""
+        body = ox.serialize(quads(self.body, ox.NamedNode(self.iri)), format=ox.RdfFormat.N_QUADS)
+        return (body or b"") + self.readings.nquads
 
     @cached_property
     def graph(self) -> Graph:
@@ -209,8 +232,8 @@ def from_triples(triples: list[Triple]) -> Message:
         recipients=tuple(sorted(_actor(r) for r in properties.get(RECIPIENT, []))),
         time=_time(next(iter(properties.get(GENERATED_AT, [])), None)),
         references=tuple(sorted(references)),
-        triples=unique,
-        index=data,
+        body=unique,
+        body_index=data,
     )
 
 
@@ -218,9 +241,27 @@ def from_quads(stored: Iterable[ox.Quad]) -> Message:
     return from_triples(triples_of(stored))
 
 
+def _in_columns(document: JSON) -> Message | None:
+    """A Measurement whose readings all keep their rules, read with its readings in columns:
+    the rest, with its first reading, goes the generic way. None when it cannot be."""
+    items = document.get("readings")
+    if document.get("type") != "Measurement" or type(items) is not list or not items:
+        return None
+    if check({**document, "readings": items[:1]}):
+        return None
+    in_columns = readings.from_json(items, message_iri(document["id"]))
+    if in_columns is None:
+        return None
+    body = from_triples(to_triples({**document, "readings": []}))
+    return replace(body, readings=in_columns)
+
+
 def from_json(document: Any) -> Message:
     if not isinstance(document, dict):
         raise _structure_violation("", "type", "datatype", "a message is a JSON object")
+    in_columns = _in_columns(document)
+    if in_columns is not None:
+        return in_columns
     violations = check(document)
     if violations:
         raise Invalid(violations)

@@ -6,9 +6,9 @@
 - `heila_intake_seconds`: from a message's arrival at the intake to its notification handed to
   the MQTT client (parse, validate, store, notify: the hub's share of POST → notification);
 - `heila_query_seconds{endpoint}`: SPARQL and named-query requests, to their last byte;
-- `heila_readings_committed_total{point}`: the readings of committed Measurements by the IEC
-  104 (or other field) point they were read from, "none" for a reading that names none and
-  "other" for points past the first `MOST_POINTS` (5,000) named, and
+- `heila_readings_committed_total{point}`: the readings of committed Measurements by the field
+  point they were read from (every reading names one), "other" for points past the first
+  `MOST_POINTS` (5,000) named, and
   `heila_command_outcomes_total{state}`: the outcomes of commands (Control Signals with a
   `state`: executed, failed, expired) as the field bridge reported them. The bridge is one more
   process behind the hub: counting what the hub commits tells the operator what the hub holds,
@@ -20,6 +20,7 @@
 Each application has a registry of its own, so several hubs in one process do not collide.
 """
 
+import collections
 import json
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -51,7 +52,6 @@ from hub.vocabulary import HEILA, INFORMATION_OBJECTS, POINT
 _FAST = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 UNKNOWN = "unknown"
 _QUERY_PATHS = {"/sparql": "sparql", "/queries": "named"}
-NO_POINT = "none"
 OTHER_POINTS = "other"
 MOST_POINTS = 5000
 """Points counted by name; readings of any further point count as "other", so that writers
@@ -125,19 +125,15 @@ class Metrics:
     def commit(self, message: HubMessage) -> None:
         """Count a committed message, and what it says of the field: readings and outcomes."""
         self.committed.labels(message.type).inc()
-        node = message.index.get(ox.NamedNode(message.iri), {})
         if message.type == "Measurement":
-            for reading in node.get(_READING, ()):
-                for point in message.index.get(reading, {}).get(_POINT, ()) or (None,):
-                    self.readings.labels(self._point_label(point)).inc()
+            for point, count in _points_read(message).items():
+                self.readings.labels(self._point_label(point)).inc(count)
+        node = message.body_index.get(ox.NamedNode(message.iri), {})  # readings not parsed
         for state in node.get(_COMMAND_STATE, ()):
             self.outcomes.labels(_state_word(state)).inc()
 
-    def _point_label(self, point: ox.NamedNode | ox.BlankNode | ox.Literal | None) -> str:
+    def _point_label(self, name: str) -> str:
         """A point's id, while fewer than `most_points` have been named; "other" after that."""
-        if point is None:
-            return NO_POINT
-        name = point.value.removeprefix(POINT)
         if name not in self._points:
             if len(self._points) >= self._most_points:
                 return OTHER_POINTS
@@ -151,6 +147,20 @@ class Metrics:
 
     def exposition(self) -> Response:
         return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)
+
+
+def _points_read(message: HubMessage) -> Mapping[str, int]:
+    """How many of a Measurement's readings name each point, by id: a Measurement read in
+    columns counted them as it was read, so its readings' triples are never made here."""
+    if message.readings is not None:
+        return message.readings.points
+    index = message.index
+    node = index.get(ox.NamedNode(message.iri), {})
+    return collections.Counter(
+        point.value.removeprefix(POINT)
+        for reading in node.get(_READING, ())
+        for point in index.get(reading, {}).get(_POINT, ())
+    )
 
 
 def _state_word(state: ox.NamedNode | ox.BlankNode | ox.Literal) -> str:

@@ -297,6 +297,19 @@ OPERATIONS: dict[tuple[str, str], JSON] = {
         }
         for plot in ("price-forecast/{id}", "merit-order/{id}", "delivery/{id}", "point/{point}")
     },
+    ("put", "/pointmaps/{name}"): {
+        "security": [{BEARER: []}],
+        "requestBody": {
+            "required": True,
+            "content": {"text/turtle": {"schema": {"type": "string"}}},
+        },
+        "responses": {
+            204: {"description": "Published: the point map's graph holds this map"},
+            401: _problem("No valid bearer token"),
+            403: _problem("The actor is no administrator"),
+            422: _problem("The name is no id, or the map is no Turtle or breaks its shape"),
+        },
+    },
     ("get", "/dump"): {
         "security": [{BEARER: []}],
         "responses": {

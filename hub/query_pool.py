@@ -44,7 +44,8 @@ _START_TIMEOUT = 60.0
 _CLOSE = object()
 
 Change = tuple[str, Any]
-"""A committed write: ("quads", [Quad, ...]) added, or ("update", SPARQL Update text)."""
+"""A committed write: ("quads", [Quad, ...] or N-Quads bytes) added, or ("update", SPARQL Update
+text)."""
 Snapshot = tuple[str, Any]
 """A store's state: ("checkpoint", directory) or ("quads", N-Quads bytes)."""
 

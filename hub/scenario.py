@@ -10,7 +10,9 @@ fall short (a site's battery was emptier than planned), some bids find no offer.
 
 Every message goes through `Intake.submit`, so each is parsed, validated against the shapes
 and the references it makes, and stored with its log entry and derived values, as if an actor
-had posted it; only HTTP and MQTT are left out. Seeded: the same N days every time.
+had posted it; only HTTP and MQTT are left out. The sites' meters are published as a point map
+(`market`), so their readings' units and devices can be queried. Seeded: the same N days every
+time.
 """
 
 import json
@@ -21,10 +23,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pyoxigraph as ox
+
+from hub import pointmaps
 from hub.intake import Intake, StoreCommitter
 from hub.roles import Roles
 from hub.signature import Signing
 from hub.store import Store
+from hub.vocabulary import DEVICE, GRID, HEILA, POINT, RDF
 
 SPP, FMP, DSO = "spp-1", "fmp-1", "dms-1"
 FEEDERS = ("feeder-1", "feeder-2", "feeder-3")
@@ -71,6 +77,26 @@ def sites(aggregators: int, per_aggregator: int) -> list[Site]:
                 )
             )
     return made
+
+
+def meters(of: list[Site]) -> list[ox.Triple]:
+    """The point map of the sites' meters, whose readings the Measurements carry: what they
+    measure (active power in kW), of which device and where."""
+    known = {
+        HEILA + "quantity": ox.NamedNode(HEILA + "ActivePower"),
+        "http://qudt.org/schema/qudt/unit": ox.NamedNode("http://qudt.org/vocab/unit/KiloW"),
+        RDF + "type": ox.NamedNode(HEILA + "Point"),
+    }
+    triples = []
+    for site in of:
+        point = ox.NamedNode(f"{POINT}{site.device}-power")
+        facts = {
+            **known,
+            HEILA + "device": ox.NamedNode(DEVICE + site.device),
+            HEILA + "location": ox.NamedNode(GRID + site.feeder),
+        }
+        triples += [ox.Triple(point, ox.NamedNode(p), o) for p, o in facts.items()]
+    return pointmaps.checked(triples)
 
 
 def _at(day: datetime, hour: float) -> str:
@@ -312,14 +338,7 @@ class Market:
         baseline = [round(site.kilowatts * self.random.uniform(0.6, 0.9), 1) for _ in range(4)]
         measured = [round(b - power * share * self.random.uniform(0.95, 1.05), 1) for b in baseline]
         readings = [
-            {
-                "quantity": "activePower",
-                "value": value,
-                "unit": "KiloW",
-                "time": _at(hour, (n + 0.5) / 4),
-                "point": f"{site.device}-power",
-                "device": site.device,
-            }
+            {"point": f"{site.device}-power", "value": value, "time": _at(hour, (n + 0.5) / 4)}
             for n, value in enumerate(measured)
         ]
         yield self._envelope(
@@ -363,6 +382,7 @@ def fill(
         lambda _actor: Signing(),
     )
     market = Market(sites(aggregators, per_aggregator), seed=days)
+    store.publish_point_map(pointmaps.graph_of("market"), meters(market.sites))
     midnight = first.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     started, count = time.perf_counter(), 0
     for n in range(days):

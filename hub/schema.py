@@ -58,7 +58,7 @@ _RULES = {
 }
 
 
-def _value_schema(field: Field) -> JSON:
+def value_schema(field: Field) -> JSON:
     if field.kind == "enum":
         return {"enum": [enum_key(c) for c in field.choices]}
     if field.kind == "ref":
@@ -76,7 +76,7 @@ def _value_schema(field: Field) -> JSON:
 
 
 def _field_schema(field: Field) -> JSON:
-    schema = _value_schema(field)
+    schema = value_schema(field)
     if field.many:
         schema = {"type": "array", "items": schema, "uniqueItems": field.kind != "part"}
         if field.min_count:

@@ -275,6 +275,16 @@ def _compares(value: Term, holds: Callable[[Any, Any], bool], limit: Any) -> boo
         return False
 
 
+_ALONE = _Run({}, {})
+"""A run with no other nodes and no known messages: value rules read nothing of it."""
+
+
+def keeps_value_rules(check: PropertyCheck, value: Term) -> bool:
+    """Whether one value keeps every rule of `check` that looks at the value alone (a rule
+    that needs other nodes, sh:class, holds only for a value typed in the message itself)."""
+    return all(holds(_ALONE, value) for _rule, holds, _words in check.value_rules)
+
+
 def _violation(
     focus: Term, field: str, path: ox.NamedNode, rule: str, value: Term | None, text: str
 ) -> Violation:

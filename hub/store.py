@@ -32,7 +32,7 @@ from typing import Any, BinaryIO, Protocol
 
 import pyoxigraph as ox
 
-from hub import derived, resources, validation
+from hub import derived, pointmaps, resources, validation
 from hub import message as message_model
 from hub.errors import Conflict, HubError, Invalid, NotSender, ParseError, QueryRefused
 from hub.message import Message
@@ -138,6 +138,8 @@ class Store(Protocol):
 
     def load(self, source: BinaryIO) -> int: ...
 
+    def publish_point_map(self, graph: ox.NamedNode, triples: Sequence[ox.Triple]) -> None: ...
+
     def replace_registry(self, quads: Sequence[ox.Quad]) -> None: ...
 
     def close(self) -> None: ...
@@ -175,7 +177,8 @@ def try_update(quads: list[ox.Quad], sparql: str) -> list[ox.Quad]:
 
 
 Change = tuple[str, Any]
-"""A committed write, as followers get it: ("quads", [Quad, ...]) or ("update", SPARQL text)."""
+"""A committed write, as followers get it: ("quads", [Quad, ...] or N-Quads bytes) or
+("update", SPARQL text)."""
 Follower = Callable[[Change], None]
 
 
@@ -218,12 +221,29 @@ class OxigraphStore:
                     raise Conflict(message.iri)
                 return Stored(message.iri, known, created=False)
             sequence = self._last_sequence + 1 if sequence is None else sequence
-            quads = [*message.quads(), *_log_quads(graph, sequence), *derived.quads_of(message)]
-            write = self._store.bulk_extend if len(quads) >= BULK_QUADS else self._store.extend
-            write(quads)
+            facts = [*_log_quads(graph, sequence), *derived.quads_of(message)]
+            if message.readings is None:
+                self._write([*message.quads(), *facts])
+            else:
+                self._write_chunk(message, facts)
             self._last_sequence = sequence
-            self._tell_followers(("quads", quads))
         return Stored(message.iri, sequence, created=True)
+
+    def _write(self, quads: list[ox.Quad]) -> None:
+        write = self._store.bulk_extend if len(quads) >= BULK_QUADS else self._store.extend
+        write(quads)
+        self._tell_followers(("quads", quads))
+
+    def _write_chunk(self, message: Message, facts: list[ox.Quad]) -> None:
+        """A message whose readings are an N-Quads chunk: Oxigraph parses it itself (leniently,
+        as the hub wrote it of checked parts), as one ingestion when large, as `_write` does."""
+        data = message.nquads() + (ox.serialize(facts, format=ox.RdfFormat.N_QUADS) or b"")
+        assert message.readings is not None
+        if len(message.body) + message.readings.quad_count + len(facts) >= BULK_QUADS:
+            self._store.bulk_load(data, ox.RdfFormat.N_QUADS, lenient=True)
+        else:
+            self._store.load(data, ox.RdfFormat.N_QUADS, lenient=True)
+        self._tell_followers(("quads", data))
 
     def _holds(self, message: Message) -> bool:
         """Whether the store holds exactly this message, compared as the store writes terms
@@ -366,7 +386,7 @@ class OxigraphStore:
         refuse_unlisted_services(sparql, self.limits.service_endpoints)
         named = graphs_named_by(sparql)
         with self._lock:
-            before = {name: self._graph_quads(name) for name in named}
+            before = {name: self.graph_quads(name) for name in named}
         left = (trial or try_update)([quad for quads in before.values() for quad in quads], sparql)
         after = _group_by_graph(left)
         changed = {
@@ -387,9 +407,32 @@ class OxigraphStore:
         if check is not None:
             check(graphs)
         with self._lock:
-            if any(set(self._graph_quads(name)) != set(quads) for name, quads in before.items()):
+            if any(set(self.graph_quads(name)) != set(quads) for name, quads in before.items()):
                 raise QueryRefused("a graph the update names changed while it ran; send it again")
             self._commit(changed)
+
+    def publish_point_map(self, graph: ox.NamedNode, triples: Sequence[ox.Triple]) -> None:
+        """Make a point map's graph (hub.pointmaps) hold exactly these triples, in one
+        transaction; they have kept the point map's shape."""
+        change = _replace_graph_update(
+            graph, [ox.Quad(t.subject, t.predicate, t.object, graph) for t in triples]
+        )
+        with self._lock:
+            self._store.update(change)
+            self._tell_followers(("update", change))
+
+    def rewrite(self, graphs: dict[str, set[ox.Quad]]) -> None:
+        """Replace message graphs whole, in one transaction, once every one is valid: how a
+        migration changes the model of stored messages. Their places in the log stay."""
+        if not graphs:
+            return
+        triples = {name: _message_triples(quads) for name, quads in graphs.items()}
+        _check_messages(triples)
+        violations = validation.validate_graphs(triples, self._types_referenced_by(triples))
+        if violations:
+            raise Invalid(violations)
+        with self._lock:
+            self._commit(graphs)
 
     def replace_registry(self, quads: Sequence[ox.Quad]) -> None:
         """Make the actor registry's graph hold exactly these quads, in one transaction."""
@@ -419,7 +462,9 @@ class OxigraphStore:
         by_graph = _group_by_graph(quads)
         _check_loadable(by_graph)
         messages = {
-            name: _message_triples(graph) for name, graph in by_graph.items() if name != LOG_GRAPH
+            name: _message_triples(graph)
+            for name, graph in by_graph.items()
+            if name != LOG_GRAPH and not pointmaps.is_point_map_graph(name)
         }
         _check_messages(messages)
         violations = validation.validate_graphs(messages)
@@ -501,7 +546,7 @@ class OxigraphStore:
                 types[iri] = _value(quad.object).removeprefix(HEILA)
         return types
 
-    def _graph_quads(self, name: str) -> list[ox.Quad]:
+    def graph_quads(self, name: str) -> list[ox.Quad]:
         return list(self._store.quads_for_pattern(None, None, None, ox.NamedNode(name)))
 
     def _sequence_of(self, graph: ox.NamedNode) -> int | None:
@@ -630,10 +675,14 @@ def _check_messages(graphs: dict[str, list[Triple]]) -> None:
 
 
 def _check_loadable(by_graph: dict[str, set[ox.Quad]]) -> None:
-    for name in by_graph:
+    for name, quads in by_graph.items():
         if not name:
             raise QueryRefused("the dump has quads in the default graph; the hub keeps it empty")
-        if name != LOG_GRAPH and not name.startswith(MESSAGE):
+        if pointmaps.is_point_map_graph(name):
+            found = pointmaps.problems(quads)
+            if found:
+                raise QueryRefused(f"the point map <{name}> breaks its shape: {'; '.join(found)}")
+        elif name != LOG_GRAPH and not name.startswith(MESSAGE):
             raise QueryRefused(f"<{name}> is not a message graph (they start with {MESSAGE})")
 
 

@@ -19,7 +19,7 @@ from pyshacl.shapes_graph import ShapesGraph
 from rdflib import RDF, RDFS, Graph, Node, URIRef
 from rdflib.namespace import SH
 
-from hub import shacl
+from hub import readings, shacl
 from hub import vocabulary as v
 from hub.errors import Violation
 from hub.ontology import label
@@ -147,9 +147,33 @@ def _untyped(iri: str) -> Violation:
 
 
 def validate(message: "Message", known_types: Mapping[str, str] | None = None) -> list[Violation]:
-    """Violations of one message; `known_types` maps referenced message IRIs to their types."""
+    """Violations of one message; `known_types` maps referenced message IRIs to their types.
+    A Measurement's readings are checked in columns, in one pass (hub.readings); when they keep
+    their rules, the message is checked with its first reading only."""
     known = known_types or {}
+    if message.readings is not None:
+        return _with_first_reading(message, [*message.body, *message.readings.first], known)
+    node = ox.NamedNode(message.iri)
+    nodes = message.index.get(node, {}).get(readings.READING, [])
+    if nodes and readings.conforms(readings.columns_of(message.index, nodes), len(nodes)):
+        others = set(nodes[1:])
+        link = readings.READING
+        kept = [
+            t
+            for t in message.triples
+            if t[0] not in others and not (t[1] == link and t[2] in others)
+        ]
+        return _with_first_reading(message, kept, known)
     return shacl.check(message.index, message.quads(), message.iri, message.type, known)
+
+
+def _with_first_reading(
+    message: "Message", triples: list[Triple], known: Mapping[str, str]
+) -> list[Violation]:
+    """A Measurement whose readings kept their rules in columns (hub.readings), checked with
+    its first reading only: the rest of its shapes do not look at its readings."""
+    data_quads = quads(triples, ox.NamedNode(message.iri))
+    return shacl.check(index(triples), data_quads, message.iri, message.type, known)
 
 
 def reference_violations(

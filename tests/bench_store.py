@@ -147,7 +147,7 @@ def _reading_quads(round_: int, per_reading: int, named: bool) -> list[list[ox.Q
 
 
 @pytest.mark.parametrize("graph", ["named", "default"])
-@pytest.mark.parametrize("per_reading", [3, 5, 7])
+@pytest.mark.parametrize("per_reading", [3, 4, 5, 7])
 def test_readings_ingested_on_disk(benchmark, tmp_path: Path, per_reading: int, graph: str):
     """The store alone, one sorted ingestion per message: the ceiling of any write path.
     Readings per second = 5 * READINGS / the mean."""

@@ -24,6 +24,7 @@ from actors.bridge import pointmap
 from actors.bridge.control import Outcome
 from actors.bridge.link import Tls
 from actors.bridge.main import Bridge, Settings
+from hub import pointmaps
 from hub.app import create_app
 from hub.auth import hash_token
 from hub.broker import Mosquitto
@@ -76,6 +77,12 @@ class FieldHub:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    def publish(self, name: str, path: Path) -> Path:
+        """The point map at `path`, published under `name`: its points' quantities and units
+        reach the readings that name them."""
+        self.store.publish_point_map(pointmaps.graph_of(name), pointmaps.read([path]))
+        return path
 
     def start(self) -> None:
         settings = HubSettings(

@@ -57,18 +57,23 @@ def read_meter(
     yield make_bridge(
         field_hub,
         None,
-        maps=[meter_map(tmp_path, meter)],
+        maps=[field_hub.publish("meter", meter_map(tmp_path, meter))],
         endpoints={"meter-1": ("127.0.0.1", meter.port)},
         reconnect_backoff=(0.05, 0.2),
     )
 
 
 def readings(hub: FieldHub, point: str) -> list[tuple[object, ...]]:
+    """A point's readings with what its published point map says of it, and when their
+    Measurement was received and sent."""
     return hub.select(
-        "SELECT ?quantity ?unit ?value ?time ?received ?device WHERE { "
-        f"?r heila:point <{POINT}{point}> ; heila:quantity ?quantity ; qudt:unit ?unit ; "
-        "rdf:value ?value ; heila:measuredAt ?time ; heila:receivedAt ?received ; "
-        "heila:device ?device } ORDER BY ?time"
+        "SELECT ?quantity ?unit ?value ?time ?received ?sent ?device WHERE { "
+        f"BIND(<{POINT}{point}> AS ?point) "
+        "?m heila:reading ?r ; heila:receivedAt ?received ; "
+        "<http://smart-api.io/ontology/1.0/smartapi#generatedAt> ?sent . "
+        "?r heila:point ?point ; rdf:value ?value ; heila:measuredAt ?time . "
+        "?point heila:quantity ?quantity ; qudt:unit ?unit ; heila:device ?device } "
+        "ORDER BY ?time"
     )
 
 
@@ -91,10 +96,11 @@ def test_power_in_watts_arrives_in_kilowatts(field_hub: FieldHub, read_meter: Br
 def test_a_register_reading_is_stamped_when_the_bridge_received_it(
     field_hub: FieldHub, read_meter: Bridge
 ) -> None:
-    *_, measured, received, device = eventually(
+    *_, measured, received, sent, device = eventually(
         lambda: readings(field_hub, "meter-1.voltage-l2")  # no load profile captures it
     )[0]
-    assert measured == received
+    stamps = [datetime.fromisoformat(str(t)) for t in (received, measured, sent)]
+    assert stamps == sorted(stamps)  # received in its read round, before the round was sent
     assert device == "https://w3id.org/heila/device/meter-1"
 
 
@@ -129,7 +135,7 @@ def test_an_unknown_obis_code_is_logged_by_name_and_the_rest_flow(
     make_bridge(
         field_hub,
         None,
-        maps=[meter_map(tmp_path, meter, unknown)],
+        maps=[field_hub.publish("meter", meter_map(tmp_path, meter, unknown))],
         endpoints={"meter-1": ("127.0.0.1", meter.port)},
     )
     eventually(lambda: readings(field_hub, "meter-1.voltage-l1"))

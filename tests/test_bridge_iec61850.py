@@ -41,7 +41,7 @@ def ied() -> Iterator[Ied]:
 
 
 def ied_map(folder: Path, ied: Ied, port: int | None = None, **edits: str) -> Path:
-    """The point map `heila pointmap` makes from the shipped ICD for this IED (reached at
+    """The point map `heila pointmap from-scl` makes from the shipped ICD for this IED (reached at
     `port`, the IED's own by default); `edits` replace text in it, as an engineer would."""
     graph = scl.point_map(scl.read(ICD), STATION, "127.0.0.1", port or ied.port, 10.0, 0.2)
     text = graph.serialize(format="turtle")
@@ -54,9 +54,10 @@ def ied_map(folder: Path, ied: Ied, port: int | None = None, **edits: str) -> Pa
 
 
 def reading(hub: FieldHub, point: str) -> tuple[Any, ...]:
+    """A reading of the point, with the unit its published point map gives."""
     rows = hub.select(
         "SELECT ?value ?unit ?time WHERE { ?r heila:point <" + POINT + point + "> ; "
-        "rdf:value ?value ; qudt:unit ?unit ; heila:measuredAt ?time }"
+        "rdf:value ?value ; heila:measuredAt ?time . <" + POINT + point + "> qudt:unit ?unit }"
     )
     return rows[0] if rows else ()
 
@@ -100,20 +101,21 @@ def test_pointmap_refuses_a_file_that_is_no_scl_in_one_line(
 ) -> None:
     bad = tmp_path / "relay.icd"
     bad.write_text("<html/>")
-    assert main(["pointmap", str(bad)]) == 2
+    assert main(["pointmap", "from-scl", str(bad)]) == 2
     assert capsys.readouterr().err.strip().endswith("not an SCL file (its root is html)")
 
 
 def test_pointmap_writes_a_map_the_bridge_accepts(tmp_path: Path) -> None:
     written = tmp_path / "ied.ttl"
-    assert main(["pointmap", str(ICD), "--station", STATION, "--output", str(written)]) == 0
+    made = ["pointmap", "from-scl", str(ICD), "--station", STATION, "--output", str(written)]
+    assert main(made) == 0
     assert main(["bridge", "--point-map", str(written), "--check"]) == 0
 
 
 def test_reported_measurements_land_with_their_unit_and_utc_time(
     field_hub: FieldHub, ied: Ied, make_bridge: MakeBridge, tmp_path: Path
 ) -> None:
-    make_bridge(field_hub, ied, maps=[ied_map(tmp_path, ied)])
+    make_bridge(field_hub, ied, maps=[field_hub.publish("ied", ied_map(tmp_path, ied))])
     value, unit, time = eventually(lambda: reading(field_hub, "ied-1.feeder-1.active-power"))
     expected = ied.feeder("feeder-1").readings(ied._grid.noise)["activePower"]
     assert unit == "http://qudt.org/vocab/unit/KiloW"
@@ -124,7 +126,7 @@ def test_reported_measurements_land_with_their_unit_and_utc_time(
 def test_a_point_in_no_report_is_polled(
     field_hub: FieldHub, ied: Ied, make_bridge: MakeBridge, tmp_path: Path
 ) -> None:
-    make_bridge(field_hub, ied, maps=[ied_map(tmp_path, ied)])
+    make_bridge(field_hub, ied, maps=[field_hub.publish("ied", ied_map(tmp_path, ied))])
     value, unit, _ = eventually(lambda: reading(field_hub, "ied-1.feeder-1.state-of-charge"))
     assert (float(value), unit) == (50.0, "http://qudt.org/vocab/unit/PERCENT")
 

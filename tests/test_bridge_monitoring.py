@@ -12,6 +12,7 @@ from bridge_fixtures import ACTOR, FieldHub, MakeBridge, eventually
 from actors.bridge import pointmap
 from actors.bridge.link import number, quality_flags
 from actors.bridge.monitoring import Converter, Sample, device_time, scaled
+from hub import pointmaps
 from substation.server import Substation
 
 POINT_MAP = pointmap.load(pointmap.default_files())
@@ -22,20 +23,22 @@ def sample(point: str, value: float = 231.5, quality: tuple[str, ...] = ()) -> S
     return Sample(POINT_MAP.points[point], value, quality, measured, 1_767_323_045_700_000_000)
 
 
-def test_reading_carries_point_unit_quantity_and_both_times() -> None:
-    location, reading = Converter(POINT_MAP, ACTOR).reading(sample("feeder-1.voltage-l1")) or (
-        None,
-        {},
-    )
+def test_reading_carries_its_point_value_and_device_time_only() -> None:
+    converter = Converter(POINT_MAP, ACTOR)
+    location, reading = converter.reading(sample("feeder-1.voltage-l1")) or (None, {})
     assert location == "feeder-1"
     assert reading == {
-        "quantity": "phaseVoltage",
-        "value": 231.5,
-        "unit": "V",
-        "time": "2026-01-02T03:04:05.678000+00:00",
-        "receivedAt": "2026-01-02T03:04:05.700000+00:00",
         "point": "feeder-1.voltage-l1",
+        "value": 231.5,
+        "time": "2026-01-02T03:04:05.678000+00:00",
     }
+
+
+def test_a_measurement_was_received_when_its_earliest_sample_was() -> None:
+    first = sample("feeder-1.voltage-l1")
+    later = sample("feeder-1.voltage-l2")._replace(received_ns=first.received_ns + 5_000_000)
+    (message,) = Converter(POINT_MAP, ACTOR).messages([later, first])
+    assert message["receivedAt"] == "2026-01-02T03:04:05.700000+00:00"
 
 
 def float32(value: float) -> float:
@@ -80,11 +83,8 @@ def test_quality_flags_appear_only_when_not_good() -> None:
 def test_breaker_position_is_the_double_point_state_of_its_device() -> None:
     position = sample("feeder-1.breaker-position", number(c104.Double.OFF))
     _, reading = Converter(POINT_MAP, ACTOR).reading(position) or (None, {})
-    assert (reading["quantity"], reading["value"], reading["device"]) == (
-        "breakerPosition",
-        1.0,
-        "breaker-1",
-    )
+    assert (reading["point"], reading["value"]) == ("feeder-1.breaker-position", 1.0)
+    assert POINT_MAP.points["feeder-1.breaker-position"].device == "breaker-1"
 
 
 def test_a_batch_becomes_one_measurement_per_feeder() -> None:
@@ -104,11 +104,14 @@ def test_a_batch_becomes_one_measurement_per_feeder() -> None:
 def test_measurements_land_as_triples_with_their_units(
     field_hub: FieldHub, substation: Substation, make_bridge: MakeBridge
 ) -> None:
+    published = pointmaps.read(pointmap.default_files())
+    field_hub.store.publish_point_map(pointmaps.graph_of("substations"), published)
     make_bridge(field_hub, substation)
     rows = eventually(
         lambda: field_hub.select(
-            "SELECT ?unit ?value WHERE { ?r heila:point <https://w3id.org/heila/point/"
-            "feeder-1.active-power> ; qudt:unit ?unit ; rdf:value ?value }"
+            "SELECT ?unit ?value WHERE { ?r heila:point ?point ; rdf:value ?value . "
+            "?point qudt:unit ?unit . "
+            "FILTER(?point = <https://w3id.org/heila/point/feeder-1.active-power>) }"
         )
     )
     assert rows[0][0] == "http://qudt.org/vocab/unit/KiloW"

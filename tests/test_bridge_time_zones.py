@@ -21,8 +21,8 @@ from actors.bridge import pointmap
 
 HOSTS = {**os.environ, "TZ": "Europe/Helsinki"}
 TIMES = (
-    "SELECT ?time ?received WHERE { ?r heila:point ?point ; heila:measuredAt ?time ; "
-    "heila:receivedAt ?received . FILTER(STRSTARTS(STR(?point), "
+    "SELECT ?time ?received WHERE { ?r heila:point ?point ; heila:measuredAt ?time . "
+    "?m heila:reading ?r ; heila:receivedAt ?received . FILTER(STRSTARTS(STR(?point), "
     '"https://w3id.org/heila/point/feeder-1.")) }'
 )
 
@@ -48,7 +48,7 @@ def map_file(folder: Path, zone: str | None) -> Path:
 
 
 def stored_offsets(field_hub: FieldHub) -> list[float]:
-    """Seconds from each stored reading's device time to its receive time."""
+    """Seconds from each stored reading's device time to its Measurement's receive time."""
     rows = field_hub.select(TIMES)
     return [
         (datetime.fromisoformat(received) - datetime.fromisoformat(time)).total_seconds()

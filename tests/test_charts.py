@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from hub import figures, message
+from hub import figures, message, pointmaps
 from hub.charts import FONT, GLYPH, Chart
 from hub.store import Store, open_store
 from tests.conftest import EXAMPLES
@@ -82,6 +82,7 @@ def delivery(slots: int) -> str:
 
 
 def readings(count: int) -> str:
+    """A point's plot, its quantity known from the published example point map."""
     start = "2026-11-26T15:00:00+00:00"
     reading = example("measurement")["readings"][-1]
     store = store_of(
@@ -92,6 +93,8 @@ def readings(count: int) -> str:
             ],
         )
     )
+    published = pointmaps.read([EXAMPLES / "pointmap.ttl"])
+    store.publish_point_map(pointmaps.graph_of("example"), published)
     return figures.readings(store, "battery-1-soc", 500)
 
 
@@ -231,6 +234,11 @@ def test_a_lone_reading_sits_inside_a_window_with_several_times_on_its_axis():
 def test_a_readings_axis_is_named_by_the_quantity_label_and_its_unit():
     plot = readings(3)
     assert "state of charge (%)" in plot and "StateOfCharge" not in plot
+
+
+def test_a_readings_axis_of_a_point_no_published_map_names_says_value():
+    plot = figures.readings(store_of(example("measurement")), "battery-1-soc", 500)
+    assert ">value<" in plot and "state of charge" not in plot
 
 
 def test_a_missing_message_is_drawn_as_a_sentence_saying_so():

@@ -17,9 +17,6 @@ EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 MEDIA_TYPES = {".json": "application/json", ".ttl": "text/turtle"}
 
 
-MOMENT = "2026-11-26T15:00:00Z"
-
-
 def _verdict(found: list[Violation]) -> set[tuple[str, str, str, str | None]]:
     return {(x.message, x.field, x.rule, x.value) for x in found}
 
@@ -62,10 +59,10 @@ def test_compiled_verdict_equals_pyshacl_on_generated_messages(document: dict[st
 
 
 def test_a_sparql_violation_quotes_the_value_as_the_message_wrote_it() -> None:
-    reading = {"quantity": "powerFactor", "value": 2.0, "unit": "UNITLESS", "time": MOMENT}
-    measurement = {"type": "Measurement", "id": "pf", "sender": "mgms-1", "time": MOMENT}
-    found = validate(message.from_json({**measurement, "readings": [reading]}))
-    assert [(x.rule, x.value) for x in found] == [("powerFactorRange", "2.0")]
+    plan = (EXAMPLES / "valid" / "operation-plan.ttl").read_text()
+    twice = plan.replace(":slot-1 heila:index 1 ;", ':slot-1 heila:index "+0"^^xsd:integer ;')
+    found = validate(message.parse(twice.encode(), "text/turtle"))
+    assert [(x.rule, x.value) for x in found] == [("distinctSlotIndex", "+0")]
 
 
 def test_a_shape_feature_it_lacks_is_refused() -> None:

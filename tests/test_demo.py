@@ -141,6 +141,23 @@ def test_a_demo_with_a_store_leaves_its_story_there_to_query(demo: Demo, tmp_pat
     assert ratios and all(0.5 < float(ratio) <= 1.3 for ratio in ratios)
 
 
+def test_the_demo_publishes_its_fields_point_maps_so_readings_name_their_unit(
+    demo: Demo, tmp_path: Path
+) -> None:
+    store = tmp_path / "store"
+    running = demo("--store", str(store))
+    _output, errors = running.communicate(timeout=120)
+    assert running.returncode == 0, errors
+    answer = subprocess.run(
+        [sys.executable, "-m", "hub.cli", "query", "latest-values", "--store", str(store)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    power = next(row for row in answer.stdout.splitlines() if "feeder-1.active-power" in row)
+    assert "ActivePower" in power and "KiloW" in power
+
+
 def test_every_actor_of_the_demo_signs_what_it_sends(demo: Demo, tmp_path: Path) -> None:
     store = tmp_path / "store"
     running = demo("--store", str(store))

@@ -92,15 +92,6 @@ def test_readings_are_counted_by_their_point_and_command_outcomes_by_state(hub: 
     assert found[("heila_command_outcomes_total", (("state", "failed"),))] == 1
 
 
-def test_a_reading_without_a_point_is_counted_as_none(hub: Hub):
-    measurement = json.loads((EXAMPLES / "valid" / "measurement.json").read_text())
-    measurement["readings"] = [
-        {k: v for k, v in measurement["readings"][0].items() if k != "point"}
-    ]
-    assert post(hub, "mgms-1", json.dumps(measurement).encode()) == 201
-    assert samples(hub)[("heila_readings_committed_total", (("point", "none"),))] == 1
-
-
 def test_points_past_the_bound_are_counted_together_as_other(story: list[Message]):
     measured = Metrics(open_store("memory"), LiveFeed(10), most_points=2)
     measurement = next(m for m in story if m.type == "Measurement")

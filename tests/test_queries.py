@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pyoxigraph import Literal
 
-from hub import message
+from hub import message, pointmaps
 from hub.cli import main
 from hub.message import Message
 from hub.queries import BadParameter, named_queries, queries_router, read_query, run_query
@@ -20,6 +20,7 @@ from hub.store import OxigraphStore, open_store
 from hub.vocabulary import MESSAGE
 from tests.conftest import EXAMPLES, Serve, bare_app
 
+POINT_MAP = EXAMPLES / "pointmap.ttl"
 SHIPPED = {
     "open-offers",
     "merit-order",
@@ -30,6 +31,7 @@ SHIPPED = {
     "messages-per-actor-hour",
     "unserved-bids",
     "latest-values",
+    "point-readings",
     "offers-to-whom",
     "undelivered-activations",
     "forecast-vs-clearing",
@@ -89,16 +91,7 @@ def more_messages() -> list[Message]:
             id="measurement-2",
             time="2026-11-26T15:05:00Z",
             references=[],
-            readings=[
-                {
-                    "quantity": "phaseVoltage",
-                    "value": 229.0,
-                    "unit": "V",
-                    "time": "2026-11-26T15:05:00Z",
-                    "point": "q1-voltage-l1",
-                    "device": "breaker-q1",
-                }
-            ],
+            readings=[{"point": "q1-voltage-l1", "value": 229.0, "time": "2026-11-26T15:05:00Z"}],
         ),
     ]
 
@@ -106,6 +99,7 @@ def more_messages() -> list[Message]:
 @pytest.fixture(scope="module")
 def store(story: list[Message]) -> OxigraphStore:
     filled = open_store("memory")
+    filled.publish_point_map(pointmaps.graph_of("example"), pointmaps.read([POINT_MAP]))
     for item in [*story, *more_messages()]:
         filled.put(item)
     return filled
@@ -244,17 +238,30 @@ def test_latest_values_take_the_newest_reading_of_each_point(store):
     )
 
 
+def test_point_readings_are_one_points_readings_in_the_window_oldest_first(store):
+    window = {"from": "2026-11-26T15:00:00Z", "to": "2026-11-26T15:10:00Z"}
+    found = rows(store, "point-readings", point="q1-voltage-l1", **window)
+    assert [(row["time"], row["value"]) for row in found] == [
+        ("2026-11-26T15:00:01Z", "231.4"),
+        ("2026-11-26T15:05:00Z", "229"),
+    ]
+
+
+def test_latest_values_give_the_unit_and_quantity_of_the_published_point(store):
+    found = {row["point"].rsplit("/", 1)[1]: row for row in rows(store, "latest-values")}
+    assert (found["q1-voltage-l1"]["unit"], found["q1-voltage-l1"]["quantity"]) == (
+        "http://qudt.org/vocab/unit/V",
+        "https://w3id.org/heila/ontology#PhaseVoltage",
+    )
+
+
 def test_of_two_readings_measured_in_the_same_instant_the_latest_value_is_the_one_received_last():
     store = open_store("memory")
-    reading = {
-        "quantity": "phaseVoltage",
-        "unit": "V",
-        "time": "2026-11-26T15:05:00.125Z",
-        "point": "q1-voltage-l1",
-    }
+    reading = {"time": "2026-11-26T15:05:00.125Z", "point": "q1-voltage-l1"}
     for number, (value, received) in enumerate([(231.0, "00.300"), (229.0, "00.200")]):
-        late = {**reading, "value": value, "receivedAt": f"2026-11-26T15:05:{received}Z"}
-        store.put(variant("measurement", id=f"same-{number}", references=[], readings=[late]))
+        late = {"references": [], "receivedAt": f"2026-11-26T15:05:{received}Z"}
+        readings = [{**reading, "value": value}]
+        store.put(variant("measurement", id=f"same-{number}", readings=readings, **late))
     assert [row["value"] for row in rows(store, "latest-values")] == ["231"]
 
 

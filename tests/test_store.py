@@ -98,13 +98,14 @@ def test_a_disk_store_reopens_with_its_messages_and_its_sequence(tmp_path: Path,
 
 def many_readings(count: int) -> Message:
     now = datetime.now(UTC).isoformat()
-    reading = {"quantity": "phaseVoltage", "unit": "V", "time": now, "receivedAt": now}
+    reading = {"time": now}
     return from_json(
         {
             "type": "Measurement",
             "id": f"measurement-{count}",
             "sender": "mgms-1",
             "time": now,
+            "receivedAt": now,
             "readings": [
                 {**reading, "value": 230.0 + n / count, "point": f"feeder-1.voltage-{n}"}
                 for n in range(count)

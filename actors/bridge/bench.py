@@ -19,6 +19,7 @@ import itertools
 import json
 import multiprocessing
 import queue
+import statistics
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -47,6 +48,9 @@ from substation.server import Substation
 LATENCY_ROUNDS = 300
 """Rounds of the latency scenarios at most: each waits for the simulator's send tick."""
 THROUGHPUT_READINGS = 20_000
+"""Readings a round at most: 20 batches of MAX_READINGS (fewer for a small --count)."""
+THROUGHPUT_ROUNDS = 5
+_JSON = {"Content-Type": "application/json"}
 _ids = itertools.count()
 
 
@@ -128,7 +132,7 @@ def _settle(bridge: Bridge) -> None:
 
 @scenario("bridge-value")
 def value_to_triple(bench: Bench) -> Figure:
-    """The stored message tells the bridge's part: receivedAt (callback) to its time (sent)."""
+    """The stored message tells the bridge's part: its receivedAt (callback) to its time (sent)."""
     rounds = min(bench.count, LATENCY_ROUNDS)
     ear = Subscriber(bench.broker.host, bench.broker.port, "heila/v1/all/Measurement")
     totals, simulator, own, hub = [], [], [], []
@@ -142,9 +146,9 @@ def value_to_triple(bench: Bench) -> Figure:
             value = 230.0 + (number % 2) + number / 1e4
             started_wall, started_perf = time.time(), time.perf_counter()
             substation.report(1, 1000, value)
-            heard, message, reading = reading_of(ear, client, value)
+            heard, message = measurement_of(ear, client, value)
             heard_wall = started_wall + (heard.at - started_perf)
-            callback = datetime.fromisoformat(reading["receivedAt"]).timestamp()
+            callback = datetime.fromisoformat(message["receivedAt"]).timestamp()
             sent = datetime.fromisoformat(message["time"]).timestamp()
             totals.append(heard_wall - started_wall)
             simulator.append(callback - started_wall)
@@ -157,17 +161,16 @@ def value_to_triple(bench: Bench) -> Figure:
     return Figure("device value -> queryable", rounds, tuple(totals))
 
 
-def reading_of(
+def measurement_of(
     ear: Subscriber, client: httpx.Client, value: float
-) -> tuple[Heard, dict[str, Any], dict[str, Any]]:
-    """The next Measurement with a reading of `value` (a short float, so within 5e-5), and
-    that reading: an earlier Measurement still on its way (an interrogation's) is skipped."""
+) -> tuple[Heard, dict[str, Any]]:
+    """The next Measurement with a reading of `value` (a short float, so within 5e-5): an
+    earlier Measurement still on its way (an interrogation's) is skipped."""
     while True:
         heard = ear.next()
         message = client.get(f"/messages/{heard.body['id']}").json()
-        for reading in message["readings"]:
-            if abs(reading["value"] - value) < 5e-5:
-                return heard, message, reading
+        if any(abs(reading["value"] - value) < 5e-5 for reading in message["readings"]):
+            return heard, message
 
 
 @scenario("bridge-command")
@@ -285,35 +288,61 @@ def synthetic_samples(count: int) -> list[Sample]:
 
 @scenario("bridge-throughput")
 def readings_per_second(bench: Bench) -> Figure:
-    samples = synthetic_samples(THROUGHPUT_READINGS)
+    """Each batch goes into the hub by POST /messages, then the same quads of a twin batch into
+    an on-disk store alone, in turn, so both see the same machine from moment to moment; the
+    rates of each round, their medians and the ratio of the medians are printed."""
+    samples = synthetic_samples(min(THROUGHPUT_READINGS, bench.count * MAX_READINGS))
     converter = Converter(pointmap.load(pointmap.default_files()), SENDER)
     started = time.perf_counter()
-    messages = converter.messages(samples)
+    converter.messages(samples)
     converted = time.perf_counter() - started
     print(Figure("  bridge conversion", len(samples), per_second=len(samples) / converted).row())
-    with tempfile.TemporaryDirectory(prefix="heila-bridge-bench-") as folder:
-        uplink = Uplink(bench.url, bench.tokens[SENDER], DiskBuffer(Path(folder)))
-        started = time.perf_counter()
-        uplink.send_json(messages)
-        elapsed = time.perf_counter() - started
-        uplink.close()
-    if uplink.pending or uplink.delivered != len(messages):
-        raise RuntimeError("the hub did not take every batch: see the log")
-    print(store_alone(messages, len(samples)).row())
-    return Figure("readings into the hub", len(samples), per_second=len(samples) / elapsed)
-
-
-def store_alone(messages: list[dict[str, Any]], readings: int) -> Figure:
-    """The messages' quads ingested into a fresh on-disk store, one sorted batch per message
-    as the hub's store writes large messages; nothing else timed."""
-    batches = [accept(json.dumps(m).encode(), "application/json").quads() for m in messages]
-    quads = sum(map(len, batches))
-    with tempfile.TemporaryDirectory(prefix="heila-bridge-bench-") as folder:
-        store = ox.Store(folder)
-        started = time.perf_counter()
-        for batch in batches:
-            store.bulk_extend(batch)
-        elapsed = time.perf_counter() - started
+    hub, alone = [], []
+    with (
+        tempfile.TemporaryDirectory(prefix="heila-bridge-bench-") as folder,
+        httpx.Client(base_url=bench.url, headers=_bearer(bench), timeout=60) as client,
+    ):
+        store = ox.Store(folder)  # like the hub's, it keeps what earlier rounds wrote
+        for _round in range(THROUGHPUT_ROUNDS):
+            into_hub, into_store = _round_in_turn(client, store, converter, samples)
+            hub.append(len(samples) / into_hub)
+            alone.append(len(samples) / into_store)
         del store
-    name = f"  store only ({quads / readings:.0f} quads)"
-    return Figure(name, readings, per_second=readings / elapsed)
+    ceiling, rate = statistics.median(alone), statistics.median(hub)
+    quads = _quads_per_reading(converter.messages(samples))
+    print(Figure(f"  store only ({quads:.0f} quads)", len(alone), per_second=ceiling).row())
+    shares = ", ".join(f"{h / a:.0%}" for h, a in zip(hub, alone, strict=True))
+    print(f"  the hub's path at {rate / ceiling:.0%} of the store's own rate (rounds: {shares})")
+    return Figure("readings into the hub", len(samples) * THROUGHPUT_ROUNDS, per_second=rate)
+
+
+def _bearer(bench: Bench) -> dict[str, str]:
+    return {"Authorization": f"Bearer {bench.tokens[SENDER]}"}
+
+
+def _round_in_turn(
+    client: httpx.Client, store: ox.Store, converter: Converter, samples: list[Sample]
+) -> tuple[float, float]:
+    """Seconds the hub took for a round's batches, POSTed one after the other as the bridge's
+    uplink sends them, and the store alone for their twins. Each side's input is made before
+    its clock starts: the bodies as the bridge encodes them, the twins' quads."""
+    into_hub = into_store = 0.0
+    bodies = _bodies(converter, samples)
+    twins = [accept(b, "application/json").quads() for b in _bodies(converter, samples)]
+    for body, twin in zip(bodies, twins, strict=True):
+        started = time.perf_counter()
+        client.post("/messages", content=body, headers=_JSON).raise_for_status()
+        into_hub += time.perf_counter() - started
+        started = time.perf_counter()
+        store.bulk_extend(twin)
+        into_store += time.perf_counter() - started
+    return into_hub, into_store
+
+
+def _bodies(converter: Converter, samples: list[Sample]) -> list[bytes]:
+    return [json.dumps(m).encode() for m in converter.messages(samples)]
+
+
+def _quads_per_reading(messages: list[dict[str, Any]]) -> float:
+    quads = sum(len(accept(json.dumps(m).encode(), "application/json").quads()) for m in messages)
+    return quads / sum(len(m["readings"]) for m in messages)

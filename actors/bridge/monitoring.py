@@ -2,9 +2,10 @@
 
 A protocol client's callback only enqueues a `Sample` that names its point (each client finds
 the point for the addresses its protocol speaks, so nothing here knows a protocol address);
-this module turns samples into readings (the lean model: point, value, unit, quantity, device
-time, receive time, quality flags only when not good) and groups them into one Measurement per
-feeder. A value is stored as the device meant it: IEC 104 short floats are float32, so a
+this module turns samples into readings (the lean model: point, value, device time, quality
+flags only when not good; the point's unit, quantity, device and location are the point map's)
+and groups them into one Measurement per feeder, which carries when its earliest sample was
+received. A value is stored as the device meant it: IEC 104 short floats are float32, so a
 device's 231.636 arrives as 231.63600158691406; it is read as the shortest decimal that is the
 same float32, and the point's scale is applied in decimal (1168 times 0.1 is 116.8, not
 116.80000000000001). A device time stamp is read in its station's time zone and stored in UTC.
@@ -86,6 +87,10 @@ class DeviceClock:
         return stamp.replace(tzinfo=UTC) + known[2]
 
 
+def _instant(ns: int) -> datetime:
+    return datetime.fromtimestamp(ns / 1e9, UTC)
+
+
 _FLOAT32 = struct.Struct("<f")
 
 
@@ -124,42 +129,40 @@ class Converter:
         point = sample.point
         if point.quantity is None:
             return None
-        received = datetime.fromtimestamp(sample.received_ns / 1e9, UTC)
         reading: dict[str, Any] = {
-            "quantity": point.quantity,
-            "value": scaled(sample.value, point.scale, point.type),
-            "unit": point.unit,
-            "time": (sample.measured or received).isoformat(),
-            "receivedAt": received.isoformat(),
             "point": point.id,
+            "value": scaled(sample.value, point.scale, point.type),
+            "time": (sample.measured or _instant(sample.received_ns)).isoformat(),
         }
-        if point.device is not None:
-            reading["device"] = point.device
         if sample.quality:
             reading["quality"] = list(sample.quality)
         return point.location, reading
 
     def messages(self, samples: list[Sample]) -> list[Message]:
-        """One Measurement per feeder for a batch of samples (more when it has many readings)."""
-        by_location: dict[str | None, list[dict[str, Any]]] = {}
+        """One Measurement per feeder for a batch of samples (more when it has many readings),
+        received when the earliest of its samples was."""
+        by_location: dict[str | None, list[tuple[int, dict[str, Any]]]] = {}
         for sample in samples:
             converted = self.reading(sample)
             if converted is not None:
-                by_location.setdefault(converted[0], []).append(converted[1])
+                by_location.setdefault(converted[0], []).append((sample.received_ns, converted[1]))
         now = datetime.now(UTC).isoformat()
         return [
-            self._message(location, readings[start : start + MAX_READINGS], now)
-            for location, readings in by_location.items()
-            for start in range(0, len(readings), MAX_READINGS)
+            self._message(location, received[start : start + MAX_READINGS], now)
+            for location, received in by_location.items()
+            for start in range(0, len(received), MAX_READINGS)
         ]
 
-    def _message(self, location: str | None, readings: list[dict[str, Any]], now: str) -> Message:
+    def _message(
+        self, location: str | None, received: list[tuple[int, dict[str, Any]]], now: str
+    ) -> Message:
         message: Message = {
             "type": "Measurement",
             "id": f"{self._prefix}-{next(self._ids)}",
             "sender": self.actor,
             "time": now,
-            "readings": readings,
+            "receivedAt": _instant(min(ns for ns, _reading in received)).isoformat(),
+            "readings": [reading for _ns, reading in received],
         }
         if location is not None:
             message["location"] = location

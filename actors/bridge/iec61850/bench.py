@@ -23,7 +23,7 @@ from typing import Any
 import httpx
 
 from actors.bridge import pointmap
-from actors.bridge.bench import command_rounds, field, reading_of
+from actors.bridge.bench import command_rounds, field, measurement_of
 from actors.bridge.iec61850 import scl
 from hub.bench import Bench, Figure, Subscriber, scenario
 from hub.broker import free_port
@@ -39,7 +39,8 @@ def quiet_station() -> StationConfig:
 
 
 def ied_map(station: StationConfig) -> pointmap.PointMap:
-    """The map `heila pointmap` makes of the shipped ICD, for the IED on `station`'s port."""
+    """The map `heila pointmap from-scl` makes of the shipped ICD, for the IED on `station`'s
+    port."""
     graph = scl.point_map(
         scl.read(scl.SIMULATED_IED), station.name, station.host, station.port, 0.0, 1.0
     )
@@ -108,9 +109,9 @@ def value_to_triple(bench: Bench) -> Figure:
             value = 230.0 + (number % 2) + number / 1e4
             started_wall, started_perf = time.time(), time.perf_counter()
             ied.report("feeder-1", "voltage1", value)
-            heard, message, reading = reading_of(ear, client, value)
+            heard, message = measurement_of(ear, client, value)
             heard_wall = started_wall + (heard.at - started_perf)
-            callback = datetime.fromisoformat(reading["receivedAt"]).timestamp()
+            callback = datetime.fromisoformat(message["receivedAt"]).timestamp()
             sent = datetime.fromisoformat(message["time"]).timestamp()
             totals.append(heard_wall - started_wall)
             library.append(callback - started_wall)

@@ -1,4 +1,4 @@
-"""A point map from an IEC 61850 SCL file (ICD, CID, IID), and the `heila pointmap` command.
+"""A point map from an IEC 61850 SCL file (ICD, CID, IID): `heila pointmap from-scl`.
 
 An engineer maps a relay from the file its vendor ships: the IED's logical nodes and their data
 object types say which measurements, breaker positions and controls it has; `MAPPED` says

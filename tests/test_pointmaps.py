@@ -1,0 +1,118 @@
+"""Published point maps: checked by their shape, kept in a graph of their own, queryable beside
+the readings, published offline into a store or online by an administrator."""
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from hub import pointmaps
+from hub.app import create_app
+from hub.auth import hash_token, new_token
+from hub.broker import Mosquitto
+from hub.cli import main
+from hub.config import Credential, Settings
+from hub.errors import QueryRefused
+from hub.store import open_store
+from tests.conftest import EXAMPLES, Serve
+
+POINT_MAP = EXAMPLES / "pointmap.ttl"
+UNIT_OF_A_READING = """SELECT ?unit WHERE {
+  ?reading <https://w3id.org/heila/ontology#point> ?point .
+  ?point <http://qudt.org/schema/qudt/unit> ?unit .
+  FILTER(?point = <https://w3id.org/heila/point/q1-voltage-l1>) }"""
+
+
+@dataclass(frozen=True)
+class Running:
+    url: str
+    admin: str
+    writer: str
+
+
+@pytest.fixture
+def running(mosquitto: Mosquitto, serve: Serve) -> Iterator[Running]:
+    admin, writer = new_token(), new_token()
+    actors = {
+        "operator": Credential(hash_token(admin), admin=True),
+        "mgms-1": Credential(hash_token(writer)),
+    }
+    store = open_store("memory")
+    yield Running(
+        serve(create_app(Settings(mqtt=mosquitto.url, actors=actors), store)), admin, writer
+    )
+    store.close()
+
+
+def test_a_unit_that_does_not_fit_the_quantity_is_refused_naming_the_point(tmp_path: Path):
+    wrong = tmp_path / "wrong.ttl"
+    text = POINT_MAP.read_text()
+    wrong.write_text(
+        text.replace("heila:Current ; qudt:unit unit:A", "heila:Current ; qudt:unit unit:V")
+    )
+    with pytest.raises(pointmaps.PointMapRefused, match="q1-current-l1: the unit"):
+        pointmaps.read([wrong])
+
+
+def test_publishing_again_under_a_name_replaces_what_it_held(tmp_path: Path):
+    store = open_store(str(tmp_path / "store"))
+    graph = pointmaps.graph_of("example")
+    store.publish_point_map(graph, pointmaps.read([POINT_MAP]))
+    store.publish_point_map(graph, pointmaps.read([POINT_MAP])[:4])
+    assert len(store.query(f"SELECT * WHERE {{ GRAPH {graph} {{ ?s ?p ?o }} }}").rows) == 4
+
+
+def test_heila_pointmap_publish_makes_a_readings_unit_queryable(tmp_path: Path, story):
+    location = str(tmp_path / "store")
+    args = ["pointmap", "publish", str(POINT_MAP), "--name", "example", "--store", location]
+    assert main(args) == 0
+    store = open_store(location)
+    for message in story:
+        store.put(message)
+    assert [row[0].value for row in store.query(UNIT_OF_A_READING).rows] == [
+        "http://qudt.org/vocab/unit/V"
+    ]
+
+
+def test_an_administrator_publishes_a_point_map_to_a_running_hub(running: Running, tmp_path):
+    token = tmp_path / "token"
+    token.write_text(running.admin)
+    args = ["pointmap", "publish", str(POINT_MAP), "--name", "example"]
+    assert main([*args, "--hub", running.url, "--token-file", str(token)]) == 0
+    answer = httpx.post(
+        f"{running.url}/sparql",
+        data={"query": "ASK { GRAPH <https://w3id.org/heila/hub/pointmap/example> { ?s ?p ?o } }"},
+    )
+    assert answer.json()["boolean"] is True
+
+
+def test_an_actor_who_is_no_administrator_cannot_publish_a_point_map(running: Running):
+    answer = httpx.put(
+        f"{running.url}/pointmaps/example",
+        content=POINT_MAP.read_bytes(),
+        headers={"Authorization": f"Bearer {running.writer}"},
+    )
+    assert answer.status_code == 403
+
+
+def test_a_point_map_that_breaks_its_shape_is_refused_with_a_problem_report(running: Running):
+    answer = httpx.put(
+        f"{running.url}/pointmaps/example",
+        content=POINT_MAP.read_bytes().replace(b"iec:address 2 ;", b""),
+        headers={"Authorization": f"Bearer {running.admin}"},
+    )
+    assert (answer.status_code, answer.json()["rule"], answer.json()["field"]) == (
+        422,
+        "pointmap",
+        "example",
+    )
+
+
+def test_sparql_update_cannot_touch_a_point_map():
+    store = open_store("memory")
+    graph = pointmaps.graph_of("example")
+    store.publish_point_map(graph, pointmaps.read([POINT_MAP]))
+    with pytest.raises(QueryRefused, match="not a message graph"):
+        store.update(f"DROP GRAPH {graph}")
