@@ -330,6 +330,14 @@ OPERATIONS: dict[tuple[str, str], JSON] = {
                 ),
                 **(
                     {
+                        400: _problem("The body is no JSON object with a list of keys"),
+                        422: _problem("A key is no public JWK the hub can verify with, naming it"),
+                    }
+                    if method == "put"
+                    else {}
+                ),
+                **(
+                    {
                         400: _problem("The body is no JSON object with an id and a role"),
                         409: _problem("An actor of this id is registered already"),
                         422: _problem("The id, role or a key is not usable, naming the field"),
@@ -344,6 +352,8 @@ OPERATIONS: dict[tuple[str, str], JSON] = {
             ("post", "/actors"),
             ("post", "/actors/{actor}/rotate"),
             ("delete", "/actors/{actor}"),
+            ("put", "/actors/{actor}/keys"),
+            ("get", "/broker-rules"),
         )
     },
     ("get", "/events"): {

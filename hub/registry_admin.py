@@ -57,7 +57,7 @@ def registry_router(registry: Registry, administrator: Callable[[Request], str])
         return [asdict(entry) for entry in registry.listing()]
 
     @router.get(
-        "/actors/broker-config",
+        "/broker-rules",
         summary="A Mosquitto password file and ACL with the registered actors' rights",
     )
     def broker_config(_admin: admin) -> dict[str, Any]:
@@ -171,7 +171,8 @@ def _on_store(args: argparse.Namespace) -> Any:
 
 
 def _over_http(args: argparse.Namespace) -> Any:
-    url = f"{args.hub.rstrip('/')}/actors"
+    hub = args.hub.rstrip("/")
+    url = f"{hub}/actors"
     requests = {
         "add": (
             "POST",
@@ -188,7 +189,7 @@ def _over_http(args: argparse.Namespace) -> Any:
         "revoke": ("DELETE", f"{url}/{args.actor}", None),
         "keys": ("PUT", f"{url}/{args.actor}/keys", {"keys": _keys(args)}),
         "list": ("GET", url, None),
-        "broker-config": ("GET", f"{url}/broker-config", None),
+        "broker-config": ("GET", f"{hub}/broker-rules", None),
     }
     method, target, body = requests[args.verb]
     try:
