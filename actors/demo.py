@@ -8,7 +8,7 @@ the start. When the Verification reaches the DSO it prints the product's story f
 hub's named queries and stops everything it started, also on Ctrl-C. With `--store DIR` the
 hub keeps its store there, to be queried or served again afterwards; `--keep-running` leaves
 the hub up for exploring. With `--days N --store DIR` it writes N days of a made-up market of
-many aggregators and sites into DIR instead, through the hub's intake (hub.scenario).
+many aggregators and sites into DIR instead, through the hub's intake (hub.commands.scenario).
 """
 
 import argparse
@@ -36,15 +36,16 @@ from actors.cast import Cast, Stalled
 from actors.signing import write_key
 from heila_client.hub import HubClient, Refused, Unavailable
 from heila_client.parts import now
-from hub import pointmaps, scenario
-from hub.auth import hash_token, new_token
-from hub.broker import free_port
-from hub.certificates import issue
-from hub.errors import UsageError
-from hub.pointmap_admin import publish_online
-from hub.resources import examples_dir
-from hub.signature import public_jwk
-from hub.store import open_store
+from hub.commands import scenario
+from hub.model import pointmaps
+from hub.model.errors import UsageError
+from hub.model.resources import examples_dir
+from hub.mqtt.broker import free_port
+from hub.storage.store import open_store
+from hub.trust.auth import hash_token, new_token
+from hub.trust.certificates import issue
+from hub.trust.signature import public_jwk
+from hub.web.pointmap_admin import publish_online
 
 ACTORS = {"mgms": "mgms-1", "cems": "cems-1", "ams": "ams-1", "fmp": "fmp-1", "dms": "dms-1"}
 """The actors started first (runner name -> actor id); the SPP starts once they listen."""
@@ -252,12 +253,12 @@ def start_field(cast: Cast, setup: Setup, hub: HubClient, protocol: str, speed: 
         ]
     publish_field_map(setup, maps)
     reached += [argument for path in maps for argument in ("--point-map", str(path))]
-    cast.start("substation", ["-m", "hub.cli", *simulator], env=password)
+    cast.start("substation", ["-m", "hub.commands.cli", *simulator], env=password)
     cast.start(
         "bridge",
         [
             "-m",
-            "hub.cli",
+            "hub.commands.cli",
             "bridge",
             "--hub",
             setup.url,
@@ -374,7 +375,9 @@ def tell(text: str) -> None:
 def perform(cast: Cast, setup: Setup, args: argparse.Namespace) -> None:
     if setup.authority is not None:  # the demo, and every process it starts, trusts the run's CA
         os.environ["SSL_CERT_FILE"] = str(setup.authority)
-    cast.start("hub", ["-m", "hub.cli", "serve", "--config", str(setup.folder / "hub.toml")])
+    cast.start(
+        "hub", ["-m", "hub.commands.cli", "serve", "--config", str(setup.folder / "hub.toml")]
+    )
     cast.wait_until(lambda: hub_ready(setup.url), _START_TIMEOUT, "hub")
     tell(f"hub       {setup.url}  (MQTT {setup.mqtt}, store {setup.store})")
     hub = HubClient(setup.url, setup.tokens[SPP].read_text())

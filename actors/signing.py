@@ -1,6 +1,6 @@
 """An actor's signature on what it sends: a key of its own, and the header the hub checks.
 
-The signature is the hub's (hub.signature): a detached JWS over the canonical form of the
+The signature is the hub's (hub.trust.signature): a detached JWS over the canonical form of the
 message's graph, which the actor makes from the plain JSON it posts, as the hub reads it.
 The key is a private JWK in a file only the actor reads; its public half is registered with
 the hub (`heila actor add ID --key`, or `keys` in hub.toml).
@@ -53,8 +53,8 @@ class Signer:
 def _canonical_form() -> tuple[Callable[..., Any], str, Callable[..., str]]:
     """The hub's JSON-to-graph mapping, its signature header and its signing function, imported
     when first asked for (see the module's docstring)."""
-    from hub.json_form import to_triples
-    from hub.signature import HEADER, sign
+    from hub.model.json_form import to_triples
+    from hub.trust.signature import HEADER, sign
 
     return to_triples, HEADER, sign
 

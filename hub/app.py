@@ -21,10 +21,28 @@ from starlette.responses import Response
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from hub import (
+from hub.cluster.node import ClusterNode, ReadAfter
+from hub.config import EMBEDDED, Settings
+from hub.intake import StoreCommitter
+from hub.model import message as message_model
+from hub.model.errors import HubError
+from hub.mqtt.broker import EmbeddedBroker
+from hub.mqtt.broker_admission import client_limits
+from hub.mqtt.inbox import Inbox
+from hub.mqtt.notify import Notifier
+from hub.storage import backup
+from hub.storage.query_pool import QueryPool
+from hub.storage.results import TRUNCATED_HEADER
+from hub.storage.store import OxigraphStore, Stored
+from hub.trust.auth import Credentials, administrator, authenticated_actor
+from hub.trust.registry import Registry
+from hub.trust.registry_admin import registry_router
+from hub.trust.replay import TimeWindow
+from hub.trust.roles import Roles
+from hub.trust.signature import check_written
+from hub.web import (
     api,
     assets,
-    backup,
     console,
     guide,
     live,
@@ -36,26 +54,8 @@ from hub import (
     queries,
     sparql,
 )
-from hub import message as message_model
-from hub.api_docs import api_docs_router
-from hub.auth import Credentials, administrator, authenticated_actor
-from hub.broker import EmbeddedBroker
-from hub.broker_admission import client_limits
-from hub.cluster.node import ClusterNode, ReadAfter
-from hub.config import EMBEDDED, Settings
-from hub.errors import HubError
-from hub.inbox import Inbox
-from hub.intake import StoreCommitter
-from hub.notify import Notifier
-from hub.problem import Problem, problem_of
-from hub.query_pool import QueryPool
-from hub.registry import Registry
-from hub.registry_admin import registry_router
-from hub.replay import TimeWindow
-from hub.results import TRUNCATED_HEADER
-from hub.roles import Roles
-from hub.signature import check_written
-from hub.store import OxigraphStore, Stored
+from hub.web.api_docs import api_docs_router
+from hub.web.problem import Problem, problem_of
 
 log = logging.getLogger(__name__)
 
@@ -264,6 +264,6 @@ def create_app(settings: Settings, store: OxigraphStore) -> FastAPI:
             )
         return app.openapi_schema
 
-    app.state.live = feed  # hub.server ends its streams when it stops
+    app.state.live = feed  # hub.commands.server ends its streams when it stops
     app.openapi = document  # type: ignore[method-assign]
     return app

@@ -1,6 +1,6 @@
 """The hub's settings: built-in defaults, then a TOML configuration file, then command-line flags.
 
-The file is also where actors' credentials live (as salted hashes, see hub.auth). Without a
+The file is also where actors' credentials live (as salted hashes, see hub.trust.auth). Without a
 file there are no credentials, so the hub is read-only: nothing lets an anonymous client write.
 
 ```toml
@@ -76,8 +76,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from hub.errors import UsageError
-from hub.vocabulary import INFORMATION_OBJECTS
+from hub.model.errors import UsageError
+from hub.model.vocabulary import INFORMATION_OBJECTS
 
 EMBEDDED = "embedded"
 ORDERS = frozenset({"ActivationNotification", "ControlSignal"})
@@ -100,15 +100,15 @@ class Credential:
     admin: bool = False
     """an administrator may also read the whole store online (GET /dump)"""
     role: str | None = None
-    """what the actor may send and receive, by the ontology's flows (hub.roles)"""
+    """what the actor may send and receive, by the ontology's flows (hub.trust.roles)"""
     party: str | None = None
     """the business party that operates the actor system"""
     keys: tuple[str, ...] = ()
-    """the public JWKs of the keys the actor signs messages with (hub.signature)"""
+    """the public JWKs of the keys the actor signs messages with (hub.trust.signature)"""
     signed: bool = False
     """every message the actor sends must come signed by one of its keys"""
     broker_hash: str | None = None
-    """the token's hash as a Mosquitto password file holds it (hub.auth.mosquitto_hash)"""
+    """the token's hash as a Mosquitto password file holds it (hub.trust.auth.mosquitto_hash)"""
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,9 @@
 """The write path every interface shares (HTTP POST, MQTT inbox): one place, one order.
 
 parse → validate (with the types of the messages it refers to, read from the store) → the
-writer must be the sender → its time must lie within the window of its receipt (hub.replay) →
-its role must send this type to these recipients (hub.roles) → a
-signature that came with it must be the sender's (hub.signature), and is kept with it →
+writer must be the sender → its time must lie within the window of its receipt (hub.trust.replay) →
+its role must send this type to these recipients (hub.trust.roles) → a
+signature that came with it must be the sender's (hub.trust.signature), and is kept with it →
 commit (idempotent by id) → notify, only for a new message.
 Nothing is stored unless every step before it passed.
 
@@ -19,13 +19,13 @@ from typing import Protocol
 
 import pyoxigraph as ox
 
-from hub.errors import HubError, NotSender
-from hub.message import Message, accept, from_triples
-from hub.replay import ANY_TIME, TimeWindow
-from hub.roles import Roles
-from hub.signature import HEADER, PROVENANCE, SignatureRefused, Signing, provenance, verify
-from hub.store import Store, Stored
-from hub.vocabulary import HEILA
+from hub.model.errors import HubError, NotSender
+from hub.model.message import Message, accept, from_triples
+from hub.model.vocabulary import HEILA
+from hub.storage.store import Store, Stored
+from hub.trust.replay import ANY_TIME, TimeWindow
+from hub.trust.roles import Roles
+from hub.trust.signature import HEADER, PROVENANCE, SignatureRefused, Signing, provenance, verify
 
 Notify = Callable[[Message, Stored], None]
 

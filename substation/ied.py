@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from actors.bridge.iec61850.native import address, iec, lib
-from hub.errors import UsageError
+from hub.model.errors import UsageError
 from substation.config import ConfigError, StationConfig, load
 from substation.model import Breaker, Feeder, Grid
 

@@ -53,7 +53,7 @@ from gurux_dlms.objects import (
 
 from actors.bridge.dlms.association import CLOCK, PROFILE_STATUS
 from actors.bridge.dlms.wrapper import read_frame
-from hub.errors import UsageError
+from hub.model.errors import UsageError
 from substation.model import Feeder, FeederSpec, Grid
 
 log = logging.getLogger("heila.meter")

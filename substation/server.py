@@ -19,8 +19,8 @@ from zoneinfo import ZoneInfo
 
 import c104
 
-from actors.bridge.link import Tls
-from hub.errors import UsageError
+from actors.bridge.iec104.link import Tls
+from hub.model.errors import UsageError
 from substation.config import (
     LAYOUT,
     ConfigError,

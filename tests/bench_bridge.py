@@ -16,9 +16,9 @@ from actors.bridge import bench, pointmap
 from actors.bridge.buffer import DiskBuffer
 from actors.bridge.monitoring import Converter
 from actors.bridge.uplink import Uplink
-from hub.bench import Bench, Figure
-from hub.broker import Mosquitto
-from hub.store import open_store
+from hub.commands.bench import Bench, Figure
+from hub.mqtt.broker import Mosquitto
+from hub.storage.store import open_store
 
 POINT_MAP = pointmap.load(pointmap.default_files())
 ROUNDS = 200

@@ -10,11 +10,11 @@ import json
 import httpx
 import pytest
 
-from hub.bench import RECIPIENT, SENDER, flexibility
+from hub.commands.bench import RECIPIENT, SENDER, flexibility
 from hub.intake import Intake, StoreCommitter
-from hub.roles import Roles
-from hub.signature import Signing
-from hub.store import open_store
+from hub.storage.store import open_store
+from hub.trust.roles import Roles
+from hub.trust.signature import Signing
 from tests.conftest import Hub
 
 ROUNDS = 1000

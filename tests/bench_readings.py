@@ -22,10 +22,10 @@ import pyarrow.parquet as pq
 import pyoxigraph as ox
 import pytest
 
-from hub import message
-from hub.queries import named_queries
-from hub.store import LOG_GRAPH, OxigraphStore, QueryLimits
-from hub.vocabulary import HEILA, XSD
+from hub.model import message
+from hub.model.vocabulary import HEILA, XSD
+from hub.storage.store import LOG_GRAPH, OxigraphStore, QueryLimits
+from hub.web.queries import named_queries
 
 READINGS = int(os.environ.get("HEILA_BENCH_READINGS", "20000"))
 POINTS = 100

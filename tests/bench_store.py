@@ -13,10 +13,10 @@ from pathlib import Path
 import pyoxigraph as ox
 import pytest
 
-from hub import message
-from hub.message import Message
-from hub.store import LOG_GRAPH, OxigraphStore, QueryLimits, open_store
-from hub.vocabulary import HEILA, MESSAGE, SMARTAPI, XSD
+from hub.model import message
+from hub.model.message import Message
+from hub.model.vocabulary import HEILA, MESSAGE, SMARTAPI, XSD
+from hub.storage.store import LOG_GRAPH, OxigraphStore, QueryLimits, open_store
 from tests.conftest import EXAMPLES
 
 MESSAGES = 55_000

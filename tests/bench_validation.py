@@ -3,8 +3,8 @@
 from pathlib import Path
 from typing import Any
 
-from hub import message
-from hub.validation import reference_violations, validate
+from hub.model import message
+from hub.model.validation import reference_violations, validate
 
 VALID = Path(__file__).resolve().parent.parent / "examples" / "valid"
 FLEX = {"https://w3id.org/heila/message/flex-1": "Flexibility"}

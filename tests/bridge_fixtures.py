@@ -22,16 +22,16 @@ import uvicorn
 
 from actors.bridge import pointmap
 from actors.bridge.control import Outcome
-from actors.bridge.link import Tls
+from actors.bridge.iec104.link import Tls
 from actors.bridge.main import Bridge, Settings
-from hub import pointmaps
 from hub.app import create_app
-from hub.auth import hash_token
-from hub.broker import Mosquitto
-from hub.certificates import issue
 from hub.config import ORDERS, Credential
 from hub.config import Settings as HubSettings
-from hub.store import OxigraphStore, open_store
+from hub.model import pointmaps
+from hub.mqtt.broker import Mosquitto
+from hub.storage.store import OxigraphStore, open_store
+from hub.trust.auth import hash_token
+from hub.trust.certificates import issue
 from substation import config as substation_config
 from substation.ied import Ied
 from substation.server import Substation

@@ -17,17 +17,17 @@ import pytest
 from fastapi import FastAPI, Request, Response
 from hypothesis import settings as hypothesis_settings
 
-from hub import message
 from hub.app import create_app
-from hub.auth import hash_token, new_token
-from hub.bench import Subscriber
-from hub.broker import Mosquitto, free_port
+from hub.commands.bench import Subscriber
+from hub.commands.server import BackgroundHub
 from hub.config import Credential, Settings
-from hub.message import Message
-from hub.problem import Problem
-from hub.query_pool import QueryPool
-from hub.server import BackgroundHub
-from hub.store import Store, open_store
+from hub.model import message
+from hub.model.message import Message
+from hub.mqtt.broker import Mosquitto, free_port
+from hub.storage.query_pool import QueryPool
+from hub.storage.store import Store, open_store
+from hub.trust.auth import hash_token, new_token
+from hub.web.problem import Problem
 
 hypothesis_settings.register_profile("ci", derandomize=True)
 if os.environ.get("CI"):  # the same examples on every CI run: a red run is the change's doing

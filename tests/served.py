@@ -16,8 +16,8 @@ from pathlib import Path
 
 import httpx
 
-from hub.auth import hash_token, new_token
-from hub.broker import free_port
+from hub.mqtt.broker import free_port
+from hub.trust.auth import hash_token, new_token
 from tests.conftest import STORY_ACTORS, story_messages
 
 ADMINISTRATOR = "operator"
@@ -83,7 +83,7 @@ def served_hub(folder: Path, **sparql: object) -> Iterator[ServedHub]:
     tokens = {actor: new_token() for actor in (*STORY_ACTORS, ADMINISTRATOR)}
     port, broker_port = free_port(), free_port()
     config = _configuration(folder, tokens, broker_port, sparql)
-    command = [sys.executable, "-m", "hub.cli", "serve", "--config", str(config), "--port"]
+    command = [sys.executable, "-m", "hub.commands.cli", "serve", "--config", str(config), "--port"]
     log = (folder / "hub.log").open("wb")
     process = subprocess.Popen(
         [*command, str(port), "--store", str(folder / "store"), "--log-level", "warning"],

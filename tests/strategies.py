@@ -7,8 +7,8 @@ from typing import Any
 from hypothesis import strategies as st
 from rdflib import XSD
 
-from hub import vocabulary as v
-from hub.shapes import Field, NodeShape, enum_key, shapes
+from hub.model import vocabulary as v
+from hub.model.shapes import Field, NodeShape, enum_key, shapes
 
 IDS = st.from_regex(r"\A[A-Za-z0-9._~-]{1,24}\Z")
 OFFSETS = st.sampled_from([UTC, timezone(timedelta(hours=2)), timezone(timedelta(hours=-5))])

@@ -5,7 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from hub.broker import Mosquitto
+from hub.mqtt.broker import Mosquitto
 
 
 def start(*arguments: str) -> "subprocess.Popen[str]":

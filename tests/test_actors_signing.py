@@ -6,8 +6,8 @@ from pathlib import Path
 from joserfc.jwk import ECKey, OKPKey
 
 from actors.signing import Signer, write_key
-from hub.message import Message, parse
-from hub.signature import HEADER, verify
+from hub.model.message import Message, parse
+from hub.trust.signature import HEADER, verify
 
 
 def test_a_signature_made_from_plain_json_verifies_against_the_message_the_hub_reads(

@@ -9,7 +9,7 @@ from actors.clock import Clock
 from actors.profiles import flexibility_price, irradiance, temperature
 from actors.spp import forecasts
 from heila_client.parts import Horizon
-from hub import message
+from hub.model import message
 
 MIDNIGHT = datetime(2026, 11, 26, tzinfo=UTC)
 

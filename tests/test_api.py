@@ -6,9 +6,9 @@ import pytest
 import rdflib
 from rdflib.compare import isomorphic
 
-from hub.message import Message
-from hub.schema import all_schemas
-from hub.vocabulary import INFORMATION_OBJECTS, MESSAGE
+from hub.model.message import Message
+from hub.model.schema import all_schemas
+from hub.model.vocabulary import INFORMATION_OBJECTS, MESSAGE
 from tests.conftest import Hub
 
 JSON = {"content-type": "application/json"}

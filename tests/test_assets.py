@@ -4,7 +4,7 @@ the folders the pages load them from."""
 import json
 from pathlib import Path
 
-from hub import assets
+from hub.web import assets
 
 ROOT = Path(__file__).resolve().parent.parent
 VENDOR = assets.STATIC / "vendor"

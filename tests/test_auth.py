@@ -15,14 +15,14 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from hub.app import create_app
-from hub.auth import Credentials, hash_token, new_token, token_matches
-from hub.broker import free_port
-from hub.cli import main
+from hub.commands.cli import main
+from hub.commands.server import BackgroundHub
 from hub.config import ConfigError, Credential, Settings, load_settings
-from hub.message import Message
-from hub.server import BackgroundHub
-from hub.store import open_store
-from hub.tls import uvicorn_options
+from hub.model.message import Message
+from hub.mqtt.broker import free_port
+from hub.storage.store import open_store
+from hub.trust.auth import Credentials, hash_token, new_token, token_matches
+from hub.trust.tls import uvicorn_options
 from tests.conftest import Hub, Serve
 
 TOKEN_FILE = """

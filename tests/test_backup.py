@@ -5,10 +5,10 @@ from pathlib import Path
 
 import pytest
 
-from hub.cli import main
-from hub.errors import ParseError, QueryRefused
-from hub.message import Message
-from hub.store import OxigraphStore, open_store
+from hub.commands.cli import main
+from hub.model.errors import ParseError, QueryRefused
+from hub.model.message import Message
+from hub.storage.store import OxigraphStore, open_store
 
 
 def filled(story: list[Message], location: str = "memory") -> OxigraphStore:

@@ -5,7 +5,7 @@ import importlib
 import subprocess
 from pathlib import Path
 
-from hub.bench import HEADER, HEILA, SCENARIO_MODULES, SCENARIOS
+from hub.commands.bench import HEADER, HEILA, SCENARIO_MODULES, SCENARIOS
 
 ROOT = Path(__file__).resolve().parent.parent
 

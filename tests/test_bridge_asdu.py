@@ -2,7 +2,7 @@
 
 import struct
 
-from actors.bridge.asdu import objects
+from actors.bridge.iec104.asdu import objects
 
 
 def i_frame(type_id: int, qualifier: int, common_address: int, body: bytes) -> bytes:

@@ -12,8 +12,8 @@ from bridge_fixtures import ACTOR, DSO, FieldHub, MakeBridge, eventually
 
 from actors.bridge import control, pointmap
 from actors.bridge.control import Order, OrderError, Outcome, orders
-from hub.broker import Mosquitto
-from hub.store import open_store
+from hub.mqtt.broker import Mosquitto
+from hub.storage.store import open_store
 from substation.model import Breaker
 from substation.server import Substation
 

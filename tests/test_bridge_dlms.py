@@ -204,7 +204,7 @@ def test_the_bridge_does_not_start_without_a_meters_password(
     monkeypatch.delenv(PASSWORD_VARIABLE, raising=False)
     command = ["bridge", "--token", "t", "--point-map", str(meter_map(tmp_path, meter))]
     done = subprocess.run(
-        [sys.executable, "-m", "hub.cli", *command],
+        [sys.executable, "-m", "hub.commands.cli", *command],
         capture_output=True,
         text=True,
         timeout=60,

@@ -18,7 +18,7 @@ from actors.bridge import control, pointmap
 from actors.bridge.iec61850 import scl
 from actors.bridge.iec61850.native import iec
 from actors.bridge.iec61850.values import quality_flags
-from hub.cli import main
+from hub.commands.cli import main
 from substation import config as substation_config
 from substation.ied import Ied
 from substation.model import Breaker
@@ -259,7 +259,7 @@ def test_an_ied_whose_control_model_is_not_the_maps_fails_the_order_naming_both(
 
 def test_simulate_ied_serves_on_its_port_and_refuses_an_unknown_station() -> None:
     port = free_port()
-    command = [sys.executable, "-m", "hub.cli", "simulate-ied", "--port", str(port)]
+    command = [sys.executable, "-m", "hub.commands.cli", "simulate-ied", "--port", str(port)]
     server = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
     try:
         assert server.stdout is not None

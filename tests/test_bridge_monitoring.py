@@ -10,9 +10,9 @@ import httpx
 from bridge_fixtures import ACTOR, FieldHub, MakeBridge, eventually
 
 from actors.bridge import pointmap
-from actors.bridge.link import number, quality_flags
+from actors.bridge.iec104.link import number, quality_flags
 from actors.bridge.monitoring import Converter, Sample, device_time, scaled
-from hub import pointmaps
+from hub.model import pointmaps
 from substation.server import Substation
 
 POINT_MAP = pointmap.load(pointmap.default_files())

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from actors.bridge import pointmap
-from hub.cli import main
+from hub.commands.cli import main
 
 SHIPPED = pointmap.default_files()[0]
 

@@ -28,8 +28,8 @@ from bridge_fixtures import (
 
 from actors.bridge import pointmap
 from actors.bridge.field import Changes
-from actors.bridge.link import Link
-from hub.cli import main
+from actors.bridge.iec104.link import Link
+from hub.commands.cli import main
 from substation.server import Substation
 
 PV_POWER = (
@@ -145,7 +145,7 @@ def test_the_bridge_command_runs_on_its_defaults_and_stops_cleanly(
     field_hub: FieldHub, substation: Substation, tmp_path: Path
 ) -> None:
     station = substation.config.stations[0]
-    command = [sys.executable, "-m", "hub.cli", "bridge", "--hub", field_hub.url]
+    command = [sys.executable, "-m", "hub.commands.cli", "bridge", "--hub", field_hub.url]
     command += ["--token", TOKENS[ACTOR], "--mqtt", field_hub.mqtt, "--buffer", "buffer"]
     command += ["--endpoint", f"{station.name}={station.host}:{station.port}"]
     process = subprocess.Popen(command, cwd=tmp_path, stderr=subprocess.DEVNULL)
@@ -158,7 +158,7 @@ def test_the_bridge_command_runs_on_its_defaults_and_stops_cleanly(
 
 def test_the_bridge_command_names_a_tls_file_it_cannot_find(tmp_path: Path) -> None:
     files = certificates(tmp_path)
-    command = [sys.executable, "-m", "hub.cli", "bridge", "--token", TOKENS[ACTOR]]
+    command = [sys.executable, "-m", "hub.commands.cli", "bridge", "--token", TOKENS[ACTOR]]
     command += ["--tls-cert", str(tmp_path / "absent.crt"), "--tls-key", str(files["client-key"])]
     command += ["--tls-ca", str(files["ca"])]
     finished = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=30)

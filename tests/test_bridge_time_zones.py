@@ -65,7 +65,7 @@ def test_device_times_are_stored_in_utc_when_the_hosts_run_in_helsinki(
     port = free_port()
     heila = str(Path(sys.executable).with_name("heila"))
     station = [heila, "simulate", "--config", str(station_file(tmp_path, port, zone))]
-    bridge = [sys.executable, "-m", "hub.cli", "bridge", "--hub", field_hub.url]
+    bridge = [sys.executable, "-m", "hub.commands.cli", "bridge", "--hub", field_hub.url]
     bridge += ["--token", TOKENS[ACTOR], "--mqtt", field_hub.mqtt, "--buffer", "buffer"]
     bridge += ["--point-map", str(map_file(tmp_path, zone))]
     bridge += ["--endpoint", f"substation-1=127.0.0.1:{port}"]

@@ -12,13 +12,13 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
 from hub.app import create_app
-from hub.auth import hash_token, new_token, token_matches
-from hub.bench import Subscriber
-from hub.broker import free_port
-from hub.broker_access import HUB, ClientIds, logins
+from hub.commands.bench import Subscriber
 from hub.config import EMBEDDED, Credential, Settings
-from hub.message import Message
-from hub.store import open_store
+from hub.model.message import Message
+from hub.mqtt.broker import free_port
+from hub.mqtt.broker_access import HUB, ClientIds, logins
+from hub.storage.store import open_store
+from hub.trust.auth import hash_token, new_token, token_matches
 from tests.bridge_fixtures import eventually
 from tests.conftest import Serve, wait_until_connected
 

@@ -12,13 +12,13 @@ import httpx
 import pytest
 
 from hub.app import create_app
-from hub.auth import new_token
-from hub.bench import Subscriber
-from hub.broker import Mosquitto
-from hub.broker_rules import broker_rules
-from hub.message import Message
-from hub.registry import Registry
-from hub.store import open_store
+from hub.commands.bench import Subscriber
+from hub.model.message import Message
+from hub.mqtt.broker import Mosquitto
+from hub.mqtt.broker_rules import broker_rules
+from hub.storage.store import open_store
+from hub.trust.auth import new_token
+from hub.trust.registry import Registry
 from tests.conftest import Serve, hub_settings, wait_until_connected
 from tests.test_broker_access import Connection
 
@@ -116,7 +116,7 @@ def test_broker_config_writes_the_files_from_a_store(tmp_path: Path):
     store = open_store(str(tmp_path / "store"))
     Registry(store).add("spp-1", "SPP")
     store.close()
-    command = [sys.executable, "-m", "hub.cli", "actor", "broker-config", "--store"]
+    command = [sys.executable, "-m", "hub.commands.cli", "actor", "broker-config", "--store"]
     files = ["--passwords", str(tmp_path / "passwd"), "--acl", str(tmp_path / "acl")]
     subprocess.run([*command, str(tmp_path / "store"), *files], check=True, capture_output=True)
     assert (tmp_path / "passwd").read_text().startswith("spp-1:$7$101$")

@@ -13,8 +13,8 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 
 from hub.app import create_app
-from hub.store import QueryLimits, open_store
-from hub.vocabulary import INFORMATION_OBJECTS
+from hub.model.vocabulary import INFORMATION_OBJECTS
+from hub.storage.store import QueryLimits, open_store
 from tests.conftest import Hub, hub_settings
 
 

@@ -13,9 +13,10 @@ from typing import Any
 
 import pytest
 
-from hub import figures, message, pointmaps
-from hub.charts import FONT, GLYPH, Chart
-from hub.store import Store, open_store
+from hub.model import message, pointmaps
+from hub.storage.store import Store, open_store
+from hub.web import figures
+from hub.web.charts import FONT, GLYPH, Chart
 from tests.conftest import EXAMPLES
 
 SVG = "{http://www.w3.org/2000/svg}"

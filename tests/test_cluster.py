@@ -24,19 +24,19 @@ from paho.mqtt.enums import MQTTProtocolVersion as Protocol
 from rdflib import Graph, Literal
 from rdflib.compare import isomorphic
 
-from hub.auth import hash_token, new_token
-from hub.bench import SENDER, Subscriber, flexibility
-from hub.broker import free_port, wait_for_port
-from hub.broker_access import HUB
-from hub.cli import main
 from hub.cluster.access import authorization, password_variable
 from hub.cluster.engine import Access, NatsCluster
 from hub.cluster.local import HubNode
 from hub.cluster.node import APPLIED_SEQUENCE, MIN_SEQUENCE
+from hub.commands.bench import SENDER, Subscriber, flexibility
+from hub.commands.cli import main
 from hub.config import Credential, Settings
-from hub.message import Message
-from hub.store import LOG_GRAPH
-from hub.vocabulary import HEILA, MESSAGE, XSD
+from hub.model.message import Message
+from hub.model.vocabulary import HEILA, MESSAGE, XSD
+from hub.mqtt.broker import free_port, wait_for_port
+from hub.mqtt.broker_access import HUB
+from hub.storage.store import LOG_GRAPH
+from hub.trust.auth import hash_token, new_token
 from tests.conftest import STORY_ACTORS, story_messages
 from tests.test_live import Viewer
 

@@ -6,10 +6,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from rdflib import Graph, URIRef
 
-from hub import message
-from hub.errors import Invalid, Violation
-from hub.shacl import UnsupportedShape, _property
-from hub.validation import reference_violations, validate
+from hub.model import message
+from hub.model.errors import Invalid, Violation
+from hub.model.shacl import UnsupportedShape, _property
+from hub.model.validation import reference_violations, validate
 from tests.conftest import story_messages
 from tests.strategies import documents
 

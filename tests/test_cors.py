@@ -5,8 +5,8 @@ import httpx
 import pytest
 
 from hub.app import create_app
-from hub.auth import new_token
-from hub.store import open_store
+from hub.storage.store import open_store
+from hub.trust.auth import new_token
 from tests.conftest import STORY_ACTORS, hub_settings
 
 NOTEBOOK = "http://localhost:8888"

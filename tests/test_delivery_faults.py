@@ -1,13 +1,13 @@
 """No order lost, every order answered: faults injected from outside, over real processes.
 
 The hub (`heila serve` on an on-disk store), the broker (a real Mosquitto, or the hub's embedded
-one), the bridge (`python -m hub.cli bridge`) and the station (`heila simulate`) each run as a
-process of their own, over loopback TCP. While the DSO posts Control Signals over HTTP (a new
-set-point for battery-1 every half second) and the station streams readings, one component
-is killed (SIGKILL) or stopped (SIGTERM) and started again. Then, of the orders the hub
-acknowledged: none may be missing from the store, each must have its outcome stored in the hub,
-and the station may have executed none twice. The time from the component's start to the
-first order carried out after it is kept as a figure (printed, and in the README).
+one), the bridge (`python -m hub.commands.cli bridge`) and the station (`heila simulate`) each run
+as a process of their own, over loopback TCP. While the DSO posts Control Signals over HTTP (a new
+set-point for battery-1 every half second) and the station streams readings, one component is killed
+(SIGKILL) or stopped (SIGTERM) and started again. Then, of the orders the hub acknowledged: none may
+be missing from the store, each must have its outcome stored in the hub, and the station may have
+executed none twice. The time from the component's start to the first order carried out after it is
+kept as a figure (printed, and in the README).
 
 The hub comes back on another port behind a relay (bridge_fixtures.Cable) that the bridge and
 the DSO reach it through, so that its restart does not wait for the port's closed connections.
@@ -30,8 +30,8 @@ import httpx
 import pytest
 from bridge_fixtures import Cable, eventually, free_port, station_file
 
-from hub.auth import hash_token
-from hub.broker import mosquitto_binary, wait_for_port
+from hub.mqtt.broker import mosquitto_binary, wait_for_port
+from hub.trust.auth import hash_token
 
 DSO, MICROGRID = "dms-1", "mgms-1"
 TOKENS = {DSO: "dso-delivery-token", MICROGRID: "microgrid-delivery-token"}
@@ -157,7 +157,7 @@ def system(folder: Path, embedded: bool) -> System:
     )
     made.start("station")
     mqtt_port = made.mqtt_relay.port if made.mqtt_relay is not None else MOSQUITTO_PORT
-    bridge = [sys.executable, "-m", "hub.cli", "bridge", "--hub", made.hub_url]
+    bridge = [sys.executable, "-m", "hub.commands.cli", "bridge", "--hub", made.hub_url]
     bridge += ["--token", TOKENS[MICROGRID], "--actor", MICROGRID]
     bridge += ["--mqtt", f"mqtt://127.0.0.1:{mqtt_port}"]
     bridge += ["--endpoint", f"substation-1=127.0.0.1:{station_port}"]

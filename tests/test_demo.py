@@ -34,7 +34,7 @@ def demo() -> Iterator[Demo]:
 
     def start(*options: str) -> "subprocess.Popen[str]":
         running = subprocess.Popen(
-            [sys.executable, "-m", "hub.cli", "demo", *options],
+            [sys.executable, "-m", "hub.commands.cli", "demo", *options],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -129,7 +129,15 @@ def test_a_demo_with_a_store_leaves_its_story_there_to_query(demo: Demo, tmp_pat
     assert running.returncode == 0, errors
     assert f"the store stays in {store}" in output
     answer = subprocess.run(
-        [sys.executable, "-m", "hub.cli", "query", "delivered-vs-promised", "--store", str(store)],
+        [
+            sys.executable,
+            "-m",
+            "hub.commands.cli",
+            "query",
+            "delivered-vs-promised",
+            "--store",
+            str(store),
+        ],
         capture_output=True,
         text=True,
         check=True,
@@ -149,7 +157,7 @@ def test_the_demo_publishes_its_fields_point_maps_so_readings_name_their_unit(
     _output, errors = running.communicate(timeout=120)
     assert running.returncode == 0, errors
     answer = subprocess.run(
-        [sys.executable, "-m", "hub.cli", "query", "latest-values", "--store", str(store)],
+        [sys.executable, "-m", "hub.commands.cli", "query", "latest-values", "--store", str(store)],
         capture_output=True,
         text=True,
         check=True,
@@ -164,7 +172,15 @@ def test_every_actor_of_the_demo_signs_what_it_sends(demo: Demo, tmp_path: Path)
     _output, errors = running.communicate(timeout=120)
     assert running.returncode == 0, errors
     answer = subprocess.run(
-        [sys.executable, "-m", "hub.cli", "query", "signed-messages", "--store", str(store)],
+        [
+            sys.executable,
+            "-m",
+            "hub.commands.cli",
+            "query",
+            "signed-messages",
+            "--store",
+            str(store),
+        ],
         capture_output=True,
         text=True,
         check=True,

@@ -5,11 +5,11 @@ from decimal import Decimal
 
 import pytest
 
-from hub.derived import DERIVED_GRAPH, seconds_of
-from hub.errors import QueryRefused
-from hub.message import Message
-from hub.store import OxigraphStore, open_store
-from hub.vocabulary import HEILA, MESSAGE
+from hub.model.derived import DERIVED_GRAPH, seconds_of
+from hub.model.errors import QueryRefused
+from hub.model.message import Message
+from hub.model.vocabulary import HEILA, MESSAGE
+from hub.storage.store import OxigraphStore, open_store
 
 PREFIXES = f"PREFIX heila: <{HEILA}> PREFIX msg: <{MESSAGE}> "
 

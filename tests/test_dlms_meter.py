@@ -130,7 +130,7 @@ def test_simulate_meter_refuses_a_port_in_use() -> None:
     taken.start()
     try:
         done = subprocess.run(
-            [sys.executable, "-m", "hub.cli", "simulate-meter", "--port", str(port)],
+            [sys.executable, "-m", "hub.commands.cli", "simulate-meter", "--port", str(port)],
             capture_output=True,
             text=True,
             timeout=60,

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from rdflib.compare import isomorphic
 
-from hub import message
-from hub.errors import Invalid, Violation
-from hub.vocabulary import INFORMATION_OBJECTS
+from hub.model import message
+from hub.model.errors import Invalid, Violation
+from hub.model.vocabulary import INFORMATION_OBJECTS
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 VALID = sorted((EXAMPLES / "valid").glob("*.*"))

@@ -18,8 +18,8 @@ from typing import Any
 import httpx
 import pytest
 
-from hub.context import CONTEXT_URL
-from hub.vocabulary import MESSAGE
+from hub.model.context import CONTEXT_URL
+from hub.model.vocabulary import MESSAGE
 from tests.served import ADMINISTRATOR, ServedHub, served_hub
 
 REPORT = Path(__file__).resolve().parent.parent / "artifacts" / "hostile-inputs.md"

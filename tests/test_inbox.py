@@ -11,11 +11,11 @@ import httpx
 import pytest
 
 from hub.app import create_app
-from hub.auth import hash_token, new_token
-from hub.bench import Subscriber
-from hub.broker import Mosquitto, free_port
-from hub.message import Message
-from hub.store import open_store
+from hub.commands.bench import Subscriber
+from hub.model.message import Message
+from hub.mqtt.broker import Mosquitto, free_port
+from hub.storage.store import open_store
+from hub.trust.auth import hash_token, new_token
 from tests.bridge_fixtures import eventually
 from tests.conftest import Hub, hub_settings, wait_until_connected
 from tests.test_server import start_on, stop

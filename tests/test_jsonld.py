@@ -5,9 +5,9 @@ import json
 
 import pytest
 
-from hub import jsonld
-from hub.context import CONTEXT_URL
-from hub.errors import ParseError
+from hub.model import jsonld
+from hub.model.context import CONTEXT_URL
+from hub.model.errors import ParseError
 
 
 def test_json_nested_just_within_the_limit_is_read():

@@ -17,11 +17,11 @@ import httpx
 import pytest
 
 from hub.app import create_app
-from hub.auth import new_token
-from hub.broker import Mosquitto
-from hub.live import LiveFeed, replay
-from hub.message import Message
-from hub.store import Stored, open_store
+from hub.model.message import Message
+from hub.mqtt.broker import Mosquitto
+from hub.storage.store import Stored, open_store
+from hub.trust.auth import new_token
+from hub.web.live import LiveFeed, replay
 from tests.conftest import EXAMPLES, STORY_ACTORS, Hub, Serve, hub_settings, wait_until_connected
 from tests.test_server import start, stop
 

@@ -6,10 +6,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from rdflib.compare import isomorphic
 
-from hub import message
-from hub.context import CONTEXT_URL
-from hub.errors import Invalid, ParseError
-from hub.vocabulary import MESSAGE
+from hub.model import message
+from hub.model.context import CONTEXT_URL
+from hub.model.errors import Invalid, ParseError
+from hub.model.vocabulary import MESSAGE
 from tests.conftest import EXAMPLES
 from tests.strategies import documents
 

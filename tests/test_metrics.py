@@ -13,13 +13,13 @@ from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from hub.app import create_app
-from hub.auth import hash_token, new_token
-from hub.broker import free_port
 from hub.config import EMBEDDED, Credential, Settings
-from hub.live import LiveFeed
-from hub.message import Message
-from hub.metrics import Metrics
-from hub.store import open_store
+from hub.model.message import Message
+from hub.mqtt.broker import free_port
+from hub.storage.store import open_store
+from hub.trust.auth import hash_token, new_token
+from hub.web.live import LiveFeed
+from hub.web.metrics import Metrics
 from tests.bridge_fixtures import eventually
 from tests.conftest import EXAMPLES, Hub, Serve, wait_until_connected
 from tests.test_server import start, stop

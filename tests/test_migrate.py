@@ -7,10 +7,10 @@ from pathlib import Path
 import pyoxigraph as ox
 import pytest
 
-from hub.cli import main
-from hub.queries import run_query
-from hub.store import LOG_GRAPH, OxigraphStore, open_store
-from hub.vocabulary import HEILA, MESSAGE
+from hub.commands.cli import main
+from hub.model.vocabulary import HEILA, MESSAGE
+from hub.storage.store import LOG_GRAPH, OxigraphStore, open_store
+from hub.web.queries import run_query
 
 FORMER = Path(__file__).resolve().parent / "data" / "readings-of-the-former-model.nq"
 """Two Measurements as the hub stored them before: the example's nine readings, and a reading

@@ -21,12 +21,12 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
 from hub.app import create_app
-from hub.auth import hash_token, new_token
-from hub.bench import Subscriber
-from hub.broker import Mosquitto, free_port
+from hub.commands.bench import Subscriber
 from hub.config import EMBEDDED
-from hub.message import Message
-from hub.store import open_store
+from hub.model.message import Message
+from hub.mqtt.broker import Mosquitto, free_port
+from hub.storage.store import open_store
+from hub.trust.auth import hash_token, new_token
 from tests.conftest import hub_settings, wait_until_connected
 from tests.test_server import ROOT, start_on, stop
 

@@ -6,11 +6,11 @@ import httpx
 import pytest
 
 from hub.app import create_app
-from hub.auth import new_token
-from hub.bench import Subscriber
-from hub.broker import Mosquitto
-from hub.message import Message
-from hub.store import open_store
+from hub.commands.bench import Subscriber
+from hub.model.message import Message
+from hub.mqtt.broker import Mosquitto
+from hub.storage.store import open_store
+from hub.trust.auth import new_token
 from tests.conftest import Hub, Serve, hub_settings, wait_until_connected
 
 

@@ -7,10 +7,10 @@ import pytest
 
 from heila_client import objects
 from heila_client.vocabulary import MESSAGE, part_iri
-from hub import vocabulary as v
-from hub.message import from_json
-from hub.shapes import Field, enum_key, local_name, shapes
-from hub.validation import validate
+from hub.model import vocabulary as v
+from hub.model.message import from_json
+from hub.model.shapes import Field, enum_key, local_name, shapes
+from hub.model.validation import validate
 
 PARTS = {
     "PriceShape": objects.Price,

@@ -9,13 +9,13 @@ import httpx
 import pytest
 
 from hub.app import create_app
-from hub.auth import hash_token, new_token
-from hub.broker import Mosquitto
-from hub.cli import main
+from hub.commands.cli import main
 from hub.config import Credential, Settings, load_settings
-from hub.errors import UsageError
-from hub.message import Message
-from hub.store import open_store
+from hub.model.errors import UsageError
+from hub.model.message import Message
+from hub.mqtt.broker import Mosquitto
+from hub.storage.store import open_store
+from hub.trust.auth import hash_token, new_token
 from tests.conftest import Serve
 
 

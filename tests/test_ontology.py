@@ -10,10 +10,18 @@ import pytest
 from rdflib import OWL, RDF, RDFS, Graph, Literal, Namespace, URIRef
 from rdflib.namespace import DCTERMS
 
-from hub import vocabulary
-from hub.ontology import load_ontology
-from hub.resources import ontology_dir
-from hub.vocabulary import GR, HEILA, INFORMATION_OBJECTS, ONTOLOGY_IRI, S4ENER, SAREF, SMARTAPI
+from hub.model import vocabulary
+from hub.model.ontology import load_ontology
+from hub.model.resources import ontology_dir
+from hub.model.vocabulary import (
+    GR,
+    HEILA,
+    INFORMATION_OBJECTS,
+    ONTOLOGY_IRI,
+    S4ENER,
+    SAREF,
+    SMARTAPI,
+)
 
 H = Namespace(HEILA)
 QUDT = Namespace(vocabulary.QUDT)

@@ -6,7 +6,7 @@ import json
 import httpx
 import pytest
 
-from hub.vocabulary import INFORMATION_OBJECTS
+from hub.model.vocabulary import INFORMATION_OBJECTS
 from tests.conftest import Hub, story_messages
 from tests.test_examples import kebab
 

@@ -6,8 +6,8 @@ import re
 import httpx
 import pytest
 
-from hub.queries import named_queries
-from hub.vocabulary import INFORMATION_OBJECTS
+from hub.model.vocabulary import INFORMATION_OBJECTS
+from hub.web.queries import named_queries
 from tests.conftest import Hub
 
 BROWSER = {"accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from hub.app import create_app
-from hub.store import QueryLimits, open_store
+from hub.storage.store import QueryLimits, open_store
 from tests.conftest import Hub, hub_settings
 
 SCRIPT = Path(__file__).resolve().parent.parent / "examples" / "pandas_query.py"

@@ -8,14 +8,14 @@ from pathlib import Path
 import httpx
 import pytest
 
-from hub import pointmaps
 from hub.app import create_app
-from hub.auth import hash_token, new_token
-from hub.broker import Mosquitto
-from hub.cli import main
+from hub.commands.cli import main
 from hub.config import Credential, Settings
-from hub.errors import QueryRefused
-from hub.store import open_store
+from hub.model import pointmaps
+from hub.model.errors import QueryRefused
+from hub.mqtt.broker import Mosquitto
+from hub.storage.store import open_store
+from hub.trust.auth import hash_token, new_token
 from tests.conftest import EXAMPLES, Serve
 
 POINT_MAP = EXAMPLES / "pointmap.ttl"

@@ -11,13 +11,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pyoxigraph import Literal
 
-from hub import message, pointmaps
-from hub.cli import main
-from hub.message import Message
-from hub.queries import BadParameter, named_queries, queries_router, read_query, run_query
-from hub.query_pool import QueryPool
-from hub.store import OxigraphStore, open_store
-from hub.vocabulary import MESSAGE
+from hub.commands.cli import main
+from hub.model import message, pointmaps
+from hub.model.message import Message
+from hub.model.vocabulary import MESSAGE
+from hub.storage.query_pool import QueryPool
+from hub.storage.store import OxigraphStore, open_store
+from hub.web.queries import BadParameter, named_queries, queries_router, read_query, run_query
 from tests.conftest import EXAMPLES, Serve, bare_app
 
 POINT_MAP = EXAMPLES / "pointmap.ttl"

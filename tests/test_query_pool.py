@@ -6,11 +6,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from hub.message import Message
-from hub.query_pool import QueryPool
-from hub.query_worker import Answer, Query
-from hub.store import OxigraphStore, open_store
-from hub.vocabulary import MESSAGE
+from hub.model.message import Message
+from hub.model.vocabulary import MESSAGE
+from hub.storage.query_pool import QueryPool
+from hub.storage.query_worker import Answer, Query
+from hub.storage.store import OxigraphStore, open_store
 
 
 class WrittenWhileFollowing:

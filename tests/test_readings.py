@@ -9,13 +9,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hub import message, readings
-from hub import vocabulary as v
-from hub.errors import Invalid, Violation
-from hub.json_form import to_triples
-from hub.schema import check
-from hub.terms import Triple, index
-from hub.validation import reference_violations, validate
+from hub.model import message, readings
+from hub.model import vocabulary as v
+from hub.model.errors import Invalid, Violation
+from hub.model.json_form import to_triples
+from hub.model.schema import check
+from hub.model.terms import Triple, index
+from hub.model.validation import reference_violations, validate
 from tests.conftest import EXAMPLES
 from tests.strategies import documents
 

@@ -10,12 +10,12 @@ import httpx
 import pytest
 
 from hub.app import create_app
-from hub.auth import hash_token, new_token
-from hub.broker import Mosquitto
 from hub.config import Credential
-from hub.message import Message
-from hub.registry import Registry
-from hub.store import REGISTRY_GRAPH, open_store
+from hub.model.message import Message
+from hub.mqtt.broker import Mosquitto
+from hub.storage.store import REGISTRY_GRAPH, open_store
+from hub.trust.auth import hash_token, new_token
+from hub.trust.registry import Registry
 from tests.conftest import Hub, Serve, hub_settings, running_hub, wait_until_connected
 
 ADMIN = "operator"
@@ -122,7 +122,7 @@ def test_the_listing_shows_roles_and_parties_but_no_hashes(hub: Hub):
 
 
 def heila(*arguments: str) -> subprocess.CompletedProcess[str]:
-    command = [sys.executable, "-m", "hub.cli", "actor", *arguments]
+    command = [sys.executable, "-m", "hub.commands.cli", "actor", *arguments]
     return subprocess.run(command, capture_output=True, text=True, timeout=120)
 
 
@@ -153,7 +153,7 @@ def test_actor_revoke_of_an_unknown_actor_says_so_in_one_line(tmp_path: Path):
 
 
 def test_actor_list_asks_a_running_hub_as_its_administrator(hub: Hub):
-    command = [sys.executable, "-m", "hub.cli", "actor", "list", "--hub", hub.url]
+    command = [sys.executable, "-m", "hub.commands.cli", "actor", "list", "--hub", hub.url]
     environment = {**os.environ, "HEILA_TOKEN": hub.tokens[ADMIN]}
     answer = subprocess.run(command, capture_output=True, text=True, timeout=120, env=environment)
     assert answer.returncode == 0, answer.stderr

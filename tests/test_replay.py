@@ -8,10 +8,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from hub.auth import new_token
-from hub.broker import Mosquitto
 from hub.config import ConfigError, load_settings
-from hub.message import Message
+from hub.model.message import Message
+from hub.mqtt.broker import Mosquitto
+from hub.trust.auth import new_token
 from tests.conftest import STORY_ACTORS, Hub, Serve, running_hub
 
 WINDOW = 300

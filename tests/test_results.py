@@ -10,7 +10,7 @@ import xml.etree.ElementTree as ElementTree
 import pyoxigraph as ox
 import pytest
 
-from hub import results
+from hub.storage import results
 
 ROWS = 50
 _SELECT = "SELECT ?s ?o WHERE { ?s ?p ?o }"

@@ -10,13 +10,13 @@ import httpx
 import pytest
 
 from hub.app import create_app
-from hub.auth import hash_token, new_token
-from hub.broker import Mosquitto
 from hub.config import ConfigError, Credential, load_settings
-from hub.message import Message
-from hub.roles import Roles, flows
-from hub.store import Store, open_store
-from hub.vocabulary import HEILA, MESSAGE
+from hub.model.message import Message
+from hub.model.vocabulary import HEILA, MESSAGE
+from hub.mqtt.broker import Mosquitto
+from hub.storage.store import Store, open_store
+from hub.trust.auth import hash_token, new_token
+from hub.trust.roles import Roles, flows
 from tests.conftest import STORY_ACTORS, Hub, Serve, hub_settings, wait_until_connected
 
 ROLES = {"cems-1": None, "reader": "researcher", "operator": "administrator"}

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from hub.queries import run_query
-from hub.scenario import Filled, fill
-from hub.store import OxigraphStore, open_store
-from hub.vocabulary import MESSAGE, SMARTAPI
+from hub.commands.scenario import Filled, fill
+from hub.model.vocabulary import MESSAGE, SMARTAPI
+from hub.storage.store import OxigraphStore, open_store
+from hub.web.queries import run_query
 
 FIRST = datetime(2026, 11, 1, tzinfo=UTC)
 
@@ -71,7 +71,7 @@ def test_the_same_days_come_out_the_same_every_time(market):
 def test_heila_demo_days_fills_a_store_and_says_how_fast(tmp_path: Path):
     store = tmp_path / "store"
     answer = subprocess.run(
-        [sys.executable, "-m", "hub.cli", "demo", "--days", "1", "--store", str(store)],
+        [sys.executable, "-m", "hub.commands.cli", "demo", "--days", "1", "--store", str(store)],
         capture_output=True,
         text=True,
     )
@@ -81,7 +81,9 @@ def test_heila_demo_days_fills_a_store_and_says_how_fast(tmp_path: Path):
 
 def test_heila_demo_days_without_a_store_exits_2_with_one_line():
     answer = subprocess.run(
-        [sys.executable, "-m", "hub.cli", "demo", "--days", "2"], capture_output=True, text=True
+        [sys.executable, "-m", "hub.commands.cli", "demo", "--days", "2"],
+        capture_output=True,
+        text=True,
     )
     assert answer.returncode == 2
     assert answer.stderr.strip().splitlines() == [

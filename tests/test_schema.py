@@ -6,9 +6,9 @@ from pathlib import Path
 import pytest
 from jsonschema import Draft202012Validator
 
-from hub import vocabulary as v
-from hub.schema import all_schemas, check, json_schema
-from hub.shapes import shapes
+from hub.model import vocabulary as v
+from hub.model.schema import all_schemas, check, json_schema
+from hub.model.shapes import shapes
 
 EXAMPLES = sorted((Path(__file__).resolve().parent.parent / "examples" / "valid").glob("*.json"))
 

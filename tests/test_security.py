@@ -18,14 +18,14 @@ import httpx
 import pytest
 from joserfc.jwk import OKPKey
 
-from hub.auth import hash_token, new_token
-from hub.bench import Subscriber
-from hub.broker import Mosquitto
+from hub.commands.bench import Subscriber
 from hub.config import Credential
-from hub.json_form import to_triples
-from hub.message import Message
-from hub.signature import HEADER, public_jwk, sign
-from hub.store import Store
+from hub.model.json_form import to_triples
+from hub.model.message import Message
+from hub.mqtt.broker import Mosquitto
+from hub.storage.store import Store
+from hub.trust.auth import hash_token, new_token
+from hub.trust.signature import HEADER, public_jwk, sign
 from tests.conftest import STORY_ACTORS, Hub, Serve, running_hub
 
 KEY = OKPKey.generate_key("Ed25519")

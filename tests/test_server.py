@@ -13,13 +13,13 @@ import pytest
 from paho.mqtt.enums import MQTTProtocolVersion
 
 from hub.app import create_app
-from hub.auth import hash_token, new_token
-from hub.bench import HEILA, Subscriber
-from hub.broker import Mosquitto, free_port
+from hub.commands.bench import HEILA, Subscriber
+from hub.commands.server import add_arguments, settings_of
 from hub.config import EMBEDDED
-from hub.message import Message
-from hub.server import add_arguments, settings_of
-from hub.store import open_store
+from hub.model.message import Message
+from hub.mqtt.broker import Mosquitto, free_port
+from hub.storage.store import open_store
+from hub.trust.auth import hash_token, new_token
 from tests.conftest import Serve, hub_settings, wait_until_connected
 
 ROOT = Path(__file__).resolve().parent.parent

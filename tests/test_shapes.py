@@ -11,10 +11,10 @@ from rdflib import RDF, RDFS, Graph, Node, URIRef
 from rdflib.collection import Collection
 from rdflib.namespace import SH
 
-from hub import vocabulary as v
-from hub.ontology import load_ontology
-from hub.resources import shapes_dir
-from hub.shapes import local_name
+from hub.model import vocabulary as v
+from hub.model.ontology import load_ontology
+from hub.model.resources import shapes_dir
+from hub.model.shapes import local_name
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 KINDS = (SH.datatype, SH["in"], SH.nodeKind, SH.node)

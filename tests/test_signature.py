@@ -12,13 +12,13 @@ import httpx
 import pytest
 from joserfc.jwk import ECKey, OKPKey
 
-from hub.auth import hash_token, new_token
-from hub.broker import Mosquitto
 from hub.config import Credential, load_settings
-from hub.message import Message, parse
-from hub.queries import run_query
-from hub.signature import HEADER, Key, provenance, public_jwk, sign, verify_stored
-from hub.store import open_store
+from hub.model.message import Message, parse
+from hub.mqtt.broker import Mosquitto
+from hub.storage.store import open_store
+from hub.trust.auth import hash_token, new_token
+from hub.trust.signature import HEADER, Key, provenance, public_jwk, sign, verify_stored
+from hub.web.queries import run_query
 from tests.conftest import Hub, Serve, running_hub
 
 ADMIN = "operator"
@@ -109,7 +109,7 @@ def test_a_signed_message_dumped_and_loaded_into_a_fresh_store_verifies_there(
     fresh = open_store(str(tmp_path / "fresh"))
     fresh.load(io.BytesIO(dump.getvalue()))
     fresh.close()
-    command = [sys.executable, "-m", "hub.cli", "verify", "weather-1", "--store"]
+    command = [sys.executable, "-m", "hub.commands.cli", "verify", "weather-1", "--store"]
     answer = subprocess.run(
         [*command, str(tmp_path / "fresh")], capture_output=True, text=True, timeout=120
     )
@@ -137,7 +137,7 @@ def test_verify_says_in_one_line_that_a_message_is_not_signed(tmp_path: Path, we
     store = open_store(str(tmp_path / "store"))
     store.put(weather)
     store.close()
-    command = [sys.executable, "-m", "hub.cli", "verify", "weather-1", "--store"]
+    command = [sys.executable, "-m", "hub.commands.cli", "verify", "weather-1", "--store"]
     answer = subprocess.run(
         [*command, str(tmp_path / "store")], capture_output=True, text=True, timeout=120
     )

@@ -11,14 +11,14 @@ from fastapi import FastAPI
 from rdflib.plugins.stores.sparqlstore import SPARQLStore, SPARQLUpdateStore
 from SPARQLWrapper import JSON, POST, TURTLE, XML, SPARQLWrapper
 
-from hub import sparql
-from hub.auth import Credentials, authenticated_actor, hash_token
 from hub.config import Credential
-from hub.message import Message
-from hub.query_pool import QueryPool
-from hub.results import TRUNCATED_HEADER
-from hub.store import QueryLimits, open_store
-from hub.vocabulary import HEILA, MESSAGE
+from hub.model.message import Message
+from hub.model.vocabulary import HEILA, MESSAGE
+from hub.storage.query_pool import QueryPool
+from hub.storage.results import TRUNCATED_HEADER
+from hub.storage.store import QueryLimits, open_store
+from hub.trust.auth import Credentials, authenticated_actor, hash_token
+from hub.web import sparql
 from tests.conftest import Serve, bare_app
 
 TOKEN = "writer-token"

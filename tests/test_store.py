@@ -7,9 +7,10 @@ from pathlib import Path
 import pyoxigraph as ox
 import pytest
 
-from hub.errors import Invalid, ParseError
-from hub.message import Message, from_json
-from hub.store import (
+from hub.model.errors import Invalid, ParseError
+from hub.model.message import Message, from_json
+from hub.model.vocabulary import HEILA, MESSAGE
+from hub.storage.store import (
     BULK_QUADS,
     LOG_GRAPH,
     NotSender,
@@ -19,7 +20,6 @@ from hub.store import (
     QueryTimeout,
     open_store,
 )
-from hub.vocabulary import HEILA, MESSAGE
 
 OFFER = MESSAGE + "offer-1"
 PREFIXES = (

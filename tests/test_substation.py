@@ -12,7 +12,7 @@ import c104
 import pytest
 from bridge_fixtures import eventually, free_port
 
-from hub.cli import main
+from hub.commands.cli import main
 from substation import config
 from substation.model import Breaker, Feeder, FeederSpec, Grid
 from substation.server import MEASURED, Substation
@@ -128,7 +128,7 @@ def test_simulate_serves_the_configured_stations(tmp_path: Path) -> None:
     ports = [free_port(), free_port()]
     moved = shipped.replace("port = 2404", f"port = {ports[0]}")
     (tmp_path / "stations.toml").write_text(moved.replace("port = 2405", f"port = {ports[1]}"))
-    command = [sys.executable, "-m", "hub.cli", "simulate", "--config", "stations.toml"]
+    command = [sys.executable, "-m", "hub.commands.cli", "simulate", "--config", "stations.toml"]
     process = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.PIPE, text=True)
     try:
         assert process.stdout is not None

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from hub.cli import main
+from hub.commands.cli import main
 
 VALID = Path(__file__).resolve().parent.parent / "examples" / "valid"
 
@@ -66,7 +66,9 @@ def test_the_installed_command_reports_without_a_trace(tmp_path: Path) -> None:
     file = tmp_path / "broken.ttl"
     file.write_text("@prefix h: <https://w3id.org/heila/ontology#> .\nh:a h:b")
     run = subprocess.run(
-        [sys.executable, "-m", "hub.cli", "validate", str(file)], capture_output=True, text=True
+        [sys.executable, "-m", "hub.commands.cli", "validate", str(file)],
+        capture_output=True,
+        text=True,
     )
     assert run.returncode == 2
     assert "Traceback" not in run.stderr

@@ -3,8 +3,8 @@
 import json
 from pathlib import Path
 
-from hub import message
-from hub.validation import validate, validate_graphs
+from hub.model import message
+from hub.model.validation import validate, validate_graphs
 
 VALID = Path(__file__).resolve().parent.parent / "examples" / "valid"
 FLEX = "https://w3id.org/heila/message/flex-1"

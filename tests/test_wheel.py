@@ -14,11 +14,11 @@ ROOT = Path(__file__).resolve().parent.parent
 PROBE = """
 import json
 import heila_client
-from hub.ontology import load_ontology
-from hub.resources import examples_dir, ontology_dir, queries_dir
-from hub.shapes import shapes
-from hub.assets import STATIC
-from hub.guide import documents
+from hub.model.ontology import load_ontology
+from hub.model.resources import examples_dir, ontology_dir, queries_dir
+from hub.model.shapes import shapes
+from hub.web.assets import STATIC
+from hub.web.guide import documents
 print(json.dumps({
     "client": heila_client.__file__,
     "static": str(STATIC),

@@ -1,4 +1,4 @@
-"""The field bridge's benchmark scenarios, registered with `heila bench` (hub.bench).
+"""The field bridge's benchmark scenarios, registered with `heila bench` (hub.commands.bench).
 
 Each scenario runs a bridge in this process against the bench's hub, with the simulated
 substation in this process where the scenario changes its values and in a process of its own
@@ -38,9 +38,9 @@ from actors.bridge.control import Outcome
 from actors.bridge.main import Bridge, Settings
 from actors.bridge.monitoring import MAX_READINGS, Converter, Sample
 from actors.bridge.uplink import Uplink
-from hub.bench import ORDERER, SENDER, Bench, Figure, Heard, Subscriber, scenario
-from hub.broker import free_port
-from hub.message import accept
+from hub.commands.bench import ORDERER, SENDER, Bench, Figure, Heard, Subscriber, scenario
+from hub.model.message import accept
+from hub.mqtt.broker import free_port
 from substation import config
 from substation.config import StationConfig, SubstationConfig
 from substation.server import Substation

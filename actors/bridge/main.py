@@ -31,15 +31,15 @@ from actors.bridge.buffer import DiskBuffer
 from actors.bridge.control import Operator, OrderError, Outcome, orders, record
 from actors.bridge.dlms.client import Meters, missing_passwords
 from actors.bridge.field import Changes, Client, Field
+from actors.bridge.iec104.link import Link, Tls
 from actors.bridge.iec61850.client import Ieds
 from actors.bridge.ledger import Ledger
-from actors.bridge.link import Link, Tls
 from actors.bridge.monitoring import Converter, Sample, pump
 from actors.bridge.uplink import Uplink
 from actors.mailbox import Mailbox
 from actors.signing import Signer
 from heila_client.hub import HubClient, Unavailable
-from hub.errors import UsageError
+from hub.model.errors import UsageError
 
 log = logging.getLogger("heila.bridge")
 

@@ -18,8 +18,8 @@ import pyshacl
 from rdflib import RDF, Graph, Literal, Namespace, URIRef
 from rdflib.term import Node
 
-from hub.resources import shapes_dir
-from hub.vocabulary import DEVICE, GRID, HEILA, POINT, QUDT, UNIT
+from hub.model.resources import shapes_dir
+from hub.model.vocabulary import DEVICE, GRID, HEILA, POINT, QUDT, UNIT
 
 IEC = Namespace("https://w3id.org/heila/iec104#")
 IEC61850 = Namespace("https://w3id.org/heila/iec61850#")

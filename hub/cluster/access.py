@@ -15,8 +15,8 @@ import argparse
 import re
 from pathlib import Path
 
-from hub.broker_access import HUB
 from hub.config import Settings, load_settings
+from hub.mqtt.broker_access import HUB
 
 SUBJECT_PREFIX = "heila.v1"
 

@@ -23,9 +23,9 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 
 from hub.cluster.consumers import IDLE, keep_running, shared_consumer
 from hub.cluster.log import STREAM, SUBJECT, is_actor_change, message_of
-from hub.message import Message
-from hub.notify import OBSERVERS, notification, send_at_once, topic
-from hub.store import Store, Stored
+from hub.model.message import Message
+from hub.mqtt.notify import OBSERVERS, notification, send_at_once, topic
+from hub.storage.store import Store, Stored
 
 log = logging.getLogger(__name__)
 

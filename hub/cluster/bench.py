@@ -21,12 +21,12 @@ from pathlib import Path
 import httpx
 from paho.mqtt.enums import MQTTProtocolVersion
 
-from hub.auth import new_token
-from hub.bench import RECIPIENT, SENDER, Subscriber, flexibility, hub_process
-from hub.broker import Mosquitto
 from hub.cluster.engine import NatsCluster
 from hub.cluster.local import HubNode
-from hub.errors import UsageError
+from hub.commands.bench import RECIPIENT, SENDER, Subscriber, flexibility, hub_process
+from hub.model.errors import UsageError
+from hub.mqtt.broker import Mosquitto
+from hub.trust.auth import new_token
 
 CLIENTS = 4
 QUERY = "SELECT ?m ?type WHERE { GRAPH ?m { ?m a ?type } } LIMIT 20"

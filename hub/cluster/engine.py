@@ -22,9 +22,9 @@ from pathlib import Path
 
 import httpx
 
-from hub.broker import BrokerError, free_port
 from hub.cluster.processes import ATTEMPTS, Launched, last_line
 from hub.lifecycle import Background
+from hub.mqtt.broker import BrokerError, free_port
 
 _START_TIMEOUT = 30.0
 _READY = "Server is ready"

@@ -5,7 +5,7 @@ MQTT would take in every message once per node: the log keeps it once, but the a
 `stored` from one node and `duplicate` from the others. NATS keeps each QoS 1 message published
 over MQTT in its stream `$MQTT_msgs`, the topic as subject under `$MQTT.msgs.`; the nodes share
 one durable consumer of the inbox subjects there, so JetStream hands each message to one node.
-It takes the message in as one process does (hub.inbox), publishes the outcome, and only then
+It takes the message in as one process does (hub.mqtt.inbox), publishes the outcome, and only then
 acknowledges: a node that dies first leaves the message to another after `ACK_WAIT`.
 
 One message is out at a time, cluster-wide: the inbox takes messages in the order NATS took
@@ -18,8 +18,8 @@ from collections.abc import Callable
 from nats.js import JetStreamContext
 
 from hub.cluster.consumers import IDLE, keep_running, shared_consumer
-from hub.inbox import guessed_type, split_signature
-from hub.notify import PREFIX
+from hub.mqtt.inbox import guessed_type, split_signature
+from hub.mqtt.notify import PREFIX
 
 STREAM = "$MQTT_msgs"
 SUBJECT = "$MQTT.msgs." + PREFIX.replace("/", ".") + ".inbox.*"

@@ -10,12 +10,12 @@ from pathlib import Path
 
 import httpx
 
-from hub.auth import hash_token
-from hub.broker import free_port
 from hub.cluster.engine import NatsNode
 from hub.cluster.node import APPLIED_SEQUENCE
 from hub.cluster.processes import ATTEMPTS, Launched
 from hub.lifecycle import Background
+from hub.mqtt.broker import free_port
+from hub.trust.auth import hash_token
 
 _START_TIMEOUT = 60.0
 _STOP_TIMEOUT = 20.0
@@ -65,7 +65,14 @@ class HubNode(Background):
         """Start the process; return once it serves and, with `reaching_the_log`, reads the log.
         Another program that takes its port first makes it start again on another."""
         for _attempt in range(ATTEMPTS):
-            command = [sys.executable, "-m", "hub.cli", "serve", "--config", str(self._config)]
+            command = [
+                sys.executable,
+                "-m",
+                "hub.commands.cli",
+                "serve",
+                "--config",
+                str(self._config),
+            ]
             command += ["--port", str(self.port), "--store", str(self.folder / "store")]
             launched = Launched(
                 [*command, "--log-level", "warning"],

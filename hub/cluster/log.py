@@ -6,7 +6,7 @@ stream drops a repeat within its de-duplication window and answers with the firs
 sequence. A repeat after the window is a second entry, which every node's store recognises as
 known when it applies it (hub.cluster.replica).
 
-A change to the actor registry (hub.registry) is an entry too, so that every node makes it in
+A change to the actor registry (hub.trust.registry) is an entry too, so that every node makes it in
 the same place of the same order: the actor's id and its credential after the change (none
 once revoked) as JSON, marked by the header `Heila-Entry: actor`.
 """
@@ -26,10 +26,10 @@ import pyoxigraph as ox
 from nats.js import JetStreamContext
 from nats.js.api import StorageType, StreamConfig
 
-from hub import message as message_model
 from hub.config import Credential
-from hub.message import Message
-from hub.problem import Problem
+from hub.model import message as message_model
+from hub.model.message import Message
+from hub.web.problem import Problem
 
 STREAM = "HEILA_LOG"
 SUBJECT = "heila.log"

@@ -31,11 +31,11 @@ from hub.cluster.inbox import InboxConsumer, Take
 from hub.cluster.remote import Endpoints, RemoteReplica
 from hub.cluster.replica import OnActorChange, OnStored, Replica
 from hub.config import Credential, Settings
-from hub.errors import Conflict
 from hub.lifecycle import Background
-from hub.message import Message
-from hub.problem import Problem, bad_parameter
-from hub.store import OxigraphStore, Stored
+from hub.model.errors import Conflict
+from hub.model.message import Message
+from hub.storage.store import OxigraphStore, Stored
+from hub.web.problem import Problem, bad_parameter
 
 MIN_SEQUENCE = "heila-min-sequence"
 """The request header that makes a read wait until the node has applied that far."""

@@ -22,8 +22,8 @@ from typing import Any
 
 import httpx
 
-from hub.store import LOG_GRAPH, Store, Stored
-from hub.vocabulary import HEILA
+from hub.model.vocabulary import HEILA
+from hub.storage.store import LOG_GRAPH, Store, Stored
 
 log = logging.getLogger(__name__)
 

@@ -34,9 +34,9 @@ from hub.cluster.log import (
     message_of,
 )
 from hub.config import Credential
-from hub.errors import Conflict, HubError
-from hub.message import Message
-from hub.store import OxigraphStore, Stored
+from hub.model.errors import Conflict, HubError
+from hub.model.message import Message
+from hub.storage.store import OxigraphStore, Stored
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""The DLMS/COSEM benchmark scenarios, registered with `heila bench` (hub.bench).
+"""The DLMS/COSEM benchmark scenarios, registered with `heila bench` (hub.commands.bench).
 
 - `meter-value`: a meter register changed until the reading is queryable in the hub (its
   notification heard), split into the wait for the bridge's next read plus the read itself
@@ -30,7 +30,7 @@ from gurux_dlms.objects import GXDLMSRegister
 from actors.bridge import pointmap
 from actors.bridge.dlms.association import Association, Endpoint
 from actors.bridge.main import Bridge, Settings
-from hub.bench import SENDER, Bench, Figure, Subscriber, scenario
+from hub.commands.bench import SENDER, Bench, Figure, Subscriber, scenario
 from substation.meter import LOAD_PROFILE, Meter, MeterConfig
 from substation.model import Feeder, FeederSpec
 

@@ -25,8 +25,8 @@ import httpx
 from actors.bridge import pointmap
 from actors.bridge.bench import command_rounds, field, measurement_of
 from actors.bridge.iec61850 import scl
-from hub.bench import Bench, Figure, Subscriber, scenario
-from hub.broker import free_port
+from hub.commands.bench import Bench, Figure, Subscriber, scenario
+from hub.mqtt.broker import free_port
 from substation import config
 from substation.config import StationConfig
 from substation.ied import Ied

@@ -19,9 +19,9 @@ from pathlib import Path
 from rdflib import RDF, RDFS, Graph, Literal, Namespace, URIRef
 
 from actors.bridge import pointmap
-from hub.errors import UsageError
-from hub.resources import examples_dir
-from hub.vocabulary import DEVICE, GRID, HEILA, POINT, UNIT
+from hub.model.errors import UsageError
+from hub.model.resources import examples_dir
+from hub.model.vocabulary import DEVICE, GRID, HEILA, POINT, UNIT
 
 SCL = "{http://www.iec.ch/61850/2003/SCL}"
 SIMULATED_IED = examples_dir() / "iec61850" / "heila-ied.icd"

@@ -1,0 +1,92 @@
+"""Point maps published into the hub: what a reading's point measures, queryable beside it.
+
+A reading names its point, its value and its device time only; the point's quantity, unit,
+device, location and station are the point map's (ontology/field.ttl). `heila pointmap publish
+FILE...` (hub.web.pointmap_admin) checks a point map against shapes/pointmap.ttl and keeps it in a
+graph of its own,
+<https://w3id.org/heila/hub/pointmap/{name}>, in place of what was published under that name
+before. The default graph is the union of all graphs, so a query joins a reading to its
+point's unit without naming the graph. SPARQL Update cannot touch a point map; a dump carries
+it, and a load checks it again.
+"""
+
+import re
+from collections.abc import Iterable
+from pathlib import Path
+
+import pyoxigraph as ox
+import pyshacl
+from rdflib import RDF, Graph, Node
+from rdflib.namespace import SH
+
+from hub.model.resources import shapes_dir
+from hub.model.terms import to_rdflib, triples_of
+from hub.model.vocabulary import BASE, ID_PATTERN
+
+GRAPHS = BASE + "hub/pointmap/"
+"""Point map graphs are named by this and the name they were published under."""
+
+_NAME = re.compile(f"^{ID_PATTERN}$")
+
+
+class PointMapRefused(ValueError):
+    """A point map that does not keep its shape, or cannot be read; says which point and why."""
+
+
+def graph_of(name: str) -> ox.NamedNode:
+    if not _NAME.match(name):
+        raise PointMapRefused(f"a point map's name matches {ID_PATTERN}, not {name!r}")
+    return ox.NamedNode(GRAPHS + name)
+
+
+def is_point_map_graph(name: str) -> bool:
+    return name.startswith(GRAPHS) and bool(_NAME.match(name.removeprefix(GRAPHS)))
+
+
+def problems(triples: Iterable[ox.Triple | ox.Quad]) -> list[str]:
+    """What breaks the point map's shape, one sentence per violation naming the point."""
+    graph = Graph()
+    for s, p, o in triples_of(triples):
+        graph.add((to_rdflib(s), to_rdflib(p), to_rdflib(o)))
+    shapes = Graph().parse(shapes_dir() / "pointmap.ttl", format="turtle")
+    conforms, report, _ = pyshacl.validate(graph, shacl_graph=shapes, advanced=True)
+    if conforms:
+        return []
+    assert isinstance(report, Graph)
+    found = []
+    for result in report.subjects(RDF.type, SH.ValidationResult):
+        focus = _local(report.value(result, SH.focusNode))
+        path = report.value(result, SH.resultPath)
+        field = f" {_local(path)}" if path is not None else ""
+        found.append(f"{focus}{field}: {report.value(result, SH.resultMessage)}")
+    return sorted(found)
+
+
+def _local(node: Node | None) -> str:
+    return re.split(r"[/#]", str(node))[-1]
+
+
+def read(files: Iterable[Path]) -> list[ox.Triple]:
+    """The triples of point map files in Turtle, checked; raises PointMapRefused."""
+    triples: list[ox.Triple] = []
+    for file in files:
+        try:
+            triples += ox.parse(path=file, format=ox.RdfFormat.TURTLE)
+        except (OSError, SyntaxError) as error:
+            raise PointMapRefused(f"{file}: {error}") from None
+    return checked(triples)
+
+
+def parse(data: bytes) -> list[ox.Triple]:
+    """The triples of a point map in Turtle, checked; raises PointMapRefused."""
+    try:
+        return checked(list(ox.parse(data, format=ox.RdfFormat.TURTLE)))
+    except SyntaxError as error:
+        raise PointMapRefused(f"not Turtle: {error}") from None
+
+
+def checked(triples: list[ox.Triple]) -> list[ox.Triple]:
+    found = problems(triples)
+    if found:
+        raise PointMapRefused("; ".join(found))
+    return triples
