@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from hub.model.errors import UsageError
 from substation.model import FeederSpec
 
 LAYOUT: tuple[str, ...] = (
@@ -37,8 +38,8 @@ LAYOUT: tuple[str, ...] = (
 DEFAULT_CONFIG = "default.toml"
 
 
-class ConfigError(ValueError):
-    """The configuration file is unreadable or names something impossible."""
+class ConfigError(UsageError):
+    """The configuration file is unreadable or names something impossible: one line, exit 2."""
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from typing import Any
 
 from actors.bridge.iec61850.native import address, iec, lib
 from hub.model.errors import UsageError
-from substation.config import ConfigError, StationConfig, load
+from substation.config import StationConfig, load
 from substation.model import Breaker, Feeder, Grid
 
 log = logging.getLogger("heila.substation.ied")
@@ -387,10 +387,7 @@ def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    try:
-        config = load(args.config)
-    except ConfigError as error:
-        raise UsageError(str(error)) from error
+    config = load(args.config)
     stations = {station.name: station for station in config.stations}
     if args.station not in stations:
         raise UsageError(f"--station {args.station}: the configuration has {sorted(stations)}")

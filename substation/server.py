@@ -23,7 +23,6 @@ from actors.bridge.iec104.link import Tls
 from hub.model.errors import UsageError
 from substation.config import (
     LAYOUT,
-    ConfigError,
     FeederConfig,
     StationConfig,
     SubstationConfig,
@@ -293,10 +292,7 @@ def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    try:
-        config = load(args.config)
-    except ConfigError as error:
-        raise UsageError(str(error)) from error
+    config = load(args.config)
     if args.seed is not None:
         config = replace(config, seed=args.seed)
     tls_files = (args.tls_cert, args.tls_key, args.tls_ca)

@@ -27,7 +27,7 @@ from hub.model.errors import Invalid, QueryRefused, UsageError
 from hub.model.terms import IllTyped, Term, index, literal_value, triples_of
 from hub.model.terms import quads as quads_in
 from hub.model.vocabulary import DEVICE, GRID, HEILA, MESSAGE, POINT, RDF
-from hub.storage.store import OxigraphStore, open_store
+from hub.storage.store import OxigraphStore, open_for_command
 
 BATCH = 500
 """Measurements rewritten in one transaction."""
@@ -168,10 +168,7 @@ def add_arguments(_name: str, parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """`heila migrate --store DIR`: rewrite the store's readings into the lean model."""
-    try:
-        store = open_store(args.store, create=False)
-    except OSError as error:
-        raise UsageError(f"cannot open the store at {args.store}: {error}") from None
+    store = open_for_command(args.store, create=False)
     try:
         done = migrate(store)
     except Invalid as error:

@@ -24,7 +24,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import StreamingResponse
 
 from hub.model.errors import Invalid, ParseError, QueryRefused, UsageError
-from hub.storage.store import Store, open_store
+from hub.storage.store import Store, open_for_command
 
 N_QUADS = "application/n-quads"
 _CHUNK = 1 << 20
@@ -73,10 +73,7 @@ def dump(args: argparse.Namespace) -> int:
         count = _write_atomically(args.file, lambda target: _download(args, target))
         print(f"wrote {count} bytes from {args.hub} to {args.file}", file=sys.stderr)
         return 0
-    try:
-        store = open_store(args.store, create=False)
-    except OSError as error:
-        raise UsageError(f"cannot open the store at {args.store}: {error}") from None
+    store = open_for_command(args.store, create=False)
     try:
         count = _write_atomically(args.file, store.dump)
     except OSError as error:
@@ -149,10 +146,7 @@ def load(args: argparse.Namespace) -> int:
     source: Path = args.file
     if not source.is_file():
         raise UsageError(f"there is no file {source}")
-    try:
-        store = open_store(args.store)
-    except OSError as error:
-        raise UsageError(f"cannot open the store at {args.store}: {error}") from None
+    store = open_for_command(args.store)
     try:
         with source.open("rb") as data:
             count = store.load(data)

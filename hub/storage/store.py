@@ -34,7 +34,15 @@ import pyoxigraph as ox
 
 from hub.model import derived, pointmaps, resources, validation
 from hub.model import message as message_model
-from hub.model.errors import Conflict, HubError, Invalid, NotSender, ParseError, QueryRefused
+from hub.model.errors import (
+    Conflict,
+    HubError,
+    Invalid,
+    NotSender,
+    ParseError,
+    QueryRefused,
+    UsageError,
+)
 from hub.model.message import Message
 from hub.model.terms import Triple, triples_of
 from hub.model.vocabulary import ACTOR, BASE, HEILA, MESSAGE, ONTOLOGY_IRI, RDF, SMARTAPI, XSD
@@ -155,6 +163,14 @@ def open_store(
         raise FileNotFoundError("no such directory")
     Path(location).mkdir(parents=True, exist_ok=True)
     return OxigraphStore(ox.Store(location), limits or QueryLimits(), Path(location))
+
+
+def open_for_command(location: str, *, create: bool = True) -> "OxigraphStore":
+    """The store a command works on, or a one-line reason why it cannot be opened."""
+    try:
+        return open_store(location, create=create)
+    except OSError as error:
+        raise UsageError(f"cannot open the store at {location}: {error}") from None
 
 
 Trial = Callable[[list[ox.Quad], str], list[ox.Quad]]

@@ -19,7 +19,7 @@ from pydantic import BaseModel
 from hub.model.errors import UsageError
 from hub.mqtt.broker_rules import broker_rules
 from hub.storage.backup import add_hub_arguments, bearer, refusal
-from hub.storage.store import open_store
+from hub.storage.store import open_for_command
 from hub.trust.registry import Registry, RegistryRefused
 from hub.web.problem import Problem
 
@@ -149,10 +149,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _on_store(args: argparse.Namespace) -> Any:
-    try:
-        store = open_store(args.store)
-    except OSError as error:
-        raise UsageError(f"cannot open the store at {args.store}: {error}") from None
+    store = open_for_command(args.store)
     try:
         registry = Registry(store)
         if args.verb == "add":

@@ -28,7 +28,7 @@ from hub.model.errors import HubError, UsageError, Violation
 from hub.model.message import GENERATED_BY
 from hub.model.terms import Triple
 from hub.model.vocabulary import ACTOR, HEILA, MESSAGE
-from hub.storage.store import open_store
+from hub.storage.store import open_for_command
 
 ALGORITHMS = ("Ed25519", "ES256")
 HEADER = "Heila-Signature"
@@ -160,10 +160,7 @@ def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """`heila verify MESSAGE`: check a stored message's signature from the store alone."""
-    try:
-        store = open_store(args.store, create=False)
-    except OSError as error:
-        raise UsageError(f"cannot open the store at {args.store}: {error}") from None
+    store = open_for_command(args.store, create=False)
     iri = MESSAGE + args.message
     try:
         message = store.get(iri)

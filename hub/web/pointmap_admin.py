@@ -18,7 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from hub.model.errors import UsageError
 from hub.model.pointmaps import PointMapRefused, graph_of, parse, read
 from hub.storage.backup import add_hub_arguments, bearer, refusal
-from hub.storage.store import Store, open_store
+from hub.storage.store import Store, open_for_command
 from hub.web.problem import Problem
 
 
@@ -90,10 +90,7 @@ def publish_online(
 
 
 def _publish_offline(location: str, graph: ox.NamedNode, triples: list[ox.Triple]) -> None:
-    try:
-        store = open_store(location)
-    except OSError as error:
-        raise UsageError(f"cannot open the store at {location}: {error}") from None
+    store = open_for_command(location)
     try:
         store.publish_point_map(graph, triples)
     finally:

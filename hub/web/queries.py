@@ -28,7 +28,7 @@ from hub.model.vocabulary import BASE, HEILA, ID_PATTERN, XSD
 from hub.storage.backup import add_hub_arguments, bearer, refusal
 from hub.storage.query_pool import QueryPool
 from hub.storage.results import TRUNCATED_HEADER, QueryResult, plain
-from hub.storage.store import QueryTimeout, Store, open_store
+from hub.storage.store import QueryTimeout, Store, open_for_command
 from hub.web.problem import Problem
 from hub.web.sparql import answer
 
@@ -276,10 +276,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _ask_store(location: str, sparql: str) -> QueryResult:
-    try:
-        store = open_store(location, create=False)
-    except OSError as error:
-        raise UsageError(f"cannot open the store at {location}: {error}") from None
+    store = open_for_command(location, create=False)
     try:
         return store.query(sparql)
     except (ParseError, QueryRefused, QueryTimeout) as error:
