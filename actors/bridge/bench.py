@@ -15,6 +15,7 @@ where it only commands it, and prints its component figures before the headline 
   store as the hub writes them: the ceiling of any path into the store, for this model.
 """
 
+import dataclasses
 import itertools
 import json
 import multiprocessing
@@ -24,7 +25,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -130,12 +131,47 @@ def _settle(bridge: Bridge) -> None:
     time.sleep(0.5)
 
 
+@dataclass
+class ValuePath:
+    """Where a device value's way to a queryable reading goes, round by round. The stored
+    message tells the bridge's part: its receivedAt (the device side done) to its time (sent)."""
+
+    device: list[float] = dataclasses.field(default_factory=list)
+    bridge: list[float] = dataclasses.field(default_factory=list)
+    hub: list[float] = dataclasses.field(default_factory=list)
+    totals: list[float] = dataclasses.field(default_factory=list)
+    started: tuple[float, float] = (0.0, 0.0)
+
+    def start(self) -> None:
+        """The device is given its value now (wall clock and performance counter)."""
+        self.started = (time.time(), time.perf_counter())
+
+    def heard(self, heard: Heard, message: dict[str, Any]) -> None:
+        """The reading's notification and its stored message end the round."""
+        started_wall, started_perf = self.started
+        heard_wall = started_wall + (heard.at - started_perf)
+        received = datetime.fromisoformat(message["receivedAt"]).timestamp()
+        sent = datetime.fromisoformat(message["time"]).timestamp()
+        self.totals.append(heard_wall - started_wall)
+        self.device.append(received - started_wall)
+        self.bridge.append(sent - received)
+        self.hub.append(heard_wall - sent)
+
+    def figure(self, device: str, name: str) -> Figure:
+        """Prints the three shares and answers the whole path."""
+        rounds = len(self.totals)
+        print(Figure(f"  {device}", rounds, tuple(self.device)).row())
+        print(Figure("  bridge: received -> sent", rounds, tuple(self.bridge)).row())
+        print(Figure("  hub: POST -> notified", rounds, tuple(self.hub)).row())
+        return Figure(name, rounds, tuple(self.totals))
+
+
 @scenario("bridge-value")
 def value_to_triple(bench: Bench) -> Figure:
-    """The stored message tells the bridge's part: its receivedAt (callback) to its time (sent)."""
+    """From a value given to the simulated station to its reading's notification (ValuePath)."""
     rounds = min(bench.count, LATENCY_ROUNDS)
     ear = Subscriber(bench.broker.host, bench.broker.port, "heila/v1/all/Measurement")
-    totals, simulator, own, hub = [], [], [], []
+    path = ValuePath()
     settings = quiet_substation()
     with (
         substation_here(settings) as substation,
@@ -144,21 +180,11 @@ def value_to_triple(bench: Bench) -> Figure:
     ):
         for number in range(rounds):
             value = 230.0 + (number % 2) + number / 1e4
-            started_wall, started_perf = time.time(), time.perf_counter()
+            path.start()
             substation.report(1, 1000, value)
-            heard, message = measurement_of(ear, client, value)
-            heard_wall = started_wall + (heard.at - started_perf)
-            callback = datetime.fromisoformat(message["receivedAt"]).timestamp()
-            sent = datetime.fromisoformat(message["time"]).timestamp()
-            totals.append(heard_wall - started_wall)
-            simulator.append(callback - started_wall)
-            own.append(sent - callback)
-            hub.append(heard_wall - sent)
+            path.heard(*measurement_of(ear, client, value))
     ear.stop()
-    print(Figure("  simulator send delay", rounds, tuple(simulator)).row())
-    print(Figure("  bridge: callback -> sent", rounds, tuple(own)).row())
-    print(Figure("  hub: POST -> notified", rounds, tuple(hub)).row())
-    return Figure("device value -> queryable", rounds, tuple(totals))
+    return path.figure("simulator send delay", "device value -> queryable")
 
 
 def measurement_of(

@@ -28,6 +28,7 @@ from gurux_dlms.enums import Authentication, InterfaceType
 from gurux_dlms.objects import GXDLMSRegister
 
 from actors.bridge import pointmap
+from actors.bridge.bench import ValuePath
 from actors.bridge.dlms.association import Association, Endpoint
 from actors.bridge.main import Bridge, Settings
 from hub.commands.bench import SENDER, Bench, Figure, Subscriber, scenario
@@ -86,7 +87,7 @@ def meter_bridge(bench: Bench, meter: Meter) -> Iterator[Bridge]:
 def meter_value_to_triple(bench: Bench) -> Figure:
     rounds = min(bench.count, ROUNDS)
     ear = Subscriber(bench.broker.host, bench.broker.port, "heila/v1/all/Measurement")
-    totals, waited, own, hub = [], [], [], []
+    path = ValuePath()
     meter = quiet_meter()
     pacing = random.Random(1)
     meter.start()
@@ -95,23 +96,13 @@ def meter_value_to_triple(bench: Bench) -> Figure:
             for number in range(rounds):
                 volts = 300.0 + number / 10  # one value per round: no earlier read matches
                 time.sleep(pacing.uniform(0.0, READ_INTERVAL))  # not in step with the reads
-                started_wall, started_perf = time.time(), time.perf_counter()
+                path.start()
                 meter.report(VOLTAGE, volts)
-                heard, message = _voltage(ear, client, volts)
-                heard_wall = started_wall + (heard.at - started_perf)
-                received = datetime.fromisoformat(message["receivedAt"]).timestamp()
-                sent = datetime.fromisoformat(message["time"]).timestamp()
-                totals.append(heard_wall - started_wall)
-                waited.append(received - started_wall)
-                own.append(sent - received)
-                hub.append(heard_wall - sent)
+                path.heard(*_voltage(ear, client, volts))
     finally:
         meter.stop()
         ear.stop()
-    print(Figure("  next read + read", rounds, tuple(waited)).row())
-    print(Figure("  bridge: received -> sent", rounds, tuple(own)).row())
-    print(Figure("  hub: POST -> notified", rounds, tuple(hub)).row())
-    return Figure("meter value -> queryable", rounds, tuple(totals))
+    return path.figure("next read + read", "meter value -> queryable")
 
 
 def _voltage(ear: Subscriber, client: httpx.Client, volts: float) -> tuple[Any, Any]:

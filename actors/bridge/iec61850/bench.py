@@ -17,13 +17,12 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
-from datetime import datetime
 from typing import Any
 
 import httpx
 
 from actors.bridge import pointmap
-from actors.bridge.bench import command_rounds, field, measurement_of
+from actors.bridge.bench import ValuePath, command_rounds, field, measurement_of
 from actors.bridge.iec61850 import scl
 from hub.commands.bench import Bench, Figure, Subscriber, scenario
 from hub.mqtt.broker import free_port
@@ -98,7 +97,7 @@ def _serve(station: StationConfig, stop: Any) -> None:
 def value_to_triple(bench: Bench) -> Figure:
     rounds = min(bench.count, LATENCY_ROUNDS)
     ear = Subscriber(bench.broker.host, bench.broker.port, "heila/v1/all/Measurement")
-    totals, library, own, hub = [], [], [], []
+    path = ValuePath()
     station = quiet_station()
     with (
         ied_here(station) as ied,
@@ -107,21 +106,11 @@ def value_to_triple(bench: Bench) -> Figure:
     ):
         for number in range(rounds):
             value = 230.0 + (number % 2) + number / 1e4
-            started_wall, started_perf = time.time(), time.perf_counter()
+            path.start()
             ied.report("feeder-1", "voltage1", value)
-            heard, message = measurement_of(ear, client, value)
-            heard_wall = started_wall + (heard.at - started_perf)
-            callback = datetime.fromisoformat(message["receivedAt"]).timestamp()
-            sent = datetime.fromisoformat(message["time"]).timestamp()
-            totals.append(heard_wall - started_wall)
-            library.append(callback - started_wall)
-            own.append(sent - callback)
-            hub.append(heard_wall - sent)
+            path.heard(*measurement_of(ear, client, value))
     ear.stop()
-    print(Figure("  libiec61850: write -> report", rounds, tuple(library)).row())
-    print(Figure("  bridge: callback -> sent", rounds, tuple(own)).row())
-    print(Figure("  hub: POST -> notified", rounds, tuple(hub)).row())
-    return Figure("IED value -> queryable", rounds, tuple(totals))
+    return path.figure("libiec61850: write -> report", "IED value -> queryable")
 
 
 @scenario("bridge-iec61850-command")
