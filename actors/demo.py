@@ -218,12 +218,12 @@ def meter_map(setup: Setup, speed: float) -> Path:
 
 
 def start_field(cast: Cast, setup: Setup, hub: HubClient, protocol: str, speed: float) -> None:
-    """The simulated substation on a free port, speaking `protocol`, and the bridge that
-    operates it; beside an IEC 104 substation, the microgrid's DLMS/COSEM meter on another
-    port, which the bridge reads. The physics runs on the real clock, so the batteries ramp
-    `speed` times faster than a real one's 50 kW/s: a ramp then takes the few modelled seconds
-    it takes in the field, not a good part of a modelled quarter hour, which the meter would
-    rightly count as energy not delivered."""
+    """The simulated substation on a free port, speaking `protocol`, the microgrid's DLMS/COSEM
+    meter of its feeder-1 on another port, and the bridge that operates the one and reads the
+    other. The physics runs on the real clock, so the batteries ramp `speed` times faster than
+    a real one's 50 kW/s: a ramp then takes the few modelled seconds it takes in the field, not
+    a good part of a modelled quarter hour, which the meter would rightly count as energy not
+    delivered."""
     from actors.bridge import pointmap  # the field's modules are optional in the demo
     from substation.meter import METER_PASSWORD
 
@@ -244,13 +244,17 @@ def start_field(cast: Cast, setup: Setup, hub: HubClient, protocol: str, speed: 
         maps = [ied_map(setup.folder, port)]
         reached = []
     else:
-        simulator = ["simulate", "--config", str(config), "--meter", f"feeder-1={meter_port}"]
-        simulator += ["--meter-capture-period", f"{900.0 / speed:g}"]
-        maps = [pointmap.shipped(pointmap.DEFAULT_MAP), meter_map(setup, speed)]
-        reached = [
-            *("--endpoint", f"substation-1=127.0.0.1:{port}"),
-            *("--endpoint", f"meter-1=127.0.0.1:{meter_port}"),
-        ]
+        simulator = ["simulate", "--config", str(config)]
+        maps = [pointmap.shipped(pointmap.DEFAULT_MAP)]
+        reached = ["--endpoint", f"substation-1=127.0.0.1:{port}"]
+    simulator += [
+        "--meter",
+        f"feeder-1={meter_port}",
+        "--meter-capture-period",
+        f"{900.0 / speed:g}",
+    ]
+    maps.append(meter_map(setup, speed))
+    reached += ["--endpoint", f"meter-1=127.0.0.1:{meter_port}"]
     publish_field_map(setup, maps)
     reached += [argument for path in maps for argument in ("--point-map", str(path))]
     cast.start("substation", ["-m", "hub.commands.cli", *simulator], env=password)
@@ -386,8 +390,9 @@ def perform(cast: Cast, setup: Setup, args: argparse.Namespace) -> None:
         if field:
             start_field(cast, setup, hub, args.field_protocol, args.speed)
             spoken = {"iec104": "IEC 104", "iec61850": "IEC 61850 MMS"}[args.field_protocol]
-            metered = ", meter over DLMS" if args.field_protocol == "iec104" else ""
-            tell(f"field     simulated substation over {spoken}{metered}, bridge as {FIELD}")
+            tell(
+                f"field     simulated substation over {spoken}, meter over DLMS, bridge as {FIELD}"
+            )
         else:
             tell("field     substation simulator or bridge not installed: no field devices")
         start_actors(cast, setup, args, field)

@@ -10,6 +10,8 @@ set-point in W, direct control). LLN0 holds two data sets and their report contr
 measurements (unbuffered) and the breaker positions (buffered); the state of charge is in
 neither, so a client polls it. The physical model (model.py) is the IEC 104 simulator's: a
 stepping thread writes every value that moved beyond the dead band, with its time stamp.
+With `--meter` a DLMS/COSEM meter of one feeder reads that model too (meter.py), so it counts
+what the IED's controls do.
 """
 
 import argparse
@@ -26,6 +28,7 @@ from typing import Any
 from actors.bridge.iec61850.native import address, iec, lib
 from hub.model.errors import UsageError
 from substation.config import StationConfig, load
+from substation.meter import add_feeder_meter_arguments, feeder_meter, metering
 from substation.model import Breaker, Feeder, Grid
 
 log = logging.getLogger("heila.substation.ied")
@@ -157,6 +160,10 @@ class Ied:
 
     def feeder(self, name: str) -> Feeder:
         return self._grid.feeders[name]
+
+    @property
+    def feeders(self) -> list[str]:
+        return list(self._grid.feeders)
 
     def trip(self, feeder: str) -> None:
         """The protection opens a feeder's breaker, and the IED reports it."""
@@ -383,6 +390,7 @@ def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
         "--station", default="substation-1", help="the station whose feeders the IED serves"
     )
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="MMS port to listen on")
+    add_feeder_meter_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -393,13 +401,15 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--station {args.station}: the configuration has {sorted(stations)}")
     station = replace(stations[args.station], port=args.port)
     ied = Ied(station, config.seed, config.step_ms, config.deadband_percent)
+    meter = feeder_meter(args, ied, config.step_ms)
     try:
         ied.start()
     except OSError as error:
         raise UsageError(str(error)) from error
     print(f"IED {IED_NAME} ({station.name}) on {station.host}:{args.port}", flush=True)
     try:
-        while True:
-            time.sleep(3600)
+        with metering(meter):
+            while True:
+                time.sleep(3600)
     finally:
         ied.close()

@@ -24,11 +24,11 @@ import random
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from gurux_dlms import GXDateTime, GXDLMSClient, GXDLMSServer, GXServerReply
@@ -480,6 +480,68 @@ def _register(spec: RegisterSpec) -> GXDLMSRegister:
     register.value = 0
     register.setDataType(2, DataType.INT64 if spec.source.startswith("energy") else DataType.INT32)
     return register
+
+
+class Metered(Protocol):
+    """A simulator that steps and operates feeders: `heila simulate` and `heila simulate-ied`."""
+
+    @property
+    def feeders(self) -> list[str]: ...
+
+    def feeder(self, name: str) -> Feeder: ...
+
+
+def add_feeder_meter_arguments(parser: argparse.ArgumentParser) -> None:
+    """A simulator's options to serve a meter of one of its feeders beside it."""
+    parser.add_argument(
+        "--meter",
+        metavar="FEEDER=PORT",
+        help="also serve a DLMS/COSEM meter of that feeder on that port (substation.meter), "
+        "its password from HEILA_METER_PASSWORD",
+    )
+    parser.add_argument(
+        "--meter-capture-period",
+        type=float,
+        default=MeterConfig.capture_period,
+        help="seconds between the meter's load profile captures",
+    )
+
+
+def feeder_meter(args: argparse.Namespace, simulator: Metered, step_ms: int) -> Meter | None:
+    """The meter `--meter` asks for, of one of the simulator's feeders (None without it): it
+    reads the feeder the simulator steps and operates, as often as it steps it, so what the
+    meter counts answers the simulator's commands without a step's delay."""
+    if not args.meter:
+        return None
+    feeder, _, port = str(args.meter).partition("=")
+    if feeder not in simulator.feeders or not port.isdigit() or not 0 < int(port) < 65536:
+        raise UsageError(f"--meter {args.meter!r}: expected FEEDER=PORT for a configured feeder")
+    if args.meter_capture_period < 0.1:
+        raise UsageError("--meter-capture-period must be at least 0.1 seconds")
+    config = MeterConfig(
+        port=int(port),
+        password=os.environ.get(METER_PASSWORD, ""),
+        capture_period=args.meter_capture_period,
+        step_ms=step_ms,
+    )
+    return Meter(config, simulator.feeder(feeder), steps_model=False)
+
+
+@contextlib.contextmanager
+def metering(meter: Meter | None) -> Iterator[None]:
+    """Serve `meter` (if any) while the block runs; a port it cannot take is a usage error."""
+    if meter is None:
+        yield
+        return
+    try:
+        meter.start()
+    except OSError as error:
+        raise UsageError(f"--meter: cannot listen on port {meter.port}: {error}") from None
+    print(f"meter of {meter.feeder.spec.name} on {meter.config.host}:{meter.port}", flush=True)
+    try:
+        yield
+    finally:
+        meter.stop()
 
 
 def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:

@@ -9,7 +9,6 @@ callback so the client sees the change at once.
 
 import argparse
 import logging
-import os
 import threading
 import time
 from dataclasses import dataclass, field, replace
@@ -28,7 +27,7 @@ from substation.config import (
     SubstationConfig,
     load,
 )
-from substation.meter import METER_PASSWORD, Meter, MeterConfig
+from substation.meter import add_feeder_meter_arguments, feeder_meter, metering
 from substation.model import Breaker, Feeder, Grid
 
 log = logging.getLogger("heila.substation")
@@ -276,18 +275,7 @@ def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tls-cert", type=Path, help="server certificate (PEM) to serve TLS")
     parser.add_argument("--tls-key", type=Path, help="its private key (PEM)")
     parser.add_argument("--tls-ca", type=Path, help="CA certificate that signs the clients")
-    parser.add_argument(
-        "--meter",
-        metavar="FEEDER=PORT",
-        help="also serve a DLMS/COSEM meter of that feeder on that port (substation.meter), "
-        "its password from HEILA_METER_PASSWORD",
-    )
-    parser.add_argument(
-        "--meter-capture-period",
-        type=float,
-        default=MeterConfig.capture_period,
-        help="seconds between the meter's load profile captures",
-    )
+    add_feeder_meter_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -303,41 +291,15 @@ def run(args: argparse.Namespace) -> int:
         substation = Substation(config, tls=tls)
     except ValueError as error:
         raise UsageError(str(error)) from error
-    meter = _meter(args, substation) if args.meter else None
+    meter = feeder_meter(args, substation, config.step_ms)
     substation.start()
     for station in config.stations:
         print(
             f"station {station.name} (CA {station.common_address}) on {station.host}:{station.port}"
         )
-    if meter is not None:
-        try:
-            meter.start()
-        except OSError as error:
-            substation.stop()
-            raise UsageError(f"--meter: cannot listen on port {meter.port}: {error}") from None
-        print(f"meter of {meter.feeder.spec.name} on {meter.config.host}:{meter.port}")
     try:
-        while True:
-            time.sleep(3600)
+        with metering(meter):
+            while True:
+                time.sleep(3600)
     finally:
-        if meter is not None:
-            meter.stop()
         substation.stop()
-
-
-def _meter(args: argparse.Namespace, substation: Substation) -> Meter:
-    """The meter of one of the substation's feeders: it reads the feeder the substation steps
-    and operates, as often as it steps it, so what the meter counts answers the substation's
-    commands without a step's delay."""
-    feeder, _, port = str(args.meter).partition("=")
-    if feeder not in substation.feeders or not port.isdigit() or not 0 < int(port) < 65536:
-        raise UsageError(f"--meter {args.meter!r}: expected FEEDER=PORT for a configured feeder")
-    if args.meter_capture_period < 0.1:
-        raise UsageError("--meter-capture-period must be at least 0.1 seconds")
-    config = MeterConfig(
-        port=int(port),
-        password=os.environ.get(METER_PASSWORD, ""),
-        capture_period=args.meter_capture_period,
-        step_ms=substation.config.step_ms,
-    )
-    return Meter(config, substation.feeder(feeder), steps_model=False)

@@ -1,6 +1,7 @@
 """IEC 61850 MMS through the bridge: a simulated IED over real TCP, its map made from its ICD."""
 
 import logging
+import os
 import socket
 import subprocess
 import sys
@@ -15,18 +16,21 @@ from bridge_fixtures import DSO, Cable, FieldHub, MakeBridge, eventually, free_p
 from test_bridge_control import FAILED, control_signal, outcome_of
 
 from actors.bridge import control, pointmap
+from actors.bridge.dlms.association import Association, Endpoint
 from actors.bridge.iec61850 import scl
 from actors.bridge.iec61850.native import iec
 from actors.bridge.iec61850.values import quality_flags
 from hub.commands.cli import main
 from substation import config as substation_config
 from substation.ied import Ied
+from substation.meter import METER_PASSWORD
 from substation.model import Breaker
 
 ICD = scl.SIMULATED_IED
 STATION = "ied-1"
 EXECUTED = "https://w3id.org/heila/ontology#Executed"
 POINT = "https://w3id.org/heila/point/"
+ENERGY_IMPORT = "1.0.1.8.0.255"
 
 
 @pytest.fixture
@@ -273,6 +277,37 @@ def test_simulate_ied_serves_on_its_port_and_refuses_an_unknown_station() -> Non
     )
     assert refused.returncode == 2
     assert refused.stderr.strip().startswith("heila simulate-ied: --station substation-9:")
+
+
+def test_simulate_ied_serves_a_meter_that_counts_its_feeders_import() -> None:
+    port, meter_port = free_port(), free_port()
+    command = [sys.executable, "-m", "hub.commands.cli", "simulate-ied", "--port", str(port)]
+    metered = [*command, "--meter", f"feeder-1={meter_port}"]
+    password = {**os.environ, METER_PASSWORD: "ied-meter-password"}
+    server = subprocess.Popen(metered, stdout=subprocess.PIPE, text=True, env=password)
+    try:
+        assert server.stdout is not None
+        server.stdout.readline()
+        assert server.stdout.readline().strip() == f"meter of feeder-1 on 127.0.0.1:{meter_port}"
+        meter = Association(Endpoint("127.0.0.1", meter_port, password="ied-meter-password"))
+        meter.open()
+        try:
+            counted = meter.register(ENERGY_IMPORT)[0]
+            eventually(lambda: meter.register(ENERGY_IMPORT)[0] > counted)
+        finally:
+            meter.close()
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def test_simulate_ied_refuses_a_meter_of_a_feeder_it_has_not_in_one_line() -> None:
+    command = [sys.executable, "-m", "hub.commands.cli", "simulate-ied", "--port", str(free_port())]
+    refused = subprocess.run(
+        [*command, "--meter", "feeder-9=4059"], capture_output=True, text=True, timeout=60
+    )
+    assert refused.returncode == 2
+    assert refused.stderr.strip().startswith("heila simulate-ied: --meter 'feeder-9=4059':")
 
 
 def test_a_select_the_ied_refuses_fails_the_order_with_the_ieds_cause(
