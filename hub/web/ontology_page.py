@@ -42,6 +42,7 @@ _KINDS = (
     ("object-properties", "Object properties", OWL.ObjectProperty),
     ("datatype-properties", "Datatype properties", OWL.DatatypeProperty),
     ("annotation-properties", "Annotation properties", OWL.AnnotationProperty),
+    ("datatypes", "Datatypes", RDFS.Datatype),
     ("individuals", "Individuals", OWL.NamedIndividual),
 )
 
