@@ -28,6 +28,8 @@ from hub.storage.query_pool import QueryPool
 from hub.storage.store import Store, open_store
 from hub.trust.auth import hash_token, new_token
 from hub.web.problem import Problem
+from substation.meter import Meter, MeterConfig
+from substation.model import Feeder, FeederSpec
 
 hypothesis_settings.register_profile("ci", derandomize=True)
 if os.environ.get("CI"):  # the same examples on every CI run: a red run is the change's doing
@@ -190,3 +192,17 @@ def shared_folder() -> Iterator[Path]:
     folder.chmod(0o755)
     yield folder
     shutil.rmtree(folder)
+
+
+METER_PASSWORD = "a-meter-password-for-tests"
+"""the simulated meter's password in the tests that talk DLMS/COSEM to it"""
+
+
+@pytest.fixture
+def meter() -> Iterator[Meter]:
+    """A simulated meter of one feeder on a free port, with a password."""
+    config = MeterConfig(port=0, password=METER_PASSWORD, capture_period=1.0, step_ms=50)
+    simulated = Meter(config, Feeder(FeederSpec("feeder-1", load_kw=120.0)))
+    simulated.start()
+    yield simulated
+    simulated.stop()

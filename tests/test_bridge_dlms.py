@@ -11,27 +11,18 @@ from pathlib import Path
 
 import pytest
 from bridge_fixtures import ACTOR, DSO, FieldHub, MakeBridge, eventually
+from conftest import METER_PASSWORD
 
 from actors.bridge import pointmap
 from actors.bridge.dlms.client import quality_flags
 from actors.bridge.main import Bridge
 from actors.clock import Horizon
 from actors.mgms import meter_query, metered_slots
-from substation.meter import Meter, MeterConfig
-from substation.model import Feeder, FeederSpec
+from substation.meter import Meter
 
 PASSWORD_VARIABLE = "HEILA_TEST_METER_PASSWORD"
-PASSWORD = "a-meter-password-for-tests"
+PASSWORD = METER_PASSWORD
 POINT = "https://w3id.org/heila/point/"
-
-
-@pytest.fixture
-def meter() -> Iterator[Meter]:
-    config = MeterConfig(port=0, password=PASSWORD, capture_period=1.0, step_ms=50)
-    simulated = Meter(config, Feeder(FeederSpec("feeder-1", load_kw=120.0)))
-    simulated.start()
-    yield simulated
-    simulated.stop()
 
 
 def meter_map(folder: Path, meter: Meter, extra: str = "") -> Path:

@@ -9,6 +9,7 @@ from decimal import Decimal
 
 import pytest
 from bridge_fixtures import eventually, free_port
+from conftest import METER_PASSWORD
 
 from actors.bridge.dlms.association import (
     AccessError,
@@ -20,16 +21,7 @@ from actors.bridge.dlms.association import (
 from substation.meter import CLOCK, LOAD_PROFILE, PROFILE_STATUS, Meter, MeterConfig
 from substation.model import Feeder, FeederSpec
 
-PASSWORD = "meter-test-password"
-
-
-@pytest.fixture
-def meter() -> Iterator[Meter]:
-    config = MeterConfig(port=0, password=PASSWORD, capture_period=1.0, step_ms=50)
-    simulated = Meter(config, Feeder(FeederSpec("feeder-1", load_kw=120.0)))
-    simulated.start()
-    yield simulated
-    simulated.stop()
+PASSWORD = METER_PASSWORD
 
 
 @pytest.fixture
