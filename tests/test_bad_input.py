@@ -3,6 +3,7 @@
 import io
 import json
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -24,6 +25,11 @@ def quad_count(store: Store) -> int:
 @pytest.fixture
 def weather(story: list[Message]) -> Message:
     return next(m for m in story if m.id == "weather-1")
+
+
+EXAMPLE_MEASUREMENT = (
+    Path(__file__).resolve().parent.parent / "examples" / "valid" / "measurement.json"
+)
 
 
 @pytest.fixture
@@ -71,6 +77,19 @@ def test_a_value_of_the_wrong_type_is_a_422_naming_field_and_rule(refused, weath
     body = json.dumps(weather.to_json() | {"slots": [{"index": "first"}]}).encode()
     report = problem(post(refused, body), 422)
     assert ("slots[0].index", "datatype") in {(v["field"], v["rule"]) for v in report["violations"]}
+
+
+@pytest.mark.parametrize("number", ["1e400", str(10**400)])
+def test_a_number_beyond_a_double_is_a_422_naming_its_field(refused, number):
+    document = json.loads(EXAMPLE_MEASUREMENT.read_text())
+    document["readings"][0]["value"] = 0.0
+    body = json.dumps(document).encode().replace(b'"value": 0.0', f'"value": {number}'.encode(), 1)
+    headers = {**refused.auth("mgms-1"), "content-type": "application/json"}
+    answer = httpx.post(f"{refused.url}/messages", content=body, headers=headers)
+    report = problem(answer, 422)
+    assert ("readings[0].value", "datatype") in {
+        (v["field"], v["rule"]) for v in report["violations"]
+    }
 
 
 def test_an_unknown_object_type_is_a_422_naming_the_type_field(refused, weather):

@@ -36,7 +36,10 @@ def _decimal(value: Any) -> str:
 
 
 def write_double(value: Any) -> str:
-    return repr(float(value))
+    try:
+        return repr(float(value))
+    except OverflowError:  # an integer past a double's range: refused by name, as 1e400 is
+        return "inf"
 
 
 def _boolean(value: Any) -> str:
