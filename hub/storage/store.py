@@ -14,8 +14,9 @@ like the log and the ontology it is read-only, and a dump leaves it out since a 
 `query` runs the hub's own queries and the command line's, in this process: a query past
 `QueryLimits.timeout` raises `QueryTimeout`, and a result longer than `QueryLimits.result_limit`
 is cut there and flagged `truncated`. SERVICE calls are refused unless their endpoint is listed
-in `QueryLimits.service_endpoints`. Clients' queries never run here: they run in query workers
-(hub.storage.query_pool), each on a copy that `follow` hands out and keeps up to date.
+in `QueryLimits.service_endpoints`. Clients' queries run in query workers
+(hub.storage.query_pool), each on a copy that `follow` hands out and keeps up to date; only a
+lookup of one subject, whose cost its form bounds, is answered here (`look_up`).
 """
 
 import secrets
@@ -46,7 +47,9 @@ from hub.model.errors import (
 from hub.model.message import Message
 from hub.model.terms import Triple, triples_of
 from hub.model.vocabulary import ACTOR, BASE, HEILA, MESSAGE, ONTOLOGY_IRI, RDF, SMARTAPI, XSD
-from hub.storage.results import QueryResult, Term, read, syntax_error_position
+from hub.storage import subject_lookup
+from hub.storage.query_worker import Query, Refusal
+from hub.storage.results import Answer, QueryResult, Term, read, syntax_error_position
 from hub.storage.sparql_scope import graphs_named_by, refuse_unlisted_services
 
 LOG_GRAPH = BASE + "hub/log"
@@ -290,6 +293,11 @@ class OxigraphStore:
     def unfollow(self, follower: Follower) -> None:
         with self._lock:
             self._followers = [f for f in self._followers if f != follower]
+
+    def look_up(self, query: Query) -> Answer | Refusal | None:
+        """A client's lookup of one subject, answered from the store itself; None for any other
+        query, which a worker answers (hub.storage.subject_lookup)."""
+        return subject_lookup.look_up(self._store, query)
 
     def _tell_followers(self, change: Change) -> None:
         for follower in self._followers:
