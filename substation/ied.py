@@ -53,12 +53,12 @@ MEASURED: dict[str, tuple[str, str, float]] = {
     "apparentPower": ("MMXU", "TotVA", 1000.0),
     "powerFactor": ("MMXU", "TotPF", 1.0),
     "frequency": ("MMXU", "Hz", 1.0),
-    "resourcePower": ("ZBAT", "W", 1000.0),
+    "resourcePower": ("ZBAT", "W", 1.0),
     "stateOfCharge": ("ZBAT", "SoC", 1.0),
     "resourceSetpoint": ("GGIO", "AnOut1", 1000.0),
 }
 """The model's values: logical node class, data object (FC MX) and the factor from the model's
-unit (kW) to the IED's (W)."""
+unit (kW) to the unit the ICD declares for it (W, but kW for the battery's power)."""
 POLLED = frozenset({"stateOfCharge"})
 """Values in no data set: a client reads them."""
 
