@@ -107,6 +107,17 @@ def test_each_measured_value_takes_the_unit_its_scl_declares() -> None:
     }
 
 
+def test_a_set_point_declared_in_kilowatts_is_sent_in_kilowatts(tmp_path: Path) -> None:
+    model = '<DAI name="ctlModel"><Val>direct-with-normal-security</Val></DAI>'
+    kilo = '<SDI name="units"><DAI name="multiplier"><Val>k</Val></DAI></SDI>'
+    icd = edited_icd(tmp_path, model, model + kilo)
+    loaded = pointmap.index(scl.point_map(scl.read(icd), STATION, "127.0.0.1", 102, 10.0, 1.0))
+    setpoint = loaded.commands["battery-1"]
+    assert setpoint.scale == 1.0
+    assert setpoint.feedback.scale == 1.0
+    assert loaded.commands["battery-2"].scale == 0.001  # W, as the APC's type declares it
+
+
 def test_a_multiplier_scales_a_value_into_the_ontologys_unit() -> None:
     assert units.scaling("MMXU1.PhV.phsA", "PhaseVoltage", units.Unit(29, 3)) == ("V", 1000.0)
     assert units.scaling("MMXU1.TotW", "ActivePower", units.Unit(38, 6)) == ("KiloW", 1000.0)

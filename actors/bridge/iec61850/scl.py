@@ -58,9 +58,14 @@ MAPPED: dict[tuple[str, str], list[Measure]] = {
 """Measured data objects by logical node class: what the bridge reports of them. A breaker's
 position (stVal, FC ST) has no unit; the others' are declared (MV, CMV: FC MX)."""
 
-CONTROLLED = {"DPC": ("breaker", "stVal", "ST", 1.0), "APC": ("setpoint", "mxVal.f", "MX", 0.001)}
+CONTROLLED = {
+    "DPC": ("breaker", "stVal", "ST", None),
+    "APC": ("setpoint", "mxVal.f", "MX", "ActivePower"),
+}
 """Controllable data objects by common data class: the command's name, its status attribute
-(the feedback), its functional constraint and its scale (set-points in W)."""
+(the feedback), its functional constraint and the quantity it sets, whose declared unit gives
+the command's and the feedback's scale (a set-point in kW of the ontology, in W unless the
+APC's units say otherwise)."""
 
 
 class SclError(ValueError):
@@ -210,7 +215,8 @@ def point_map(
             graph.add((point, qudt.unit, URIRef(UNIT + unit)))
             _place(graph, point, ln)
         for data, cdc, model in _controls(ied, ln):
-            kind, status, fc, scale = CONTROLLED[cdc]
+            kind, status, fc, sets = CONTROLLED[cdc]
+            scale = 1.0 if sets is None else _unit(ied, ln, data, sets)[1]
             feedback = URIRef(f"{POINT}{where}.{kind}-status")
             _point(graph, feedback, node, f"{ln.reference}.{data}.{status}", fc, scale)
             command = URIRef(f"{POINT}{where}.{kind}-command")
@@ -228,20 +234,27 @@ def point_map(
 
 
 def _measures(ied: Ied, ln: LogicalNode) -> Iterator[tuple[str, str, str, str, float, str]]:
-    for data, kind in ln.data.items():
+    for data in ln.data:
         for path, attribute, name, quantity in MAPPED.get((ln.ln_class, data), []):
-            reference = f"{ln.reference}.{path}"
+            reference = f"{ln.reference}.{path}.{attribute}"
             if attribute == "stVal":
-                yield f"{reference}.{attribute}", name, quantity, "UNITLESS", 1.0, "ST"
-                continue
-            attributes = ied.templates.attributes(kind)
-            values = ln.instances.get(data, {})
-            try:
-                unit = declared(reference, path, attributes, values, ied.templates.enums)
-                qudt_unit, scale = scaling(reference, quantity, unit)
-            except UnitError as error:
-                raise SclError(str(error)) from None
-            yield f"{reference}.{attribute}", name, quantity, qudt_unit, scale, "MX"
+                yield reference, name, quantity, "UNITLESS", 1.0, "ST"
+            else:
+                yield reference, name, quantity, *_unit(ied, ln, path, quantity), "MX"
+
+
+def _unit(ied: Ied, ln: LogicalNode, path: str, quantity: str) -> tuple[str, float]:
+    """The unit (QUDT) and scale of `quantity` as the data object at `path` (`TotW`,
+    `PhV.phsA`) of `ln` declares its units."""
+    data = path.partition(".")[0]
+    reference = f"{ln.reference}.{path}"
+    attributes = ied.templates.attributes(ln.data[data])
+    values = ln.instances.get(data, {})
+    try:
+        unit = declared(reference, path, attributes, values, ied.templates.enums)
+        return scaling(reference, quantity, unit)
+    except UnitError as error:
+        raise SclError(str(error)) from None
 
 
 def _controls(ied: Ied, ln: LogicalNode) -> Iterator[tuple[str, str, str | None]]:
