@@ -200,6 +200,21 @@ def test_reported_measurements_land_with_their_unit_and_utc_time(
     assert abs(datetime.fromisoformat(str(time)) - datetime.now(UTC)) < timedelta(minutes=1)
 
 
+def test_an_ied_serving_one_feeder_of_its_station_reports_it_as_the_stations_icd_says(
+    field_hub: FieldHub, make_bridge: MakeBridge, tmp_path: Path
+) -> None:
+    station = replace(substation_config.load().stations[0], port=free_port())
+    second = Ied(station, deadband_percent=50.0, serves=frozenset({"feeder-2"}))
+    second.start()
+    try:
+        make_bridge(field_hub, second, maps=[field_hub.publish("ied", ied_map(tmp_path, second))])
+        value, unit, _ = eventually(lambda: reading(field_hub, "ied-1.feeder-2.active-power"))
+        assert unit == "http://qudt.org/vocab/unit/KiloW" and float(value) > 0
+        assert second.feeders == ["feeder-2"]
+    finally:
+        second.close()
+
+
 def test_a_point_in_no_report_is_polled(
     field_hub: FieldHub, ied: Ied, make_bridge: MakeBridge, tmp_path: Path
 ) -> None:
