@@ -10,7 +10,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
+import pyoxigraph as ox
 import pytest
+
+from actors.demo import field_protocols
+from hub.commands.cli import main
 
 STEPS = (
     "Flexibility",
@@ -109,17 +113,60 @@ def test_the_demo_runs_the_whole_chain_with_an_iec_61850_substation(demo: Demo) 
     assert processes_using(demo_folder(output)) == []
 
 
+COMMANDED_STATIONS = """
+PREFIX heila: <https://w3id.org/heila/ontology#>
+PREFIX iec: <https://w3id.org/heila/iec104#>
+PREFIX iec61850: <https://w3id.org/heila/iec61850#>
+SELECT DISTINCT ?state ?station WHERE {
+  ?outcome heila:commandState ?state ; heila:device ?device .
+  ?command heila:device ?device ; a ?kind ; iec:station|iec61850:station ?station .
+  FILTER(?kind IN (iec:Command, iec61850:Command))
+}"""
+"""What became of each order the bridge answered, and the station (as the published point map
+says) of the command that carries out orders for its device."""
+
+
+def select(store: Path, query: str) -> set[tuple[str, ...]]:
+    """The rows of a SELECT over the store a demo left behind, its hub stopped."""
+    rows = ox.Store.read_only(str(store)).query(query, use_default_graph_as_union=True)
+    assert isinstance(rows, ox.QuerySolutions)
+    return {tuple(term.value for term in row) for row in rows}
+
+
 @pytest.mark.slow
-def test_the_iec_61850_demo_verifies_by_the_meter_on_the_ieds_feeder(
+def test_a_demo_of_mixed_protocols_commands_each_device_through_its_station_and_meters_it(
     demo: Demo, tmp_path: Path
 ) -> None:
     store = tmp_path / "store"
-    running = demo("--field-protocol", "iec61850", "--store", str(store))
-    _, errors = running.communicate(timeout=120)
+    mix = "feeder-1=iec61850,feeder-2=iec104"
+    running = demo("--field-protocol", mix, "--store", str(store))
+    output, errors = running.communicate(timeout=120)
     assert running.returncode == 0, errors
+    assert "over IEC 61850 MMS (feeder-1) and IEC 104 (feeder-2), meter over DLMS" in output
     window = ("--param", "from=2000-01-01T00:00:00Z", "--param", "to=2100-01-01T00:00:00Z")
-    assert query(store, "point-readings", "--param", "point=meter-1.energy-import", *window)
+    for point in ("feeder-1.active-power", "feeder-2.active-power", "meter-1.energy-import"):
+        assert query(store, "point-readings", "--param", f"point={point}", *window), point
+    assert select(store, COMMANDED_STATIONS) == {
+        ("https://w3id.org/heila/ontology#Executed", "https://w3id.org/heila/grid/ied-1")
+    }
     assert_delivered_as_metered(store)
+
+
+def test_field_protocols_name_each_feeders_protocol() -> None:
+    mixed = {"feeder-1": "iec104", "feeder-2": "iec61850"}
+    assert field_protocols("iec61850") == {"feeder-1": "iec61850", "feeder-2": "iec61850"}
+    assert field_protocols("iec104,iec61850") == mixed
+    assert field_protocols("feeder-2=iec61850") == mixed
+
+
+def test_a_protocol_the_demo_cannot_simulate_is_refused_in_one_line(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["demo", "--field-protocol", "feeder-2=dlms"]) == 2
+    assert capsys.readouterr().err.strip().splitlines() == [
+        "heila demo: --field-protocol feeder-2=dlms: a feeder speaks iec104 or iec61850 "
+        "(the meter DLMS), not dlms"
+    ]
 
 
 @pytest.mark.slow
