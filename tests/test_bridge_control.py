@@ -270,5 +270,14 @@ def test_orders_name_the_activation_they_carry_out_and_its_window() -> None:
     command = POINT_MAP.commands["battery-2"]
     end = datetime.fromisoformat(message["end"])
     assert orders(POINT_MAP, message) == [
-        Order("battery-2", "setActivePower", 12.5, message["id"], message["id"], DSO, end, command)
+        Order(
+            "battery-2",
+            "setActivePower",
+            12.5,
+            message["id"],
+            message["id"],
+            AGGREGATOR,
+            end,
+            command,
+        )
     ]
