@@ -20,7 +20,7 @@ from typing import Protocol
 import pyoxigraph as ox
 
 from hub.model.errors import HubError, NotSender
-from hub.model.message import Message, accept, from_triples
+from hub.model.message import Message, accept
 from hub.model.vocabulary import HEILA
 from hub.storage.store import Store, Stored
 from hub.trust.replay import ANY_TIME, TimeWindow
@@ -110,7 +110,7 @@ class Intake:
             raise SignatureRefused(message.iri, text)
         if signature is not None:
             key = verify(message.iri, message.triples, signature, signing.keys)
-            message = from_triples([*message.triples, *provenance(message.iri, signature, key)])
+            message = message.kept_with(provenance(message.iri, signature, key))
         return Accepted(message, self._committer.commit(message))
 
     def _types_of(self, iris: Iterable[str]) -> dict[str, str]:

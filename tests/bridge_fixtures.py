@@ -38,9 +38,13 @@ from substation.server import Substation
 
 ACTOR = "mgms-1"
 DSO = "control-room-1"
-"""who orders the microgrid here: an operator's system whose id names no role, so the hub holds
-it only to being the sender (the ontology's flows reach an MGMS from an AMS, not a DSO)"""
-TOKENS = {actor: f"{actor}-token" for actor in (ACTOR, DSO, "dms-1", "ams-1", "fmp-1", "spp-1")}
+"""who orders the microgrid here: the DSO's control room, which acts as its DMS and commands the
+microgrid's devices through the MGMS (the ontology's Control Signal from DMS to MGMS)"""
+AGGREGATOR = "ams-1"
+"""who passes the DSO's activation on to the microgrid, as the ontology's flows have it"""
+TOKENS = {actor: f"{actor}-token" for actor in (ACTOR, DSO, "dms-1", AGGREGATOR, "fmp-1", "spp-1")}
+ROLES = {DSO: "DMS"}
+"""roles that the ids do not name"""
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "valid"
 
 
@@ -88,7 +92,7 @@ class FieldHub:
         settings = HubSettings(
             port=self.port,
             mqtt=self.mqtt,
-            actors={a: Credential(hash_token(t)) for a, t in TOKENS.items()},
+            actors={a: Credential(hash_token(t), role=ROLES.get(a)) for a, t in TOKENS.items()},
             notify_payload=self.notify_payload,
         )
         config = uvicorn.Config(

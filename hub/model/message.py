@@ -87,6 +87,12 @@ class Message:
     def index(self) -> Index:
         return self.body_index if self.readings is None else index(self.triples)
 
+    def kept_with(self, triples: Iterable[Triple]) -> "Message":
+        """The message with triples the hub keeps about it (a verified signature), which its
+        envelope does not read: added to its body, not read again."""
+        body = (*self.body, *triples)
+        return replace(self, body=body, body_index=index(body))
+
     def nquads(self) -> bytes:
         """The message in its own named graph as N-Quads, the readings' chunk as it is."""
         if self.readings is None:
