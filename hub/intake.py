@@ -19,19 +19,17 @@ from typing import Protocol
 
 import pyoxigraph as ox
 
-from hub.model import pointmaps, readings
 from hub.model.errors import HubError, NotSender
 from hub.model.message import Message, accept, from_triples
 from hub.model.terms import Triple
 from hub.model.vocabulary import HEILA
-from hub.storage.store import Store, Stored
+from hub.storage.store import Store, Stored, point_facts
 from hub.trust.replay import ANY_TIME, TimeWindow
 from hub.trust.roles import Roles
 from hub.trust.signature import HEADER, PROVENANCE, SignatureRefused, Signing, provenance, verify
 
 Notify = Callable[[Message, Stored], None]
 
-QUANTITY = ox.NamedNode(HEILA + "quantity")
 log = logging.getLogger(__name__)
 
 
@@ -117,23 +115,7 @@ class Intake:
         return Accepted(message, self._committer.commit(message))
 
     def _facts_of(self, points: Iterable[str]) -> list[Triple]:
-        """The quantity that published point maps give each of these points (by IRI), when a
-        rule on readings holds for it."""
-        values = " ".join(str(ox.NamedNode(iri)) for iri in sorted(points))
-        ruled = " ".join(str(ox.NamedNode(iri)) for iri in sorted(readings.ruled_quantities()))
-        if not values or not ruled:
-            return []
-        result = self._store.query(
-            f"SELECT ?point ?quantity WHERE {{ VALUES ?point {{ {values} }} "
-            f"VALUES ?quantity {{ {ruled} }} "
-            f"GRAPH ?map {{ ?point {QUANTITY} ?quantity }} "
-            f'FILTER(STRSTARTS(STR(?map), "{pointmaps.GRAPHS}")) }}'
-        )
-        return [
-            (point, QUANTITY, quantity)
-            for point, quantity in result.rows
-            if isinstance(point, ox.NamedNode) and isinstance(quantity, ox.NamedNode)
-        ]
+        return point_facts(self._store, points)
 
     def _types_of(self, iris: Iterable[str]) -> dict[str, str]:
         """Message IRI -> type name of each of these messages the store holds."""

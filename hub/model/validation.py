@@ -126,11 +126,15 @@ def _types_in(triples: list[Triple]) -> dict[str, str]:
 
 
 def validate_graphs(
-    graphs: Mapping[str, Sequence[Triple]], known_types: Mapping[str, str] | None = None
+    graphs: Mapping[str, Sequence[Triple]],
+    known_types: Mapping[str, str] | None = None,
+    facts: Sequence[Triple] = (),
 ) -> list[Violation]:
     """Violations of several message graphs (message IRI -> graph), checked together so that
-    they may refer to each other."""
+    they may refer to each other; `facts` as for `validate`."""
     triples = [triple for graph in graphs.values() for triple in graph]
+    stated = set(triples)
+    triples += [fact for fact in facts if fact not in stated]
     data, data_quads = index(triples), quads(triples, ox.DefaultGraph())
     types = _types_in(triples)
     known = {**(known_types or {}), **types}
