@@ -7,9 +7,9 @@ kept in the temporary directory for the next run; the query is the named query
 writes it. The same
 readings in a Parquet file (pyarrow, sorted by point and time) are the reference a
 time-series layout gives, not a second store. The suite runs this on 20,000 readings; the
-figures come from 10 million:
+README's figures come from a million and 10 million:
 
-    HEILA_BENCH_READINGS=10000000 .venv/bin/pytest tests/bench_readings.py --benchmark-enable -s
+    HEILA_BENCH_READINGS=1000000 .venv/bin/pytest tests/bench_readings.py --benchmark-enable -s
 """
 
 import os
