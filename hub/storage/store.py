@@ -33,7 +33,7 @@ from typing import Any, BinaryIO, Protocol
 
 import pyoxigraph as ox
 
-from hub.model import derived, pointmaps, resources, validation
+from hub.model import derived, pointmaps, readings, resources, validation
 from hub.model import message as message_model
 from hub.model.errors import (
     Conflict,
@@ -63,6 +63,7 @@ _STORED_AT = ox.NamedNode(HEILA + "storedAt")
 _LOG = ox.NamedNode(LOG_GRAPH)
 _ONTOLOGY = ox.NamedNode(ONTOLOGY_IRI)
 _RDF_TYPE = ox.NamedNode(RDF + "type")
+_QUANTITY = ox.NamedNode(HEILA + "quantity")
 _GENERATED_BY = ox.NamedNode(SMARTAPI + "generatedBy")
 _DERIVED = ox.NamedNode(derived.DERIVED_GRAPH)
 _REGISTRY = ox.NamedNode(REGISTRY_GRAPH)
@@ -180,6 +181,26 @@ Trial = Callable[[list[ox.Quad], str], list[ox.Quad]]
 GraphCheck = Callable[[dict[str, list[Triple]]], None]
 """A check of the message graphs an update writes (by graph name), before they are committed."""
 """Works out what an update leaves of some quads (hub.storage.query_pool.QueryPool.try_update)."""
+
+
+def point_facts(store: Store, points: Iterable[str]) -> list[Triple]:
+    """The quantity that published point maps give each of these points (by IRI), when a rule
+    on readings holds for it (hub.model.readings.ruled_quantities)."""
+    values = " ".join(str(ox.NamedNode(iri)) for iri in sorted(points))
+    ruled = " ".join(str(ox.NamedNode(iri)) for iri in sorted(readings.ruled_quantities()))
+    if not values or not ruled:
+        return []
+    result = store.query(
+        f"SELECT ?point ?quantity WHERE {{ VALUES ?point {{ {values} }} "
+        f"VALUES ?quantity {{ {ruled} }} "
+        f"GRAPH ?map {{ ?point {_QUANTITY} ?quantity }} "
+        f'FILTER(STRSTARTS(STR(?map), "{pointmaps.GRAPHS}")) }}'
+    )
+    return [
+        (point, _QUANTITY, quantity)
+        for point, quantity in result.rows
+        if isinstance(point, ox.NamedNode) and isinstance(quantity, ox.NamedNode)
+    ]
 
 
 def try_update(quads: list[ox.Quad], sparql: str) -> list[ox.Quad]:
@@ -425,7 +446,9 @@ class OxigraphStore:
             _check_sender(sender, before, changed)
         graphs = {name: _message_triples(quads) for name, quads in changed.items() if quads}
         _check_messages(graphs)
-        violations = validation.validate_graphs(graphs, self._types_referenced_by(graphs))
+        violations = validation.validate_graphs(
+            graphs, self._types_referenced_by(graphs), self._facts_named_by(graphs)
+        )
         if violations:
             raise Invalid(violations)
         if check is not None:
@@ -452,7 +475,9 @@ class OxigraphStore:
             return
         triples = {name: _message_triples(quads) for name, quads in graphs.items()}
         _check_messages(triples)
-        violations = validation.validate_graphs(triples, self._types_referenced_by(triples))
+        violations = validation.validate_graphs(
+            triples, self._types_referenced_by(triples), self._facts_named_by(triples)
+        )
         if violations:
             raise Invalid(violations)
         with self._lock:
@@ -553,6 +578,11 @@ class OxigraphStore:
         return [
             q for n, name in enumerate(names, 1) for q in _log_quads(ox.NamedNode(name), last + n)
         ]
+
+    def _facts_named_by(self, graphs: dict[str, list[Triple]]) -> list[Triple]:
+        """What published point maps state of the points these graphs' readings name."""
+        named = {o.value for ts in graphs.values() for _s, p, o in ts if p == readings.POINT}
+        return point_facts(self, named)
 
     def _types_referenced_by(self, graphs: dict[str, list[Triple]]) -> dict[str, str]:
         """The stored type of every message these graphs refer to, for the reference rules."""
