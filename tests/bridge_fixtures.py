@@ -315,3 +315,11 @@ def tls_station(tmp_path: Path) -> Iterator[TlsStation]:
     files = certificates(tmp_path)
     with running(Substation(station_config(), tls=station_end(files))) as station:
         yield station, bridge_end(files)
+
+
+def edited_copy(source: Path, target: Path, old: str, new: str) -> Path:
+    """`source` written to `target` with the first `old` replaced, as an engineer edits a file."""
+    text = source.read_text()
+    assert old in text
+    target.write_text(text.replace(old, new, 1))
+    return target

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from bridge_fixtures import ACTOR, DSO, FieldHub, MakeBridge, eventually
-from conftest import METER_PASSWORD
+from conftest import METER_PASSWORD, simulated_meter
 
 from actors.bridge import pointmap
 from actors.bridge.dlms.captures import Mark, undelivered
@@ -19,8 +19,7 @@ from actors.bridge.dlms.client import quality_flags
 from actors.bridge.main import Bridge
 from actors.clock import Horizon
 from actors.mgms import meter_query, metered_slots
-from substation.meter import Meter, MeterConfig
-from substation.model import Feeder, FeederSpec
+from substation.meter import Meter
 
 PASSWORD_VARIABLE = "HEILA_TEST_METER_PASSWORD"
 PASSWORD = METER_PASSWORD
@@ -113,11 +112,8 @@ def test_load_profile_captures_arrive_at_their_capture_times(
 @pytest.fixture
 def quick_meter() -> Iterator[Meter]:
     """A meter that captures its load profile every 0.3 s, faster than the bridge reads it."""
-    config = MeterConfig(port=0, password=PASSWORD, capture_period=0.3, step_ms=50)
-    quick = Meter(config, Feeder(FeederSpec("feeder-1", load_kw=120.0)))
-    quick.start()
-    yield quick
-    quick.stop()
+    with simulated_meter(capture_period=0.3) as quick:
+        yield quick
 
 
 def as_sent(stamp: datetime) -> datetime:

@@ -12,7 +12,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from bridge_fixtures import DSO, Cable, FieldHub, MakeBridge, eventually, free_port
+from bridge_fixtures import (
+    DSO,
+    Cable,
+    FieldHub,
+    MakeBridge,
+    edited_copy,
+    eventually,
+    free_port,
+)
 from test_bridge_control import FAILED, control_signal, outcome_of
 
 from actors.bridge import control, pointmap
@@ -132,11 +140,7 @@ def test_a_value_without_declared_units_is_in_its_quantitys_si_unit() -> None:
 
 def edited_icd(folder: Path, old: str, new: str) -> Path:
     """The shipped ICD with the first `old` replaced: the first is feeder-1's."""
-    text = ICD.read_text()
-    assert old in text
-    path = folder / "relay.icd"
-    path.write_text(text.replace(old, new, 1))
-    return path
+    return edited_copy(ICD, folder / "relay.icd", old, new)
 
 
 def test_a_unit_that_does_not_measure_the_quantity_is_refused_naming_the_data_object(
