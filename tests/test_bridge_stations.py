@@ -19,6 +19,7 @@ from bridge_fixtures import (
     TlsStation,
     bridge_end,
     certificates,
+    default_point_map,
     endpoints,
     eventually,
     running,
@@ -125,7 +126,7 @@ def test_a_station_reached_by_an_address_its_certificate_does_not_name_is_refuse
 def test_a_stopped_tls_link_leaves_no_tunnel_behind(tls_station: TlsStation) -> None:
     station, tls = tls_station
     link = Link(
-        pointmap.load(pointmap.default_files()),
+        default_point_map(),
         queue.SimpleQueue(),
         Changes(),
         endpoints=endpoints(station),
