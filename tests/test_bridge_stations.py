@@ -46,7 +46,8 @@ def test_a_second_station_described_only_in_its_point_map_reports_and_obeys(
     both.start()
     try:
         maps = [*pointmap.default_files(), pointmap.shipped("substation-2.ttl")]
-        bridge = make_bridge(field_hub, both, maps=maps)
+        # a confirmation is awaited, not timed: on a busy machine it may take over a second
+        bridge = make_bridge(field_hub, both, maps=maps, command_timeout=10.0)
         rows = eventually(lambda: field_hub.select(PV_POWER))
         assert rows[0][1] == "https://w3id.org/heila/grid/feeder-pv"
         order = pointmap.load(maps).commands["pv-1"]
