@@ -1,4 +1,5 @@
-# Two entry points: `make demo` runs the hub and its actors, `make test` runs the whole suite.
+# Two entry points: `make demo` runs the hub and its actors (options in ARGS, e.g.
+# ARGS="--field-protocol iec104,iec61850"), `make test` runs the whole suite.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -16,7 +17,7 @@ $(BIN)/heila: pyproject.toml
 	touch $@
 
 demo: $(BIN)/heila
-	$(BIN)/heila demo
+	$(BIN)/heila demo $(ARGS)
 
 lint: $(BIN)/heila
 	$(BIN)/ruff check .

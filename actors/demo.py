@@ -29,7 +29,7 @@ from typing import Any
 
 import httpx
 from joserfc.jwk import OKPKey
-from rdflib import Namespace, URIRef
+from rdflib import Graph, Namespace, URIRef
 
 from actors import story
 from actors.cast import Cast, Stalled
@@ -40,6 +40,7 @@ from hub.commands import scenario
 from hub.model import pointmaps
 from hub.model.errors import UsageError
 from hub.model.resources import examples_dir
+from hub.model.vocabulary import HEILA, POINT
 from hub.mqtt.broker import free_port
 from hub.storage.store import open_store
 from hub.trust.auth import hash_token, new_token
@@ -61,7 +62,14 @@ MIN_LEAD = 3.0
 WINDOW_SECONDS = 300
 """how far from its receipt a message's time may lie: the actors carry real times"""
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
-FIELD_PROTOCOLS = ("iec104", "iec61850")
+FIELD_PROTOCOLS = {"iec104": "IEC 104", "iec61850": "IEC 61850 MMS"}
+"""what a simulated feeder can speak, and its name in what the demo tells"""
+FEEDERS = ("feeder-1", "feeder-2")
+"""the microgrid substation's feeders, in order: feeder-1 is the microgrid's, with its meter"""
+STATIONS = {"iec104": "substation-1", "iec61850": "ied-1"}
+"""the id of the station each protocol's simulator is in the point maps"""
+METERED = "feeder-1"
+"""the feeder of the microgrid's meter (its Site's) and of the breaker an activation closes"""
 ICD = examples_dir() / "iec61850" / "heila-ied.icd"
 """the simulated IED's SCL file (actors.bridge.iec61850.scl.SIMULATED_IED: the field's modules
 are optional in the demo)"""
@@ -96,15 +104,42 @@ def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--field-protocol",
-        choices=FIELD_PROTOCOLS,
         default="iec104",
-        help="what the microgrid's substation speaks: IEC 104 (heila simulate) or IEC 61850 MMS "
-        "(heila simulate-ied, mapped from its examples/iec61850/heila-ied.icd)",
+        metavar="PROTOCOLS",
+        help="what the substation's feeders speak: iec104 (heila simulate) or iec61850 (heila "
+        "simulate-ied, mapped from examples/iec61850/heila-ied.icd); one for both feeders, one "
+        "per feeder in order (iec104,iec61850: feeder-1 over IEC 104, feeder-2 over IEC 61850), "
+        "or FEEDER=PROTOCOL pairs (feeder-2=iec61850, the others iec104); default iec104",
     )
 
 
+def field_protocols(text: str) -> dict[str, str]:
+    """Each feeder's protocol as `--field-protocol` says it: one protocol for every feeder, one
+    per feeder in FEEDERS' order, or FEEDER=PROTOCOL pairs (the feeders not named: iec104)."""
+    items = [item.strip() for item in text.split(",")]
+    named = dict(item.partition("=")[::2] for item in items if "=" in item)
+    bare = [item for item in items if "=" not in item]
+    if (named and bare) or len(bare) not in (0, 1, len(FEEDERS)):
+        raise UsageError(
+            f"--field-protocol {text}: one protocol, one per feeder ({', '.join(FEEDERS)}), "
+            "or FEEDER=PROTOCOL pairs"
+        )
+    if len(bare) == 1:
+        bare *= len(FEEDERS)
+    chosen = named or dict(zip(FEEDERS, bare, strict=True))
+    for feeder, protocol in chosen.items():
+        if feeder not in FEEDERS:
+            raise UsageError(f"--field-protocol {text}: the feeders are {' and '.join(FEEDERS)}")
+        if protocol not in FIELD_PROTOCOLS:
+            raise UsageError(
+                f"--field-protocol {text}: a feeder speaks {' or '.join(FIELD_PROTOCOLS)} "
+                f"(the meter DLMS), not {protocol}"
+            )
+    return {feeder: chosen.get(feeder, "iec104") for feeder in FEEDERS}
+
+
 def check(args: argparse.Namespace) -> None:
-    if args.field_protocol == "iec61850" and not ICD.is_file():
+    if "iec61850" in field_protocols(args.field_protocol).values() and not ICD.is_file():
         raise UsageError(f"--field-protocol iec61850 maps the IED from {ICD}: not found")
     if args.days is not None and (args.days <= 0 or args.store is None):
         raise UsageError("--days takes a positive number of days and needs --store DIR")
@@ -217,19 +252,30 @@ def meter_map(setup: Setup, speed: float) -> Path:
     return path
 
 
-def start_field(cast: Cast, setup: Setup, hub: HubClient, protocol: str, speed: float) -> None:
-    """The simulated substation on a free port, speaking `protocol`, the microgrid's DLMS/COSEM
-    meter of its feeder-1 on another port, and the bridge that operates the one and reads the
-    other. The physics runs on the real clock, so the batteries ramp `speed` times faster than
-    a real one's 50 kW/s: a ramp then takes the few modelled seconds it takes in the field, not
-    a good part of a modelled quarter hour, which the meter would rightly count as energy not
-    delivered."""
-    from actors.bridge import pointmap  # the field's modules are optional in the demo
-    from substation.meter import METER_PASSWORD
+def by_protocol(protocols: dict[str, str]) -> dict[str, list[str]]:
+    """The feeders each protocol serves, the protocols in the feeders' order."""
+    served: dict[str, list[str]] = {}
+    for feeder, protocol in protocols.items():
+        served.setdefault(protocol, []).append(feeder)
+    return served
 
-    port, meter_port = free_port(), free_port()
-    password = {METER_PASSWORD: secrets.token_urlsafe(12)}
-    config = setup.folder / "substation.toml"
+
+def spoken(protocols: dict[str, str]) -> str:
+    """What the substation speaks, as the demo tells it: `IEC 104`, or each protocol with its
+    feeders when they speak several."""
+    served = by_protocol(protocols)
+    if len(served) == 1:
+        return FIELD_PROTOCOLS[next(iter(served))]
+    return " and ".join(f"{FIELD_PROTOCOLS[p]} ({', '.join(f)})" for p, f in served.items())
+
+
+def substation_config(folder: Path, port: int, speed: float) -> Path:
+    """The substation both simulators serve their feeders of, its IEC 104 station on `port`.
+    The physics runs on the real clock, so the batteries ramp `speed` times faster than a real
+    one's 50 kW/s: a ramp then takes the few modelled seconds it takes in the field, not a good
+    part of a modelled quarter hour, which the meter would rightly count as energy not
+    delivered."""
+    config = folder / "substation.toml"
     ramp = f"ramp_kw_per_s = {50.0 * speed:g}\n"
     config.write_text(
         'seed = 7\nstep_ms = 100\ndeadband_percent = 0.5\n\n[[stations]]\nname = "substation-1"\n'
@@ -239,25 +285,60 @@ def start_field(cast: Cast, setup: Setup, hub: HubClient, protocol: str, speed: 
         '[[stations.feeders]]\nname = "feeder-2"\nfirst_address = 2000\nload_kw = 80.0\n'
         'resource = "battery"\nresource_kw = 50.0\n' + ramp
     )
+    return config
+
+
+@dataclass(frozen=True)
+class Simulator:
+    command: list[str]
+    """`heila` and its arguments"""
+    point_map: Path
+    endpoint: list[str]
+    """the bridge's arguments that reach it where its map does not say"""
+
+
+def simulator(
+    protocol: str, config: Path, station_port: int, feeders: list[str], folder: Path
+) -> Simulator:
+    """The simulator of `feeders` speaking `protocol` (IEC 104 on the configuration's
+    `station_port`), the map of its station holding only their points, and where the bridge
+    reaches it."""
+    serves = [argument for feeder in feeders for argument in ("--feeder", feeder)]
     if protocol == "iec61850":
-        simulator = ["simulate-ied", "--config", str(config), "--port", str(port)]
-        maps = [ied_map(setup.folder, port)]
-        reached = []
-    else:
-        simulator = ["simulate", "--config", str(config)]
-        maps = [pointmap.shipped(pointmap.DEFAULT_MAP)]
-        reached = ["--endpoint", f"substation-1=127.0.0.1:{port}"]
-    simulator += [
-        "--meter",
-        f"feeder-1={meter_port}",
-        "--meter-capture-period",
-        f"{900.0 / speed:g}",
-    ]
+        port = free_port()
+        command = ["simulate-ied", "--config", str(config), "--port", str(port), *serves]
+        return Simulator(command, ied_map(folder, port, feeders), [])
+    return Simulator(
+        ["simulate", "--config", str(config), *serves],
+        station_map(folder, feeders),
+        ["--endpoint", f"{STATIONS[protocol]}=127.0.0.1:{station_port}"],
+    )
+
+
+def start_field(
+    cast: Cast, setup: Setup, hub: HubClient, protocols: dict[str, str], speed: float
+) -> None:
+    """The simulated substation, each feeder speaking its protocol (one simulator per protocol,
+    all of one configuration), the microgrid's DLMS/COSEM meter of feeder-1 on a port of its
+    own, served by feeder-1's simulator so that it counts what its commands do, and one bridge
+    that operates the feeders through every station and reads the meter."""
+    from substation.meter import METER_PASSWORD  # the field's modules are optional in the demo
+
+    station_port, meter_port = free_port(), free_port()
+    password = {METER_PASSWORD: secrets.token_urlsafe(12)}
+    config = substation_config(setup.folder, station_port, speed)
+    maps, reached = [], ["--endpoint", f"meter-1=127.0.0.1:{meter_port}"]
+    for protocol, feeders in by_protocol(protocols).items():
+        started = simulator(protocol, config, station_port, feeders, setup.folder)
+        metering = ["--meter", f"{METERED}={meter_port}", "--meter-capture-period"]
+        metering.append(f"{900.0 / speed:g}")
+        command = [*started.command, *(metering if METERED in feeders else [])]
+        cast.start(command[0], ["-m", "hub.commands.cli", *command], env=password)
+        maps.append(started.point_map)
+        reached += started.endpoint
     maps.append(meter_map(setup, speed))
-    reached += ["--endpoint", f"meter-1=127.0.0.1:{meter_port}"]
     publish_field_map(setup, maps)
     reached += [argument for path in maps for argument in ("--point-map", str(path))]
-    cast.start("substation", ["-m", "hub.commands.cli", *simulator], env=password)
     cast.start(
         "bridge",
         [
@@ -295,18 +376,40 @@ def publish_field_map(setup: Setup, maps: list[Path]) -> None:
     publish_online(setup.url, authorization, "field", pointmaps.read(maps))
 
 
-def ied_map(folder: Path, port: int) -> Path:
-    """The simulated IED's point map, made from its ICD as `heila pointmap from-scl` makes it,
-    with the same point ids as the IEC 104 map (the MGMS verifies from feeder-1.active-power)
-    and its breaker-1 closing on an activation, as there."""
+def feeders_only(graph: Graph, feeders: list[str]) -> Graph:
+    """A station's map with the points and commands of `feeders` only, whose ids begin with the
+    feeder's name (feeder-2.active-power): the other feeders speak another protocol."""
+    for subject in set(graph.subjects()):
+        local = str(subject).removeprefix(POINT)
+        if local != str(subject) and local.partition(".")[0] not in feeders:
+            graph.remove((subject, None, None))
+    return graph
+
+
+def station_map(folder: Path, feeders: list[str]) -> Path:
+    """The shipped map of the IEC 104 station, with the points of `feeders`."""
+    from actors.bridge import pointmap  # the field's modules are optional in the demo
+
+    graph = feeders_only(Graph().parse(pointmap.shipped(pointmap.DEFAULT_MAP)), feeders)
+    path = folder / f"{STATIONS['iec104']}.ttl"
+    graph.serialize(path, format="turtle")
+    return path
+
+
+def ied_map(folder: Path, port: int, feeders: list[str]) -> Path:
+    """The simulated IED's point map of `feeders`, made from its ICD as `heila pointmap
+    from-scl` makes it, with the same point ids as the IEC 104 map (the MGMS verifies from
+    feeder-1.active-power) and its breaker-1 closing on an activation, as there."""
     from actors.bridge import pointmap  # the field's modules are optional in the demo
     from actors.bridge.iec61850 import scl
 
-    graph = scl.point_map(scl.read(ICD), "substation-1", "127.0.0.1", port, 10.0, 1.0, "")
-    heila = Namespace("https://w3id.org/heila/ontology#")
-    breaker = URIRef("https://w3id.org/heila/point/feeder-1.breaker-command")
-    graph.add((breaker, pointmap.IEC61850.onActivation, heila.Close))
-    path = folder / "ied.ttl"
+    station = STATIONS["iec61850"]
+    made = scl.point_map(scl.read(ICD), station, "127.0.0.1", port, 10.0, 1.0, "")
+    graph = feeders_only(made, feeders)
+    breaker = URIRef(f"{POINT}{METERED}.breaker-command")
+    if (breaker, None, None) in graph:
+        graph.add((breaker, pointmap.IEC61850.onActivation, Namespace(HEILA).Close))
+    path = folder / f"{station}.ttl"
     graph.serialize(path, format="turtle")
     return path
 
@@ -388,10 +491,11 @@ def perform(cast: Cast, setup: Setup, args: argparse.Namespace) -> None:
     try:
         field = field_available()
         if field:
-            start_field(cast, setup, hub, args.field_protocol, args.speed)
-            spoken = {"iec104": "IEC 104", "iec61850": "IEC 61850 MMS"}[args.field_protocol]
+            protocols = field_protocols(args.field_protocol)
+            start_field(cast, setup, hub, protocols, args.speed)
             tell(
-                f"field     simulated substation over {spoken}, meter over DLMS, bridge as {FIELD}"
+                f"field     simulated substation over {spoken(protocols)}, meter over DLMS, "
+                f"bridge as {FIELD}"
             )
         else:
             tell("field     substation simulator or bridge not installed: no field devices")

@@ -5,7 +5,9 @@ passed): the open offers that can serve it are ranked cheapest first (the merit 
 published as the Offer List; offers are then accepted down the merit order until the bid's
 power is covered, the last one only for what is still missing. Each accepted offer gets a
 Reserve Notification to its aggregator and to the bidder, at the offer's price (pay as bid).
-An offer is reserved at most once.
+An offer is reserved at most once. A bid that no open offer can serve at its gate waits for the
+first offer that can, until its window opens: offers and bids race on the bus, and a bid placed
+after its gate would otherwise miss an offer sent a moment after it.
 """
 
 import argparse
@@ -85,11 +87,17 @@ class Market:
         self.gate = gate
         """how long (modelled) before a bid's window the market clears it"""
         self.open: dict[str, Tender] = {}
+        self.waiting: dict[str, Tender] = {}
+        """bids that no open offer could serve at their gate, by id, until their window opens"""
         actor.on("Offer")(self.on_offer)
         actor.on("Bid")(self.on_bid)
 
-    def on_offer(self, offer: Message) -> None:
-        self.open[offer["id"]] = Tender.of(offer)
+    def on_offer(self, message: Message) -> None:
+        offer = Tender.of(message)
+        self.open[offer.id] = offer
+        for bid in [bid for bid in self.waiting.values() if serves(offer, bid)]:
+            del self.waiting[bid.id]
+            self.clear_bid(bid)
 
     def on_bid(self, message: Message) -> None:
         bid = Tender.of(message)
@@ -103,7 +111,7 @@ class Market:
         ]
         ranked = merit_order(bid, valid)
         if not ranked:
-            log.warning("%s: no open offer can serve bid %s", self.actor.id, bid.id)
+            self.wait(bid)
             return
         offer_list = envelope("OfferList", self.actor.id, [bid.sender], [bid.id], "offerlist") | {
             "location": bid.location,
@@ -125,6 +133,16 @@ class Market:
                 | {"price": offer.price.fields(), "offer": offer.id, "bid": bid.id}
             )
             del self.open[offer.id]
+
+    def wait(self, bid: Tender) -> None:
+        """Keep `bid` for the first offer that can serve it, until its window opens."""
+        log.info("%s: bid %s waits for an offer that can serve it", self.actor.id, bid.id)
+        self.waiting[bid.id] = bid
+        self.actor.at(bid.product.window.start, lambda: self.give_up(bid))
+
+    def give_up(self, bid: Tender) -> None:
+        if self.waiting.pop(bid.id, None) is not None:
+            log.warning("%s: no open offer could serve bid %s", self.actor.id, bid.id)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -20,9 +20,10 @@ from typing import Protocol
 import pyoxigraph as ox
 
 from hub.model.errors import HubError, NotSender
-from hub.model.message import Message, accept, from_triples
+from hub.model.message import Message, accept
+from hub.model.terms import Triple
 from hub.model.vocabulary import HEILA
-from hub.storage.store import Store, Stored
+from hub.storage.store import Store, Stored, point_facts
 from hub.trust.replay import ANY_TIME, TimeWindow
 from hub.trust.roles import Roles
 from hub.trust.signature import HEADER, PROVENANCE, SignatureRefused, Signing, provenance, verify
@@ -97,7 +98,7 @@ class Intake:
     def _take(self, data: bytes, media_type: str, actor: str, signature: str | None) -> Accepted:
         received = datetime.now(UTC)
         self._committer.catch_up()
-        message = accept(data, media_type, self._types_of)
+        message = accept(data, media_type, self._types_of, self._facts_of)
         if message.sender != actor:
             raise NotSender(actor, message.iri, message.sender)
         self._window.check(message, received)
@@ -110,8 +111,11 @@ class Intake:
             raise SignatureRefused(message.iri, text)
         if signature is not None:
             key = verify(message.iri, message.triples, signature, signing.keys)
-            message = from_triples([*message.triples, *provenance(message.iri, signature, key)])
+            message = message.kept_with(provenance(message.iri, signature, key))
         return Accepted(message, self._committer.commit(message))
+
+    def _facts_of(self, points: Iterable[str]) -> list[Triple]:
+        return point_facts(self._store, points)
 
     def _types_of(self, iris: Iterable[str]) -> dict[str, str]:
         """Message IRI -> type name of each of these messages the store holds."""

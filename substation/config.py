@@ -4,8 +4,10 @@ Each feeder occupies a block of information object addresses from `first_address
 order of `LAYOUT`; the bridge's point map names the same addresses.
 """
 
+import argparse
 import tomllib
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -126,3 +128,35 @@ def _feeder(data: dict[str, Any]) -> FeederConfig:
     if spec.resource not in ("battery", "pv"):
         raise ValueError(f"feeder {spec.name}: resource must be battery or pv")
     return FeederConfig(spec=spec, first_address=int(data["first_address"]))
+
+
+def add_feeder_arguments(parser: argparse.ArgumentParser) -> None:
+    """A simulator's option to serve only some of the configured feeders."""
+    parser.add_argument(
+        "--feeder",
+        action="append",
+        metavar="NAME",
+        help="serve only this feeder of the configuration (repeatable); default: every one",
+    )
+
+
+def only(config: SubstationConfig, feeders: Sequence[str] | None) -> SubstationConfig:
+    """The configuration with only `feeders` (None: all of them): the simulators of two protocols
+    then share one configuration, each serving its part. Stations left without a feeder are not
+    served; a feeder the configuration does not have is a usage error."""
+    if feeders is None:
+        return config
+    check_feeders(config.stations, feeders)
+    stations = (
+        replace(station, feeders=tuple(f for f in station.feeders if f.spec.name in feeders))
+        for station in config.stations
+    )
+    return replace(config, stations=tuple(station for station in stations if station.feeders))
+
+
+def check_feeders(stations: Sequence[StationConfig], feeders: Sequence[str]) -> None:
+    """Refuse, naming them, `--feeder`s that none of `stations` has."""
+    known = {feeder.spec.name for station in stations for feeder in station.feeders}
+    unknown = sorted(set(feeders) - known)
+    if unknown:
+        raise ConfigError(f"--feeder {', '.join(unknown)}: the configuration has {sorted(known)}")

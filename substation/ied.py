@@ -27,7 +27,13 @@ from typing import Any
 
 from actors.bridge.iec61850.native import address, iec, lib
 from hub.model.errors import UsageError
-from substation.config import StationConfig, load
+from substation.config import (
+    FeederConfig,
+    StationConfig,
+    add_feeder_arguments,
+    check_feeders,
+    load,
+)
 from substation.meter import add_feeder_meter_arguments, feeder_meter, metering
 from substation.model import Breaker, Feeder, Grid
 
@@ -53,12 +59,12 @@ MEASURED: dict[str, tuple[str, str, float]] = {
     "apparentPower": ("MMXU", "TotVA", 1000.0),
     "powerFactor": ("MMXU", "TotPF", 1.0),
     "frequency": ("MMXU", "Hz", 1.0),
-    "resourcePower": ("ZBAT", "W", 1000.0),
+    "resourcePower": ("ZBAT", "W", 1.0),
     "stateOfCharge": ("ZBAT", "SoC", 1.0),
     "resourceSetpoint": ("GGIO", "AnOut1", 1000.0),
 }
 """The model's values: logical node class, data object (FC MX) and the factor from the model's
-unit (kW) to the IED's (W)."""
+unit (kW) to the unit the ICD declares for it (W, but kW for the battery's power)."""
 POLLED = frozenset({"stateOfCharge"})
 """Values in no data set: a client reads them."""
 
@@ -91,6 +97,10 @@ class Ied:
     deadband_percent: float = 0.5
     interlocked: bool = False
     """operates are refused, as an interlock refuses them, with that cause"""
+    serves: frozenset[str] | None = None
+    """only these of the station's feeders (None: all), each under the logical nodes of its place
+    in the station (its second feeder is MMXU2 whether the first is served or not): the
+    station's SCL file then still describes the IED, as it describes a bay's relay"""
     _grid: Grid = field(init=False)
     _model: Any = field(init=False)
     _server: Any = field(init=False)
@@ -110,11 +120,11 @@ class Ied:
     """(feeder, control object) of every control executed, in order"""
 
     def __post_init__(self) -> None:
-        feeders = {f.spec.name: Feeder(f.spec) for f in self.station.feeders}
+        feeders = {f.spec.name: Feeder(f.spec) for _, f in self._bays()}
         self._grid = Grid(feeders, seed=self.seed)
         self._model = self._build_model()
         self._server = iec.IedServer_create(self._model)
-        for index, config in enumerate(self.station.feeders, start=1):
+        for index, config in self._bays():
             name = config.spec.name
             self._subscribe(f"CSWI{index}.Pos", functools.partial(self._switch, name))
             self._subscribe(f"GGIO{index}.AnOut1", functools.partial(self._set, name))
@@ -182,6 +192,11 @@ class Ied:
             self._quality[feeder, signal] = quality
             self._write(self._values[feeder, signal], self._values[feeder, signal].last or 0.0)
 
+    def _bays(self) -> list[tuple[int, FeederConfig]]:
+        """The feeders served, each with its logical nodes' instance number."""
+        numbered = enumerate(self.station.feeders, start=1)
+        return [(n, f) for n, f in numbered if self.serves is None or f.spec.name in self.serves]
+
     def _build_model(self) -> Any:
         model = iec.IedModel_create(IED_NAME)
         device = iec.LogicalDevice_create(LD, model)
@@ -189,7 +204,7 @@ class Ied:
         iec.CDC_ENS_create("Mod", iec.toModelNode(lln0), 0)
         measurements = iec.DataSet_create("Measurements", lln0)
         status = iec.DataSet_create("Status", lln0)
-        for index, _feeder in enumerate(self.station.feeders, start=1):
+        for index, _feeder in self._bays():
             nodes = {
                 kind: iec.toModelNode(iec.LogicalNode_create(f"{kind}{index}", device))
                 for kind in ("MMXU", "XCBR", "CSWI", "ZBAT", "GGIO")
@@ -224,7 +239,7 @@ class Ied:
         return model
 
     def _index_values(self, model: Any) -> None:
-        for index, feeder in enumerate(self.station.feeders, start=1):
+        for index, feeder in self._bays():
             for signal, (kind, data, factor) in MEASURED.items():
                 base = f"{IED_NAME}{LD}/{kind}{index}.{data}"
                 value = f"{base}.mxVal.f" if kind == "GGIO" else f"{base}.mag.f"
@@ -390,6 +405,7 @@ def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
         "--station", default="substation-1", help="the station whose feeders the IED serves"
     )
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="MMS port to listen on")
+    add_feeder_arguments(parser)
     add_feeder_meter_arguments(parser)
 
 
@@ -400,7 +416,9 @@ def run(args: argparse.Namespace) -> int:
     if args.station not in stations:
         raise UsageError(f"--station {args.station}: the configuration has {sorted(stations)}")
     station = replace(stations[args.station], port=args.port)
-    ied = Ied(station, config.seed, config.step_ms, config.deadband_percent)
+    check_feeders([station], args.feeder or [])
+    serves = None if args.feeder is None else frozenset(args.feeder)
+    ied = Ied(station, config.seed, config.step_ms, config.deadband_percent, serves=serves)
     meter = feeder_meter(args, ied, config.step_ms)
     try:
         ied.start()

@@ -25,7 +25,9 @@ from substation.config import (
     FeederConfig,
     StationConfig,
     SubstationConfig,
+    add_feeder_arguments,
     load,
+    only,
 )
 from substation.meter import add_feeder_meter_arguments, feeder_meter, metering
 from substation.model import Breaker, Feeder, Grid
@@ -275,12 +277,13 @@ def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tls-cert", type=Path, help="server certificate (PEM) to serve TLS")
     parser.add_argument("--tls-key", type=Path, help="its private key (PEM)")
     parser.add_argument("--tls-ca", type=Path, help="CA certificate that signs the clients")
+    add_feeder_arguments(parser)
     add_feeder_meter_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    config = load(args.config)
+    config = only(load(args.config), args.feeder)
     if args.seed is not None:
         config = replace(config, seed=args.seed)
     tls_files = (args.tls_cert, args.tls_key, args.tls_ca)

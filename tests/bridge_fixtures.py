@@ -39,9 +39,13 @@ from substation.server import Substation
 
 ACTOR = "mgms-1"
 DSO = "control-room-1"
-"""who orders the microgrid here: an operator's system whose id names no role, so the hub holds
-it only to being the sender (the ontology's flows reach an MGMS from an AMS, not a DSO)"""
-TOKENS = {actor: f"{actor}-token" for actor in (ACTOR, DSO, "dms-1", "ams-1", "fmp-1", "spp-1")}
+"""who orders the microgrid here: the DSO's control room, which acts as its DMS and commands the
+microgrid's devices through the MGMS (the ontology's Control Signal from DMS to MGMS)"""
+AGGREGATOR = "ams-1"
+"""who passes the DSO's activation on to the microgrid, as the ontology's flows have it"""
+TOKENS = {actor: f"{actor}-token" for actor in (ACTOR, DSO, "dms-1", AGGREGATOR, "fmp-1", "spp-1")}
+ROLES = {DSO: "DMS"}
+"""roles that the ids do not name"""
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "valid"
 
 
@@ -89,7 +93,7 @@ class FieldHub:
         settings = HubSettings(
             port=self.port,
             mqtt=self.mqtt,
-            actors={a: Credential(hash_token(t)) for a, t in TOKENS.items()},
+            actors={a: Credential(hash_token(t), role=ROLES.get(a)) for a, t in TOKENS.items()},
             notify_payload=self.notify_payload,
         )
         config = uvicorn.Config(
@@ -319,3 +323,11 @@ def tls_station(tmp_path: Path) -> Iterator[TlsStation]:
     files = certificates(tmp_path)
     with running(Substation(station_config(), tls=station_end(files))) as station:
         yield station, bridge_end(files)
+
+
+def edited_copy(source: Path, target: Path, old: str, new: str) -> Path:
+    """`source` written to `target` with the first `old` replaced, as an engineer edits a file."""
+    text = source.read_text()
+    assert old in text
+    target.write_text(text.replace(old, new, 1))
+    return target

@@ -198,11 +198,21 @@ METER_PASSWORD = "a-meter-password-for-tests"
 """the simulated meter's password in the tests that talk DLMS/COSEM to it"""
 
 
+@contextmanager
+def simulated_meter(capture_period: float) -> Iterator[Meter]:
+    """A simulated meter of one feeder on a free port, with a password, capturing its load
+    profile every `capture_period` seconds."""
+    config = MeterConfig(port=0, password=METER_PASSWORD, capture_period=capture_period, step_ms=50)
+    simulated = Meter(config, Feeder(FeederSpec("feeder-1", load_kw=120.0)))
+    simulated.start()
+    try:
+        yield simulated
+    finally:
+        simulated.stop()
+
+
 @pytest.fixture
 def meter() -> Iterator[Meter]:
     """A simulated meter of one feeder on a free port, with a password."""
-    config = MeterConfig(port=0, password=METER_PASSWORD, capture_period=1.0, step_ms=50)
-    simulated = Meter(config, Feeder(FeederSpec("feeder-1", load_kw=120.0)))
-    simulated.start()
-    yield simulated
-    simulated.stop()
+    with simulated_meter(capture_period=1.0) as simulated:
+        yield simulated

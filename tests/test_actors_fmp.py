@@ -1,9 +1,13 @@
-"""Offer Ranking and clearing at the Flexibility Market Platform, as plain functions."""
+"""Offer Ranking and clearing at the Flexibility Market Platform: the plain functions, and the
+market's timing with a stand-in for the actor that records what it sends and schedules."""
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any, cast
 
-from actors.fmp import Tender, clear, merit_order
-from heila_client.parts import Price, Product, Window
+from actors.actor import Actor
+from actors.fmp import Market, Tender, clear, merit_order
+from heila_client.parts import Message, Price, Product, Window, now
 
 EVENING = datetime(2026, 11, 26, 17, 0, tzinfo=UTC)
 BID_WINDOW = Window(EVENING, EVENING + timedelta(hours=1))
@@ -90,3 +94,85 @@ def test_clearing_stops_once_the_bid_is_covered() -> None:
 def test_clearing_accepts_everything_when_too_little_is_offered() -> None:
     ranked = [tender("small", power=10.0), tender("smaller", power=5.0)]
     assert [(o.id, p) for o, p in clear(BID, ranked)] == [("small", 10.0), ("smaller", 5.0)]
+
+
+class StandIn:
+    """An actor that delivers messages when told, runs scheduled jobs when told, and keeps what
+    the market sends: enough to follow the market's timing without a hub."""
+
+    id = "fmp-1"
+
+    def __init__(self) -> None:
+        self.handlers: dict[str, Callable[[Message], None]] = {}
+        self.jobs: list[tuple[datetime, Callable[[], None]]] = []
+        self.sent: list[Message] = []
+        self.clock = self
+
+    def real(self, modelled: timedelta) -> timedelta:
+        return modelled
+
+    def on(self, kind: str) -> Callable[[Callable[[Message], None]], None]:
+        return lambda handler: self.handlers.__setitem__(kind, handler)
+
+    def at(self, moment: datetime, job: Callable[[], None]) -> None:
+        self.jobs.append((moment, job))
+
+    def send(self, message: Message) -> None:
+        self.sent.append(message)
+
+    def deliver(self, kind: str, message: Message) -> None:
+        self.handlers[kind](message)
+
+    def run_due(self, until: datetime) -> None:
+        due = [job for moment, job in self.jobs if moment <= until]
+        self.jobs = [(moment, job) for moment, job in self.jobs if moment > until]
+        for job in due:
+            job()
+
+    def kinds(self) -> list[str]:
+        return [message["type"] for message in self.sent]
+
+
+def message(identifier: str, window: Window, sender: str = "ams-1") -> dict[str, Any]:
+    return {
+        "id": identifier,
+        "sender": sender,
+        "time": now().isoformat(),
+        "location": "feeder-1",
+        "price": Price(100.0).fields(),
+    } | Product("up", 50.0, window).fields()
+
+
+def market_past_its_gate() -> tuple[StandIn, Window]:
+    """A market whose bid is placed after its gate: it is cleared at once."""
+    actor = StandIn()
+    Market(cast(Actor, actor), gate=timedelta(hours=1))
+    soon = now() + timedelta(minutes=5)
+    window = Window(soon, soon + timedelta(hours=1))
+    actor.deliver("Bid", message("bid-1", window, sender="dms-1"))
+    actor.run_due(now())
+    return actor, window
+
+
+def test_a_bid_no_offer_serves_yet_is_cleared_by_the_first_offer_that_can() -> None:
+    actor, window = market_past_its_gate()
+    assert actor.sent == []
+    actor.deliver("Offer", message("offer-1", window))
+    assert actor.kinds() == ["OfferList", "ReserveNotification"]
+    assert actor.sent[1]["offer"] == "offer-1"
+
+
+def test_an_offer_that_cannot_serve_a_waiting_bid_leaves_it_waiting() -> None:
+    actor, window = market_past_its_gate()
+    elsewhere = message("offer-2", window) | {"location": "feeder-2"}
+    actor.deliver("Offer", elsewhere)
+    assert actor.sent == []
+    actor.deliver("Offer", message("offer-1", window))
+    assert actor.kinds() == ["OfferList", "ReserveNotification"]
+
+
+def test_a_waiting_bid_is_given_up_when_its_window_opens() -> None:
+    actor, window = market_past_its_gate()
+    actor.run_due(window.start)
+    actor.deliver("Offer", message("offer-1", window))
+    assert actor.sent == []

@@ -8,7 +8,15 @@ from typing import Any
 
 import httpx
 import pytest
-from bridge_fixtures import ACTOR, DSO, FieldHub, MakeBridge, default_point_map, eventually
+from bridge_fixtures import (
+    ACTOR,
+    AGGREGATOR,
+    DSO,
+    FieldHub,
+    MakeBridge,
+    default_point_map,
+    eventually,
+)
 
 from actors.bridge import control
 from actors.bridge.control import Order, OrderError, Outcome, orders
@@ -26,7 +34,7 @@ def activation(**fields: Any) -> dict[str, Any]:
     message = {
         "type": "ActivationNotification",
         "id": f"activation-{next(_ids)}-{now.timestamp():.0f}",
-        "sender": DSO,
+        "sender": AGGREGATOR,
         "time": now.isoformat(),
         "recipients": [ACTOR],
         "flexibilityType": "up",
@@ -123,7 +131,7 @@ def test_an_activation_whose_window_has_passed_expires_without_operating_the_dev
     make_bridge(field_hub, substation)
     start, end = datetime.now(UTC) - timedelta(minutes=20), datetime.now(UTC) - timedelta(minutes=5)
     message = activation(device="breaker-1", start=start.isoformat(), end=end.isoformat())
-    assert field_hub.post(DSO, message).status_code == 201
+    assert field_hub.post(AGGREGATOR, message).status_code == 201
     state, reason = eventually(lambda: outcome_of(field_hub, message["id"]))
     assert (state, substation.operations) == ("https://w3id.org/heila/ontology#Expired", [])
     assert reason.endswith("not carried out late")
@@ -151,7 +159,7 @@ def test_an_order_answered_before_a_restart_is_not_carried_out_again(
 ) -> None:
     substation.trip("feeder-1")
     bridge = make_bridge(field_hub, substation)
-    field_hub.post(DSO, activation(device="breaker-1"))
+    field_hub.post(AGGREGATOR, activation(device="breaker-1"))
     eventually(lambda: bridge.outcomes)
     bridge.stop()
     substation.trip("feeder-1")  # someone opened it since: a second close would operate again
@@ -167,7 +175,7 @@ def test_activation_closes_the_breaker_and_the_outcome_is_stored(
     substation.trip("feeder-1")
     bridge = make_bridge(field_hub, substation)
     message = activation(device="breaker-1")
-    assert field_hub.post(DSO, message).status_code == 201
+    assert field_hub.post(AGGREGATOR, message).status_code == 201
     outcome: Outcome = eventually(lambda: bridge.outcomes and bridge.outcomes[0])
     assert substation.feeder("feeder-1").breaker is Breaker.CLOSED
     assert outcome.sent and outcome.confirmed and outcome.executed
@@ -191,7 +199,7 @@ def test_without_the_message_in_its_notification_the_bridge_reads_the_activation
 ) -> None:
     substation.trip("feeder-1")
     bridge = make_bridge(hub_without_payloads, substation)
-    assert hub_without_payloads.post(DSO, activation(device="breaker-1")).status_code == 201
+    assert hub_without_payloads.post(AGGREGATOR, activation(device="breaker-1")).status_code == 201
     outcome: Outcome = eventually(lambda: bridge.outcomes and bridge.outcomes[0])
     assert outcome.executed is not None, outcome.reason
 
@@ -211,7 +219,7 @@ def test_a_breaker_already_in_position_is_not_operated(
     field_hub: FieldHub, substation: Substation, make_bridge: MakeBridge
 ) -> None:
     bridge = make_bridge(field_hub, substation)
-    field_hub.post(DSO, activation(device="breaker-1"))
+    field_hub.post(AGGREGATOR, activation(device="breaker-1"))
     outcome: Outcome = eventually(lambda: bridge.outcomes and bridge.outcomes[0])
     assert (outcome.executed is not None, outcome.sent, substation.operations) == (
         True,
@@ -227,7 +235,7 @@ def test_a_command_unanswered_after_every_try_is_stored_as_failed_with_its_reaso
     substation.faults.mute_commands = True
     bridge = make_bridge(field_hub, substation, command_timeout=0.3)
     message = activation(device="breaker-1")
-    field_hub.post(DSO, message)
+    field_hub.post(AGGREGATOR, message)
     outcome: Outcome = eventually(lambda: bridge.outcomes and bridge.outcomes[0])
     assert (outcome.confirmed, outcome.executed, outcome.failed is not None) == (None, None, True)
     state, reason = eventually(lambda: outcome_of(field_hub, message["id"]))
@@ -242,7 +250,7 @@ def test_the_outcome_keeps_the_time_of_every_try(
     substation.faults.mute_commands = True
     make_bridge(field_hub, substation, command_timeout=0.3)
     message = activation(device="breaker-1")
-    field_hub.post(DSO, message)
+    field_hub.post(AGGREGATOR, message)
     eventually(lambda: outcome_of(field_hub, message["id"]))
     [(signal,)] = field_hub.select(
         "SELECT ?signal WHERE { ?signal heila:executes "
@@ -259,7 +267,7 @@ def test_an_unconfirmed_execution_is_judged_by_the_status_point_and_not_retried(
     substation.trip("feeder-1")
     substation.faults.unconfirmed_execution = True
     bridge = make_bridge(field_hub, substation, command_timeout=0.3)
-    field_hub.post(DSO, activation(device="breaker-1"))
+    field_hub.post(AGGREGATOR, activation(device="breaker-1"))
     outcome: Outcome = eventually(lambda: bridge.outcomes and bridge.outcomes[0])
     assert outcome.executed is not None and outcome.confirmed is None
     assert substation.operations == [("feeder-1", "breakerCommand")]
@@ -270,5 +278,14 @@ def test_orders_name_the_activation_they_carry_out_and_its_window() -> None:
     command = POINT_MAP.commands["battery-2"]
     end = datetime.fromisoformat(message["end"])
     assert orders(POINT_MAP, message) == [
-        Order("battery-2", "setActivePower", 12.5, message["id"], message["id"], DSO, end, command)
+        Order(
+            "battery-2",
+            "setActivePower",
+            12.5,
+            message["id"],
+            message["id"],
+            AGGREGATOR,
+            end,
+            command,
+        )
     ]

@@ -6,14 +6,15 @@ import logging
 import subprocess
 import sys
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from bridge_fixtures import ACTOR, DSO, FieldHub, MakeBridge, eventually
-from conftest import METER_PASSWORD
+from conftest import METER_PASSWORD, simulated_meter
 
 from actors.bridge import pointmap
+from actors.bridge.dlms.captures import Mark, undelivered
 from actors.bridge.dlms.client import quality_flags
 from actors.bridge.main import Bridge
 from actors.clock import Horizon
@@ -106,6 +107,44 @@ def test_load_profile_captures_arrive_at_their_capture_times(
         return {str(row[3]).replace("+00:00", "Z") for row in rows} & captured
 
     assert len(eventually(lambda: len(stored_captures()) >= 2 and stored_captures())) >= 2
+
+
+@pytest.fixture
+def quick_meter() -> Iterator[Meter]:
+    """A meter that captures its load profile every 0.3 s, faster than the bridge reads it."""
+    with simulated_meter(capture_period=0.3) as quick:
+        yield quick
+
+
+def as_sent(stamp: datetime) -> datetime:
+    """A capture's time as the meter sends it: a COSEM date-time holds hundredths of a second."""
+    return stamp.replace(microsecond=stamp.microsecond // 10_000 * 10_000)
+
+
+def test_captures_less_than_a_second_apart_are_each_stored_once(
+    quick_meter: Meter,
+    field_hub: FieldHub,
+    make_bridge: MakeBridge,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv(PASSWORD_VARIABLE, PASSWORD)
+    make_bridge(
+        field_hub,
+        None,
+        maps=[field_hub.publish("meter", meter_map(tmp_path, quick_meter))],
+        endpoints={"meter-1": ("127.0.0.1", quick_meter.port)},
+    )
+    eventually(lambda: len(quick_meter.profile.buffer) >= 10)  # three profile reads or more
+    captured = [as_sent(row[0].value) for row in quick_meter.profile.buffer[:10]]
+
+    def stored() -> list[datetime]:
+        rows = readings(field_hub, "meter-1.energy-import")
+        times = [datetime.fromisoformat(str(row[3])) for row in rows]
+        return [time for time in times if time in captured]
+
+    eventually(lambda: set(stored()) == set(captured))
+    assert sorted(stored()) == sorted(captured)
 
 
 def test_an_unknown_obis_code_is_logged_by_name_and_the_rest_flow(
@@ -267,3 +306,16 @@ def test_profile_status_bits_become_quality_flags() -> None:
     assert quality_flags(0x00) == ()
     assert quality_flags(0x04) == ("invalid",)
     assert quality_flags(0x01 | 0x04 | 0x02) == ("invalid", "notTopical")
+
+
+def test_a_profile_read_again_from_its_last_capture_delivers_only_the_new_ones() -> None:
+    first, second = datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 1, 1, 0, 0, 1, tzinfo=UTC)
+    fresh, mark = undelivered([first, second], Mark(first, 1))
+    assert (fresh, mark) == ([1], Mark(second, 1))
+
+
+def test_captures_stamped_alike_are_each_delivered_once() -> None:
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    _, mark = undelivered([at], None)
+    fresh, mark = undelivered([at, at, at + timedelta(seconds=1)], mark)
+    assert (fresh, mark) == ([1, 2], Mark(at + timedelta(seconds=1), 1))

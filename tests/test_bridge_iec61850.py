@@ -12,12 +12,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from bridge_fixtures import DSO, Cable, FieldHub, MakeBridge, eventually, free_port
+from bridge_fixtures import (
+    DSO,
+    Cable,
+    FieldHub,
+    MakeBridge,
+    edited_copy,
+    eventually,
+    free_port,
+)
 from test_bridge_control import FAILED, control_signal, outcome_of
 
 from actors.bridge import control, pointmap
 from actors.bridge.dlms.association import Association, Endpoint
-from actors.bridge.iec61850 import scl
+from actors.bridge.iec61850 import scl, units
 from actors.bridge.iec61850.native import iec
 from actors.bridge.iec61850.values import quality_flags
 from hub.commands.cli import main
@@ -90,6 +98,75 @@ def test_the_map_from_the_icd_names_every_measurement_and_control() -> None:
     )
 
 
+def test_each_measured_value_takes_the_unit_its_scl_declares() -> None:
+    loaded = pointmap.index(scl.point_map(scl.read(ICD), STATION, "127.0.0.1", 102, 10.0, 1.0))
+    units = {
+        name: (
+            loaded.points[f"ied-1.feeder-1.{name}"].unit,
+            loaded.points[f"ied-1.feeder-1.{name}"].scale,
+        )
+        for name in ("active-power", "resource-power", "voltage-l1", "frequency")
+    }
+    assert units == {
+        "active-power": ("KiloW", 0.001),  # W, as MMXU's type declares it
+        "resource-power": ("KiloW", 1.0),  # W with multiplier k, as ZBAT1's instance declares it
+        "voltage-l1": ("V", 1.0),
+        "frequency": ("HZ", 1.0),
+    }
+
+
+def test_a_set_point_declared_in_kilowatts_is_sent_in_kilowatts(tmp_path: Path) -> None:
+    model = '<DAI name="ctlModel"><Val>direct-with-normal-security</Val></DAI>'
+    kilo = '<SDI name="units"><DAI name="multiplier"><Val>k</Val></DAI></SDI>'
+    icd = edited_icd(tmp_path, model, model + kilo)
+    loaded = pointmap.index(scl.point_map(scl.read(icd), STATION, "127.0.0.1", 102, 10.0, 1.0))
+    setpoint = loaded.commands["battery-1"]
+    assert setpoint.scale == 1.0
+    assert setpoint.feedback.scale == 1.0
+    assert loaded.commands["battery-2"].scale == 0.001  # W, as the APC's type declares it
+
+
+def test_a_multiplier_scales_a_value_into_the_ontologys_unit() -> None:
+    assert units.scaling("MMXU1.PhV.phsA", "PhaseVoltage", units.Unit(29, 3)) == ("V", 1000.0)
+    assert units.scaling("MMXU1.TotW", "ActivePower", units.Unit(38, 6)) == ("KiloW", 1000.0)
+
+
+def test_a_value_without_declared_units_is_in_its_quantitys_si_unit() -> None:
+    assert units.scaling("MMXU1.TotVAr", "ReactivePower", units.Unit(None, 0)) == (
+        "KiloV-A_Reactive",
+        0.001,
+    )
+
+
+def edited_icd(folder: Path, old: str, new: str) -> Path:
+    """The shipped ICD with the first `old` replaced: the first is feeder-1's."""
+    return edited_copy(ICD, folder / "relay.icd", old, new)
+
+
+def test_a_unit_that_does_not_measure_the_quantity_is_refused_naming_the_data_object(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    hertz = '<BDA name="SIUnit" bType="Enum" type="SIUnit"><Val>Hz</Val></BDA>'
+    icd = edited_icd(tmp_path, hertz, hertz.replace("Hz", "V"))
+    assert main(["pointmap", "from-scl", str(icd)]) == 2
+    error = capsys.readouterr().err.strip()
+    assert error.endswith(
+        "HEILALD0/MMXU1.Hz: units SIUnit 29 (V) does not measure Frequency, which is given in Hz"
+    )
+
+
+def test_a_unit_the_enumeration_does_not_name_is_refused_naming_the_data_object(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    icd = edited_icd(tmp_path, "<Val>k</Val>", "<Val>kilo</Val>")
+    assert main(["pointmap", "from-scl", str(icd)]) == 2
+    assert (
+        capsys.readouterr()
+        .err.strip()
+        .endswith("HEILALD0/ZBAT1.W: units multiplier 'kilo' is not in its enumeration")
+    )
+
+
 def test_iec_61850_quality_becomes_the_flags_iec_104_would_give() -> None:
     quality = iec.QUALITY_VALIDITY_INVALID | iec.QUALITY_DETAIL_OLD_DATA
     quality |= iec.QUALITY_SOURCE_SUBSTITUTED | iec.QUALITY_OPERATOR_BLOCKED
@@ -125,6 +202,21 @@ def test_reported_measurements_land_with_their_unit_and_utc_time(
     assert unit == "http://qudt.org/vocab/unit/KiloW"
     assert abs(float(value) - expected) < 0.02 * expected
     assert abs(datetime.fromisoformat(str(time)) - datetime.now(UTC)) < timedelta(minutes=1)
+
+
+def test_an_ied_serving_one_feeder_of_its_station_reports_it_as_the_stations_icd_says(
+    field_hub: FieldHub, make_bridge: MakeBridge, tmp_path: Path
+) -> None:
+    station = replace(substation_config.load().stations[0], port=free_port())
+    second = Ied(station, deadband_percent=50.0, serves=frozenset({"feeder-2"}))
+    second.start()
+    try:
+        make_bridge(field_hub, second, maps=[field_hub.publish("ied", ied_map(tmp_path, second))])
+        value, unit, _ = eventually(lambda: reading(field_hub, "ied-1.feeder-2.active-power"))
+        assert unit == "http://qudt.org/vocab/unit/KiloW" and float(value) > 0
+        assert second.feeders == ["feeder-2"]
+    finally:
+        second.close()
 
 
 def test_a_point_in_no_report_is_polled(

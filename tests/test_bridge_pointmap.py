@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import pytest
+from bridge_fixtures import edited_copy
 
 from actors.bridge import pointmap
 from hub.commands.cli import main
@@ -12,11 +13,7 @@ SHIPPED = pointmap.default_files()[0]
 
 def edited(tmp_path: Path, old: str, new: str) -> Path:
     """The default station's point map with one edit, as an operator would make it."""
-    text = SHIPPED.read_text()
-    assert old in text
-    changed = tmp_path / "edited.ttl"
-    changed.write_text(text.replace(old, new, 1))
-    return changed
+    return edited_copy(SHIPPED, tmp_path / "edited.ttl", old, new)
 
 
 def test_shipped_point_maps_pass_their_shape() -> None:

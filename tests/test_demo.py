@@ -11,7 +11,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import pyoxigraph as ox
 import pytest
+
+from actors.demo import field_protocols
+from hub.commands.cli import main
 
 STEPS = (
     "Flexibility",
@@ -53,8 +57,8 @@ def demo() -> Iterator[Demo]:
 
 @dataclass(frozen=True)
 class Finished:
-    """A demo run to its end with `--store`: what it said, the store it left, and the folder
-    given to it as TMPDIR, in which it made its working folder."""
+    """A demo run to its end: what it said, the store it left, and the folder given to it as
+    TMPDIR, in which it made its working folder."""
 
     returncode: int
     output: str
@@ -63,27 +67,18 @@ class Finished:
     temporary: Path
 
 
-def finish(folder: Path, *options: str) -> Finished:
-    """Run `heila demo --store FOLDER/store OPTIONS` to its end, with FOLDER/tmp as TMPDIR."""
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory: pytest.TempPathFactory) -> Finished:
+    """One run of the demo with `--store`, shared by the tests that only read what it said and
+    left: a run takes half a minute, and a run per behaviour checked would make the suite wait
+    minutes. Its TMPDIR is a folder of its own, where it makes its working folder."""
+    folder = tmp_path_factory.mktemp("demo")
     store, temporary = folder / "store", folder / "tmp"
     temporary.mkdir()
-    command = [sys.executable, "-m", "hub.commands.cli", "demo", "--store", str(store), *options]
+    command = [sys.executable, "-m", "hub.commands.cli", "demo", "--store", str(store)]
     environment = {**os.environ, "TMPDIR": str(temporary)}
     ended = subprocess.run(command, capture_output=True, text=True, env=environment, timeout=180)
     return Finished(ended.returncode, ended.stdout, ended.stderr, store, temporary)
-
-
-@pytest.fixture(scope="module")
-def finished(tmp_path_factory: pytest.TempPathFactory) -> Finished:
-    """One run of the demo, shared by the tests that only read what it said and left: a run
-    takes half a minute, and a run per behaviour checked would make the suite wait minutes."""
-    return finish(tmp_path_factory.mktemp("demo"))
-
-
-@pytest.fixture(scope="module")
-def finished_iec61850(tmp_path_factory: pytest.TempPathFactory) -> Finished:
-    """One run of the demo with an IEC 61850 substation, shared as `finished` is."""
-    return finish(tmp_path_factory.mktemp("demo-iec61850"), "--field-protocol", "iec61850")
 
 
 def demo_folder(output: str) -> str:
@@ -138,25 +133,69 @@ def test_demo_tells_the_whole_chain_and_leaves_nothing_running(finished: Finishe
 
 
 @pytest.mark.slow
-def test_the_demo_runs_the_whole_chain_with_an_iec_61850_substation(
-    finished_iec61850: Finished,
-) -> None:
-    output = finished_iec61850.output
-    assert finished_iec61850.returncode == 0, finished_iec61850.errors
+def test_the_demo_runs_the_whole_chain_with_an_iec_61850_substation(demo: Demo) -> None:
+    running = demo("--field-protocol", "iec61850")
+    output, errors = running.communicate(timeout=120)
+    assert running.returncode == 0, errors
     assert "simulated substation over IEC 61850 MMS, meter over DLMS" in output
     assert chain_steps(output) == set(STEPS)
-    assert processes_using(str(finished_iec61850.temporary)) == []
+    assert processes_using(demo_folder(output)) == []
+
+
+COMMANDED_STATIONS = """
+PREFIX heila: <https://w3id.org/heila/ontology#>
+PREFIX iec: <https://w3id.org/heila/iec104#>
+PREFIX iec61850: <https://w3id.org/heila/iec61850#>
+SELECT DISTINCT ?state ?station WHERE {
+  ?outcome heila:commandState ?state ; heila:device ?device .
+  ?command heila:device ?device ; a ?kind ; iec:station|iec61850:station ?station .
+  FILTER(?kind IN (iec:Command, iec61850:Command))
+}"""
+"""What became of each order the bridge answered, and the station (as the published point map
+says) of the command that carries out orders for its device."""
+
+
+def select(store: Path, query: str) -> set[tuple[str, ...]]:
+    """The rows of a SELECT over the store a demo left behind, its hub stopped."""
+    rows = ox.Store.read_only(str(store)).query(query, use_default_graph_as_union=True)
+    assert isinstance(rows, ox.QuerySolutions)
+    return {tuple(term.value for term in row) for row in rows}
 
 
 @pytest.mark.slow
-def test_the_iec_61850_demo_verifies_by_the_meter_on_the_ieds_feeder(
-    finished_iec61850: Finished,
+def test_a_demo_of_mixed_protocols_commands_each_device_through_its_station_and_meters_it(
+    demo: Demo, tmp_path: Path
 ) -> None:
-    store = finished_iec61850.store
-    assert finished_iec61850.returncode == 0, finished_iec61850.errors
+    store = tmp_path / "store"
+    mix = "feeder-1=iec61850,feeder-2=iec104"
+    running = demo("--field-protocol", mix, "--store", str(store))
+    output, errors = running.communicate(timeout=120)
+    assert running.returncode == 0, errors
+    assert "over IEC 61850 MMS (feeder-1) and IEC 104 (feeder-2), meter over DLMS" in output
     window = ("--param", "from=2000-01-01T00:00:00Z", "--param", "to=2100-01-01T00:00:00Z")
-    assert query(store, "point-readings", "--param", "point=meter-1.energy-import", *window)
+    for point in ("feeder-1.active-power", "feeder-2.active-power", "meter-1.energy-import"):
+        assert query(store, "point-readings", "--param", f"point={point}", *window), point
+    assert select(store, COMMANDED_STATIONS) == {
+        ("https://w3id.org/heila/ontology#Executed", "https://w3id.org/heila/grid/ied-1")
+    }
     assert_delivered_as_metered(store)
+
+
+def test_field_protocols_name_each_feeders_protocol() -> None:
+    mixed = {"feeder-1": "iec104", "feeder-2": "iec61850"}
+    assert field_protocols("iec61850") == {"feeder-1": "iec61850", "feeder-2": "iec61850"}
+    assert field_protocols("iec104,iec61850") == mixed
+    assert field_protocols("feeder-2=iec61850") == mixed
+
+
+def test_a_protocol_the_demo_cannot_simulate_is_refused_in_one_line(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["demo", "--field-protocol", "feeder-2=dlms"]) == 2
+    assert capsys.readouterr().err.strip().splitlines() == [
+        "heila demo: --field-protocol feeder-2=dlms: a feeder speaks iec104 or iec61850 "
+        "(the meter DLMS), not dlms"
+    ]
 
 
 @pytest.mark.slow

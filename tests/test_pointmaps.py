@@ -1,6 +1,7 @@
 """Published point maps: checked by their shape, kept in a graph of their own, queryable beside
 the readings, published offline into a store or online by an administrator."""
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -116,3 +117,25 @@ def test_sparql_update_cannot_touch_a_point_map():
     store.publish_point_map(graph, pointmaps.read([POINT_MAP]))
     with pytest.raises(QueryRefused, match="not a message graph"):
         store.update(f"DROP GRAPH {graph}")
+
+
+def test_a_power_factor_past_one_is_refused_once_its_point_is_published(running: Running):
+    publish = httpx.put(
+        f"{running.url}/pointmaps/example",
+        content=POINT_MAP.read_bytes(),
+        headers={"Authorization": f"Bearer {running.admin}", "Content-Type": "text/turtle"},
+        timeout=60,
+    )
+    assert publish.status_code < 300
+    measurement = json.loads((EXAMPLES / "valid" / "measurement.json").read_text())
+    next(r for r in measurement["readings"] if r["point"] == "q1-power-factor")["value"] = 1.2
+    answer = httpx.post(
+        f"{running.url}/messages",
+        json=measurement,
+        headers={"Authorization": f"Bearer {running.writer}"},
+        timeout=60,
+    )
+    assert answer.status_code == 422
+    assert [(v["field"], v["rule"]) for v in answer.json()["violations"]] == [
+        ("readings[5].value", "powerFactorRange")
+    ]

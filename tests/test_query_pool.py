@@ -9,7 +9,7 @@ from typing import Any
 from hub.model.message import Message
 from hub.model.vocabulary import MESSAGE
 from hub.storage.query_pool import QueryPool
-from hub.storage.query_worker import Answer, Query
+from hub.storage.query_worker import Answer, Query, Refusal
 from hub.storage.store import OxigraphStore, open_store
 
 
@@ -28,6 +28,9 @@ class WrittenWhileFollowing:
 
     def unfollow(self, listener: Callable[[tuple[str, Any]], None]) -> None:
         self._store.unfollow(listener)
+
+    def look_up(self, query: Query) -> Answer | Refusal | None:
+        return self._store.look_up(query)
 
 
 def _ask(pool: QueryPool, sparql: str) -> Any:

@@ -141,3 +141,53 @@ def test_a_batch_with_a_broken_reading_is_refused_as_the_generic_path_refuses_it
         message.accept(json.dumps(document).encode(), "application/json")
     assert refused.value.violations == _generic(document)
     assert [x.rule for x in refused.value.violations] == [rule]
+
+
+POWER_FACTOR = "q1-power-factor"
+"""The example Measurement's power factor point, its sixth reading."""
+POINT_FACTS = [
+    (
+        ox.NamedNode(v.POINT + POWER_FACTOR),
+        ox.NamedNode(v.HEILA + "quantity"),
+        ox.NamedNode(v.HEILA + "PowerFactor"),
+    )
+]
+"""What a published point map (examples/pointmap.ttl) states of it that a rule needs."""
+
+
+def _power_factor_reading(value: float) -> bytes:
+    document = json.loads((EXAMPLES / "valid" / "measurement.json").read_text())
+    reading = next(r for r in document["readings"] if r["point"] == POWER_FACTOR)
+    reading["value"] = value
+    return json.dumps(document).encode()
+
+
+def test_a_power_factor_past_one_is_refused_by_name() -> None:
+    with pytest.raises(Invalid) as refused:
+        message.accept(
+            _power_factor_reading(1.2), "application/json", facts_of=lambda _: POINT_FACTS
+        )
+    assert [(x.rule, x.field) for x in refused.value.violations] == [
+        ("powerFactorRange", "readings[5].value")
+    ]
+
+
+def test_a_value_past_one_of_a_point_of_another_quantity_is_kept() -> None:
+    message.accept(_power_factor_reading(1.2), "application/json")
+
+
+@pytest.mark.parametrize("value", [-1.5, -1.0, -0.97, 0.0, 1.0, 1.000001, 231.4])
+@pytest.mark.parametrize("media_type", ["application/json", "text/turtle"])
+def test_the_power_factor_verdict_is_pyshacls(value: float, media_type: str) -> None:
+    document = message.from_json(json.loads(_power_factor_reading(value)))
+    body = (
+        _power_factor_reading(value)
+        if media_type == "application/json"
+        else document.serialize(media_type)
+    )
+    try:
+        message.accept(body, media_type, facts_of=lambda _: POINT_FACTS)
+        found = []
+    except Invalid as error:
+        found = error.violations
+    assert found == reference_violations(document, facts=POINT_FACTS)

@@ -19,7 +19,9 @@ from hub.trust.auth import hash_token, new_token
 from hub.trust.roles import Roles, flows
 from tests.conftest import STORY_ACTORS, Hub, Serve, hub_settings, wait_until_connected
 
-ROLES = {"cems-1": None, "reader": "researcher", "operator": "administrator"}
+CONTROL_ROOM = "control-room-1"
+"""The DSO's control room: its id names no role, it is given the DMS's."""
+ROLES = {"cems-1": None, "reader": "researcher", "operator": "administrator", CONTROL_ROOM: "DMS"}
 
 
 @pytest.fixture
@@ -105,6 +107,39 @@ def test_a_message_to_a_role_that_never_receives_its_type_is_refused(hub: Hub, s
     problem = answer.json()
     assert (problem["rule"], problem["field"]) == ("role", "recipients")
     assert "a Bid from DMS goes to FMP; not to mgms-1, which acts as MGMS" in problem["detail"]
+
+
+def test_a_control_room_acting_as_the_dms_may_send_everything_the_dms_sends(hub: Hub, story):
+    for message in story:
+        sender = CONTROL_ROOM if message.sender == "dms-1" else message.sender
+        assert post(hub, as_sent_by(story, message.id, sender), sender).status_code == 201
+
+
+def test_a_control_room_may_command_a_microgrids_devices_through_its_mgms(hub: Hub, story):
+    post_story_until(hub, story, last="control-1")
+    document = {**as_sent_by(story, "control-1", CONTROL_ROOM), "recipients": ["mgms-1"]}
+    assert post(hub, document, CONTROL_ROOM).status_code == 201
+
+
+def test_a_control_room_is_refused_what_the_dms_never_sends(hub: Hub, story):
+    post_story_until(hub, story, last="flex-1")
+    answer = post(hub, as_sent_by(story, "flex-1", CONTROL_ROOM), CONTROL_ROOM)
+    assert answer.status_code == 403
+    problem = answer.json()
+    assert (problem["rule"], problem["field"]) == ("role", "type")
+    assert problem["detail"] == (
+        "control-room-1 acts as DMS, which sends ActivationNotification, Bid, ControlSignal, "
+        "VerificationNotification; not Flexibility"
+    )
+
+
+def test_a_control_room_may_not_command_a_device_past_its_mgms(hub: Hub, story):
+    post_story_until(hub, story, last="control-1")
+    document = {**as_sent_by(story, "control-1", CONTROL_ROOM), "recipients": ["ied-1"]}
+    answer = post(hub, document, CONTROL_ROOM)
+    assert answer.status_code == 403
+    assert (answer.json()["rule"], answer.json()["field"]) == ("role", "recipients")
+    assert "a ControlSignal from DMS goes to MGMS; not to ied-1" in answer.json()["detail"]
 
 
 def test_a_researcher_cannot_post_a_message(hub: Hub, story):

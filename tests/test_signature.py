@@ -1,6 +1,7 @@
 """Signed messages: verified on POST against the sender's registered keys, kept in the graph,
 and verifiable again from a store alone, after a dump and load into another."""
 
+import base64
 import io
 import json
 import subprocess
@@ -17,7 +18,16 @@ from hub.model.message import Message, parse
 from hub.mqtt.broker import Mosquitto
 from hub.storage.store import open_store
 from hub.trust.auth import hash_token, new_token
-from hub.trust.signature import HEADER, Key, provenance, public_jwk, sign, verify_stored
+from hub.trust.signature import (
+    HEADER,
+    Key,
+    canonical,
+    provenance,
+    public_jwk,
+    public_key,
+    sign,
+    verify_stored,
+)
 from hub.web.queries import run_query
 from tests.conftest import Hub, Serve, running_hub
 
@@ -87,6 +97,24 @@ def test_a_message_changed_after_signing_is_refused_and_nothing_is_stored(
     problem = answer.json()
     assert (problem["rule"], problem["field"]) == ("signature", "signature")
     assert problem["detail"] == "the signature does not match the message"
+    assert hub.store.get(weather.iri) is None
+
+
+def base64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def test_a_signature_carrying_the_payload_it_was_made_over_is_refused(hub: Hub, weather: Message):
+    """A JWS with its payload attached vouches for that payload: the signature of the forecast
+    as it was signed must not pass for the forecast changed since."""
+    key = OKPKey.generate_key("Ed25519")
+    token = register(hub, key)
+    header, _, signature = sign(weather.triples, key).split(".")
+    attached = ".".join((header, base64url(canonical(weather.triples)), signature))
+    headers = {"Authorization": f"Bearer {token}", HEADER: attached}
+    answer = httpx.post(f"{hub.url}/messages", content=tampered(weather), headers=headers)
+    assert answer.status_code == 403
+    assert answer.json()["detail"] == "the signature is no compact JWS with a detached payload"
     assert hub.store.get(weather.iri) is None
 
 
@@ -244,7 +272,10 @@ def administrators(weather: Message) -> Message:
 
 def inserted(hub: Hub, message: Message, signed: Message, key: Key) -> httpx.Response:
     """INSERT DATA of `message`'s graph keeping a signature made over `signed`."""
-    triples = [*message.triples, *provenance(message.iri, sign(signed.triples, key), key)]
+    triples = [
+        *message.triples,
+        *provenance(message.iri, sign(signed.triples, key), public_key(key)),
+    ]
     text = " ".join(f"{s} {p} {o} ." for s, p, o in triples)
     update = f"INSERT DATA {{ GRAPH <{message.iri}> {{ {text} }} }}"
     return httpx.post(f"{hub.url}/sparql", data={"update": update}, headers=hub.auth(ADMIN))

@@ -7,6 +7,7 @@ from pathlib import Path
 import pyoxigraph as ox
 import pytest
 
+from hub.model import pointmaps
 from hub.model.errors import Invalid, ParseError
 from hub.model.message import Message, from_json
 from hub.model.vocabulary import HEILA, MESSAGE
@@ -20,12 +21,14 @@ from hub.storage.store import (
     QueryTimeout,
     open_store,
 )
+from tests.conftest import EXAMPLES
 
 OFFER = MESSAGE + "offer-1"
 PREFIXES = (
     f"PREFIX heila: <{HEILA}> PREFIX msg: <{MESSAGE}> "
     "PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#> "
     "PREFIX gr: <http://purl.org/goodrelations/v1#> "
+    "PREFIX rdf: <http://www.w3.org/1999/02/22-rdf-syntax-ns#> "
 )
 
 
@@ -303,3 +306,21 @@ def _as_graph_blocks(nquads: str) -> str:
         body, graph = line.rstrip(" .").rsplit(" ", 1)
         blocks.append(f"GRAPH {graph} {{ {body} }}")
     return " ".join(blocks)
+
+
+def test_an_update_past_a_power_factors_range_is_refused_by_its_points_quantity(store):
+    store.publish_point_map(
+        pointmaps.graph_of("example"), pointmaps.read([EXAMPLES / "pointmap.ttl"])
+    )
+    measurement = MESSAGE + "measurement-1"
+    before = graph_quads(store, measurement)
+    reading = f"<{measurement}#reading-5>"
+    with pytest.raises(Invalid) as raised:
+        store.update(
+            PREFIXES + f"WITH <{measurement}> DELETE {{ {reading} rdf:value ?v }} "
+            f"INSERT {{ {reading} rdf:value 1.5e0 }} WHERE {{ {reading} rdf:value ?v }}"
+        )
+    assert [(v.field, v.rule) for v in raised.value.violations] == [
+        ("readings[5].value", "powerFactorRange")
+    ]
+    assert graph_quads(store, measurement) == before

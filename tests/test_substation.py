@@ -72,6 +72,22 @@ def test_overlapping_address_blocks_are_refused(tmp_path: Path) -> None:
         config.load(broken)
 
 
+def test_a_simulator_of_some_feeders_serves_only_their_stations() -> None:
+    served = config.only(config.load(), ["feeder-2", "feeder-pv"])
+    assert [(s.name, [f.spec.name for f in s.feeders]) for s in served.stations] == [
+        ("substation-1", ["feeder-2"]),
+        ("substation-2", ["feeder-pv"]),
+    ]
+    assert config.only(config.load(), ["feeder-pv"]).stations[0].name == "substation-2"
+
+
+def test_a_feeder_the_configuration_lacks_is_refused_by_name(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["simulate", "--feeder", "feeder-9"]) == 2
+    assert "--feeder feeder-9: the configuration has" in capsys.readouterr().err
+
+
 def test_a_client_interrogating_the_station_gets_every_point(substation: Substation) -> None:
     served = substation.config.stations[0]
     expected = {

@@ -60,8 +60,8 @@ RECIPIENT = "ams-1"
 ADMIN = "bench-admin"
 """An administrator, for the scenarios that read the whole store (GET /dump)."""
 ORDERER = "control-room-1"
-"""Who orders the microgrid's devices in the command scenarios: an operator's system whose id
-names no role, so the hub holds it only to being the sender (as in tests/bridge_fixtures.py)."""
+"""Who orders the microgrid's devices in the command scenarios: the DSO's control room, which
+acts as its DMS and commands them through the MGMS (as in tests/bridge_fixtures.py)."""
 _WAIT = 10.0
 HEILA = (sys.executable, "-c", "import sys; from hub.commands.cli import main; sys.exit(main())")
 """The `heila` command run by this Python, installed or not."""
@@ -494,6 +494,7 @@ def hub_process(broker: Mosquitto, tokens: dict[str, str]) -> Iterator[str]:
             "".join(
                 f'[actors.{actor}]\ntoken_hash = "{hash_token(token)}"\n'
                 + ("admin = true\n" if actor == ADMIN else "")
+                + ('role = "DMS"\n' if actor == ORDERER else "")
                 for actor, token in tokens.items()
             ),
             encoding="utf-8",

@@ -7,7 +7,7 @@ The RDF graph is the message; the plain JSON, JSON-LD, Turtle and N-Quads are vi
 import json
 import logging
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import cache, cached_property
@@ -86,6 +86,12 @@ class Message:
     @cached_property
     def index(self) -> Index:
         return self.body_index if self.readings is None else index(self.triples)
+
+    def kept_with(self, triples: Iterable[Triple]) -> "Message":
+        """The message with triples the hub keeps about it (a verified signature), which its
+        envelope does not read: added to its body, not read again."""
+        body = (*self.body, *triples)
+        return replace(self, body=body, body_index=index(body))
 
     def nquads(self) -> bytes:
         """The message in its own named graph as N-Quads, the readings' chunk as it is."""
@@ -292,15 +298,30 @@ def _none_known(_iris: Iterable[str]) -> Mapping[str, str]:
     return {}
 
 
+def _no_facts(_points: Iterable[str]) -> Sequence[Triple]:
+    return ()
+
+
+def points_named(message: Message) -> set[str]:
+    """The IRIs of the points its readings name."""
+    if message.readings is not None:
+        return {v.POINT + point for point in message.readings.points}
+    point = ox.NamedNode(v.HEILA + "point")
+    return {o.value for _s, p, o in message.body if p == point and isinstance(o, ox.NamedNode)}
+
+
 def accept(
     data: bytes,
     media_type: str,
     types_of: Callable[[Iterable[str]], Mapping[str, str]] = _none_known,
+    facts_of: Callable[[Iterable[str]], Sequence[Triple]] = _no_facts,
 ) -> Message:
     """Parse and validate: the message, or ParseError / Invalid with every broken rule.
-    `types_of` answers the types of the messages it refers to (by IRI) that it knows."""
+    `types_of` answers the types of the messages it refers to (by IRI) that it knows, and
+    `facts_of` what published point maps state of the points (by IRI) its readings name."""
     message = parse(data, media_type)
-    violations = validate(message, types_of(v.MESSAGE + r for r in message.references))
+    known = types_of(v.MESSAGE + r for r in message.references)
+    violations = validate(message, known, facts_of(points_named(message)))
     if violations:
         raise Invalid(violations)
     return message

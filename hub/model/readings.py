@@ -8,16 +8,20 @@ are checked once per distinct value of a column (a batch has few points, instant
 only its values are many), and the readings become one N-Quads chunk in the message's graph,
 which Oxigraph parses itself. Python terms of the readings are made only when asked for.
 
-Only rules that look at one value, and counts, are checked in columns: a reading shape that
-grows another kind of rule (SPARQL, a nested node, a reference, a comparison) sends every
+Only rules that look at one value, and counts, are checked in columns. A SPARQL rule that joins
+the reading's point (a power factor's range) needs the point's facts from the published point
+maps: it is checked on the readings of points that have such facts (hub.model.validation), and
+`ruled_quantities` says which quantities' facts are worth asking for. A reading shape that grows
+another kind of rule (other SPARQL, a nested node, a reference, a comparison) sends every
 Measurement the generic way, so nothing is ever checked less. A batch that breaks a rule goes
 the generic way too, so its problem report is the generic one, word for word; the suite holds
 the column verdict to pyshacl's.
 """
 
+import dataclasses
 import re
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache, cached_property
 from typing import Any
@@ -32,6 +36,11 @@ from hub.model.terms import Index, Term, Triple, is_well_typed, triples_of
 
 READING_SHAPE = "https://w3id.org/heila/shapes#ReadingShape"
 READING = ox.NamedNode(v.HEILA + "reading")
+POINT = ox.NamedNode(v.HEILA + "point")
+POINT_JOIN = "?this heila:point ?point"
+"""How a reading's SPARQL rule names its point, so it can be checked by the point's facts."""
+_RULED = re.compile(r"\?point heila:quantity heila:(\w+)")
+"""How such a rule names the quantity it holds for."""
 DOUBLE = v.XSD + "double"
 
 Column = Sequence[Sequence[Term]]
@@ -58,9 +67,21 @@ class Readings:
     """the first reading's triples and its link: what the message's own shape is checked with"""
     points: Mapping[str, int]
     """how many of the readings name each point, by its id: counted without the triples"""
+    items: tuple[dict[str, Any], ...] = dataclasses.field(compare=False)
+    """the readings as JSON, for `of_points`"""
+    iri: str = dataclasses.field(compare=False)
 
     def triples(self) -> list[Triple]:
         return triples_of(ox.parse(self.nquads, ox.RdfFormat.N_QUADS))
+
+    def of_points(self, points: Collection[str]) -> list[Triple]:
+        """The triples of the readings that name these points (by id), and their links."""
+        numbers = [n for n, item in enumerate(self.items) if item["point"] in points]
+        forms = _forms()
+        assert forms is not None  # they were read in columns
+        written = _written(forms, [self.items[n] for n in numbers], numbers, self.iri)
+        assert written is not None  # they kept the rules already
+        return triples_of(ox.parse("".join(written[0]), ox.RdfFormat.N_QUADS))
 
 
 @dataclass(frozen=True, eq=False)
@@ -102,8 +123,11 @@ def _json_check(value_schema: Mapping[str, Any]) -> Callable[[Any], bool] | None
 
 
 def _by_column(check: shacl.PropertyCheck) -> bool:
-    """Whether a property's rules look at one value at a time, so a column can be checked."""
-    return not (check.sparql or check.node or check.refers_to or check.less_than)
+    """Whether a property's rules look at one value at a time, so a column can be checked, but
+    for SPARQL rules that join the reading's point: those need the point's facts and are
+    checked on the readings of points that have some (hub.model.validation)."""
+    about_points = all(POINT_JOIN in sparql.query for sparql in check.sparql)
+    return about_points and not (check.node or check.refers_to or check.less_than)
 
 
 @cache
@@ -125,6 +149,14 @@ def _forms() -> tuple[_Form, ...] | None:
     if len(forms) != len(checks):
         return None
     return tuple(forms)
+
+
+@cache
+def ruled_quantities() -> frozenset[str]:
+    """The quantities (IRIs) the reading shape's rules on a point hold for: the facts of points
+    of other quantities cannot break one."""
+    queries = [sparql.query for check in shacl.compiled()[READING_SHAPE] for sparql in check.sparql]
+    return frozenset(v.HEILA + name for query in queries for name in _RULED.findall(query))
 
 
 def _keeps(check: shacl.PropertyCheck, values: Iterable[Term]) -> bool:
@@ -216,7 +248,7 @@ def _texts(form: _Form, raw: Iterable[Any]) -> dict[Any, str] | None:
     return texts
 
 
-def _single(form: _Form, items: list[dict[str, Any]]) -> list[str | None] | None:
+def _single(form: _Form, items: Sequence[dict[str, Any]]) -> list[str | None] | None:
     """The texts of a field of one value at most, reading by reading (None where absent)."""
     raw = [item.get(form.field.name, _ABSENT) for item in items]
     present = [x for x in raw if x is not _ABSENT]
@@ -226,7 +258,7 @@ def _single(form: _Form, items: list[dict[str, Any]]) -> list[str | None] | None
     return None if texts is None else [None if x is _ABSENT else texts[x] for x in raw]
 
 
-def _many(form: _Form, items: list[dict[str, Any]]) -> list[list[str]] | None:
+def _many(form: _Form, items: Sequence[dict[str, Any]]) -> list[list[str]] | None:
     """The texts of a field of several values, reading by reading."""
     field = form.field
     lists = [item.get(field.name, []) for item in items]
@@ -241,26 +273,22 @@ def _many(form: _Form, items: list[dict[str, Any]]) -> list[list[str]] | None:
     return None if texts is None else [[texts[x] for x in values] for values in lists]
 
 
-def from_json(items: Any, iri: str) -> Readings | None:
-    """The readings of a Measurement's plain JSON, if every one keeps the JSON Schema and the
-    reading shape; None sends the message the generic way."""
-    forms = _forms()
-    if forms is None or type(items) is not list or not items:
-        return None
-    names = {form.field.name for form in forms}
-    if not all(type(item) is dict and item.keys() <= names for item in items):
-        return None
+def _written(
+    forms: Sequence[_Form], items: Sequence[dict[str, Any]], numbers: Sequence[int], iri: str
+) -> tuple[list[str], list[str]] | None:
+    """The N-Quads lines of readings (numbered as in their message) and of their links, and
+    those of the first; None if one breaks a rule."""
     single = [form for form in forms if not form.field.many]
     many = [form for form in forms if form.field.many]
     singles = [_single(form, items) for form in single]
     manys = [_many(form, items) for form in many]
     if any(column is None for column in [*singles, *manys]):
         return None
-    nodes = [f"<{iri}#reading-{n}>" for n in range(len(items))]
+    nodes = [f"<{iri}#reading-{n}>" for n in numbers]
     tail = f" <{iri}> .\n"
     link = f"<{iri}> {READING} "
     lines = [link + node + tail for node in nodes]
-    first = [lines[0]]
+    first = lines[:1]
     for form, column in zip(single, singles, strict=True):
         assert column is not None
         path = f" {form.path_text} "
@@ -281,9 +309,27 @@ def from_json(items: Any, iri: str) -> Readings | None:
         ]
         first += written[: len(lists[0])]
         lines += written
+    return lines, first
+
+
+def from_json(items: Any, iri: str) -> Readings | None:
+    """The readings of a Measurement's plain JSON, if every one keeps the JSON Schema and the
+    reading shape's rules of one value; None sends the message the generic way."""
+    forms = _forms()
+    if forms is None or type(items) is not list or not items:
+        return None
+    names = {form.field.name for form in forms}
+    if not all(type(item) is dict and item.keys() <= names for item in items):
+        return None
+    written = _written(forms, items, range(len(items)), iri)
+    if written is None:
+        return None
+    lines, first = written
     return Readings(
         nquads="".join(lines).encode(),
         quad_count=len(lines),
         first=tuple(triples_of(ox.parse("".join(first), ox.RdfFormat.N_QUADS))),
         points=Counter(item["point"] for item in items),
+        items=tuple(items),
+        iri=iri,
     )

@@ -2,7 +2,9 @@
 
 Every write path calls `validate` (or `validate_graphs` for a SPARQL Update or a load), which
 runs the shapes compiled by hub.model.shacl. A message is checked on its own triples plus the types
-of the messages it refers to, which is all a reference rule (sh:class) needs to see.
+of the messages it refers to, which is all a reference rule (sh:class) needs to see, and the
+facts published point maps state of the points its readings name, which a rule on a reading's
+point needs.
 `reference_violations` asks pyshacl the same question; the tests hold the two to one verdict.
 Either way a violation names the field by its JSON path and its label.
 """
@@ -24,7 +26,7 @@ from hub.model import vocabulary as v
 from hub.model.errors import Violation
 from hub.model.ontology import label
 from hub.model.shapes import local_name, shapes
-from hub.model.terms import RDF_TYPE, Triple, index, quads
+from hub.model.terms import RDF_TYPE, Triple, index, quads, to_rdflib
 
 if TYPE_CHECKING:
     from hub.model.message import Message
@@ -124,11 +126,15 @@ def _types_in(triples: list[Triple]) -> dict[str, str]:
 
 
 def validate_graphs(
-    graphs: Mapping[str, Sequence[Triple]], known_types: Mapping[str, str] | None = None
+    graphs: Mapping[str, Sequence[Triple]],
+    known_types: Mapping[str, str] | None = None,
+    facts: Sequence[Triple] = (),
 ) -> list[Violation]:
     """Violations of several message graphs (message IRI -> graph), checked together so that
-    they may refer to each other."""
+    they may refer to each other; `facts` as for `validate`."""
     triples = [triple for graph in graphs.values() for triple in graph]
+    stated = set(triples)
+    triples += [fact for fact in facts if fact not in stated]
     data, data_quads = index(triples), quads(triples, ox.DefaultGraph())
     types = _types_in(triples)
     known = {**(known_types or {}), **types}
@@ -146,16 +152,28 @@ def _untyped(iri: str) -> Violation:
     return Violation(iri.removeprefix(v.MESSAGE), iri, "type", "type", "type", None, text)
 
 
-def validate(message: "Message", known_types: Mapping[str, str] | None = None) -> list[Violation]:
-    """Violations of one message; `known_types` maps referenced message IRIs to their types.
-    A Measurement's readings are checked in columns, in one pass (hub.model.readings); when they
-    keep their rules, the message is checked with its first reading only."""
+def validate(
+    message: "Message",
+    known_types: Mapping[str, str] | None = None,
+    facts: Sequence[Triple] = (),
+) -> list[Violation]:
+    """Violations of one message; `known_types` maps referenced message IRIs to their types, and
+    `facts` are what published point maps state of the points its readings name, which a rule
+    on a reading's point (a power factor's range) needs. A Measurement's readings are checked in
+    columns, in one pass (hub.model.readings); when they keep their rules, the message is checked
+    with its first reading and the readings of points with facts."""
     known = known_types or {}
     if message.readings is not None:
-        return _with_first_reading(message, [*message.body, *message.readings.first], known)
+        return _in_columns(message, known, facts)
     node = ox.NamedNode(message.iri)
     nodes = message.index.get(node, {}).get(readings.READING, [])
-    if nodes and readings.conforms(readings.columns_of(message.index, nodes), len(nodes)):
+    described = {s for s, _p, _o in facts}
+    pointed = {o for r in nodes for o in message.index.get(r, {}).get(readings.POINT, [])}
+    if (
+        nodes
+        and not pointed & described
+        and readings.conforms(readings.columns_of(message.index, nodes), len(nodes))
+    ):
         others = set(nodes[1:])
         link = readings.READING
         kept = [
@@ -164,21 +182,51 @@ def validate(message: "Message", known_types: Mapping[str, str] | None = None) -
             if t[0] not in others and not (t[1] == link and t[2] in others)
         ]
         return _with_first_reading(message, kept, known)
-    return shacl.check(message.index, message.quads(), message.iri, message.type, known)
+    return _generic(message, known, facts)
+
+
+def _generic(
+    message: "Message", known: Mapping[str, str], facts: Sequence[Triple]
+) -> list[Violation]:
+    data = [*message.triples, *facts]
+    return shacl.check(
+        index(data), quads(data, ox.NamedNode(message.iri)), message.iri, message.type, known
+    )
+
+
+def _in_columns(
+    message: "Message", known: Mapping[str, str], facts: Sequence[Triple]
+) -> list[Violation]:
+    """A Measurement read in columns: its readings kept their rules of one value; the rules on
+    their points are checked on the readings of points with facts. A message that breaks a rule
+    is checked again the generic way, so its report is the generic one."""
+    assert message.readings is not None
+    described = {s.value.removeprefix(v.POINT) for s, _p, _o in facts}
+    named = [point for point in message.readings.points if point in described]
+    triples = [*message.body, *message.readings.first]
+    if named:
+        triples = list(dict.fromkeys([*triples, *message.readings.of_points(named), *facts]))
+    found = _with_first_reading(message, triples, known)
+    return _generic(message, known, facts) if found and named else found
 
 
 def _with_first_reading(
     message: "Message", triples: list[Triple], known: Mapping[str, str]
 ) -> list[Violation]:
     """A Measurement whose readings kept their rules in columns (hub.model.readings), checked with
-    its first reading only: the rest of its shapes do not look at its readings."""
+    its first reading (and those a rule on their points needs): the rest of its shapes do not
+    look at its readings."""
     data_quads = quads(triples, ox.NamedNode(message.iri))
     return shacl.check(index(triples), data_quads, message.iri, message.type, known)
 
 
 def reference_violations(
-    message: "Message", known_types: Mapping[str, str] | None = None
+    message: "Message",
+    known_types: Mapping[str, str] | None = None,
+    facts: Sequence[Triple] = (),
 ) -> list[Violation]:
     """The same verdict from pyshacl, the reference the compiled validator is held to."""
     data = _with_references(message.graph, known_types or {})
+    for s, p, o in facts:
+        data.add((to_rdflib(s), to_rdflib(p), to_rdflib(o)))
     return _violations(data, _run(data, message.iri, message.type))

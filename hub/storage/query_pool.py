@@ -3,8 +3,9 @@
 Each query runs in a worker process (hub.storage.query_worker) holding its own copy of the store, so
 the hub can stop it: a query that overstays `timeout`, or whose worker grows more than
 `memory_bytes` while it runs, is ended by killing its worker, and a fresh one takes its place. The
-hub's own process never evaluates a client's query, so no query can end it, fill its memory or hold
-the threads that writes and /health need.
+hub's own process evaluates no client's query but a lookup of one subject, whose form bounds its
+rows and time (hub.storage.subject_lookup), so no query can end it, fill its memory or hold the
+threads that writes and /health need.
 
 At most `workers` queries run at once (one by default: on two cores the other stays for writes),
 at most `max_waiting` more wait for a worker, and the rest are told at once that the hub is busy.
@@ -51,11 +52,14 @@ Snapshot = tuple[str, Any]
 
 
 class Source(Protocol):
-    """A store that can hand out a snapshot and then every change made after it."""
+    """A store that can hand out a snapshot and then every change made after it, and answer a
+    lookup of one subject itself (None for any other query)."""
 
     def follow(self, listener: Callable[[Change], None]) -> Snapshot: ...
 
     def unfollow(self, listener: Callable[[Change], None]) -> None: ...
+
+    def look_up(self, query: Query) -> Answer | Refusal | None: ...
 
 
 class QueryStopped(HubError):
@@ -252,7 +256,11 @@ class QueryPool:
         self._watch = threading.Thread(target=self._watch_workers, name="query-watch", daemon=True)
 
     async def run(self, query: Query) -> Answer | Refusal:
-        """The worker's answer or refusal; QueryStopped when the limits end it first."""
+        """The answer or refusal, from the store itself for a lookup of one subject and from a
+        worker for any other query; QueryStopped when the limits end it first."""
+        looked_up = self._source.look_up(query)
+        if looked_up is not None:
+            return looked_up
         if self._admitted >= self.limits.workers + self.limits.max_waiting:
             raise QueryStopped(
                 "busy", f"{self._admitted} queries are running or waiting; ask again later"

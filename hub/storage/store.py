@@ -14,8 +14,9 @@ like the log and the ontology it is read-only, and a dump leaves it out since a 
 `query` runs the hub's own queries and the command line's, in this process: a query past
 `QueryLimits.timeout` raises `QueryTimeout`, and a result longer than `QueryLimits.result_limit`
 is cut there and flagged `truncated`. SERVICE calls are refused unless their endpoint is listed
-in `QueryLimits.service_endpoints`. Clients' queries never run here: they run in query workers
-(hub.storage.query_pool), each on a copy that `follow` hands out and keeps up to date.
+in `QueryLimits.service_endpoints`. Clients' queries run in query workers
+(hub.storage.query_pool), each on a copy that `follow` hands out and keeps up to date; only a
+lookup of one subject, whose cost its form bounds, is answered here (`look_up`).
 """
 
 import secrets
@@ -32,7 +33,7 @@ from typing import Any, BinaryIO, Protocol
 
 import pyoxigraph as ox
 
-from hub.model import derived, pointmaps, resources, validation
+from hub.model import derived, pointmaps, readings, resources, validation
 from hub.model import message as message_model
 from hub.model.errors import (
     Conflict,
@@ -46,7 +47,9 @@ from hub.model.errors import (
 from hub.model.message import Message
 from hub.model.terms import Triple, triples_of
 from hub.model.vocabulary import ACTOR, BASE, HEILA, MESSAGE, ONTOLOGY_IRI, RDF, SMARTAPI, XSD
-from hub.storage.results import QueryResult, Term, read, syntax_error_position
+from hub.storage import subject_lookup
+from hub.storage.query_worker import Query, Refusal
+from hub.storage.results import Answer, QueryResult, Term, read, syntax_error_position
 from hub.storage.sparql_scope import graphs_named_by, refuse_unlisted_services
 
 LOG_GRAPH = BASE + "hub/log"
@@ -60,6 +63,7 @@ _STORED_AT = ox.NamedNode(HEILA + "storedAt")
 _LOG = ox.NamedNode(LOG_GRAPH)
 _ONTOLOGY = ox.NamedNode(ONTOLOGY_IRI)
 _RDF_TYPE = ox.NamedNode(RDF + "type")
+_QUANTITY = ox.NamedNode(HEILA + "quantity")
 _GENERATED_BY = ox.NamedNode(SMARTAPI + "generatedBy")
 _DERIVED = ox.NamedNode(derived.DERIVED_GRAPH)
 _REGISTRY = ox.NamedNode(REGISTRY_GRAPH)
@@ -179,6 +183,26 @@ GraphCheck = Callable[[dict[str, list[Triple]]], None]
 """Works out what an update leaves of some quads (hub.storage.query_pool.QueryPool.try_update)."""
 
 
+def point_facts(store: Store, points: Iterable[str]) -> list[Triple]:
+    """The quantity that published point maps give each of these points (by IRI), when a rule
+    on readings holds for it (hub.model.readings.ruled_quantities)."""
+    values = " ".join(str(ox.NamedNode(iri)) for iri in sorted(points))
+    ruled = " ".join(str(ox.NamedNode(iri)) for iri in sorted(readings.ruled_quantities()))
+    if not values or not ruled:
+        return []
+    result = store.query(
+        f"SELECT ?point ?quantity WHERE {{ VALUES ?point {{ {values} }} "
+        f"VALUES ?quantity {{ {ruled} }} "
+        f"GRAPH ?map {{ ?point {_QUANTITY} ?quantity }} "
+        f'FILTER(STRSTARTS(STR(?map), "{pointmaps.GRAPHS}")) }}'
+    )
+    return [
+        (point, _QUANTITY, quantity)
+        for point, quantity in result.rows
+        if isinstance(point, ox.NamedNode) and isinstance(quantity, ox.NamedNode)
+    ]
+
+
 def try_update(quads: list[ox.Quad], sparql: str) -> list[ox.Quad]:
     """What the update leaves of these quads, worked out here in this process."""
     copy = ox.Store()
@@ -290,6 +314,11 @@ class OxigraphStore:
     def unfollow(self, follower: Follower) -> None:
         with self._lock:
             self._followers = [f for f in self._followers if f != follower]
+
+    def look_up(self, query: Query) -> Answer | Refusal | None:
+        """A client's lookup of one subject, answered from the store itself; None for any other
+        query, which a worker answers (hub.storage.subject_lookup)."""
+        return subject_lookup.look_up(self._store, query)
 
     def _tell_followers(self, change: Change) -> None:
         for follower in self._followers:
@@ -417,7 +446,9 @@ class OxigraphStore:
             _check_sender(sender, before, changed)
         graphs = {name: _message_triples(quads) for name, quads in changed.items() if quads}
         _check_messages(graphs)
-        violations = validation.validate_graphs(graphs, self._types_referenced_by(graphs))
+        violations = validation.validate_graphs(
+            graphs, self._types_referenced_by(graphs), self._facts_named_by(graphs)
+        )
         if violations:
             raise Invalid(violations)
         if check is not None:
@@ -444,7 +475,9 @@ class OxigraphStore:
             return
         triples = {name: _message_triples(quads) for name, quads in graphs.items()}
         _check_messages(triples)
-        violations = validation.validate_graphs(triples, self._types_referenced_by(triples))
+        violations = validation.validate_graphs(
+            triples, self._types_referenced_by(triples), self._facts_named_by(triples)
+        )
         if violations:
             raise Invalid(violations)
         with self._lock:
@@ -545,6 +578,11 @@ class OxigraphStore:
         return [
             q for n, name in enumerate(names, 1) for q in _log_quads(ox.NamedNode(name), last + n)
         ]
+
+    def _facts_named_by(self, graphs: dict[str, list[Triple]]) -> list[Triple]:
+        """What published point maps state of the points these graphs' readings name."""
+        named = {o.value for ts in graphs.values() for _s, p, o in ts if p == readings.POINT}
+        return point_facts(self, named)
 
     def _types_referenced_by(self, graphs: dict[str, list[Triple]]) -> dict[str, str]:
         """The stored type of every message these graphs refer to, for the reference rules."""

@@ -37,13 +37,15 @@ SIGNING_KEY = ox.NamedNode(HEILA + "signingKey")
 PROVENANCE = (SIGNATURE, SIGNING_KEY)
 
 Key = OKPKey | ECKey
+_REGISTRY = jws.JWSRegistry(algorithms=ALGORITHMS)
+"""The algorithms a signature may use, made into joserfc's registry once."""
 
 
 @dataclass(frozen=True)
 class Signing:
     """What the hub holds of an actor's signatures: its public keys, and whether it must sign."""
 
-    keys: Sequence["Key"] = ()
+    keys: Sequence["PublicKey"] = ()
     required: bool = False
 
 
@@ -68,53 +70,84 @@ def canonical(triples: Iterable[Triple]) -> bytes:
     return "".join(sorted(f"{q.subject} {q.predicate} {q.object} .\n" for q in values)).encode()
 
 
+@dataclass(frozen=True)
+class PublicKey:
+    """A public key as the hub holds it: read once, with its id (RFC 7638 thumbprint) and the
+    JWK a verified message keeps, so that no message pays for either."""
+
+    key: Key
+    kid: str
+    jwk: str
+
+
 @lru_cache(maxsize=4096)
-def key_from_jwk(jwk: str) -> Key:
+def key_from_jwk(jwk: str) -> PublicKey:
     """A public key from its JWK; raises ValueError for anything but an Ed25519 or P-256 key.
     Kept once read: the registry hands the same JWKs over at every signed message."""
     data = json.loads(jwk)
     if data.get("kty") == "OKP" and data.get("crv") == "Ed25519":
-        return OKPKey.import_key(data)
-    if data.get("kty") == "EC" and data.get("crv") == "P-256":
-        return ECKey.import_key(data)
-    raise ValueError("a signing key is an Ed25519 (OKP) or P-256 (EC) JWK")
+        key: Key = OKPKey.import_key(data)
+    elif data.get("kty") == "EC" and data.get("crv") == "P-256":
+        key = ECKey.import_key(data)
+    else:
+        raise ValueError("a signing key is an Ed25519 (OKP) or P-256 (EC) JWK")
+    return _held(key)
+
+
+def _held(key: Key) -> PublicKey:
+    kid = key.thumbprint()
+    return PublicKey(
+        key, kid, json.dumps({**key.as_dict(private=False), "kid": kid}, sort_keys=True)
+    )
+
+
+def public_key(key: Key) -> PublicKey:
+    """The public half of a key, as the hub holds a registered one."""
+    return key_from_jwk(public_jwk(key))
 
 
 def public_jwk(key: Key) -> str:
     """The public JWK, with its thumbprint as `kid`: what a named query shows as the key's id."""
-    return json.dumps({**key.as_dict(private=False), "kid": key.thumbprint()}, sort_keys=True)
+    return _held(key).jwk
 
 
 def sign(triples: Iterable[Triple], key: Key) -> str:
     """The detached compact JWS a sender puts beside its message."""
     alg = "Ed25519" if isinstance(key, OKPKey) else "ES256"
     header = {"alg": alg, "kid": key.thumbprint()}
-    return jws.detach_content(jws.serialize_compact(header, canonical(triples), key, [alg]))
+    compact = jws.serialize_compact(header, canonical(triples), key, registry=_REGISTRY)
+    return jws.detach_content(compact)
 
 
-def verify(iri: str, triples: Iterable[Triple], signature: str, keys: Sequence[Key]) -> Key:
-    """The key among `keys` that made `signature` over the triples; else SignatureRefused."""
+def verify(
+    iri: str, triples: Iterable[Triple], signature: str, keys: Sequence[PublicKey]
+) -> PublicKey:
+    """The key among `keys` that made `signature` over the triples; else SignatureRefused.
+    The JWS is read once, over the canonical form as its detached payload: one that carries a
+    payload of its own is refused, else it would vouch for that payload and not the message."""
+    if signature.count(".") != 2 or signature.split(".")[1]:
+        raise SignatureRefused(iri, "the signature is no compact JWS with a detached payload")
     try:
-        kid = jws.extract_compact(signature.encode(), b"").headers().get("kid")
+        compact = jws.extract_compact(signature.encode(), canonical(triples), _REGISTRY)
     except (JoseError, ValueError) as error:
         raise SignatureRefused(iri, f"the signature is no compact JWS: {error}") from None
-    key = next((k for k in keys if k.thumbprint() == kid), None)
+    kid = compact.headers().get("kid")
+    key = next((k for k in keys if k.kid == kid), None)
     if key is None:
         raise SignatureRefused(iri, f"the signature's key {kid!r} is none the sender registered")
     try:
-        jws.deserialize_compact(signature, key, ALGORITHMS, payload=canonical(triples))
+        valid = jws.validate_compact(compact, key.key, registry=_REGISTRY)
     except (JoseError, ValueError):
-        raise SignatureRefused(iri, "the signature does not match the message") from None
+        valid = False
+    if not valid:
+        raise SignatureRefused(iri, "the signature does not match the message")
     return key
 
 
-def provenance(iri: str, signature: str, key: Key) -> list[Triple]:
+def provenance(iri: str, signature: str, key: PublicKey) -> list[Triple]:
     """The triples that keep a verified signature and its key in the message's graph."""
     node = ox.NamedNode(iri)
-    return [
-        (node, SIGNATURE, ox.Literal(signature)),
-        (node, SIGNING_KEY, ox.Literal(public_jwk(key))),
-    ]
+    return [(node, SIGNATURE, ox.Literal(signature)), (node, SIGNING_KEY, ox.Literal(key.jwk))]
 
 
 def verify_stored(iri: str, triples: Sequence[Triple]) -> str | None:
@@ -125,8 +158,7 @@ def verify_stored(iri: str, triples: Sequence[Triple]) -> str | None:
         return None
     if set(kept) != set(PROVENANCE):
         raise SignatureRefused(iri, "the message keeps a signature or a key, not both")
-    key = verify(iri, triples, kept[SIGNATURE], [key_from_jwk(kept[SIGNING_KEY])])
-    return key.thumbprint()
+    return verify(iri, triples, kept[SIGNATURE], [key_from_jwk(kept[SIGNING_KEY])]).kid
 
 
 def check_written(
@@ -141,7 +173,7 @@ def check_written(
         kid = verify_stored(name, triples)
         if kid is None and policy.required:
             raise SignatureRefused(name, f"{sender} signs every message; this one keeps none")
-        if kid is not None and kid not in {key.thumbprint() for key in policy.keys}:
+        if kid is not None and kid not in {key.kid for key in policy.keys}:
             raise SignatureRefused(name, f"the signature's key {kid!r} is none {sender} registered")
 
 

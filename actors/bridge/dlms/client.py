@@ -2,10 +2,11 @@
 
 One thread per meter keeps an association open and, every read interval, reads each mapped
 register (its scaler and unit once per association, its value every time) and, every profile
-interval, each load profile by range since the last capture it has read. A register's value
-becomes a Sample in the point's unit, stamped with the time the bridge received it (a register
-carries no time); a profile's captured values become Samples of the mapped points, stamped with
-the capture's clock (COSEM date-times carry their offset from UTC, so no zone is guessed).
+interval, each load profile by range from the last capture it has delivered on (captures.py
+drops what was delivered before). A register's value becomes a Sample in the point's unit,
+stamped with the time the bridge received it (a register carries no time); a profile's captured
+values become Samples of the mapped points, stamped with the capture's clock (COSEM date-times
+carry their offset from UTC, so no zone is guessed).
 
 Failures are told, never swallowed: a meter that cannot be reached or refuses the association
 is logged with the reason and tried again after a growing pause; a lost association (a meter
@@ -37,6 +38,7 @@ from actors.bridge.dlms.association import (
     ScalerUnit,
     moment,
 )
+from actors.bridge.dlms.captures import Mark, undelivered
 from actors.bridge.field import Changes
 from actors.bridge.monitoring import QUALITY_FLAGS, Sample
 from actors.bridge.pointmap import Command, Point, PointMap, Station
@@ -119,7 +121,8 @@ class MeterReader:
         """point ids not read again, each logged once"""
         self._values: dict[str, float] = {}
         self._round: list[Sample] = []
-        self._last_capture: dict[str, datetime] = {}
+        self._delivered: dict[str, Mark | None] = {}
+        """each load profile's mark: where the captures delivered end"""
         self._profiles_due = 0.0
         self._lost_at: float | None = None
         self.reads = 0
@@ -230,9 +233,10 @@ class MeterReader:
 
     def _read_profile(self, association: Association, obis: str) -> None:
         now = datetime.now(UTC)
-        since = self._last_capture.get(obis, now - PROFILE_LOOKBACK)
+        mark = self._delivered.get(obis)
+        since = mark.time if mark else now - PROFILE_LOOKBACK
         try:
-            columns, rows = association.profile(obis, since + timedelta(seconds=1), now)
+            columns, rows = association.profile(obis, since, now)
         except AccessError as error:
             log.warning("meter %s: load profile %s not read: %s", self.station.id, obis, error)
             return
@@ -243,8 +247,9 @@ class MeterReader:
         status_column = (PROFILE_STATUS, 2)
         status = columns.index(status_column) if status_column in columns else None
         mapped = [(i, self._by_column.get(column)) for i, column in enumerate(columns)]
-        for row in rows:
-            captured = moment(row[clock]).astimezone(UTC)
+        stamps = [moment(row[clock]).astimezone(UTC) for row in rows]
+        fresh, self._delivered[obis] = undelivered(stamps, mark)
+        for row, captured in ((rows[i], stamps[i]) for i in fresh):
             quality = quality_flags(int(row[status] or 0)) if status is not None else ()
             for index, point in mapped:
                 if point is not None and point.id not in self._skipped and row[index] is not None:
@@ -252,7 +257,6 @@ class MeterReader:
                     if scaler_unit is not None:
                         value = in_unit(row[index], scaler_unit, point.unit)
                         self._put(point, value, captured, quality)
-            self._last_capture[obis] = max(captured, self._last_capture.get(obis, captured))
 
     def _put(
         self,

@@ -4,8 +4,9 @@ An engineer maps a relay from the file its vendor ships: the IED's logical nodes
 object types say which measurements, breaker positions and controls it has; `MAPPED` says
 which of them the bridge reports as which quantity, and the IED's report control blocks are
 enabled as they are. A logical node's `desc` says where it sits, "feeder" or "feeder/device"
-(edit the SCL file or the generated map where a vendor's file says otherwise). Power arrives
-in W, var and VA, as IEC 61850 transmits it; the map scales it to kW, kvar and kVA.
+(edit the SCL file or the generated map where a vendor's file says otherwise). Each measured
+value is in the unit its data object's `units` declare, which the map scales into the ontology's
+unit of its quantity (units.py): W into kW, kV into V.
 """
 
 import argparse
@@ -19,6 +20,7 @@ from pathlib import Path
 from rdflib import RDF, RDFS, Graph, Literal, Namespace, URIRef
 
 from actors.bridge import pointmap
+from actors.bridge.iec61850.units import Templates, UnitError, declared, instance_values, scaling
 from hub.model.errors import UsageError
 from hub.model.resources import examples_dir
 from hub.model.vocabulary import DEVICE, GRID, HEILA, POINT, UNIT
@@ -30,40 +32,44 @@ MAX_BYTES = 20_000_000
 """SCL files larger than this are refused: a substation's SCD is a few MB."""
 ID = re.compile(r"[^A-Za-z0-9._~-]")
 
-Measure = tuple[str, str, str, str, float]
-"""(data attribute below the logical node, id, quantity, unit, scale)"""
+Measure = tuple[str, str, str, str]
+"""(data object below the logical node, its value's attribute, id, quantity)"""
 
 
-def _phases(data: str, name: str, quantity: str, unit: str) -> list[Measure]:
+def _phases(data: str, name: str, quantity: str) -> list[Measure]:
     return [
-        (f"{data}.phs{phase}.cVal.mag.f", f"{name}-l{n}", quantity, unit, 1.0)
+        (f"{data}.phs{phase}", "cVal.mag.f", f"{name}-l{n}", quantity)
         for n, phase in enumerate("ABC", start=1)
     ]
 
 
 MAPPED: dict[tuple[str, str], list[Measure]] = {
-    ("MMXU", "PhV"): _phases("PhV", "voltage", "PhaseVoltage", "V"),
-    ("MMXU", "A"): _phases("A", "current", "Current", "A"),
-    ("MMXU", "TotW"): [("TotW.mag.f", "active-power", "ActivePower", "KiloW", 0.001)],
-    ("MMXU", "TotVAr"): [
-        ("TotVAr.mag.f", "reactive-power", "ReactivePower", "KiloV-A_Reactive", 0.001)
-    ],
-    ("MMXU", "TotVA"): [("TotVA.mag.f", "apparent-power", "ApparentPower", "KiloV-A", 0.001)],
-    ("MMXU", "TotPF"): [("TotPF.mag.f", "power-factor", "PowerFactor", "UNITLESS", 1.0)],
-    ("MMXU", "Hz"): [("Hz.mag.f", "frequency", "Frequency", "HZ", 1.0)],
-    ("XCBR", "Pos"): [("Pos.stVal", "breaker-position", "BreakerPosition", "UNITLESS", 1.0)],
-    ("ZBAT", "W"): [("W.mag.f", "resource-power", "ActivePower", "KiloW", 0.001)],
-    ("ZBAT", "SoC"): [("SoC.mag.f", "state-of-charge", "StateOfCharge", "PERCENT", 1.0)],
+    ("MMXU", "PhV"): _phases("PhV", "voltage", "PhaseVoltage"),
+    ("MMXU", "A"): _phases("A", "current", "Current"),
+    ("MMXU", "TotW"): [("TotW", "mag.f", "active-power", "ActivePower")],
+    ("MMXU", "TotVAr"): [("TotVAr", "mag.f", "reactive-power", "ReactivePower")],
+    ("MMXU", "TotVA"): [("TotVA", "mag.f", "apparent-power", "ApparentPower")],
+    ("MMXU", "TotPF"): [("TotPF", "mag.f", "power-factor", "PowerFactor")],
+    ("MMXU", "Hz"): [("Hz", "mag.f", "frequency", "Frequency")],
+    ("XCBR", "Pos"): [("Pos", "stVal", "breaker-position", "BreakerPosition")],
+    ("ZBAT", "W"): [("W", "mag.f", "resource-power", "ActivePower")],
+    ("ZBAT", "SoC"): [("SoC", "mag.f", "state-of-charge", "StateOfCharge")],
 }
-"""Measured data objects by logical node class: what the bridge reports of them."""
+"""Measured data objects by logical node class: what the bridge reports of them. A breaker's
+position (stVal, FC ST) has no unit; the others' are declared (MV, CMV: FC MX)."""
 
-CONTROLLED = {"DPC": ("breaker", "stVal", "ST", 1.0), "APC": ("setpoint", "mxVal.f", "MX", 0.001)}
+CONTROLLED = {
+    "DPC": ("breaker", "stVal", "ST", None),
+    "APC": ("setpoint", "mxVal.f", "MX", "ActivePower"),
+}
 """Controllable data objects by common data class: the command's name, its status attribute
-(the feedback), its functional constraint and its scale (set-points in W)."""
+(the feedback), its functional constraint and the quantity it sets, whose declared unit gives
+the command's and the feedback's scale (a set-point in kW of the ontology, in W unless the
+APC's units say otherwise)."""
 
 
 class SclError(ValueError):
-    """The SCL file cannot be read or names no usable IED."""
+    """The SCL file cannot be read, names no usable IED or declares a unit the map cannot take."""
 
 
 @dataclass(frozen=True)
@@ -75,8 +81,8 @@ class LogicalNode:
     device: str | None
     data: dict[str, str]
     """data object name -> its DOType id"""
-    control_models: dict[str, str]
-    """data object name -> ctlModel set in the instance"""
+    instances: dict[str, dict[str, str]]
+    """data object name -> the values its instance (DOI) gives, by attribute path"""
 
 
 @dataclass(frozen=True)
@@ -88,6 +94,7 @@ class Ied:
     """DOType id -> common data class"""
     default_models: dict[str, str]
     """DOType id -> the ctlModel its template gives"""
+    templates: Templates
 
 
 def read(path: Path, ied_name: str | None = None) -> Ied:
@@ -148,24 +155,15 @@ def _ied(root: ElementTree.Element, ied: ElementTree.Element) -> Ied:
                     _id(location) or None,
                     _id(device_id) or None,
                     types.get(str(ln.get("lnType")), {}),
-                    _instance_models(ln),
+                    {str(doi.get("name")): instance_values(doi) for doi in ln.findall(f"{SCL}DOI")},
                 )
             )
-    return Ied(name, tuple(nodes), tuple(reports), cdcs, defaults)
+    return Ied(name, tuple(nodes), tuple(reports), cdcs, defaults, Templates.of(templates))
 
 
 def _rcb(ld: str, control: ElementTree.Element) -> str:
     kind = "BR" if control.get("buffered") == "true" else "RP"
     return f"{ld}/LLN0.{kind}.{control.get('name')}"
-
-
-def _instance_models(ln: ElementTree.Element) -> dict[str, str]:
-    models = {}
-    for doi in ln.findall(f"{SCL}DOI"):
-        val = doi.find(f"{SCL}DAI[@name='ctlModel']/{SCL}Val")
-        if val is not None and val.text:
-            models[str(doi.get("name"))] = val.text.strip()
-    return models
 
 
 def _id(text: str) -> str:
@@ -183,7 +181,8 @@ def point_map(
 ) -> Graph:
     """The IED's point map in the `iec61850:` vocabulary, checked by shapes/pointmap.ttl.
 
-    Point ids are `point_prefix` (the station id and a dot by default), the feeder and a name."""
+    Point ids are `point_prefix` (the station id and a dot by default), the feeder and a name.
+    A measured value whose declared unit does not measure its quantity raises SclError."""
     start = f"{station}." if point_prefix is None else point_prefix
     ns = pointmap.IEC61850
     graph = Graph()
@@ -209,14 +208,15 @@ def point_map(
         graph.add((node, ns.report, Literal(report)))
     for ln in ied.nodes:
         where = start + (ln.location or ln.reference.split("/")[1])
-        for reference, name, quantity, unit, scale, fc in _measures(ln):
+        for reference, name, quantity, unit, scale, fc in _measures(ied, ln):
             point = URIRef(f"{POINT}{where}.{name}")
             _point(graph, point, node, reference, fc, scale)
             graph.add((point, heila.quantity, heila[quantity]))
             graph.add((point, qudt.unit, URIRef(UNIT + unit)))
             _place(graph, point, ln)
         for data, cdc, model in _controls(ied, ln):
-            kind, status, fc, scale = CONTROLLED[cdc]
+            kind, status, fc, sets = CONTROLLED[cdc]
+            scale = 1.0 if sets is None else _unit(ied, ln, data, sets)[1]
             feedback = URIRef(f"{POINT}{where}.{kind}-status")
             _point(graph, feedback, node, f"{ln.reference}.{data}.{status}", fc, scale)
             command = URIRef(f"{POINT}{where}.{kind}-command")
@@ -233,18 +233,36 @@ def point_map(
     return graph
 
 
-def _measures(ln: LogicalNode) -> Iterator[tuple[str, str, str, str, float, str]]:
+def _measures(ied: Ied, ln: LogicalNode) -> Iterator[tuple[str, str, str, str, float, str]]:
     for data in ln.data:
-        for attribute, name, quantity, unit, scale in MAPPED.get((ln.ln_class, data), []):
-            fc = "ST" if attribute.endswith("stVal") else "MX"
-            yield f"{ln.reference}.{attribute}", name, quantity, unit, scale, fc
+        for path, attribute, name, quantity in MAPPED.get((ln.ln_class, data), []):
+            reference = f"{ln.reference}.{path}.{attribute}"
+            if attribute == "stVal":
+                yield reference, name, quantity, "UNITLESS", 1.0, "ST"
+            else:
+                yield reference, name, quantity, *_unit(ied, ln, path, quantity), "MX"
+
+
+def _unit(ied: Ied, ln: LogicalNode, path: str, quantity: str) -> tuple[str, float]:
+    """The unit (QUDT) and scale of `quantity` as the data object at `path` (`TotW`,
+    `PhV.phsA`) of `ln` declares its units."""
+    data = path.partition(".")[0]
+    reference = f"{ln.reference}.{path}"
+    attributes = ied.templates.attributes(ln.data[data])
+    values = ln.instances.get(data, {})
+    try:
+        unit = declared(reference, path, attributes, values, ied.templates.enums)
+        return scaling(reference, quantity, unit)
+    except UnitError as error:
+        raise SclError(str(error)) from None
 
 
 def _controls(ied: Ied, ln: LogicalNode) -> Iterator[tuple[str, str, str | None]]:
     for data, kind in ln.data.items():
         cdc = ied.cdcs.get(kind)
         if cdc in CONTROLLED and ln.device is not None:
-            yield data, cdc, ln.control_models.get(data, ied.default_models.get(kind))
+            model = ln.instances.get(data, {}).get("ctlModel")
+            yield data, cdc, model or ied.default_models.get(kind)
 
 
 def _point(
@@ -291,18 +309,18 @@ def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     try:
         ied = read(args.scl, args.ied)
+        station = _id(args.station or ied.name.lower())
+        graph = point_map(
+            ied,
+            station,
+            args.host,
+            args.port,
+            args.integrity_period,
+            args.poll_interval,
+            args.point_prefix,
+        )
     except SclError as error:
         raise UsageError(str(error)) from error
-    station = _id(args.station or ied.name.lower())
-    graph = point_map(
-        ied,
-        station,
-        args.host,
-        args.port,
-        args.integrity_period,
-        args.poll_interval,
-        args.point_prefix,
-    )
     problems = pointmap.check(graph)
     if problems:
         raise UsageError(f"the generated map breaks its shape: {'; '.join(problems)}")
