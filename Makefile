@@ -3,6 +3,10 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+# The suite mostly waits on subprocesses and sockets, so two workers shorten it even on two cores.
+# Each worker takes whole files, so a file's module-scoped fixtures (a demo run, a cluster) are
+# set up once. Only `make test` runs in parallel: timed benchmarks need a single process.
+PARALLEL ?= -n 2 --dist loadfile
 
 .PHONY: demo test lint bench clean
 
@@ -23,7 +27,7 @@ lint: $(BIN)/heila
 test: $(BIN)/heila
 	scripts/system-packages
 	$(MAKE) lint
-	$(BIN)/pytest
+	$(BIN)/pytest $(PARALLEL)
 
 bench: $(BIN)/heila
 	scripts/system-packages

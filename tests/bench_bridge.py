@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from bridge_fixtures import ACTOR, TOKENS, FieldHub
+from bridge_fixtures import ACTOR, TOKENS, FieldHub, default_point_map
 
-from actors.bridge import bench, pointmap
+from actors.bridge import bench
 from actors.bridge.buffer import DiskBuffer
 from actors.bridge.monitoring import Converter
 from actors.bridge.uplink import Uplink
@@ -20,7 +20,7 @@ from hub.commands.bench import Bench, Figure
 from hub.mqtt.broker import Mosquitto
 from hub.storage.store import open_store
 
-POINT_MAP = pointmap.load(pointmap.default_files())
+POINT_MAP = default_point_map()
 ROUNDS = 200
 """rounds of a latency scenario when timed; the suite's untimed run checks it works with
 SMOKE_ROUNDS (a c104 command whose confirmation is lost waits out its whole timeout)"""

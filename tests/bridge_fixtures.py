@@ -5,6 +5,7 @@ fault tests stay quick.
 """
 
 import contextlib
+import functools
 import itertools
 import json
 import socket
@@ -177,6 +178,13 @@ def endpoints(station: Substation) -> dict[str, tuple[str, int]]:
     return {s.name: (s.host, s.port) for s in station.config.stations}
 
 
+@functools.cache
+def default_point_map() -> pointmap.PointMap:
+    """The bridge's shipped point map, read and checked once per test process: checking a map
+    against its shape takes seconds, and most bridge tests start a bridge on this one."""
+    return pointmap.load(pointmap.default_files())
+
+
 MakeBridge = Callable[..., Bridge]
 _sessions = itertools.count(1)
 
@@ -209,7 +217,7 @@ def make_bridge(tmp_path: Path) -> Iterator[MakeBridge]:
         outcomes: list[Outcome] = []
         bridge = Bridge(
             replace(settings, **overrides),
-            pointmap.load(maps or pointmap.default_files()),
+            pointmap.load(maps) if maps else default_point_map(),
             on_outcome=outcomes.append,
         )
         bridge.outcomes = outcomes  # type: ignore[attr-defined]

@@ -14,7 +14,7 @@ def test_every_scenario_prints_its_headline_figure():
     for module in SCENARIO_MODULES:  # they register their scenarios when imported
         importlib.import_module(module)
     result = subprocess.run(
-        [*HEILA, "bench", "--count", "5"], cwd=ROOT, capture_output=True, text=True, timeout=300
+        [*HEILA, "bench", "--count", "2"], cwd=ROOT, capture_output=True, text=True, timeout=300
     )
     assert result.returncode == 0, result.stderr[-2000:]
     headlines = [line for line in result.stdout.splitlines() if line and line[0] != " "]

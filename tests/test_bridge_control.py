@@ -8,16 +8,24 @@ from typing import Any
 
 import httpx
 import pytest
-from bridge_fixtures import ACTOR, AGGREGATOR, DSO, FieldHub, MakeBridge, eventually
+from bridge_fixtures import (
+    ACTOR,
+    AGGREGATOR,
+    DSO,
+    FieldHub,
+    MakeBridge,
+    default_point_map,
+    eventually,
+)
 
-from actors.bridge import control, pointmap
+from actors.bridge import control
 from actors.bridge.control import Order, OrderError, Outcome, orders
 from hub.mqtt.broker import Mosquitto
 from hub.storage.store import open_store
 from substation.model import Breaker
 from substation.server import Substation
 
-POINT_MAP = pointmap.load(pointmap.default_files())
+POINT_MAP = default_point_map()
 _ids = itertools.count(1)
 
 

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import c104
 import httpx
-from bridge_fixtures import ACTOR, FieldHub, MakeBridge, eventually
+from bridge_fixtures import ACTOR, FieldHub, MakeBridge, default_point_map, eventually
 
 from actors.bridge import pointmap
 from actors.bridge.iec104.link import number, quality_flags
@@ -15,7 +15,7 @@ from actors.bridge.monitoring import Converter, Sample, device_time, scaled
 from hub.model import pointmaps
 from substation.server import Substation
 
-POINT_MAP = pointmap.load(pointmap.default_files())
+POINT_MAP = default_point_map()
 
 
 def sample(point: str, value: float = 231.5, quality: tuple[str, ...] = ()) -> Sample:

@@ -19,6 +19,7 @@ from bridge_fixtures import (
     TlsStation,
     bridge_end,
     certificates,
+    default_point_map,
     endpoints,
     eventually,
     running,
@@ -45,7 +46,8 @@ def test_a_second_station_described_only_in_its_point_map_reports_and_obeys(
     both.start()
     try:
         maps = [*pointmap.default_files(), pointmap.shipped("substation-2.ttl")]
-        bridge = make_bridge(field_hub, both, maps=maps)
+        # a confirmation is awaited, not timed: on a busy machine it may take over a second
+        bridge = make_bridge(field_hub, both, maps=maps, command_timeout=10.0)
         rows = eventually(lambda: field_hub.select(PV_POWER))
         assert rows[0][1] == "https://w3id.org/heila/grid/feeder-pv"
         order = pointmap.load(maps).commands["pv-1"]
@@ -125,7 +127,7 @@ def test_a_station_reached_by_an_address_its_certificate_does_not_name_is_refuse
 def test_a_stopped_tls_link_leaves_no_tunnel_behind(tls_station: TlsStation) -> None:
     station, tls = tls_station
     link = Link(
-        pointmap.load(pointmap.default_files()),
+        default_point_map(),
         queue.SimpleQueue(),
         Changes(),
         endpoints=endpoints(station),

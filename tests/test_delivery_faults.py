@@ -21,6 +21,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -37,6 +38,9 @@ DSO, MICROGRID = "dms-1", "mgms-1"
 TOKENS = {DSO: "dso-delivery-token", MICROGRID: "microgrid-delivery-token"}
 HEILA = str(Path(sys.executable).with_name("heila"))
 EXECUTED = re.compile(r"setpointCommand executed: (-?[0-9.]+)")
+STARTUP = 60.0
+"""seconds a component may take to listen: on a busy machine a Python program's imports alone
+can take longer than wait_for_port's default"""
 OUTCOMES = """PREFIX heila: <https://w3id.org/heila/ontology#>
 SELECT ?order ?state ?executed WHERE {
     ?outcome heila:outcomeOf ?order ; heila:commandState ?state .
@@ -58,7 +62,8 @@ class Process:
             self.running = subprocess.Popen(self.command, stdout=log, stderr=log)
         if self.ready is not None:
             running = self.running
-            assert wait_for_port(*self.ready, lambda: running.poll() is None), self.log.read_text()
+            up = wait_for_port(*self.ready, lambda: running.poll() is None, STARTUP)
+            assert up, self.log.read_text()
 
     def end(self, how: signal.Signals) -> None:
         assert self.running is not None
@@ -90,7 +95,7 @@ class System:
         hub.start()
         self.hub_relay.target = ("127.0.0.1", port)
         if self.mqtt_relay is not None:
-            assert wait_for_port("127.0.0.1", broker_port, lambda: True)
+            assert wait_for_port("127.0.0.1", broker_port, lambda: True, STARTUP)
             self.mqtt_relay.target = ("127.0.0.1", broker_port)
 
     def start(self, name: str) -> None:
@@ -122,10 +127,11 @@ def hub_config(folder: Path, port: int, broker_port: int, mosquitto: bool) -> st
 MOSQUITTO_PORT = free_port()
 
 
-def system(folder: Path, embedded: bool) -> System:
-    """Start the four components; the hub's broker is Mosquitto unless `embedded`."""
+@contextmanager
+def system(folder: Path, embedded: bool) -> Iterator[System]:
+    """The four components, started; the hub's broker is Mosquitto unless `embedded`. They
+    are stopped afterwards, also when one of them failed to start."""
     folder.mkdir(parents=True)
-    station_port = free_port()
     nowhere = ("127.0.0.1", 1)
     made = System(
         folder,
@@ -133,6 +139,16 @@ def system(folder: Path, embedded: bool) -> System:
         Cable(nowhere),
         mqtt_relay=Cable(nowhere) if embedded else None,
     )
+    try:
+        start_components(made, embedded)
+        yield made
+    finally:
+        made.stop_all()
+
+
+def start_components(made: System, embedded: bool) -> None:
+    """Broker (unless `embedded`), hub, station and bridge, each once it can be reached."""
+    folder, station_port = made.folder, free_port()
     log = folder.joinpath
     if not embedded:
         config = folder / "mosquitto.conf"
@@ -167,7 +183,6 @@ def system(folder: Path, embedded: bool) -> System:
     # the bridge has placed itself in the hub's log (its first start begins at the end) and
     # has interrogated the station (a first Measurement), as a bridge in service has
     eventually(lambda: (folder / "state" / "mailbox.json").exists() and measured(made), 30)
-    return made
 
 
 def measured(made: System) -> bool:
@@ -181,11 +196,8 @@ def running(
 ) -> Iterator[System]:
     """The four components, the hub's broker named by the parameter; one set for the module."""
     folder = tmp_path_factory.mktemp("delivery") / "system"
-    started = system(folder, request.param == "embedded")
-    try:
+    with system(folder, request.param == "embedded") as started:
         yield started
-    finally:
-        started.stop_all()
 
 
 @dataclass

@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -54,6 +55,32 @@ def demo() -> Iterator[Demo]:
             running.communicate(timeout=30)
 
 
+@dataclass(frozen=True)
+class Finished:
+    """A demo run to its end: what it said, the store it left, and the folder given to it as
+    TMPDIR, in which it made its working folder."""
+
+    returncode: int
+    output: str
+    errors: str
+    store: Path
+    temporary: Path
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory: pytest.TempPathFactory) -> Finished:
+    """One run of the demo with `--store`, shared by the tests that only read what it said and
+    left: a run takes half a minute, and a run per behaviour checked would make the suite wait
+    minutes. Its TMPDIR is a folder of its own, where it makes its working folder."""
+    folder = tmp_path_factory.mktemp("demo")
+    store, temporary = folder / "store", folder / "tmp"
+    temporary.mkdir()
+    command = [sys.executable, "-m", "hub.commands.cli", "demo", "--store", str(store)]
+    environment = {**os.environ, "TMPDIR": str(temporary)}
+    ended = subprocess.run(command, capture_output=True, text=True, env=environment, timeout=180)
+    return Finished(ended.returncode, ended.stdout, ended.stderr, store, temporary)
+
+
 def demo_folder(output: str) -> str:
     found = re.search(r"store (\S+)/store", output)
     assert found, output
@@ -89,17 +116,20 @@ def assert_delivered_as_metered(store: Path) -> None:
     assert ratios and all(0.5 < float(ratio) <= 1.3 for ratio in ratios)
 
 
-@pytest.mark.slow
-def test_demo_tells_the_whole_chain_and_leaves_nothing_running(demo: Demo) -> None:
-    running = demo()
-    output, errors = running.communicate(timeout=90)
-    assert running.returncode == 0, errors
+def chain_steps(output: str) -> set[str]:
+    """The steps of the story's table that the demo prints."""
     table = output.split("\n\n")[1].splitlines()
     assert table[0].split()[:3] == ["step", "message", "from"]
-    assert {row.split()[0] for row in table[2:]} == set(STEPS)
-    assert "delivered" in output
-    assert "/sparql" in output
-    assert processes_using(demo_folder(output)) == []
+    return {row.split()[0] for row in table[2:]}
+
+
+@pytest.mark.slow
+def test_demo_tells_the_whole_chain_and_leaves_nothing_running(finished: Finished) -> None:
+    assert finished.returncode == 0, finished.errors
+    assert chain_steps(finished.output) == set(STEPS)
+    assert "delivered" in finished.output
+    assert "/sparql" in finished.output
+    assert processes_using(str(finished.temporary)) == []
 
 
 @pytest.mark.slow
@@ -108,8 +138,7 @@ def test_the_demo_runs_the_whole_chain_with_an_iec_61850_substation(demo: Demo) 
     output, errors = running.communicate(timeout=120)
     assert running.returncode == 0, errors
     assert "simulated substation over IEC 61850 MMS, meter over DLMS" in output
-    table = output.split("\n\n")[1].splitlines()
-    assert {row.split()[0] for row in table[2:]} == set(STEPS)
+    assert chain_steps(output) == set(STEPS)
     assert processes_using(demo_folder(output)) == []
 
 
@@ -198,52 +227,26 @@ def test_keep_running_leaves_the_hub_up_until_ctrl_c(demo: Demo) -> None:
     assert processes_using(folder) == []
 
 
-def test_a_demo_with_a_store_leaves_its_story_there_to_query(demo: Demo, tmp_path: Path) -> None:
-    store = tmp_path / "store"
-    running = demo("--store", str(store))
-    output, errors = running.communicate(timeout=120)
-    assert running.returncode == 0, errors
-    assert f"the store stays in {store}" in output
-    assert_delivered_as_metered(store)
+def test_a_demo_with_a_store_leaves_its_story_there_to_query(finished: Finished) -> None:
+    assert finished.returncode == 0, finished.errors
+    assert f"the store stays in {finished.store}" in finished.output
+    assert_delivered_as_metered(finished.store)
 
 
 def test_the_demo_publishes_its_fields_point_maps_so_readings_name_their_unit(
-    demo: Demo, tmp_path: Path
+    finished: Finished,
 ) -> None:
-    store = tmp_path / "store"
-    running = demo("--store", str(store))
-    _output, errors = running.communicate(timeout=120)
-    assert running.returncode == 0, errors
-    answer = subprocess.run(
-        [sys.executable, "-m", "hub.commands.cli", "query", "latest-values", "--store", str(store)],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    power = next(row for row in answer.stdout.splitlines() if "feeder-1.active-power" in row)
+    assert finished.returncode == 0, finished.errors
+    rows = query(finished.store, "latest-values")
+    power = next(row for row in rows if "feeder-1.active-power" in row)
     assert "ActivePower" in power and "KiloW" in power
 
 
-def test_every_actor_of_the_demo_signs_what_it_sends(demo: Demo, tmp_path: Path) -> None:
-    store = tmp_path / "store"
-    running = demo("--store", str(store))
-    _output, errors = running.communicate(timeout=120)
-    assert running.returncode == 0, errors
-    answer = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "hub.commands.cli",
-            "query",
-            "signed-messages",
-            "--store",
-            str(store),
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    signed = {line.split()[1].removeprefix("heila:") for line in answer.stdout.splitlines()[2:]}
+def test_every_actor_of_the_demo_signs_what_it_sends(finished: Finished) -> None:
+    assert finished.returncode == 0, finished.errors
+    signed = {
+        row.split()[1].removeprefix("heila:") for row in query(finished.store, "signed-messages")
+    }
     assert {*STEPS, "Measurement"} <= signed  # the field bridge signs too
 
 

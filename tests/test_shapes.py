@@ -51,7 +51,9 @@ def node_shapes() -> list[Node]:
 
 
 def property_shapes() -> list[Node]:
-    return sorted({p for s in node_shapes() for p in GRAPH.objects(s, SH.property)}, key=str)
+    """In the order of their test ids: most are blank nodes, whose labels differ from one
+    process to the next, and parallel test workers must collect the same tests in one order."""
+    return sorted({p for s in node_shapes() for p in GRAPH.objects(s, SH.property)}, key=field_id)
 
 
 def field_id(shape: Node) -> str:
