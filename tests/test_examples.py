@@ -5,15 +5,18 @@ Turtle alike, and each invalid example breaks exactly the rule on the field its 
 
 import json
 import re
+from collections.abc import Iterable
 from functools import cache
 from pathlib import Path
 
+import pyoxigraph as ox
 import pytest
 from rdflib.compare import isomorphic
 
 from hub.model import message
 from hub.model.errors import Invalid, Violation
-from hub.model.vocabulary import INFORMATION_OBJECTS
+from hub.model.terms import Triple
+from hub.model.vocabulary import HEILA, INFORMATION_OBJECTS
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 VALID = sorted((EXAMPLES / "valid").glob("*.*"))
@@ -33,9 +36,27 @@ def story_types() -> dict[str, str]:
 
 
 @cache
+def quantities() -> dict[str, Triple]:
+    """Point IRI -> its quantity, as the example point map, once published, states it."""
+    quantity = ox.NamedNode(HEILA + "quantity")
+    parsed = ox.parse(path=EXAMPLES / "pointmap.ttl", format=ox.RdfFormat.TURTLE)
+    return {
+        t.subject.value: (t.subject, t.predicate, t.object)
+        for t in parsed
+        if t.predicate == quantity
+    }
+
+
+def point_facts(points: Iterable[str]) -> list[Triple]:
+    return [quantities()[point] for point in points if point in quantities()]
+
+
+@cache
 def violations_of(path: Path) -> list[Violation]:
     try:
-        message.accept(path.read_bytes(), MEDIA_TYPES[path.suffix], lambda _: story_types())
+        message.accept(
+            path.read_bytes(), MEDIA_TYPES[path.suffix], lambda _: story_types(), point_facts
+        )
     except Invalid as invalid:
         return invalid.violations
     return []
