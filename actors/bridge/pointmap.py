@@ -14,11 +14,11 @@ from importlib import resources
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import pyshacl
 from rdflib import RDF, Graph, Literal, Namespace, URIRef
 from rdflib.term import Node
 
-from hub.model.resources import shapes_dir
+from hub.model import pointmaps
+from hub.model.terms import from_rdflib
 from hub.model.vocabulary import DEVICE, GRID, HEILA, POINT, QUDT, UNIT
 
 IEC = Namespace("https://w3id.org/heila/iec104#")
@@ -163,11 +163,9 @@ def load(files: Sequence[Path]) -> PointMap:
 
 def check(graph: Graph) -> list[str]:
     """Validate a point map against its shape; one sentence per violation, naming the point."""
-    shapes = Graph().parse(shapes_dir() / "pointmap.ttl", format="turtle")
-    conforms, report, _ = pyshacl.validate(graph, shacl_graph=shapes, advanced=True)
-    if conforms:
+    report = pointmaps.shape_report(from_rdflib(graph))
+    if report is None:
         return []
-    assert isinstance(report, Graph)
     problems = []
     for result in report.subjects(RDF.type, _SH.ValidationResult):
         focus_node = report.value(result, _SH.focusNode)
