@@ -188,11 +188,11 @@ def create_app(settings: Settings, store: OxigraphStore) -> FastAPI:
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         if broker is not None:
             broker.start()
+        if node is None:  # before connecting: the broker resends a session's unacknowledged
+            inbox.start()  # messages at once, and one without a handler is never acknowledged
         notifier.start()
         if node is not None:
             node.start()
-        else:
-            inbox.start()
         try:
             yield
         finally:
