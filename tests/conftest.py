@@ -1,6 +1,7 @@
 """Fixtures shared by the hub's tests: the example story, free ports and a real HTTP server."""
 
 import json
+import logging
 import os
 import secrets
 import shutil
@@ -48,6 +49,18 @@ def story_messages() -> list[Message]:
         for path in (EXAMPLES / "valid").glob("*.json")
     ]
     return sorted(found, key=lambda m: m.time)
+
+
+@pytest.fixture(autouse=True)
+def root_logger_restored() -> Iterator[None]:
+    """A command run in process (`heila serve` refusing a setting) sets the root logger up on the
+    test's captured stderr, which is closed after the test: put the root logger back, so threads
+    of later tests do not log into a closed stream."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
 
 
 @pytest.fixture(scope="session")
