@@ -4,9 +4,11 @@ import io
 from pathlib import Path
 
 import pytest
+from conftest import EXAMPLES
 
 from hub.commands.cli import main
-from hub.model.errors import ParseError, QueryRefused
+from hub.model import pointmaps
+from hub.model.errors import Invalid, ParseError, QueryRefused
 from hub.model.message import Message
 from hub.storage.store import OxigraphStore, open_store
 
@@ -75,3 +77,23 @@ def test_heila_dump_of_a_missing_store_exits_2_with_one_line(tmp_path: Path, cap
     assert main(["dump", str(tmp_path / "out.nq"), "--store", str(tmp_path / "none")]) == 2
     assert len(capsys.readouterr().err.strip().splitlines()) == 1
     assert not (tmp_path / "out.nq").exists()
+
+
+def test_a_dump_is_checked_with_its_own_point_maps(story):
+    """A power factor past its range is refused on load by the quantity the dump's point map
+    gives its point, as it would have been when taken in."""
+    original = filled(story)
+    original.publish_point_map(
+        pointmaps.graph_of("example"), pointmaps.read([EXAMPLES / "pointmap.ttl"])
+    )
+    lines = dumped(original)
+    [factor] = [n for n, line in enumerate(lines) if "#reading-5> " in line and "#value>" in line]
+    value = lines[factor].split(" ", 2)[2].rsplit(" ", 2)[0]
+    lines[factor] = lines[factor].replace(value, '"1.5"^^<http://www.w3.org/2001/XMLSchema#double>')
+    store = open_store("memory")
+    with pytest.raises(Invalid) as raised:
+        store.load(io.BytesIO("\n".join(lines).encode()))
+    assert [(v.field, v.rule) for v in raised.value.violations] == [
+        ("readings[5].value", "powerFactorRange")
+    ]
+    assert dumped(store) == []

@@ -516,7 +516,7 @@ class OxigraphStore:
             if name != LOG_GRAPH and not pointmaps.is_point_map_graph(name)
         }
         _check_messages(messages)
-        violations = validation.validate_graphs(messages)
+        violations = validation.validate_graphs(messages, facts=_point_facts_in(by_graph))
         if violations:
             raise Invalid(violations)
         log = by_graph.get(LOG_GRAPH, set())
@@ -726,6 +726,19 @@ def _check_messages(graphs: dict[str, list[Triple]]) -> None:
             raise QueryRefused(
                 f"the graph <{name}> must hold the message <{name}>, not <{held.iri}>"
             )
+
+
+def _point_facts_in(by_graph: dict[str, set[ox.Quad]]) -> list[Triple]:
+    """What a dump's own point maps state of their points' quantities, where a rule on readings
+    holds for the quantity: the facts a loaded reading is checked with, as when it was taken in."""
+    ruled = {ox.NamedNode(quantity) for quantity in readings.ruled_quantities()}
+    return triples_of(
+        q
+        for name, graph in by_graph.items()
+        if pointmaps.is_point_map_graph(name)
+        for q in graph
+        if q.predicate == _QUANTITY and q.object in ruled
+    )
 
 
 def _check_loadable(by_graph: dict[str, set[ox.Quad]]) -> None:
