@@ -173,9 +173,14 @@ class Figure:
         if not self.latencies:
             return f"{self.name:<28}{self.count:>7}{'':>10}{'':>10}{self.per_second or 0:>12.0f}"
         p50 = statistics.median(self.latencies) * 1000
-        p99 = statistics.quantiles(self.latencies, n=100)[98] * 1000
+        p99 = _p99(self.latencies) * 1000
         rate = self.per_second or 1 / statistics.mean(self.latencies)
         return f"{self.name:<28}{self.count:>7}{p50:>10.2f}{p99:>10.2f}{rate:>12.0f}"
+
+
+def _p99(latencies: tuple[float, ...]) -> float:
+    """The 99th percentile; of a single latency (a scenario whose other rounds failed), itself."""
+    return statistics.quantiles(latencies, n=100)[98] if len(latencies) > 1 else latencies[0]
 
 
 HEADER = f"{'path':<28}{'n':>7}{'p50 ms':>10}{'p99 ms':>10}{'msg/s':>12}"
