@@ -96,7 +96,6 @@ class Market:
         offer = Tender.of(message)
         self.open[offer.id] = offer
         for bid in [bid for bid in self.waiting.values() if serves(offer, bid)]:
-            del self.waiting[bid.id]
             self.clear_bid(bid)
 
     def on_bid(self, message: Message) -> None:
@@ -111,8 +110,10 @@ class Market:
         ]
         ranked = merit_order(bid, valid)
         if not ranked:
-            self.wait(bid)
+            if bid.id not in self.waiting:
+                self.wait(bid)
             return
+        self.waiting.pop(bid.id, None)
         offer_list = envelope("OfferList", self.actor.id, [bid.sender], [bid.id], "offerlist") | {
             "location": bid.location,
             "bid": bid.id,

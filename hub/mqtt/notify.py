@@ -135,7 +135,10 @@ class Notifier:
         self._client.loop_stop()
 
     def subscribe(self, topic_filter: str, handler: Handler) -> None:
-        """Call `handler` from the network thread for each message on `topic_filter`."""
+        """Call `handler` from the network thread for each message on `topic_filter`.
+
+        Subscribe before `start`: on connecting, the broker resends a session's unacknowledged
+        messages at once, and one that finds no handler is never acknowledged."""
         self._topic_filters.append(topic_filter)
         self._client.message_callback_add(topic_filter, lambda _c, _u, m: handler(m))
         if self.connected:
