@@ -6,7 +6,8 @@ kept in the temporary directory for the next run; the query is the named query
 `point-readings` for one point's last hour, read as the hub's code reads it and as /sparql
 writes it. The same
 readings in a Parquet file (pyarrow, sorted by point and time) are the reference a
-time-series layout gives, not a second store. The suite runs this on 20,000 readings; the
+time-series layout gives, not a second store. Beside them, the floor of any layout in this
+store: the same hour alone in one named graph. The suite runs this on 20,000 readings; the
 README's figures come from a million and 10 million:
 
     HEILA_BENCH_READINGS=1000000 .venv/bin/pytest tests/bench_readings.py --benchmark-enable -s
@@ -93,6 +94,22 @@ def _log_lines(iri: str, sequence: int) -> bytes:
     ).encode()
 
 
+def _one_points_hour() -> bytes:
+    """A point's hour of readings, as the hub writes them, alone in one Measurement's graph."""
+    iri = f"{MESSAGE}bench-one-point"
+    tail, moment = f" <{iri}> .\n", f"^^<{XSD}dateTime>"
+    lines = []
+    for s in range(3600):
+        node, measured = f"<{iri}#reading-{s}>", (START + timedelta(seconds=s)).isoformat()
+        lines += [
+            f"<{iri}> <{HEILA}reading> {node}{tail}",
+            f"{node} <{HEILA}point> <{POINT}{ASKED}>{tail}",
+            f'{node} <{RDF}value> "{230.0 + s / 1e4!r}"^^<{XSD}double>{tail}',
+            f'{node} <{HEILA}measuredAt> "{measured}"{moment}{tail}',
+        ]
+    return "".join(lines).encode()
+
+
 def _generate(folder: Path) -> None:
     """Write the readings' N-Quads and bulk load them into a store in `folder`."""
     started = time.perf_counter()
@@ -159,6 +176,14 @@ def parquet(folder: Path) -> Path:
     return path
 
 
+@pytest.fixture(scope="module")
+def alone(folder: Path) -> ox.Store:
+    database = ox.Store(str(folder / "alone"))
+    database.load(_one_points_hour(), format=ox.RdfFormat.N_QUADS)
+    database.flush()
+    return database
+
+
 def _last_hour() -> str:
     query = named_queries()["point-readings"]
     since = (END - timedelta(hours=1)).isoformat()
@@ -198,3 +223,19 @@ def test_a_points_last_hour_in_a_parquet_file(benchmark, parquet: Path) -> None:
     filters = [("point", "=", ASKED), ("time", ">=", since), ("time", "<", END)]
     table = benchmark(lambda: pq.read_table(parquet, filters=filters))
     assert table.num_rows == min(3600, READINGS // POINTS)
+
+
+def test_a_points_hour_alone_in_one_graph_as_csv(benchmark, alone: ox.Store) -> None:
+    """The floor of every layout: no index holds a point's readings closer together than a
+    graph of their own. The time and the value are asked in two sub-SELECTs, each one scan of
+    the graph's index, which Oxigraph joins by hashing (a join reading by reading takes about
+    three times as long)."""
+    graph = f"<{MESSAGE}bench-one-point>"
+    query = (
+        f"SELECT ?time ?value WHERE {{"
+        f" {{ SELECT ?r ?time WHERE {{ GRAPH {graph} {{ ?r <{HEILA}measuredAt> ?time }} }} }}"
+        f" {{ SELECT ?r ?value WHERE {{ GRAPH {graph} {{ ?r <{RDF}value> ?value }} }} }}"
+        f" }} ORDER BY ?time"
+    )
+    body = benchmark(lambda: alone.query(query).serialize(format=ox.QueryResultsFormat.CSV))
+    assert body.count(b"\n") == 1 + 3600
