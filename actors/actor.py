@@ -27,11 +27,13 @@ from paho.mqtt.enums import CallbackAPIVersion
 from actors.clock import Clock
 from actors.mailbox import Mailbox
 from heila_client.hub import HubClient, Refused, Unavailable
+from heila_client.objects import InformationObject
 from heila_client.parts import Message, now
 
 log = logging.getLogger("heila.actor")
 
 Handler = Callable[[Message], None]
+"""Takes a message as read back from the hub: plain JSON, read loosely (parts.Message)."""
 Job = Callable[[], None]
 PREFIX = "heila/v1"
 CATCH_UP_EVERY = 10.0
@@ -93,9 +95,9 @@ class Actor:
 
         return register
 
-    def send(self, message: Message) -> None:
+    def send(self, message: InformationObject) -> None:
         self.hub.send(message)
-        recipients = ", ".join(message["recipients"]) or "the record"
+        recipients = ", ".join(message.get("recipients", [])) or "the record"
         log.info("%s: sent %s %s to %s", self.id, message["type"], message["id"], recipients)
 
     def at(self, moment: datetime, job: Job) -> None:

@@ -4,12 +4,14 @@ passes activations down and verifications up.
 An Offer's price is the forecast flexibility price over its window plus the aggregator's
 margin. Who owns a reserved product is read back from the hub (reserve → offer → flexibility),
 so the AMS keeps no state that a restart would lose, except the latest price forecast.
+What it reads from the hub it reads loosely, as plain JSON; what it sends is typed.
 """
 
 import argparse
 import logging
 
 from actors.actor import Actor
+from heila_client import objects
 from heila_client.parts import Message, Price, Product, Window, envelope, horizon_of, slot_values
 
 log = logging.getLogger("heila.ams")
@@ -58,45 +60,33 @@ class Aggregator:
 
     def on_flexibility(self, flexibility: Message) -> None:
         product = Product.of(flexibility)
-        price = None
-        if self.forecast is not None:
-            price = offer_price(product.window, self.forecast, self.margin)
-        if price is None:
+        forecast = self.forecast
+        price = None if forecast is None else offer_price(product.window, forecast, self.margin)
+        if forecast is None or price is None:
             self.unpriced.append(flexibility)
             return
-        self.actor.send(
-            envelope(
-                "Offer",
-                self.actor.id,
-                [self.market],
-                [flexibility["id"], self.forecast["id"]] if self.forecast else [],
-                "offer",
-            )
-            | product.fields()
-            | {
-                "location": flexibility["location"],
-                "price": price.fields(),
-                "flexibility": flexibility["id"],
-                "validUntil": flexibility["start"],
-            }
-        )
+        offer: objects.Offer = {
+            "type": "Offer",
+            **envelope("offer", self.actor.id, [self.market], [flexibility["id"], forecast["id"]]),
+            **product.fields(),
+            "location": flexibility["location"],
+            "price": price.fields(),
+            "flexibility": flexibility["id"],
+            "validUntil": flexibility["start"],
+        }
+        self.actor.send(offer)
 
     def on_activation(self, activation: Message) -> None:
         """The DSO activates a reserved product: tell the prosumer that owns it."""
         reserve = self.actor.hub.get(activation["reserve"])
         offer = self.actor.hub.get(reserve["offer"])
         flexibility = self.actor.hub.get(offer["flexibility"])
-        forwarded = (
-            envelope(
-                "ActivationNotification",
-                self.actor.id,
-                [flexibility["sender"]],
-                [activation["id"]],
-                "activation",
-            )
-            | Product.of(activation).fields()
-            | {"reserve": reserve["id"]}
-        )
+        forwarded: objects.ActivationNotification = {
+            "type": "ActivationNotification",
+            **envelope("activation", self.actor.id, [flexibility["sender"]], [activation["id"]]),
+            **Product.of(activation).fields(),
+            "reserve": reserve["id"],
+        }
         if "device" in flexibility:
             forwarded["device"] = flexibility["device"]
         self.actor.send(forwarded)
@@ -107,20 +97,17 @@ class Aggregator:
         original = self.actor.hub.get(ours["references"][0])
         reserve = self.actor.hub.get(original["reserve"])
         recipients = [original["sender"], reserve["sender"]]
-        kept = {
-            k: verification[k] for k in ("start", "end", "timeStep", "slots", "deliveredEnergy")
+        passed: objects.VerificationNotification = {
+            "type": "VerificationNotification",
+            **envelope("verification", self.actor.id, recipients, [verification["id"]]),
+            "start": verification["start"],
+            "end": verification["end"],
+            "timeStep": verification["timeStep"],
+            "slots": verification["slots"],
+            "deliveredEnergy": verification["deliveredEnergy"],
+            "activation": original["id"],
         }
-        self.actor.send(
-            envelope(
-                "VerificationNotification",
-                self.actor.id,
-                recipients,
-                [verification["id"]],
-                "verification",
-            )
-            | kept
-            | {"activation": original["id"]}
-        )
+        self.actor.send(passed)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

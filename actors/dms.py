@@ -4,7 +4,8 @@ would be overloaded, and activates what it bought when the product starts.
 The feeder's load is the other customers' load (a profile of the modelled day) plus the
 operation plans of the sites it expects. Every run of slots above the feeder's limit becomes
 a Bid for the largest excess in the run, at a highest price of the forecast's peak over the
-run plus the DSO's willingness to pay more.
+run plus the DSO's willingness to pay more. Messages read from the hub are read loosely, as
+plain JSON; those it sends are typed.
 """
 
 import argparse
@@ -13,6 +14,7 @@ import math
 
 from actors.actor import Actor
 from actors.profiles import bell
+from heila_client import objects
 from heila_client.parts import (
     Horizon,
     Message,
@@ -125,11 +127,14 @@ class Operator:
             product = needed(run, load, self.limit, horizon)
             price = highest_price(product.window, self.forecast, self.premium)
             references = [p["id"] for p in plans] + [self.forecast["id"]]
-            self.actor.send(
-                envelope("Bid", self.actor.id, [self.market], references, "bid")
-                | product.fields()
-                | {"location": self.feeder, "price": price.fields()}
-            )
+            bid: objects.Bid = {
+                "type": "Bid",
+                **envelope("bid", self.actor.id, [self.market], references),
+                **product.fields(),
+                "location": self.feeder,
+                "price": price.fields(),
+            }
+            self.actor.send(bid)
 
     def on_reserve(self, reserve: Message) -> None:
         """Activate the reserved product when its window starts."""
@@ -138,17 +143,13 @@ class Operator:
 
     def activate(self, reserve: Message) -> None:
         offer = self.actor.hub.get(reserve["offer"])
-        self.actor.send(
-            envelope(
-                "ActivationNotification",
-                self.actor.id,
-                [offer["sender"]],
-                [reserve["id"]],
-                "activation",
-            )
-            | Product.of(reserve).fields()
-            | {"reserve": reserve["id"]}
-        )
+        activation: objects.ActivationNotification = {
+            "type": "ActivationNotification",
+            **envelope("activation", self.actor.id, [offer["sender"]], [reserve["id"]]),
+            **Product.of(reserve).fields(),
+            "reserve": reserve["id"],
+        }
+        self.actor.send(activation)
 
     def on_verification(self, verification: Message) -> None:
         log.info(

@@ -7,7 +7,8 @@ power is covered, the last one only for what is still missing. Each accepted off
 Reserve Notification to its aggregator and to the bidder, at the offer's price (pay as bid).
 An offer is reserved at most once. A bid that no open offer can serve at its gate waits for the
 first offer that can, until its window opens: offers and bids race on the bus, and a bid placed
-after its gate would otherwise miss an offer sent a moment after it.
+after its gate would otherwise miss an offer sent a moment after it. Offers and bids are read
+from the hub loosely, as plain JSON, into a `Tender`; what the market sends is typed.
 """
 
 import argparse
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from actors.actor import Actor
+from heila_client import objects
 from heila_client.parts import Message, Price, Product, envelope, moment, now
 
 log = logging.getLogger("heila.fmp")
@@ -114,7 +116,9 @@ class Market:
                 self.wait(bid)
             return
         self.waiting.pop(bid.id, None)
-        offer_list = envelope("OfferList", self.actor.id, [bid.sender], [bid.id], "offerlist") | {
+        offer_list: objects.OfferList = {
+            "type": "OfferList",
+            **envelope("offerlist", self.actor.id, [bid.sender], [bid.id]),
             "location": bid.location,
             "bid": bid.id,
             "entries": [{"rank": rank, "offer": o.id} for rank, o in enumerate(ranked, 1)],
@@ -122,17 +126,17 @@ class Market:
         self.actor.send(offer_list)
         for offer, power in clear(bid, ranked):
             product = Product(bid.product.direction, power, bid.product.window)
-            self.actor.send(
-                envelope(
-                    "ReserveNotification",
-                    self.actor.id,
-                    [offer.sender, bid.sender],
-                    [offer_list["id"]],
-                    "reserve",
-                )
-                | product.fields()
-                | {"price": offer.price.fields(), "offer": offer.id, "bid": bid.id}
-            )
+            reserve: objects.ReserveNotification = {
+                "type": "ReserveNotification",
+                **envelope(
+                    "reserve", self.actor.id, [offer.sender, bid.sender], [offer_list["id"]]
+                ),
+                **product.fields(),
+                "price": offer.price.fields(),
+                "offer": offer.id,
+                "bid": bid.id,
+            }
+            self.actor.send(reserve)
             del self.open[offer.id]
 
     def wait(self, bid: Tender) -> None:

@@ -8,6 +8,7 @@ that cover the window it falls back to the feeder's active-power readings.
 
 The same energy management serves a household's CEMS (actors.cems): a `Site` says what is
 managed, the functions below say how. Power is signed as at the connection point: + import.
+Forecasts and activations are read from the hub loosely, as plain JSON; what it sends is typed.
 """
 
 import argparse
@@ -21,6 +22,7 @@ from datetime import datetime, timedelta
 from actors.actor import Actor
 from actors.clock import Clock
 from actors.profiles import bell
+from heila_client import objects
 from heila_client.parts import (
     Horizon,
     Message,
@@ -57,7 +59,7 @@ class Site:
     """the energy it can shift in one go"""
     flex_hours: float
     """how long (modelled hours) it offers to shift"""
-    direction: str = "up"
+    direction: objects.FlexibilityType = "up"
     field: str | None = None
     """actor id of the field bridge that operates the device; None: the system acts itself"""
     meter: str | None = None
@@ -244,23 +246,25 @@ class EnergyManager:
             slot_values(forecast, "irradiance"),
         )
         self.plan = (horizon, plan)
-        operation_plan = envelope(
-            "OperationPlan", self.actor.id, [self.aggregator, self.dso], [forecast["id"]], "plan"
-        ) | {
+        slots: list[objects.PlanSlot] = [
+            {"index": index, "power": round(power, 2)} for index, power in enumerate(plan)
+        ]
+        operation_plan: objects.OperationPlan = {
+            "type": "OperationPlan",
+            **envelope("plan", self.actor.id, [self.aggregator, self.dso], [forecast["id"]]),
             "location": self.site.location,
-            **series(horizon, [{"power": round(power, 2)} for power in plan]),
+            **series(horizon, slots),
         }
         self.actor.send(operation_plan)
-        product = flexibility(self.site, horizon, plan, self.actor.clock)
-        self.actor.send(
-            envelope("Flexibility", self.actor.id, [self.aggregator], [], "flex")
-            | product.fields()
-            | {
-                "location": self.site.location,
-                "device": self.site.device,
-                "operationPlan": operation_plan["id"],
-            }
-        )
+        offered: objects.Flexibility = {
+            "type": "Flexibility",
+            **envelope("flex", self.actor.id, [self.aggregator]),
+            **flexibility(self.site, horizon, plan, self.actor.clock).fields(),
+            "location": self.site.location,
+            "device": self.site.device,
+            "operationPlan": operation_plan["id"],
+        }
+        self.actor.send(offered)
 
     def on_activation(self, activation: Message) -> None:
         """Drive the device for the window, give it back afterwards, then verify."""
@@ -272,15 +276,15 @@ class EnergyManager:
 
     def command(self, activation: Message, kilowatts: float) -> None:
         recipients = [self.site.field] if self.site.field else []
-        self.actor.send(
-            envelope("ControlSignal", self.actor.id, recipients, [], "control")
-            | {
-                "device": activation.get("device", self.site.device),
-                "action": "setActivePower",
-                "setpoint": round(kilowatts, 3),
-                "activation": activation["id"],
-            }
-        )
+        signal: objects.ControlSignal = {
+            "type": "ControlSignal",
+            **envelope("control", self.actor.id, recipients),
+            "device": activation.get("device", self.site.device),
+            "action": "setActivePower",
+            "setpoint": round(kilowatts, 3),
+            "activation": activation["id"],
+        }
+        self.actor.send(signal)
 
     def verify(self, activation: Message) -> None:
         product = Product.of(activation)
@@ -289,20 +293,18 @@ class EnergyManager:
             self.readings(product.window), horizon, self.planned(horizon)
         )
         energy = delivered_energy(product.direction, slots, horizon.step)
-        self.actor.send(
-            envelope(
-                "VerificationNotification",
-                self.actor.id,
-                [activation["sender"]],
-                [activation["id"]],
-                "verification",
-            )
-            | series(
-                horizon,
-                [{"power": round(m, 3), "baseline": round(b, 3)} for m, b in slots],
-            )
-            | {"activation": activation["id"], "deliveredEnergy": round(energy, 6)}
-        )
+        measured: list[objects.VerificationSlot] = [
+            {"index": index, "power": round(m, 3), "baseline": round(b, 3)}
+            for index, (m, b) in enumerate(slots)
+        ]
+        verification: objects.VerificationNotification = {
+            "type": "VerificationNotification",
+            **envelope("verification", self.actor.id, [activation["sender"]], [activation["id"]]),
+            **series(horizon, measured),
+            "activation": activation["id"],
+            "deliveredEnergy": round(energy, 6),
+        }
+        self.actor.send(verification)
         log.info("%s: delivered %.4f kWh for %s", self.actor.id, energy, activation["id"])
 
     def readings(self, window: Window) -> list[Reading]:

@@ -10,24 +10,29 @@ from datetime import timedelta
 from actors.actor import Actor
 from actors.clock import Clock
 from actors.profiles import flexibility_price, irradiance, temperature, wind_speed
-from heila_client.parts import Horizon, Message, envelope, now, series
+from heila_client import objects
+from heila_client.parts import Horizon, envelope, now, series
 
 DEFAULT_ID = "spp-1"
 
 
-def weather_slots(hours: list[float]) -> list[Message]:
+def weather_slots(hours: list[float]) -> list[objects.WeatherSlot]:
     return [
         {
+            "index": index,
             "temperature": round(temperature(hour), 2),
             "irradiance": round(irradiance(hour), 1),
             "windSpeed": round(wind_speed(hour), 2),
         }
-        for hour in hours
+        for index, hour in enumerate(hours)
     ]
 
 
-def price_slots(hours: list[float]) -> list[Message]:
-    return [{"price": round(flexibility_price(hour), 2)} for hour in hours]
+def price_slots(hours: list[float]) -> list[objects.PriceSlot]:
+    return [
+        {"index": index, "price": round(flexibility_price(hour), 2)}
+        for index, hour in enumerate(hours)
+    ]
 
 
 def forecasts(
@@ -37,14 +42,18 @@ def forecasts(
     location: str,
     weather_to: list[str],
     prices_to: list[str],
-) -> tuple[Message, Message]:
+) -> tuple[objects.WeatherForecast, objects.FlexibilityMarketPriceForecast]:
     """The Weather Forecast and the Flexibility Market Price Forecast of one horizon."""
     hours = clock.slot_hours(horizon)
-    weather = envelope("WeatherForecast", sender, weather_to, prefix="weather") | {
+    weather: objects.WeatherForecast = {
+        "type": "WeatherForecast",
+        **envelope("weather", sender, weather_to),
         "location": location,
         **series(horizon, weather_slots(hours)),
     }
-    prices = envelope("FlexibilityMarketPriceForecast", sender, prices_to, prefix="prices") | {
+    prices: objects.FlexibilityMarketPriceForecast = {
+        "type": "FlexibilityMarketPriceForecast",
+        **envelope("prices", sender, prices_to),
         "location": location,
         "currency": "EUR",
         **series(horizon, price_slots(hours)),

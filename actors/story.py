@@ -2,7 +2,7 @@
 
 Told from the hub's named queries `product-chain` (each message, its sender and time) and
 `chain-timing` (the time since the Flexibility and since the step before), with the recipients
-read from each message.
+read from each message. Messages are read back loosely, as plain JSON.
 """
 
 from collections.abc import Sequence

@@ -4,13 +4,15 @@
 
 - `objects`: the twelve information objects and the envelope as TypedDicts, the plain JSON of
   docs/messages.md, which the hub takes as it is;
-- `parts`: the envelope, windows, products, prices and series built and read in that JSON;
+- `parts`: the envelope, windows, products, prices and series built as those typed values, and
+  read from the plain JSON the hub gives back;
 - `vocabulary`: the namespaces and the IRIs of messages, their parts, actors, grid locations,
   devices and points, for those who write JSON-LD or Turtle;
 - `HubClient`: post a message, read one, run a named query or any SELECT, read and follow the
   log. The platform's own actors use nothing else to speak to the hub.
 
-It needs only httpx: a program using it pulls in none of the hub's service.
+It needs only httpx and typing-extensions: a program using it pulls in none of the hub's
+service.
 """
 
 from heila_client.hub import HubClient, Refused, Unavailable

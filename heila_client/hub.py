@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 
 from heila_client.log import Commit, commits
+from heila_client.objects import InformationObject
 from heila_client.parts import Message
 
 _TRIES = 3
@@ -64,7 +65,7 @@ class HubClient:
     def __exit__(self, *_exception: object) -> None:
         self.close()
 
-    def send(self, message: Mapping[str, Any]) -> None:
+    def send(self, message: InformationObject) -> None:
         """Store a message in the hub (idempotent by id, so a retry never doubles it)."""
         headers = self._sign(message) if self._sign is not None else None
         self._request("POST", "/messages", json=message, headers=headers)

@@ -6,9 +6,16 @@ goes to `HubClient.send` as it is. References name other messages, actors, grid 
 devices and points by id; the hub turns them into the IRIs of `heila_client.vocabulary`. A test
 holds every key, every required key and every enumeration to the hub's shapes, which remain the
 one source of these names.
+
+The parts `heila_client.parts` builds to spread into an object (`EnvelopeOnly`, `WindowOnly`,
+`ProductOnly`, `SeriesOnly`) are closed TypedDicts (PEP 728, hence typing_extensions): holding
+no key but their own, they leave a type checker sure of every key of the object, even of an
+optional one left out.
 """
 
-from typing import Literal, NotRequired, TypedDict
+from typing import Generic, Literal, NotRequired, TypeVar
+
+from typing_extensions import TypedDict
 
 FlexibilityType = Literal["up", "down"]
 Quality = Literal["invalid", "notTopical", "overflow", "blocked", "substituted"]
@@ -16,6 +23,7 @@ Action = Literal["open", "close", "setActivePower"]
 CommandState = Literal["executed", "failed", "expired"]
 PriceUnit = Literal["MWH", "KWH"]
 Number = int | float
+Slot = TypeVar("Slot")
 
 
 class Envelope(TypedDict):
@@ -71,13 +79,41 @@ class Entry(TypedDict):
     offer: str
 
 
-class Product(Envelope):
+class EnvelopeOnly(Envelope, closed=True):
+    """An envelope and no other key."""
+
+
+class Window(TypedDict):
+    """When a product is delivered or a series runs."""
+
+    start: str
+    end: str
+
+
+class WindowOnly(Window, closed=True):
+    """A window and no other key."""
+
+
+class Product(Window):
     """What Flexibility, Offer, Bid and the notifications share: how much, which way, when."""
 
     flexibilityType: FlexibilityType
     power: Number
-    start: str
-    end: str
+
+
+class ProductOnly(Product, closed=True):
+    """A product and no other key."""
+
+
+class Series(Window, Generic[Slot]):
+    """Equal time slots over a window: a forecast, a plan or a verification."""
+
+    timeStep: str
+    slots: list[Slot]
+
+
+class SeriesOnly(Series[Slot], closed=True):
+    """A series and no other key."""
 
 
 class Measurement(Envelope):
@@ -103,23 +139,19 @@ class ControlSignal(Envelope):
     failureReason: NotRequired[str]
 
 
-class OperationPlan(Envelope):
+class OperationPlan(Envelope, Series[PlanSlot]):
     type: Literal["OperationPlan"]
     location: str
-    start: str
-    end: str
-    timeStep: str
-    slots: list[PlanSlot]
 
 
-class Flexibility(Product):
+class Flexibility(Envelope, Product):
     type: Literal["Flexibility"]
     location: str
     device: NotRequired[str]
     operationPlan: NotRequired[str]
 
 
-class Offer(Product):
+class Offer(Envelope, Product):
     type: Literal["Offer"]
     location: str
     price: Price
@@ -134,51 +166,39 @@ class OfferList(Envelope):
     location: NotRequired[str]
 
 
-class Bid(Product):
+class Bid(Envelope, Product):
     type: Literal["Bid"]
     location: str
     price: Price
 
 
-class WeatherForecast(Envelope):
+class WeatherForecast(Envelope, Series[WeatherSlot]):
     type: Literal["WeatherForecast"]
     location: str
-    start: str
-    end: str
-    timeStep: str
-    slots: list[WeatherSlot]
 
 
-class ReserveNotification(Product):
+class ReserveNotification(Envelope, Product):
     type: Literal["ReserveNotification"]
     price: Price
     offer: str
     bid: str
 
 
-class ActivationNotification(Product):
+class ActivationNotification(Envelope, Product):
     type: Literal["ActivationNotification"]
     reserve: str
     device: NotRequired[str]
 
 
-class VerificationNotification(Envelope):
+class VerificationNotification(Envelope, Series[VerificationSlot]):
     type: Literal["VerificationNotification"]
     activation: str
-    start: str
-    end: str
-    timeStep: str
-    slots: list[VerificationSlot]
     deliveredEnergy: Number
 
 
-class FlexibilityMarketPriceForecast(Envelope):
+class FlexibilityMarketPriceForecast(Envelope, Series[PriceSlot]):
     type: Literal["FlexibilityMarketPriceForecast"]
     currency: str
-    start: str
-    end: str
-    timeStep: str
-    slots: list[PriceSlot]
     location: NotRequired[str]
 
 

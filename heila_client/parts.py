@@ -17,7 +17,8 @@ from typing import Any
 from heila_client import objects
 
 Message = dict[str, Any]
-"""A message or a part as plain JSON, as it is built or read back from the hub."""
+"""A message as read back from the hub, in plain JSON: read loosely, as the hub's shapes have
+held it to its type already. What a program builds is one of `objects`' typed values."""
 
 _DURATION = re.compile(
     r"P(?:(?P<days>\d+)D)?(?:T(?:(?P<hours>\d+)H)?(?:(?P<minutes>\d+)M)?"
@@ -58,16 +59,12 @@ def new_id(kind: str) -> str:
 
 
 def envelope(
-    kind: str,
-    sender: str,
-    recipients: Sequence[str],
-    references: Sequence[str] = (),
-    prefix: str | None = None,
-) -> Message:
-    """The fields every message carries, with a fresh id and the time of now."""
+    prefix: str, sender: str, recipients: Sequence[str], references: Sequence[str] = ()
+) -> objects.EnvelopeOnly:
+    """The fields every message carries, with a fresh id (`prefix`-...) and the time of now.
+    An object extends it: `offer: objects.Offer = {"type": "Offer", **envelope(...), ...}`."""
     return {
-        "type": kind,
-        "id": new_id(prefix or kind.lower()),
+        "id": new_id(prefix),
         "sender": sender,
         "time": rfc3339(now()),
         "recipients": list(recipients),
@@ -87,7 +84,7 @@ class Window:
     def covers(self, other: "Window") -> bool:
         return self.start <= other.start and self.end >= other.end
 
-    def fields(self) -> Message:
+    def fields(self) -> objects.WindowOnly:
         return {"start": rfc3339(self.start), "end": rfc3339(self.end)}
 
     @classmethod
@@ -99,14 +96,16 @@ class Window:
 class Product:
     """What is traded: a direction (up feeds the grid, down draws from it), kW and a window."""
 
-    direction: str
+    direction: objects.FlexibilityType
     power: float
     window: Window
 
-    def fields(self) -> Message:
-        return {"flexibilityType": self.direction, "power": round(self.power, 3)} | (
-            self.window.fields()
-        )
+    def fields(self) -> objects.ProductOnly:
+        return {
+            "flexibilityType": self.direction,
+            "power": round(self.power, 3),
+            **self.window.fields(),
+        }
 
     @classmethod
     def of(cls, message: Message) -> "Product":
@@ -151,11 +150,13 @@ class Horizon:
         return math.floor((moment - self.start) / self.step)
 
 
-def series(horizon: Horizon, values: Sequence[Message]) -> Message:
-    """The window, time step and indexed slots of a forecast, plan or verification."""
-    return Window(horizon.start, horizon.end).fields() | {
+def series(horizon: Horizon, slots: Sequence[objects.Slot]) -> objects.SeriesOnly[objects.Slot]:
+    """The window, time step and slots of a forecast, plan or verification; each slot carries
+    its index, from 0 in order."""
+    return {
+        **Window(horizon.start, horizon.end).fields(),
         "timeStep": duration(horizon.step),
-        "slots": [{"index": i, **value} for i, value in enumerate(values)],
+        "slots": list(slots),
     }
 
 

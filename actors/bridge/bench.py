@@ -39,6 +39,7 @@ from actors.bridge.control import Outcome
 from actors.bridge.main import Bridge, Settings
 from actors.bridge.monitoring import MAX_READINGS, Converter, Sample
 from actors.bridge.uplink import Uplink
+from heila_client import objects
 from hub.commands.bench import ORDERER, SENDER, Bench, Figure, Heard, Subscriber, scenario
 from hub.model.message import accept
 from hub.mqtt.broker import free_port
@@ -266,7 +267,7 @@ def command_rounds(bench: Bench, name: str, device: Device = iec104_station) -> 
         httpx.Client(base_url=bench.url) as client,
     ):
         for number in range(rounds):
-            signal = {
+            signal: objects.ControlSignal = {
                 "type": "ControlSignal",
                 "id": f"bench-command-{next(_ids)}-{time.time_ns()}",
                 "sender": ORDERER,
@@ -369,6 +370,6 @@ def _bodies(converter: Converter, samples: list[Sample]) -> list[bytes]:
     return [json.dumps(m).encode() for m in converter.messages(samples)]
 
 
-def _quads_per_reading(messages: list[dict[str, Any]]) -> float:
+def _quads_per_reading(messages: list[objects.Measurement]) -> float:
     quads = sum(len(accept(json.dumps(m).encode(), "application/json").quads()) for m in messages)
     return quads / sum(len(m["readings"]) for m in messages)

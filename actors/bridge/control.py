@@ -17,15 +17,16 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, get_args
 
 from actors.bridge.field import Field, Refused
 from actors.bridge.monitoring import DOUBLE_POINT
 from actors.bridge.pointmap import Command, PointMap
+from heila_client import objects
 
 log = logging.getLogger("heila.bridge.control")
 
-ACTIONS = frozenset({"close", "open", "setActivePower"})
+ACTIONS: tuple[objects.Action, ...] = get_args(objects.Action)
 INTERROGATION_WAIT = 5.0
 """Seconds an order waits for its status point's first value after the bridge starts, and for
 a lost station to come back: one that has been away longer fails the order at once."""
@@ -44,8 +45,7 @@ class Order:
     """What a device must do, on whose behalf, and until when."""
 
     device: str
-    action: str
-    """"close", "open" or "setActivePower" """
+    action: objects.Action
     setpoint: float | None
     """kW, for setActivePower"""
     source: str
@@ -93,12 +93,13 @@ def orders(
     point_map: PointMap, message: dict[str, Any], lifetime: timedelta = ORDER_LIFETIME
 ) -> list[Order]:
     """The orders a message asks for: one per device it concerns, each with its window's end;
-    an order the point map cannot carry out comes with its refusal."""
+    an order the point map cannot carry out comes with its refusal. The message, as read from
+    the hub, is read loosely as plain JSON; the outcome (`record`) is a typed Control Signal."""
     if message.get("type") == "ControlSignal":
         device = str(message.get("device"))
         order = Order(
             device,
-            str(message.get("action")),
+            _action(str(message.get("action")), device),
             _number(message.get("setpoint")),
             str(message.get("id")),
             message.get("activation"),
@@ -125,7 +126,7 @@ def _activation_order(
     """Breakers close unless the point map says otherwise; resources follow ±power (up feeds)."""
     command = point_map.commands.get(device)
     if command is not None and command.breaker:
-        action, setpoint = command.on_activation or "close", None
+        action, setpoint = _action(command.on_activation or "close", device), None
     else:
         power = float(message.get("power", 0.0))
         action = "setActivePower"
@@ -140,14 +141,19 @@ def _refusal(order: Order) -> str | None:
     command = order.command
     if command is None:
         return f"the point map has no command for device {order.device}"
-    if order.action not in ACTIONS:
-        return f"device {order.device} cannot {order.action}"
     if command.breaker == (order.action == "setActivePower"):
         return (
             f"device {order.device} cannot {order.action}: its command point {command.id} "
             f"is {command.type}"
         )
     return None
+
+
+def _action(word: str, device: str) -> objects.Action:
+    """The action a message or the point map names; OrderError when no device can take it."""
+    if word not in ACTIONS:
+        raise OrderError(f"no device can {word} (asked of {device})")
+    return word
 
 
 def _number(value: Any) -> float | None:
@@ -221,17 +227,16 @@ def outcome_id(order: Order, actor: str) -> str:
     return f"{actor}-outcome-{digest}"
 
 
-def state(outcome: Outcome) -> str:
+def state(outcome: Outcome) -> objects.CommandState:
     if outcome.expired:
         return "expired"
     return "failed" if outcome.failed else "executed"
 
 
-def record(outcome: Outcome, actor: str) -> dict[str, Any]:
-    """The outcome as a Control Signal in the plain-JSON form: the order it answers, the
-    command, and its times."""
+def record(outcome: Outcome, actor: str) -> objects.ControlSignal:
+    """The outcome as a Control Signal: the order it answers, the command, and its times."""
     order = outcome.order
-    signal: dict[str, Any] = {
+    signal: objects.ControlSignal = {
         "type": "ControlSignal",
         "id": outcome_id(order, actor),
         "sender": actor,
@@ -248,9 +253,14 @@ def record(outcome: Outcome, actor: str) -> dict[str, Any]:
         signal["setpoint"] = order.setpoint
     if order.activation is not None:
         signal["activation"] = order.activation
-    times = [("sentAt", outcome.sent), ("confirmedAt", outcome.confirmed)]
-    times += [("executedAt", outcome.executed), ("failedAt", outcome.failed or outcome.expired)]
-    signal.update({name: moment.isoformat() for name, moment in times if moment is not None})
+    if outcome.sent is not None:
+        signal["sentAt"] = outcome.sent.isoformat()
+    if outcome.confirmed is not None:
+        signal["confirmedAt"] = outcome.confirmed.isoformat()
+    if outcome.executed is not None:
+        signal["executedAt"] = outcome.executed.isoformat()
+    if (failed := outcome.failed or outcome.expired) is not None:
+        signal["failedAt"] = failed.isoformat()
     if outcome.tries:
         signal["triedAt"] = [moment.isoformat() for moment in outcome.tries]
     if outcome.reason:

@@ -21,12 +21,19 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any, NamedTuple
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from actors.bridge.pointmap import Point, PointMap
+from heila_client import objects
 
-QUALITY_FLAGS = ("invalid", "notTopical", "overflow", "blocked", "substituted")
+QUALITY_FLAGS: tuple[objects.Quality, ...] = (
+    "invalid",
+    "notTopical",
+    "overflow",
+    "blocked",
+    "substituted",
+)
 """A reading's quality flags, in the order a reading lists them; every protocol maps its own
 quality to these."""
 
@@ -49,15 +56,12 @@ class Sample(NamedTuple):
     point: Point
     value: float
     """the transmitted number (a breaker position as its DOUBLE_POINT state)"""
-    quality: tuple[str, ...]
+    quality: tuple[objects.Quality, ...]
     """QUALITY_FLAGS that hold; empty when good"""
     measured: datetime | None
     """the device's time stamp in UTC, None for values without one"""
     received_ns: int
     """time.time_ns() when the callback ran"""
-
-
-Message = dict[str, Any]
 
 
 def device_time(stamp: datetime, zone: ZoneInfo | None) -> datetime:
@@ -124,12 +128,12 @@ class Converter:
         self._ids = itertools.count(1)
         self._prefix = f"{actor}-measurement-{time.time_ns():x}"
 
-    def reading(self, sample: Sample) -> tuple[str | None, dict[str, Any]] | None:
+    def reading(self, sample: Sample) -> tuple[str | None, objects.Reading] | None:
         """The reading for a sample and the feeder it belongs to; None when it is not reported."""
         point = sample.point
         if point.quantity is None:
             return None
-        reading: dict[str, Any] = {
+        reading: objects.Reading = {
             "point": point.id,
             "value": scaled(sample.value, point.scale, point.type),
             "time": (sample.measured or _instant(sample.received_ns)).isoformat(),
@@ -138,10 +142,10 @@ class Converter:
             reading["quality"] = list(sample.quality)
         return point.location, reading
 
-    def messages(self, samples: list[Sample]) -> list[Message]:
+    def messages(self, samples: list[Sample]) -> list[objects.Measurement]:
         """One Measurement per feeder for a batch of samples (more when it has many readings),
         received when the earliest of its samples was."""
-        by_location: dict[str | None, list[tuple[int, dict[str, Any]]]] = {}
+        by_location: dict[str | None, list[tuple[int, objects.Reading]]] = {}
         for sample in samples:
             converted = self.reading(sample)
             if converted is not None:
@@ -154,9 +158,9 @@ class Converter:
         ]
 
     def _message(
-        self, location: str | None, received: list[tuple[int, dict[str, Any]]], now: str
-    ) -> Message:
-        message: Message = {
+        self, location: str | None, received: list[tuple[int, objects.Reading]], now: str
+    ) -> objects.Measurement:
+        message: objects.Measurement = {
             "type": "Measurement",
             "id": f"{self._prefix}-{next(self._ids)}",
             "sender": self.actor,
@@ -188,7 +192,7 @@ def batches(samples: "queue.SimpleQueue[Sample]", wait: float) -> Iterator[list[
 def pump(
     samples: "queue.SimpleQueue[Sample]",
     converter: Converter,
-    deliver: Callable[[list[Message]], None],
+    deliver: Callable[[list[objects.Measurement]], None],
     running: Callable[[], bool],
     wait: float = 0.2,
 ) -> None:

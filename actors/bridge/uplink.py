@@ -10,14 +10,15 @@ import json
 import logging
 import threading
 import time
+from collections.abc import Sequence
 from enum import Enum
-from typing import Any
 
 import httpx
 
 from actors.bridge.backoff import Backoff
 from actors.bridge.buffer import DiskBuffer
 from heila_client.hub import Sign
+from heila_client.objects import InformationObject
 
 log = logging.getLogger("heila.bridge.uplink")
 
@@ -62,13 +63,13 @@ class Uplink:
     def close(self) -> None:
         self._http.close()
 
-    def send_json(self, messages: list[dict[str, Any]]) -> None:
+    def send_json(self, messages: Sequence[InformationObject]) -> None:
         """Deliver messages in order; whatever the hub cannot take now waits on disk."""
         for message in messages:
             self.send("application/json", _json(message))
         self.flush()
 
-    def keep(self, messages: list[dict[str, Any]]) -> None:
+    def keep(self, messages: Sequence[InformationObject]) -> None:
         """Put messages straight into the buffer, for the next start to deliver (on shutdown)."""
         with self._lock:
             for message in messages:
@@ -130,5 +131,5 @@ class Uplink:
         return Delivery.UNAVAILABLE
 
 
-def _json(message: dict[str, Any]) -> bytes:
+def _json(message: InformationObject) -> bytes:
     return json.dumps(message, separators=(",", ":")).encode()

@@ -42,6 +42,7 @@ from actors.bridge.dlms.captures import Mark, undelivered
 from actors.bridge.field import Changes
 from actors.bridge.monitoring import QUALITY_FLAGS, Sample
 from actors.bridge.pointmap import Command, Point, PointMap, Station
+from heila_client import objects
 
 log = logging.getLogger("heila.bridge.dlms")
 
@@ -59,7 +60,12 @@ CONVERSIONS: dict[tuple[int, str], Decimal] = {
 }
 """From a register's DLMS unit to a point's QUDT unit: the factor, for each pair that fits."""
 
-STATUS_FLAGS = ((0x01, "invalid"), (0x04, "invalid"), (0x02, "notTopical"), (0x80, "notTopical"))
+STATUS_FLAGS: tuple[tuple[int, objects.Quality], ...] = (
+    (0x01, "invalid"),
+    (0x04, "invalid"),
+    (0x02, "notTopical"),
+    (0x80, "notTopical"),
+)
 """Profile status bits and the reading's quality flag each gives: critical error and data not
 valid make the interval's values invalid; a clock that was invalid or a power-down in the
 interval make them not topical (their time or their count cannot be trusted)."""
@@ -80,7 +86,7 @@ def in_unit(raw: Any, scaler_unit: ScalerUnit, unit: str | None) -> float:
     return float(scaler_unit.apply(raw) * factor)
 
 
-def quality_flags(status: int) -> tuple[str, ...]:
+def quality_flags(status: int) -> tuple[objects.Quality, ...]:
     """A capture's profile status as a reading's quality flags, each once, in QUALITY_FLAGS
     order."""
     flagged = {flag for bit, flag in STATUS_FLAGS if status & bit}
@@ -263,7 +269,7 @@ class MeterReader:
         point: Point,
         value: float,
         measured: datetime | None,
-        quality: tuple[str, ...] = (),
+        quality: tuple[objects.Quality, ...] = (),
     ) -> None:
         self._round.append(Sample(point, value, quality, measured, time.time_ns()))
         if measured is None:

@@ -31,13 +31,14 @@ from actors.bridge.iec104.reconnect import Reconnects
 from actors.bridge.iec104.tunnel import Tunnel
 from actors.bridge.monitoring import DOUBLE_POINT, DeviceClock, Sample
 from actors.bridge.pointmap import BREAKER_COMMAND, Command, Point, PointMap, Station
+from heila_client import objects
 
 log = logging.getLogger("heila.bridge.link")
 
 INTERROGATION_TIMEOUT = 2.0
 """Seconds for every mapped point to answer a general interrogation before it is repeated."""
 
-QUALITY_BITS = (
+QUALITY_BITS: tuple[tuple[int, objects.Quality], ...] = (
     (128, "invalid"),
     (64, "notTopical"),
     (1, "overflow"),
@@ -48,7 +49,7 @@ QUALITY_BITS = (
 
 
 @cache
-def quality_flags(bits: int) -> tuple[str, ...]:
+def quality_flags(bits: int) -> tuple[objects.Quality, ...]:
     return tuple(name for bit, name in QUALITY_BITS if bits & bit)
 
 

@@ -7,14 +7,16 @@ paths, read from the device's own type description (`Paths`). Quality is mapped 
 operatorBlocked to blocked, source substituted to substituted.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
 
 from actors.bridge.iec61850.native import iec, lib, text
 from actors.bridge.monitoring import float32_text
+from heila_client import objects
 
-QUALITY = (
+QUALITY: tuple[tuple[objects.Quality, Callable[[int], bool]], ...] = (
     ("invalid", lambda q: q & 0b11 == iec.QUALITY_VALIDITY_INVALID),
     ("notTopical", lambda q: bool(q & iec.QUALITY_DETAIL_OLD_DATA)),
     ("overflow", lambda q: bool(q & iec.QUALITY_DETAIL_OVERFLOW)),
@@ -24,7 +26,7 @@ QUALITY = (
 
 
 @cache
-def quality_flags(quality: int) -> tuple[str, ...]:
+def quality_flags(quality: int) -> tuple[objects.Quality, ...]:
     """The reading's flags for an IEC 61850 quality (libiec61850's bits)."""
     return tuple(name for name, holds in QUALITY if holds(quality))
 
@@ -66,7 +68,7 @@ def child(spec: int, value: int, path: str | None) -> int | None:
 
 def read(
     spec: int, value: int, paths: Paths
-) -> tuple[float | None, tuple[str, ...], datetime | None]:
+) -> tuple[float | None, tuple[objects.Quality, ...], datetime | None]:
     """The number, quality flags and UTC device time of one point in a delivered value."""
     leaf = child(spec, value, paths.value)
     quality = child(spec, value, paths.quality)
