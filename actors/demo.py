@@ -32,7 +32,7 @@ from joserfc.jwk import OKPKey
 from rdflib import Graph, Namespace, URIRef
 
 from actors import story
-from actors.cast import Cast, Stalled
+from actors.cast import STOP_SIGNALS, Cast, Stalled
 from actors.signing import write_key
 from heila_client.hub import HubClient, Refused, Unavailable
 from heila_client.parts import now
@@ -61,7 +61,6 @@ HORIZON_HOURS = 6.0
 MIN_LEAD = 3.0
 WINDOW_SECONDS = 300
 """how far from its receipt a message's time may lie: the actors carry real times"""
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 FIELD_PROTOCOLS = {"iec104": "IEC 104", "iec61850": "IEC 61850 MMS"}
 """what a simulated feeder can speak, and its name in what the demo tells"""
 FEEDERS = ("feeder-1", "feeder-2")
@@ -462,9 +461,12 @@ def verification(hub: HubClient) -> dict[str, Any] | None:
 @contextlib.contextmanager
 def interruptible() -> Iterator[None]:
     """Ctrl-C and SIGTERM end the demo through its clean-up, even where the shell that started
-    it in the background told it to ignore SIGINT."""
+    it in the background told it to ignore SIGINT. The first one does: those after it are
+    ignored, so that a second Ctrl-C cannot cut the clean-up short."""
 
     def interrupt(*_: Any) -> None:
+        for number in STOP_SIGNALS:
+            signal.signal(number, signal.SIG_IGN)
         raise KeyboardInterrupt
 
     previous = {number: signal.signal(number, interrupt) for number in STOP_SIGNALS}
@@ -543,22 +545,22 @@ def run(args: argparse.Namespace) -> int:
     folder = Path(tempfile.mkdtemp(prefix="heila-demo-"))
     cast = Cast(folder)
     status = 1
-    try:
-        with interruptible():
+    with interruptible():  # until the cast has stopped: a SIGTERM cannot end the demo before
+        try:
             perform(cast, prepare(folder, args.store, args.tls), args)
             status = 0
             if args.keep_running:
                 cast.stop(keep=1)
                 tell("the hub stays up for exploring; Ctrl-C stops it")
                 cast.processes[0].popen.wait()
-    except (Stalled, Refused, Unavailable) as error:
-        print(f"heila demo: {error} (logs in {folder})", file=sys.stderr)
-    except KeyboardInterrupt:
-        tell("interrupted: stopping")
-        if status != 0:
-            status = 130
-    finally:
-        cast.stop()
-        if status != 1:
-            shutil.rmtree(folder, ignore_errors=True)
+        except (Stalled, Refused, Unavailable) as error:
+            print(f"heila demo: {error} (logs in {folder})", file=sys.stderr)
+        except KeyboardInterrupt:
+            tell("interrupted: stopping")
+            if status != 0:
+                status = 130
+        finally:
+            cast.stop()
+    if status != 1:
+        shutil.rmtree(folder, ignore_errors=True)
     return status

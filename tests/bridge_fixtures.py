@@ -24,6 +24,7 @@ import uvicorn
 from actors.bridge import pointmap
 from actors.bridge.control import Outcome
 from actors.bridge.iec104.link import Tls
+from actors.bridge.iec61850 import scl
 from actors.bridge.main import Bridge, Settings
 from hub.app import create_app
 from hub.config import ORDERS, Credential
@@ -323,6 +324,17 @@ def tls_station(tmp_path: Path) -> Iterator[TlsStation]:
     files = certificates(tmp_path)
     with running(Substation(station_config(), tls=station_end(files))) as station:
         yield station, bridge_end(files)
+
+
+def relay_with_the_rtus_point_ids(folder: Path) -> Path:
+    """The simulated IED's map, made from its ICD with the point ids of the IEC 104 station's
+    shipped map (`heila pointmap from-scl --point-prefix ""`), as an engineer moving the feeders
+    from the RTU to a relay makes it: it commands the same devices through commands of the
+    same ids."""
+    path = folder / "ied-1.ttl"
+    graph = scl.point_map(scl.read(scl.SIMULATED_IED), "ied-1", "127.0.0.1", 102, 10.0, 1.0, "")
+    graph.serialize(path, format="turtle")
+    return path
 
 
 def edited_copy(source: Path, target: Path, old: str, new: str) -> Path:

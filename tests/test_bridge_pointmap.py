@@ -3,7 +3,8 @@
 from pathlib import Path
 
 import pytest
-from bridge_fixtures import edited_copy
+from bridge_fixtures import edited_copy, relay_with_the_rtus_point_ids
+from rdflib import Graph
 
 from actors.bridge import pointmap
 from hub.commands.cli import main
@@ -54,6 +55,30 @@ def test_a_breaker_command_cannot_set_active_power_on_activation(tmp_path: Path)
     bad = edited(tmp_path, "iec:onActivation heila:Close", "iec:onActivation heila:SetActivePower")
     with pytest.raises(pointmap.PointMapError, match="acts on activation by Close or Open"):
         pointmap.load([bad])
+
+
+def test_two_maps_that_command_one_device_are_refused_naming_the_device_and_both_maps(
+    tmp_path: Path,
+) -> None:
+    relay = relay_with_the_rtus_point_ids(tmp_path)
+    with pytest.raises(pointmap.PointMapError) as refused:
+        pointmap.load([SHIPPED, relay])
+    assert (
+        f"device battery-1 is commanded by feeder-1.setpoint-command over IEC 104 in {SHIPPED} "
+        f"and by feeder-1.setpoint-command over IEC 61850 in {relay}"
+    ) in str(refused.value)
+
+
+def test_a_command_of_both_protocols_in_one_map_is_two_commands_of_its_device(
+    tmp_path: Path,
+) -> None:
+    both = tmp_path / "both.ttl"
+    Graph().parse(SHIPPED).parse(relay_with_the_rtus_point_ids(tmp_path)).serialize(both)
+    with pytest.raises(
+        pointmap.PointMapError,
+        match=r"feeder-1\.setpoint-command: two commands act on the same device",
+    ):
+        pointmap.load([both])
 
 
 def test_a_station_time_zone_that_does_not_exist_is_refused_by_name(tmp_path: Path) -> None:

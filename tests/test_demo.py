@@ -5,7 +5,6 @@ import re
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,12 +36,15 @@ def demo() -> Iterator[Demo]:
     """Start `heila demo` with options; a demo a failed test left running is stopped after it."""
     started: list[subprocess.Popen[str]] = []
 
-    def start(*options: str) -> "subprocess.Popen[str]":
+    def start(*options: str, temporary: Path | None = None) -> "subprocess.Popen[str]":
+        """The demo, with `temporary` as its TMPDIR when given."""
+        environment = {**os.environ, **({"TMPDIR": str(temporary)} if temporary else {})}
         running = subprocess.Popen(
             [sys.executable, "-m", "hub.commands.cli", "demo", *options],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
+            env=environment,
             start_new_session=True,
         )
         started.append(running)
@@ -95,6 +97,21 @@ def processes_using(folder: str) -> list[int]:
             try:
                 if folder.encode() in (entry / "cmdline").read_bytes():
                     found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
+def processes_of_run(temporary: Path) -> set[int]:
+    """Processes whose environment holds the TMPDIR given to one demo: the demo and everything
+    it started, down to the hub's Mosquitto and query workers, whatever their session."""
+    marker = f"TMPDIR={temporary}".encode()
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if marker in (entry / "environ").read_bytes().split(b"\0"):
+                    found.add(int(entry.name))
             except OSError:
                 continue
     return found
@@ -199,17 +216,25 @@ def test_a_protocol_the_demo_cannot_simulate_is_refused_in_one_line(
 
 
 @pytest.mark.slow
-def test_ctrl_c_stops_everything_the_demo_started(demo: Demo) -> None:
-    running = demo()
+@pytest.mark.parametrize("heard", ["hub", "field", "actors"])
+def test_ctrl_c_during_the_start_stops_every_process_of_the_run(
+    demo: Demo, tmp_path: Path, heard: str
+) -> None:
+    """Interrupted as soon as it says it started the hub (it is starting the field then), the
+    field (starting the actors) or the actors (the SPP), the demo leaves no process behind."""
+    running = demo(temporary=tmp_path)
     assert running.stdout is not None
-    first = running.stdout.readline()
-    folder = demo_folder(first)
-    time.sleep(2)
+    lines = iter(running.stdout.readline, "")
+    first = next(lines)
+    if not first.startswith(heard):
+        next(line for line in lines if line.startswith(heard))
+    started = processes_of_run(tmp_path) - {running.pid}
     os.killpg(running.pid, signal.SIGINT)
-    running.communicate(timeout=30)
+    running.communicate(timeout=60)
+    assert started
     assert running.returncode == 130
-    assert processes_using(folder) == []
-    assert not Path(folder).exists()
+    assert processes_of_run(tmp_path) == set()
+    assert not Path(demo_folder(first)).exists()
 
 
 @pytest.mark.slow

@@ -8,7 +8,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+from bridge_fixtures import relay_with_the_rtus_point_ids
 
+from actors.bridge import pointmap
 from hub.app import create_app
 from hub.commands.cli import main
 from hub.config import Credential, Settings
@@ -75,6 +77,19 @@ def test_heila_pointmap_publish_makes_a_readings_unit_queryable(tmp_path: Path, 
     assert [row[0].value for row in store.query(UNIT_OF_A_READING).rows] == [
         "http://qudt.org/vocab/unit/V"
     ]
+
+
+def test_publishing_two_maps_that_command_one_device_is_refused_in_one_line_storing_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    rtu, relay = pointmap.default_files()[0], relay_with_the_rtus_point_ids(tmp_path)
+    location = tmp_path / "store"
+    files = ["pointmap", "publish", str(rtu), str(relay), "--name", "field"]
+    assert main([*files, "--store", str(location)]) == 2
+    [reason] = capsys.readouterr().err.splitlines()
+    assert reason.startswith("heila pointmap: device battery-1 is commanded by")
+    assert str(rtu) in reason and str(relay) in reason
+    assert not location.exists()
 
 
 def test_an_administrator_publishes_a_point_map_to_a_running_hub(running: Running, tmp_path):

@@ -148,13 +148,21 @@ def shipped(name: str) -> Path:
 
 
 def load(files: Sequence[Path]) -> PointMap:
-    """Read, check and index point map files; raises PointMapError naming every bad point."""
-    graph = Graph()
+    """Read, check and index point map files as one map; raises PointMapError naming every bad
+    point, and every device two of the files command."""
+    maps: dict[str, Graph] = {}
     for file in files:
         try:
-            graph.parse(file, format="turtle")
+            maps[str(file)] = Graph().parse(file, format="turtle")
         except Exception as error:  # rdflib raises many kinds for a bad file
             raise PointMapError(f"{file}: not valid Turtle: {error}") from error
+    try:
+        pointmaps.one_command_per_device({n: from_rdflib(m) for n, m in maps.items()})
+    except pointmaps.PointMapRefused as error:
+        raise PointMapError(str(error)) from None
+    graph = Graph()
+    for each in maps.values():
+        graph += each
     problems = check(graph)
     if problems:
         raise PointMapError("; ".join(problems))

@@ -11,7 +11,7 @@ it, and a load checks it again.
 """
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from functools import cache
 from pathlib import Path
 
@@ -22,13 +22,19 @@ from rdflib import RDF, XSD, Graph, Literal, Node
 from rdflib.namespace import SH
 
 from hub.model.resources import shapes_dir
-from hub.model.terms import Triple, triples_of
-from hub.model.vocabulary import BASE, ID_PATTERN
+from hub.model.terms import RDF_TYPE, Term, Triple, triples_of
+from hub.model.vocabulary import BASE, HEILA, ID_PATTERN
 
 GRAPHS = BASE + "hub/pointmap/"
 """Point map graphs are named by this and the name they were published under."""
 
 _NAME = re.compile(f"^{ID_PATTERN}$")
+_COMMANDS: dict[Term, str] = {
+    ox.NamedNode("https://w3id.org/heila/iec104#Command"): "IEC 104",
+    ox.NamedNode("https://w3id.org/heila/iec61850#Command"): "IEC 61850",
+}
+"""The command classes of the point maps' protocols, with the protocol's name"""
+_DEVICE = ox.NamedNode(HEILA + "device")
 
 
 class PointMapRefused(ValueError):
@@ -91,19 +97,45 @@ def problems(triples: Iterable[ox.Triple | ox.Quad]) -> list[str]:
     return sorted(found)
 
 
-def _local(node: Node | None) -> str:
+def _local(node: Node | str | None) -> str:
     return re.split(r"[/#]", str(node))[-1]
 
 
 def read(files: Iterable[Path]) -> list[ox.Triple]:
-    """The triples of point map files in Turtle, checked; raises PointMapRefused."""
-    triples: list[ox.Triple] = []
+    """The triples of point map files in Turtle, read as one map, checked; raises
+    PointMapRefused."""
+    maps: dict[str, list[ox.Triple]] = {}
     for file in files:
         try:
-            triples += ox.parse(path=file, format=ox.RdfFormat.TURTLE)
+            maps[str(file)] = list(ox.parse(path=file, format=ox.RdfFormat.TURTLE))
         except (OSError, SyntaxError) as error:
             raise PointMapRefused(f"{file}: {error}") from None
-    return checked(triples)
+    one_command_per_device({name: triples_of(triples) for name, triples in maps.items()})
+    return checked([triple for triples in maps.values() for triple in triples])
+
+
+def one_command_per_device(maps: Mapping[str, list[Triple]]) -> None:
+    """Refuse point maps (by name) of which two hold different commands of one device, naming
+    the device and each map's command. A device takes its orders through one command
+    (shapes/pointmap.ttl), but the shape sees the maps merged, and there two maps' commands of
+    one id are one node, of IEC 104 and IEC 61850 at once, of which the bridge would keep one."""
+    commands: dict[Term, dict[tuple[str, str], str]] = {}
+    for name, triples in maps.items():
+        devices = {s: o for s, p, o in triples if p == _DEVICE}
+        for s, p, o in triples:
+            protocol = _COMMANDS.get(o) if p == RDF_TYPE else None
+            if protocol is not None and s in devices:
+                commands.setdefault(devices[s], {}).setdefault((_local(s.value), protocol), name)
+    found = [
+        f"device {_local(device.value)} is commanded by "
+        + " and by ".join(
+            f"{command} over {protocol} in {name}" for (command, protocol), name in held.items()
+        )
+        for device, held in commands.items()
+        if len(held) > 1 and len(set(held.values())) > 1
+    ]
+    if found:
+        raise PointMapRefused("; ".join(sorted(found)) + ": a device has one command")
 
 
 def parse(data: bytes) -> list[ox.Triple]:
