@@ -14,10 +14,13 @@ import json
 import threading
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, JWKRegistry, OKPKey
+
+if TYPE_CHECKING:
+    from hub.trust.signature import PrivateKey
 
 Key = OKPKey | ECKey
 
@@ -27,6 +30,7 @@ class Signer:
 
     def __init__(self, key: Key) -> None:
         self._key = key
+        self._ready: PrivateKey | None = None
 
     @classmethod
     def from_file(cls, path: Path) -> "Signer":
@@ -46,17 +50,21 @@ class Signer:
 
     def __call__(self, message: Mapping[str, Any]) -> Mapping[str, str]:
         """The headers that carry the message's signature."""
-        to_triples, header, sign = _canonical_form()
-        return {header: sign(to_triples(dict(message)), self._key)}
+        to_triples, header, sign, private_key = _canonical_form()
+        if self._ready is None:
+            self._ready = private_key(self._key)
+        return {header: sign(to_triples(dict(message)), self._ready)}
 
 
-def _canonical_form() -> tuple[Callable[..., Any], str, Callable[..., str]]:
-    """The hub's JSON-to-graph mapping, its signature header and its signing function, imported
-    when first asked for (see the module's docstring)."""
+def _canonical_form() -> tuple[
+    Callable[..., Any], str, Callable[..., str], Callable[[Key], "PrivateKey"]
+]:
+    """The hub's JSON-to-graph mapping, its signature header, its signing function and what
+    makes a key ready to sign, imported when first asked for (see the module's docstring)."""
     from hub.model.json_form import to_triples
-    from hub.trust.signature import HEADER, sign
+    from hub.trust.signature import HEADER, private_key, sign
 
-    return to_triples, HEADER, sign
+    return to_triples, HEADER, sign, private_key
 
 
 def write_key(key: Key, path: Path) -> None:

@@ -25,7 +25,7 @@ from hub.model.message import Message
 from hub.mqtt.broker import Mosquitto
 from hub.storage.store import Store
 from hub.trust.auth import hash_token, new_token
-from hub.trust.signature import HEADER, public_jwk, sign
+from hub.trust.signature import HEADER, private_key, public_jwk, sign
 from tests.conftest import STORY_ACTORS, Hub, Serve, running_hub
 
 KEY = OKPKey.generate_key("Ed25519")
@@ -114,7 +114,7 @@ def rotated_out_token(hub: Hub, story: list[Message]) -> Refusal:
 
 def signed(hub: Hub, document: dict[str, object], over: dict[str, object], key: OKPKey) -> Refusal:
     """Post `document` as spp-1 with a signature made by `key` over `over`."""
-    signature = sign(to_triples(over), key)
+    signature = sign(to_triples(over), private_key(key))
     return post(hub, document, hub.tokens["spp-1"], **{HEADER: signature})
 
 

@@ -6,26 +6,35 @@ import io
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import httpx
+import pyoxigraph as ox
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from joserfc import jws
 from joserfc.jwk import ECKey, OKPKey
 
 from hub.config import Credential, load_settings
 from hub.model.message import Message, parse
+from hub.model.terms import Triple
+from hub.model.vocabulary import XSD
 from hub.mqtt.broker import Mosquitto
 from hub.storage.store import open_store
 from hub.trust.auth import hash_token, new_token
 from hub.trust.signature import (
     HEADER,
     Key,
+    SignatureRefused,
     canonical,
+    private_key,
     provenance,
     public_jwk,
     public_key,
     sign,
+    verify,
     verify_stored,
 )
 from hub.web.queries import run_query
@@ -69,12 +78,96 @@ def test_a_message_signed_with_a_registered_key_is_stored_with_its_signature(
 ):
     key = make_key("Ed25519") if make_key == OKPKey.generate_key else make_key("P-256")
     token = register(hub, key)
-    answer = post(hub, token, weather.serialize("text/turtle"), sign(weather.triples, key))
+    answer = post(
+        hub, token, weather.serialize("text/turtle"), sign(weather.triples, private_key(key))
+    )
     assert answer.status_code == 201
     stored = hub.store.get(weather.iri)
     assert stored is not None
     predicates = {p.value.rsplit("#", 1)[-1] for _s, p, _o in stored.triples}
     assert {"signature", "signingKey"} <= predicates
+
+
+def rdfc(triples: Iterable[Triple]) -> bytes:
+    """The reference: Oxigraph's own RDFC-1.0 of the graph as a store gives it back."""
+    stored = ox.Store()
+    stored.extend(ox.Quad(s, p, o) for s, p, o in triples)
+    dataset = ox.Dataset(stored)
+    dataset.canonicalize(ox.CanonicalizationAlgorithm.RDFC_1_0)
+    lines = (ox.serialize(dataset, format=ox.RdfFormat.N_QUADS) or b"").splitlines(keepends=True)
+    return b"".join(sorted(lines))
+
+
+def test_the_canonical_form_of_every_story_message_is_its_rdfc_form(story: list[Message]):
+    for message in story:
+        assert canonical(message.triples) == rdfc(message.triples), message.id
+
+
+LEXICAL_FORMS = {
+    "decimal": r"[+-]?[0-9]{0,22}(\.[0-9]{0,22})?",
+    "integer": r"[+-]?[0-9]{1,21}",
+    "boolean": r"true|false|1|0",
+    "double": r"[+-]?[0-9]{0,4}(\.[0-9]{0,4})?([eE][+-]?[0-9]{1,3})?|[+-]?INF|NaN",
+    "dateTime": r"(19|20)[0-9]{2}-(0[1-9]|1[0-3])-(0[1-9]|[12][0-9]|3[0-2])"
+    r"T([01][0-9]|2[0-4]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,10})?(Z|[+-](0[0-9]|1[0-5]):[0-5][0-9])?",
+    "duration": r"-?P([0-9]{1,3}D)?(T([0-9]{1,3}H)?([0-9]{1,3}M)?([0-9]{1,2}(\.[0-9]{1,3})?S)?)?",
+    "long": r"[+-]?[0-9]{1,20}",
+    "string": r".{0,8}",
+}
+
+
+@given(
+    st.sampled_from(sorted(LEXICAL_FORMS)).flatmap(
+        lambda name: st.tuples(st.just(name), st.from_regex(LEXICAL_FORMS[name], fullmatch=True))
+    )
+)
+def test_a_literal_is_signed_in_the_form_a_store_gives_it_back(typed: tuple[str, str]):
+    """8.0 is signed as 8, +00:00 as Z, an xsd:long as an xsd:integer, and text that is no
+    value of its datatype as it came."""
+    datatype, text = typed
+    node = ox.NamedNode("https://w3id.org/heila/message/m")
+    triples = [
+        (node, ox.NamedNode(XSD + "x"), ox.Literal(text, datatype=ox.NamedNode(XSD + datatype)))
+    ]
+    assert canonical(triples) == rdfc(triples)
+
+
+def test_two_literals_of_one_value_are_signed_as_one_triple():
+    node = ox.NamedNode("https://w3id.org/heila/message/m")
+    power, decimal = ox.NamedNode(XSD + "x"), ox.NamedNode(XSD + "decimal")
+    eight = [(node, power, ox.Literal(text, datatype=decimal)) for text in ("8.0", "8", "08.00")]
+    assert canonical(eight) == canonical(eight[1:2])
+
+
+@pytest.mark.parametrize(
+    "make_key", [lambda: OKPKey.generate_key("Ed25519"), lambda: ECKey.generate_key("P-256")]
+)
+def test_a_signature_made_by_a_jws_library_verifies(weather: Message, make_key):
+    """Signatures made before the hub signed without joserfc, or by any sender's library."""
+    key = make_key()
+    alg = "Ed25519" if isinstance(key, OKPKey) else "ES256"
+    header = {"alg": alg, "kid": key.thumbprint()}
+    made = jws.serialize_compact(header, canonical(weather.triples), key, [alg])
+    held = public_key(key)
+    assert verify(weather.iri, weather.triples, jws.detach_content(made), [held]) == held
+
+
+def test_a_signature_over_the_unencoded_payload_verifies(weather: Message):
+    """RFC 7797: the canonical form signed as it is, not in base64url."""
+    key = OKPKey.generate_key("Ed25519")
+    header = {"alg": "Ed25519", "kid": key.thumbprint(), "b64": False, "crit": ["b64"]}
+    made = jws.serialize_compact(header, canonical(weather.triples), key, ["Ed25519"])
+    held = public_key(key)
+    assert verify(weather.iri, weather.triples, jws.detach_content(made), [held]) == held
+
+
+def test_a_signature_naming_another_algorithm_than_its_keys_is_refused(weather: Message):
+    key = OKPKey.generate_key("Ed25519")
+    _, _, value = sign(weather.triples, private_key(key)).split(".")
+    header = json.dumps({"alg": "ES256", "kid": key.thumbprint()}).encode()
+    claimed = f"{base64url(header)}..{value}"
+    with pytest.raises(SignatureRefused, match="does not match the message"):
+        verify(weather.iri, weather.triples, claimed, [public_key(key)])
 
 
 def tampered(weather: Message) -> bytes:
@@ -91,7 +184,7 @@ def test_a_message_changed_after_signing_is_refused_and_nothing_is_stored(
     body = tampered(weather)
     changed = parse(body, "application/json")
     assert changed.triples != weather.triples
-    headers = {"Authorization": f"Bearer {token}", HEADER: sign(weather.triples, key)}
+    headers = {"Authorization": f"Bearer {token}", HEADER: sign(weather.triples, private_key(key))}
     answer = httpx.post(f"{hub.url}/messages", content=body, headers=headers)
     assert answer.status_code == 403
     problem = answer.json()
@@ -109,7 +202,7 @@ def test_a_signature_carrying_the_payload_it_was_made_over_is_refused(hub: Hub, 
     as it was signed must not pass for the forecast changed since."""
     key = OKPKey.generate_key("Ed25519")
     token = register(hub, key)
-    header, _, signature = sign(weather.triples, key).split(".")
+    header, _, signature = sign(weather.triples, private_key(key)).split(".")
     attached = ".".join((header, base64url(canonical(weather.triples)), signature))
     headers = {"Authorization": f"Bearer {token}", HEADER: attached}
     answer = httpx.post(f"{hub.url}/messages", content=tampered(weather), headers=headers)
@@ -121,7 +214,9 @@ def test_a_signature_carrying_the_payload_it_was_made_over_is_refused(hub: Hub, 
 def test_a_signature_by_a_key_the_sender_never_registered_is_refused(hub: Hub, weather: Message):
     token = register(hub, OKPKey.generate_key("Ed25519"))
     other = OKPKey.generate_key("Ed25519")
-    answer = post(hub, token, weather.serialize("text/turtle"), sign(weather.triples, other))
+    answer = post(
+        hub, token, weather.serialize("text/turtle"), sign(weather.triples, private_key(other))
+    )
     assert answer.status_code == 403
     assert "none the sender registered" in answer.json()["detail"]
     assert hub.store.get(weather.iri) is None
@@ -131,7 +226,12 @@ def test_a_signed_message_dumped_and_loaded_into_a_fresh_store_verifies_there(
     hub: Hub, weather: Message, tmp_path: Path
 ):
     key = OKPKey.generate_key("Ed25519")
-    post(hub, register(hub, key), weather.serialize("text/turtle"), sign(weather.triples, key))
+    post(
+        hub,
+        register(hub, key),
+        weather.serialize("text/turtle"),
+        sign(weather.triples, private_key(key)),
+    )
     dump = io.BytesIO()
     hub.store.dump(dump)
     fresh = open_store(str(tmp_path / "fresh"))
@@ -149,7 +249,7 @@ def test_the_named_query_lists_a_signed_message_with_its_key_id_and_signature(
     hub: Hub, weather: Message, story: list[Message]
 ):
     key = ECKey.generate_key("P-256")
-    signature = sign(weather.triples, key)
+    signature = sign(weather.triples, private_key(key))
     post(hub, register(hub, key), weather.serialize("text/turtle"), signature)
     hub.store.put(next(m for m in story if m.id == "priceforecast-1"))
     result = run_query(hub.store, "signed-messages", {})
@@ -212,7 +312,7 @@ def test_a_message_signed_in_the_mqtt_user_property_is_stored_with_its_signature
     key = OKPKey.generate_key("Ed25519")
     register(hub, key)
     body = weather.serialize("application/json")
-    outcome = published(subscribe, body, sign(weather.triples, key))
+    outcome = published(subscribe, body, sign(weather.triples, private_key(key)))
     assert outcome["status"] == "stored"
     stored = hub.store.get(weather.iri)
     assert stored is not None and verify_stored(weather.iri, stored.triples) == key.thumbprint()
@@ -223,7 +323,7 @@ def test_a_message_signed_in_a_first_line_over_mqtt_3_is_stored_with_its_signatu
 ):
     key = OKPKey.generate_key("Ed25519")
     register(hub, key)
-    line = f"{HEADER}: {sign(weather.triples, key)}\n".encode()
+    line = f"{HEADER}: {sign(weather.triples, private_key(key))}\n".encode()
     outcome = published(subscribe, line + weather.serialize("application/json"))
     assert outcome["status"] == "stored"
     stored = hub.store.get(weather.iri)
@@ -235,7 +335,7 @@ def test_a_message_changed_after_signing_is_rejected_on_the_inbox(
 ):
     key = OKPKey.generate_key("Ed25519")
     register(hub, key)
-    outcome = published(subscribe, tampered(weather), sign(weather.triples, key))
+    outcome = published(subscribe, tampered(weather), sign(weather.triples, private_key(key)))
     assert (outcome["status"], outcome["violations"][0]["rule"]) == ("rejected", "signature")
     assert hub.store.get(weather.iri) is None
 
@@ -274,7 +374,7 @@ def inserted(hub: Hub, message: Message, signed: Message, key: Key) -> httpx.Res
     """INSERT DATA of `message`'s graph keeping a signature made over `signed`."""
     triples = [
         *message.triples,
-        *provenance(message.iri, sign(signed.triples, key), public_key(key)),
+        *provenance(message.iri, sign(signed.triples, private_key(key)), public_key(key)),
     ]
     text = " ".join(f"{s} {p} {o} ." for s, p, o in triples)
     update = f"INSERT DATA {{ GRAPH <{message.iri}> {{ {text} }} }}"
@@ -316,12 +416,14 @@ def test_a_key_rotated_out_is_refused_while_what_it_signed_before_still_verifies
 ):
     old = OKPKey.generate_key("Ed25519")
     token = register(hub, old)
-    post(hub, token, weather.serialize("text/turtle"), sign(weather.triples, old))
+    post(hub, token, weather.serialize("text/turtle"), sign(weather.triples, private_key(old)))
     new = {"keys": [public_jwk(OKPKey.generate_key("Ed25519"))]}
     answer = httpx.put(f"{hub.url}/actors/spp-1/keys", json=new, headers=hub.auth(ADMIN))
     assert answer.status_code == 204
     price = next(m for m in story if m.id == "priceforecast-1")
-    refused = post(hub, token, price.serialize("text/turtle"), sign(price.triples, old))
+    refused = post(
+        hub, token, price.serialize("text/turtle"), sign(price.triples, private_key(old))
+    )
     assert (refused.status_code, refused.json()["rule"]) == (403, "signature")
     stored = hub.store.get(weather.iri)
     assert stored is not None and verify_stored(weather.iri, stored.triples) == old.thumbprint()

@@ -53,7 +53,7 @@ from hub.storage.store import open_store
 from hub.trust.auth import hash_token, new_token
 from hub.trust.roles import Roles
 from hub.trust.signature import HEADER as SIGNATURE_HEADER
-from hub.trust.signature import Key, Signing, public_jwk, sign
+from hub.trust.signature import PrivateKey, Signing, private_key, public_jwk, sign
 
 SENDER = "mgms-1"
 RECIPIENT = "ams-1"
@@ -247,7 +247,7 @@ def _round_trip(
     ear: Subscriber,
     document: dict[str, Any],
     token: str,
-    key: Key | None = None,
+    key: PrivateKey | None = None,
 ) -> float:
     """From the moment the sender starts (signing first, with `key`) until `ear` holds the
     message's notification."""
@@ -277,6 +277,7 @@ def signed_beside_unsigned(bench: Bench) -> list[Figure]:
     signer = {"id": "mgms-signing", "role": "MGMS", "keys": [public_jwk(key)], "signed": True}
     admin = {"Authorization": f"Bearer {bench.tokens[ADMIN]}"}
     token = httpx.post(f"{bench.url}/actors", json=signer, headers=admin).json()["token"]
+    ready = private_key(key)
     ear = Subscriber(bench.broker.host, bench.broker.port, f"heila/v1/{RECIPIENT}/Flexibility")
     plain: list[float] = []
     signed: list[float] = []
@@ -284,7 +285,7 @@ def signed_beside_unsigned(bench: Bench) -> list[Figure]:
         for number in range(3_000_000, 3_000_000 + 2 * bench.count, 2):
             plain.append(_round_trip(client, ear, flexibility(number), bench.tokens[SENDER]))
             document = flexibility(number + 1, "mgms-signing")
-            signed.append(_round_trip(client, ear, document, token, key))
+            signed.append(_round_trip(client, ear, document, token, ready))
     ear.stop()
     added = (statistics.median(signed) - statistics.median(plain)) * 1000
     return [
