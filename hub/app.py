@@ -16,6 +16,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
+from fastapi.telemetry import TelemetryConfig
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 from starlette.routing import Match
@@ -97,6 +98,11 @@ class BodyLimit:
             return message
 
         await self.app(scope, limited, send)
+
+
+_NO_TELEMETRY: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
+"""The hub exports no OpenTelemetry (its figures are at /metrics); without this, FastAPI asks
+OpenTelemetry's three global providers on every request whether they are set up."""
 
 
 async def _problem_response(request: Request, error: Exception) -> Response:
@@ -211,6 +217,7 @@ def create_app(settings: Settings, store: OxigraphStore) -> FastAPI:
         lifespan=lifespan,
         docs_url=None,
         redoc_url=None,
+        telemetry=_NO_TELEMETRY,
     )
     credentials = Credentials(actors)
     writer = authenticated_actor(credentials)
