@@ -117,7 +117,7 @@ _METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
 
 def _allowed(request: Request) -> str:
     """Every method some route takes on the request's path: Starlette's 405 names only those of
-    the first route whose path matched, and /sparql has one route per method."""
+    the first route whose path matched, and a path may have one route per method."""
     return ", ".join(
         method
         for method in _METHODS
@@ -222,19 +222,11 @@ def create_app(settings: Settings, store: OxigraphStore) -> FastAPI:
     credentials = Credentials(actors)
     writer = authenticated_actor(credentials)
     # A browser's pages on the API's own paths come first, as plain routes that cost a request
-    # one path match, then the SPARQL protocol's; the other pages come after the API, which
-    # never tries them.
-    for add_pages in (console.add_pages, ontology_page.add_pages, guide.add_pages):
+    # one path match; the other pages come after the API, which never tries them.
+    console_page = console.add_pages(app.router)
+    for add_pages in (ontology_page.add_pages, guide.add_pages):
         add_pages(app.router)
     administrator_only = administrator(credentials)
-    sparql.add_routes(
-        app.router,
-        store,
-        pool,
-        administrator_only,
-        updates=not settings.clustered,
-        check=lambda graphs: check_written(graphs, actors.signing),
-    )
     app.include_router(api.message_router(store, intake, writer, lambda: notifier.connected))
     app.include_router(queries.queries_router(pool))
     app.include_router(live.events_router(feed, store))
@@ -249,6 +241,15 @@ def create_app(settings: Settings, store: OxigraphStore) -> FastAPI:
     app.mount(assets.prefix(), assets.files(), name="static")
     for error in (Exception, HTTPException, RequestValidationError, HubError):
         app.add_exception_handler(error, _problem_response)
+    app.add_middleware(
+        sparql.SparqlEndpoint,
+        store=store,
+        pool=pool,
+        authorise_administrator=administrator_only,
+        page=console_page,
+        updates=not settings.clustered,
+        check=lambda graphs: check_written(graphs, actors.signing),
+    )
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     app.add_middleware(metrics.QueryTiming, metrics=measured)
     if settings.cors_origins:  # without origins, no middleware and no work per request
