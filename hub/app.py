@@ -16,6 +16,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
+from fastapi.telemetry import TelemetryConfig
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 from starlette.routing import Match
@@ -99,6 +100,11 @@ class BodyLimit:
         await self.app(scope, limited, send)
 
 
+_NO_TELEMETRY: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
+"""The hub exports no OpenTelemetry (its figures are at /metrics); without this, FastAPI asks
+OpenTelemetry's three global providers on every request whether they are set up."""
+
+
 async def _problem_response(request: Request, error: Exception) -> Response:
     problem = problem_of(error)
     if problem.status_code == 405:
@@ -111,7 +117,7 @@ _METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
 
 def _allowed(request: Request) -> str:
     """Every method some route takes on the request's path: Starlette's 405 names only those of
-    the first route whose path matched, and /sparql has one route per method."""
+    the first route whose path matched, and a path may have one route per method."""
     return ", ".join(
         method
         for method in _METHODS
@@ -211,23 +217,16 @@ def create_app(settings: Settings, store: OxigraphStore) -> FastAPI:
         lifespan=lifespan,
         docs_url=None,
         redoc_url=None,
+        telemetry=_NO_TELEMETRY,
     )
     credentials = Credentials(actors)
     writer = authenticated_actor(credentials)
     # A browser's pages on the API's own paths come first, as plain routes that cost a request
-    # one path match, then the SPARQL protocol's; the other pages come after the API, which
-    # never tries them.
-    for add_pages in (console.add_pages, ontology_page.add_pages, guide.add_pages):
+    # one path match; the other pages come after the API, which never tries them.
+    console_page = console.add_pages(app.router)
+    for add_pages in (ontology_page.add_pages, guide.add_pages):
         add_pages(app.router)
     administrator_only = administrator(credentials)
-    sparql.add_routes(
-        app.router,
-        store,
-        pool,
-        administrator_only,
-        updates=not settings.clustered,
-        check=lambda graphs: check_written(graphs, actors.signing),
-    )
     app.include_router(api.message_router(store, intake, writer, lambda: notifier.connected))
     app.include_router(queries.queries_router(pool))
     app.include_router(live.events_router(feed, store))
@@ -242,6 +241,15 @@ def create_app(settings: Settings, store: OxigraphStore) -> FastAPI:
     app.mount(assets.prefix(), assets.files(), name="static")
     for error in (Exception, HTTPException, RequestValidationError, HubError):
         app.add_exception_handler(error, _problem_response)
+    app.add_middleware(
+        sparql.SparqlEndpoint,
+        store=store,
+        pool=pool,
+        authorise_administrator=administrator_only,
+        page=console_page,
+        updates=not settings.clustered,
+        check=lambda graphs: check_written(graphs, actors.signing),
+    )
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     app.add_middleware(metrics.QueryTiming, metrics=measured)
     if settings.cors_origins:  # without origins, no middleware and no work per request

@@ -3,11 +3,12 @@
 import csv
 import io
 import json
+from collections.abc import Callable
 
 import httpx
 import pytest
 import rdflib
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from rdflib.plugins.stores.sparqlstore import SPARQLStore, SPARQLUpdateStore
 from SPARQLWrapper import JSON, POST, TURTLE, XML, SPARQLWrapper
 
@@ -16,7 +17,7 @@ from hub.model.message import Message
 from hub.model.vocabulary import HEILA, MESSAGE
 from hub.storage.query_pool import QueryPool
 from hub.storage.results import TRUNCATED_HEADER
-from hub.storage.store import QueryLimits, open_store
+from hub.storage.store import QueryLimits, Store, open_store
 from hub.trust.auth import Credentials, authenticated_actor, hash_token
 from hub.web import sparql
 from tests.conftest import Serve, bare_app
@@ -28,6 +29,19 @@ OFFERS = PREFIXES + "SELECT ?offer ?power WHERE { ?offer a heila:Offer ; heila:p
 POWER_OF_OFFER = PREFIXES + "SELECT ?power WHERE { msg:offer-1 heila:power ?power }"
 
 
+def add_endpoint(
+    app: FastAPI, store: Store, pool: QueryPool, writer: Callable[[Request], str]
+) -> None:
+    """/sparql on `app`, with no console page in front of it."""
+    app.add_middleware(
+        sparql.SparqlEndpoint,
+        store=store,
+        pool=pool,
+        authorise_administrator=writer,
+        page=lambda _scope: False,
+    )
+
+
 def hub_app(story: list[Message], limits: QueryLimits | None = None) -> FastAPI:
     store = open_store("memory", limits)
     for message in story:
@@ -35,7 +49,7 @@ def hub_app(story: list[Message], limits: QueryLimits | None = None) -> FastAPI:
     writer = authenticated_actor(Credentials({"ams-1": Credential(hash_token(TOKEN))}))
     pool = QueryPool(store, store.limits)
     app = bare_app(pool)
-    sparql.add_routes(app.router, store, pool, writer)
+    add_endpoint(app, store, pool, writer)
     return app
 
 
@@ -299,7 +313,7 @@ def test_a_query_sees_a_message_stored_on_disk_just_before_it(serve, story, tmp_
     writer = authenticated_actor(Credentials({}))
     pool = QueryPool(store, store.limits)
     app = bare_app(pool)
-    sparql.add_routes(app.router, store, pool, writer)
+    add_endpoint(app, store, pool, writer)
     endpoint = serve(app) + "/sparql"
     asked = PREFIXES + "ASK { msg:offer-1 a heila:Offer }"
     before = httpx.get(endpoint, params={"query": asked}).json()["boolean"]
@@ -328,3 +342,12 @@ def test_an_update_with_dataset_parameters_is_a_400_naming_them(endpoint):
     form = {"update": "", "named-graph-uri": MESSAGE + "offer-1"}
     answer = httpx.post(endpoint, data=form, headers=WRITER)
     assert (answer.status_code, answer.json()["field"]) == (400, "named-graph-uri")
+
+
+def test_a_method_other_than_get_and_post_is_refused_naming_those_allowed(endpoint):
+    answer = httpx.put(endpoint, content=b"ASK {}")
+    assert (answer.status_code, answer.headers["allow"], answer.json()["status"]) == (
+        405,
+        "GET, HEAD, POST",
+        405,
+    )

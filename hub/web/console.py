@@ -8,11 +8,13 @@ the store, so it adds no work to the write path.
 """
 
 import json
+from collections.abc import Callable
 from functools import cache
 from html import escape
 
 from fastapi import APIRouter
 from starlette.responses import HTMLResponse
+from starlette.types import Scope
 
 from hub.model import context
 from hub.model import vocabulary as v
@@ -113,6 +115,6 @@ def console_router() -> APIRouter:
     return router
 
 
-def add_pages(router: APIRouter) -> None:
-    """The console on /sparql for a browser: add to the app's router before the SPARQL routes."""
-    add_page(router, "/sparql", console, SPARQL_ANSWERS, bare=True)
+def add_pages(router: APIRouter) -> Callable[[Scope], bool]:
+    """The console on /sparql for a browser; whether a request to /sparql is the console's."""
+    return add_page(router, "/sparql", console, SPARQL_ANSWERS, bare=True).claims

@@ -364,8 +364,8 @@ OPERATIONS: dict[tuple[str, str], JSON] = {
     },
 }
 """What each operation says beyond its route's signature, by method and path. An operation
-with an operationId is a plain Starlette route that FastAPI does not describe: it is written
-out whole here."""
+with an operationId is one FastAPI does not describe (a plain Starlette route, or /sparql,
+served in front of the routes): it is written out whole here."""
 
 
 _PARAMETER_SCHEMAS: dict[str, JSON] = {

@@ -87,16 +87,20 @@ class PageRoute(APIRoute):
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
         path = str(scope.get("path", "")).removeprefix(str(scope.get("root_path", "")))
-        if path != self.path:  # a page's path has no parameters
-            return Match.NONE, {}
+        if path != self.path or (self.bare and scope.get("query_string")):
+            return Match.NONE, {}  # a page's path has no parameters
         match, child = super().matches(scope)
         if match is not Match.FULL:
             return match, child
         headers = dict(scope.get("headers", []))
         accept = headers.get(b"accept", b"").decode("latin-1")
-        if (self.bare and scope.get("query_string")) or not asks_for_page(accept, self.answers):
+        if not asks_for_page(accept, self.answers):
             return Match.NONE, {}
         return match, child
+
+    def claims(self, scope: Scope) -> bool:
+        """Whether this page answers the request."""
+        return self.matches(scope)[0] is Match.FULL
 
 
 def add_page(
@@ -106,9 +110,12 @@ def add_page(
     answers: Sequence[str],
     *,
     bare: bool = False,
-) -> None:
+) -> PageRoute:
     """A page at `path` in front of the API's answers there (see PageRoute)."""
     kind = type("PageRoute", (PageRoute,), {"answers": tuple(answers), "bare": bare})
     router.add_api_route(
         path, endpoint, methods=["GET"], include_in_schema=False, route_class_override=kind
     )
+    route = router.routes[-1]
+    assert isinstance(route, PageRoute)
+    return route

@@ -11,8 +11,11 @@ from collections.abc import Callable, Mapping, Sequence
 from urllib.parse import parse_qs
 
 import pyoxigraph as ox
-from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from hub.model.errors import Invalid, NotSender, ParseError, QueryRefused
 from hub.storage.query_pool import QueryPool, QueryStopped
@@ -25,32 +28,92 @@ from hub.web.problem import Problem, bad_parameter, problem_of
 
 log = logging.getLogger(__name__)
 
+PATH = "/sparql"
 _FORM = "application/x-www-form-urlencoded"
 _QUERY = "application/sparql-query"
 _UPDATE = "application/sparql-update"
 
 
-def add_routes(
-    router: APIRouter,
-    store: Store,
-    pool: QueryPool,
-    authorise_administrator: Callable[[Request], str],
-    *,
-    updates: bool = True,
-    check: GraphCheck | None = None,
-) -> None:
-    """The /sparql routes: queries through `pool`, updates into `store` for the administrators
-    that `authorise_administrator` admits (it raises a Problem for anyone else): raw updates
-    pass by the roles' check of each message, so only an administrator may make them. Without
-    `updates` (a cluster node, whose writes all go through the commit log) every update is
-    refused. `check` judges the message graphs an update writes (their signatures).
+class SparqlEndpoint:
+    """The /sparql protocol as an ASGI layer in front of the framework: queries through `pool`,
+    updates into `store` for the administrators that `authorise_administrator` admits (it
+    raises a Problem for anyone else): raw updates pass by the roles' check of each message, so
+    only an administrator may make them. Without `updates` (a cluster node, whose writes all go
+    through the commit log) every update is refused. `check` judges the message graphs an
+    update writes (their signatures). Requests `page` claims (the console's, for a browser) and
+    every other path go on to `app`.
 
-    They are plain Starlette routes on `router` itself, not an included router: a query costs
-    one path match and no dependency injection, and its OpenAPI description is written out
-    whole (hub.web.openapi.OPERATIONS). Add them before the routers the app includes."""
+    A query costs one path comparison here, and no routing, dependency injection or exception
+    middleware: called in process, that machinery took a quarter of the hub's CPU time for a
+    lookup. Errors answer as problem reports, as the app's handlers write them. Add it
+    as the innermost middleware, so that the body limit, timing and CORS layers wrap it; its
+    OpenAPI description is written out whole (hub.web.openapi.OPERATIONS)."""
 
-    async def update(request: Request, text: str) -> Response:
-        if not updates:
+    def __init__(
+        self,
+        app: ASGIApp,
+        store: Store,
+        pool: QueryPool,
+        authorise_administrator: Callable[[Request], str],
+        *,
+        page: Callable[[Scope], bool],
+        updates: bool = True,
+        check: GraphCheck | None = None,
+    ) -> None:
+        self.app = app
+        self._store = store
+        self._pool = pool
+        self._authorise_administrator = authorise_administrator
+        self._page = page
+        self._updates = updates
+        self._check = check
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] != PATH or self._page(scope):
+            await self.app(scope, receive, send)
+            return
+        try:
+            response = await self._answer(Request(scope, receive))
+        except Exception as error:  # as the app's handlers answer it
+            response = problem_of(error).response(PATH)
+        await response(scope, receive, send)
+
+    async def _answer(self, request: Request) -> Response:
+        method = request.scope["method"]
+        if method in ("GET", "HEAD"):
+            parameters = _decoded(request.scope["query_string"], "query string")
+            return await answer(
+                self._pool, request, _one(parameters, "query"), *_dataset(parameters)
+            )
+        if method == "POST":
+            return await self._post(request)
+        raise HTTPException(405, headers={"Allow": "GET, HEAD, POST"})
+
+    async def _post(self, request: Request) -> Response:
+        media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+        body = _utf8(await request.body(), "body")
+        in_url = _decoded(request.scope["query_string"], "query string")
+        if media_type == _QUERY:
+            return await answer(self._pool, request, body, *_dataset(in_url))
+        if media_type == _UPDATE:
+            return await self._update(request, body)
+        if media_type == _FORM:
+            form = _decoded(body.encode(), "form")
+            if "update" in form and "query" in form:
+                raise bad_parameter("update", "oneOf", "give a query or an update, not both")
+            if "update" in form:
+                _refuse_dataset_of_update(form)
+                return await self._update(request, _one(form, "update"))
+            return await answer(self._pool, request, _one(form, "query"), *_dataset(form))
+        raise Problem(
+            415,
+            "unsupported-media-type",
+            "Unsupported media type",
+            f"post a query as {_QUERY} or {_FORM}, an update as {_UPDATE} or {_FORM}",
+        )
+
+    async def _update(self, request: Request, text: str) -> Response:
+        if not self._updates:
             raise Problem(
                 400,
                 "refused-update",
@@ -59,37 +122,9 @@ def add_routes(
                 field="update",
                 rule="cluster",
             )
-        return await _update(store, pool, request, authorise_administrator, text, check)
-
-    async def get_query(request: Request) -> Response:
-        parameters = _decoded(request.scope["query_string"], "query string")
-        return await answer(pool, request, _one(parameters, "query"), *_dataset(parameters))
-
-    async def post(request: Request) -> Response:
-        media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
-        body = _utf8(await request.body(), "body")
-        in_url = _decoded(request.scope["query_string"], "query string")
-        if media_type == _QUERY:
-            return await answer(pool, request, body, *_dataset(in_url))
-        if media_type == _UPDATE:
-            return await update(request, body)
-        if media_type == _FORM:
-            form = _decoded(body.encode(), "form")
-            if "update" in form and "query" in form:
-                raise bad_parameter("update", "oneOf", "give a query or an update, not both")
-            if "update" in form:
-                _refuse_dataset_of_update(form)
-                return await update(request, _one(form, "update"))
-            return await answer(pool, request, _one(form, "query"), *_dataset(form))
-        raise Problem(
-            415,
-            "unsupported-media-type",
-            "Unsupported media type",
-            f"post a query as {_QUERY} or {_FORM}, an update as {_UPDATE} or {_FORM}",
+        return await _update(
+            self._store, self._pool, request, self._authorise_administrator, text, self._check
         )
-
-    router.add_route("/sparql", get_query, methods=["GET"], include_in_schema=False)
-    router.add_route("/sparql", post, methods=["POST"], include_in_schema=False)
 
 
 def _refuse_dataset_of_update(form: Mapping[str, list[str]]) -> None:
