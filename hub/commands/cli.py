@@ -26,7 +26,7 @@ COMMANDS: dict[str, Command] = {
         "make actor tokens and the configuration that accepts them",
     ),
     "actor": (
-        "hub.trust.registry_admin",
+        "hub.web.registry_admin",
         "run",
         "add, rotate, revoke or list the actors the hub accepts (store or running hub)",
     ),
