@@ -59,7 +59,7 @@ COMMANDS: dict[str, Command] = {
         "print the NATS logins and topic rights of a cluster's hub nodes and actors",
     ),
     "bench-cluster": (
-        "hub.cluster.bench",
+        "hub.commands.cluster_bench",
         "run",
         "measure commits, queries and notification latency of 1 to 3 hub nodes",
     ),
