@@ -35,9 +35,8 @@ from hub.storage import backup
 from hub.storage.query_pool import QueryPool
 from hub.storage.results import TRUNCATED_HEADER
 from hub.storage.store import OxigraphStore, Stored
-from hub.trust.auth import Credentials, administrator, authenticated_actor
+from hub.trust.auth import Credentials
 from hub.trust.registry import Registry
-from hub.trust.registry_admin import registry_router
 from hub.trust.replay import TimeWindow
 from hub.trust.roles import Roles
 from hub.trust.signature import check_written
@@ -56,7 +55,9 @@ from hub.web import (
     sparql,
 )
 from hub.web.api_docs import api_docs_router
+from hub.web.authentication import administrator, authenticated_actor
 from hub.web.problem import Problem, problem_of
+from hub.web.registry_admin import registry_router
 
 log = logging.getLogger(__name__)
 

@@ -19,6 +19,7 @@ from typing import Protocol
 
 import pyoxigraph as ox
 
+from hub.model.canonical import PROVENANCE
 from hub.model.errors import HubError, NotSender
 from hub.model.message import Message, accept
 from hub.model.terms import Triple
@@ -26,7 +27,7 @@ from hub.model.vocabulary import HEILA
 from hub.storage.store import Store, Stored, point_facts
 from hub.trust.replay import ANY_TIME, TimeWindow
 from hub.trust.roles import Roles
-from hub.trust.signature import HEADER, PROVENANCE, SignatureRefused, Signing, provenance, verify
+from hub.trust.signature import HEADER, SignatureRefused, Signing, provenance, verify
 
 Notify = Callable[[Message, Stored], None]
 

@@ -8,12 +8,12 @@ import pyoxigraph as ox
 import pytest
 from joserfc.jwk import ECKey, OKPKey
 
+from hub.model.canonical import canonical
 from hub.model.confidential import CannotUnseal, seal, unseal
 from hub.model.message import Message, parse
 from hub.model.terms import Triple
 from hub.mqtt.broker import Mosquitto
 from hub.trust.auth import new_token
-from hub.trust.signature import canonical
 from tests.conftest import STORY_ACTORS, Hub, Serve, running_hub
 
 FMP = OKPKey.generate_key("X25519")

@@ -18,6 +18,7 @@ from joserfc import jws
 from joserfc.jwk import ECKey, OKPKey
 
 from hub.config import Credential, load_settings
+from hub.model.canonical import canonical
 from hub.model.message import Message, parse
 from hub.model.terms import Triple
 from hub.model.vocabulary import XSD
@@ -28,7 +29,6 @@ from hub.trust.signature import (
     HEADER,
     Key,
     SignatureRefused,
-    canonical,
     private_key,
     provenance,
     public_jwk,

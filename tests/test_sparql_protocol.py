@@ -18,8 +18,9 @@ from hub.model.vocabulary import HEILA, MESSAGE
 from hub.storage.query_pool import QueryPool
 from hub.storage.results import TRUNCATED_HEADER
 from hub.storage.store import QueryLimits, Store, open_store
-from hub.trust.auth import Credentials, authenticated_actor, hash_token
+from hub.trust.auth import Credentials, hash_token
 from hub.web import sparql
+from hub.web.authentication import authenticated_actor
 from tests.conftest import Serve, bare_app
 
 TOKEN = "writer-token"

@@ -26,7 +26,7 @@ COMMANDS: dict[str, Command] = {
         "make actor tokens and the configuration that accepts them",
     ),
     "actor": (
-        "hub.trust.registry_admin",
+        "hub.web.registry_admin",
         "run",
         "add, rotate, revoke or list the actors the hub accepts (store or running hub)",
     ),
@@ -59,7 +59,7 @@ COMMANDS: dict[str, Command] = {
         "print the NATS logins and topic rights of a cluster's hub nodes and actors",
     ),
     "bench-cluster": (
-        "hub.cluster.bench",
+        "hub.commands.cluster_bench",
         "run",
         "measure commits, queries and notification latency of 1 to 3 hub nodes",
     ),

@@ -20,8 +20,8 @@ from joserfc import jwe
 from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, OKPKey
 
+from hub.model.canonical import canonical
 from hub.model.terms import JWE, SEALED, Triple, triples_of
-from hub.trust.signature import canonical
 
 _ALGORITHMS = ("ECDH-ES+A256KW", "A256GCM")
 

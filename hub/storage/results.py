@@ -23,7 +23,7 @@ from xml.sax.saxutils import escape, quoteattr
 
 import pyoxigraph as ox
 
-from hub.web.negotiation import negotiate
+from hub.model.negotiation import negotiate
 
 if TYPE_CHECKING:
     from typing_extensions import Buffer  # collections.abc.Buffer from Python 3.12

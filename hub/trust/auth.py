@@ -3,26 +3,20 @@
 Bearer tokens are kept in the configuration only as salted hashes. Tokens are 256 random bits,
 so one salted SHA-256 makes them unguessable from the file while keeping a check to
 microseconds (a slow password hash would cost every message milliseconds).
-Run `heila token ACTOR` to make a token and the configuration lines that accept it.
+Run `heila token ACTOR` to make a token and the configuration lines that accept it. The HTTP
+routes ask who is writing through hub.web.authentication.
 """
 
 import argparse
 import base64
 import hashlib
 import hmac
-import logging
 import secrets
 import sys
-from collections.abc import Callable, Mapping
-
-from starlette.requests import Request
+from collections.abc import Mapping
 
 from hub.config import ConfigError, Credential
 from hub.trust.roles import ADMINISTRATOR, role_of
-from hub.trust.tls import client_common_name
-from hub.web.problem import Problem
-
-log = logging.getLogger(__name__)
 
 _SCHEME = "sha256"
 _MOSQUITTO_ROUNDS = 101
@@ -89,79 +83,6 @@ class Credentials:
         """The actor a verified client certificate names, if it may log in that way."""
         credential = self._actors.get(common_name)
         return common_name if credential is not None and credential.certificate else None
-
-
-def unauthorized(detail: str) -> Problem:
-    return Problem(
-        401, "unauthorized", "Authentication required", detail, {"WWW-Authenticate": "Bearer"}
-    )
-
-
-def refused(request: Request, problem: Problem) -> Problem:
-    """`problem`, logged with the request it refuses: the log says who was turned away."""
-    client = request.client.host if request.client is not None else "?"
-    log.warning(
-        "refused %s %s from %s: %d %s",
-        request.method,
-        request.url.path,
-        client,
-        problem.status_code,
-        problem.detail,
-    )
-    return problem
-
-
-def authenticated_actor(credentials: Credentials) -> Callable[[Request], str]:
-    """A FastAPI dependency answering the id of the actor whose certificate or token came along."""
-
-    def dependency(request: Request) -> str:
-        if not credentials:
-            raise refused(
-                request,
-                Problem(
-                    403, "read-only", "The hub is read-only", "no actor credentials are configured"
-                ),
-            )
-        common_name = client_common_name(request.scope)
-        if common_name is not None and credentials.actor_for_certificate(common_name):
-            return common_name  # the TLS handshake verified it against the client CA
-        header = request.headers.get("authorization")
-        if header is None:
-            detail = "writing needs an actor's bearer token or client certificate"
-            raise refused(request, unauthorized(detail))
-        scheme, _, token = header.partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            raise refused(
-                request, unauthorized("the Authorization header must be 'Bearer <token>'")
-            )
-        actor = credentials.actor_for(token.strip())
-        if actor is None:
-            raise refused(request, unauthorized("the bearer token belongs to no configured actor"))
-        return actor
-
-    return dependency
-
-
-def administrator(credentials: Credentials) -> Callable[[Request], str]:
-    """A FastAPI dependency answering the authenticated actor if it is an administrator."""
-    actor_of = authenticated_actor(credentials)
-
-    def dependency(request: Request) -> str:
-        actor = actor_of(request)
-        if not credentials.is_admin(actor):
-            raise refused(
-                request,
-                Problem(
-                    403,
-                    "not-administrator",
-                    "Administrators only",
-                    f'{actor} is no administrator: set role = "administrator" (or admin = true) '
-                    f"in its [actors.{actor}] table",
-                ),
-            )
-        return actor
-
-    return dependency
 
 
 def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:

@@ -22,13 +22,14 @@ from dataclasses import dataclass, replace
 import pyoxigraph as ox
 
 from hub.config import Credential
+from hub.model.canonical import SIGNING_KEY
 from hub.model.errors import UsageError
 from hub.model.terms import RDF_TYPE
 from hub.model.vocabulary import ACTOR, HEILA, ID_PATTERN, XSD
 from hub.storage.store import REGISTRY_GRAPH, Store
 from hub.trust.auth import check_token_hash, hash_token, mosquitto_hash, new_token
 from hub.trust.roles import roles
-from hub.trust.signature import SIGNING_KEY, Signing, key_from_jwk
+from hub.trust.signature import Signing, key_from_jwk
 
 _GRAPH = ox.NamedNode(REGISTRY_GRAPH)
 _REGISTERED = ox.NamedNode(HEILA + "RegisteredActor")

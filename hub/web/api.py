@@ -18,12 +18,12 @@ from starlette.concurrency import run_in_threadpool
 
 from hub.intake import Intake
 from hub.model import context, ontology
+from hub.model.negotiation import negotiate
 from hub.model.vocabulary import ACTOR, HEILA, ID_PATTERN, INFORMATION_OBJECTS, MESSAGE, SMARTAPI
 from hub.mqtt.notify import rfc3339
 from hub.storage.store import Store
 from hub.trust.signature import HEADER
 from hub.web import openapi
-from hub.web.negotiation import negotiate
 from hub.web.problem import Problem, bad_parameter
 
 MESSAGE_FORMS = (

@@ -16,8 +16,8 @@ from starlette.responses import HTMLResponse
 from starlette.routing import Match
 from starlette.types import Scope
 
+from hub.model.negotiation import negotiate
 from hub.web import assets
-from hub.web.negotiation import negotiate
 
 NAVIGATION = (
     ("/", "Console"),
