@@ -6,6 +6,7 @@ error into an RFC 9457 problem report: a 4xx that names the rule and the field, 
 whose trace stays in the log.
 """
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -193,6 +194,7 @@ def create_app(settings: Settings, store: OxigraphStore) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        pool.serve_on(asyncio.get_running_loop())
         if broker is not None:
             broker.start()
         if node is None:  # before connecting: the broker resends a session's unacknowledged

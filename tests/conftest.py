@@ -1,5 +1,6 @@
 """Fixtures shared by the hub's tests: the example story, free ports and a real HTTP server."""
 
+import asyncio
 import json
 import logging
 import os
@@ -70,10 +71,11 @@ def story() -> list[Message]:
 
 def bare_app(pool: QueryPool) -> FastAPI:
     """An app with nothing but the routes a test adds: problem reports for errors, and the
-    query pool's workers stopped when the server stops."""
+    query pool at home on the server's loop and its workers stopped when the server stops."""
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        pool.serve_on(asyncio.get_running_loop())
         yield
         pool.close()
 

@@ -2,9 +2,13 @@
 
 import asyncio
 import json
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+import pyoxigraph as ox
 
 from hub.model.message import Message
 from hub.model.vocabulary import MESSAGE
@@ -33,9 +37,34 @@ class WrittenWhileFollowing:
         return self._store.look_up(query)
 
 
+def _query(sparql: str) -> Query:
+    return Query(sparql, (), (), "application/sparql-results+json", 10_000, 10.0)
+
+
 def _ask(pool: QueryPool, sparql: str) -> Any:
-    asked = Query(sparql, (), (), "application/sparql-results+json", 100, 10.0)
-    outcome = asyncio.run(pool.run(asked))
+    outcome = asyncio.run(pool.run(_query(sparql)))
+    assert isinstance(outcome, Answer)
+    return json.loads(outcome.body)
+
+
+@contextmanager
+def _home_loop(pool: QueryPool) -> Iterator[asyncio.AbstractEventLoop]:
+    """A loop running in a thread of its own as the pool's home, as the server's loop is."""
+    loop = asyncio.new_event_loop()
+    pool.serve_on(loop)
+    running = threading.Thread(target=loop.run_forever)
+    running.start()
+    try:
+        yield loop
+    finally:
+        loop.call_soon_threadsafe(pool.close)
+        loop.call_soon_threadsafe(loop.stop)
+        running.join()
+        loop.close()
+
+
+def _ask_at_home(loop: asyncio.AbstractEventLoop, pool: QueryPool, sparql: str) -> Any:
+    outcome = asyncio.run_coroutine_threadsafe(pool.run(_query(sparql)), loop).result()
     assert isinstance(outcome, Answer)
     return json.loads(outcome.body)
 
@@ -64,3 +93,44 @@ def test_a_query_sees_every_message_stored_before_it(tmp_path: Path, story):
     finally:
         pool.close()
     assert len(rows["results"]["bindings"]) == len(story)
+
+
+def test_queries_asked_on_the_home_loop_and_on_another_loop_each_get_their_own_answer(
+    tmp_path: Path, story
+):
+    store = open_store(str(tmp_path / "store"))
+    store.put(story[0])
+    pool = QueryPool(store, store.limits)
+    asked = f"ASK {{ GRAPH <{story[0].iri}> {{ ?s ?p ?o }} }}"
+    with _home_loop(pool) as home:
+        answers = [
+            _ask_at_home(home, pool, asked)["boolean"],
+            _ask(pool, asked)["boolean"],
+            _ask_at_home(home, pool, "ASK { FILTER(false) }")["boolean"],
+            _ask(pool, "ASK { FILTER(false) }")["boolean"],
+        ]
+    assert answers == [True, True, False, False]
+
+
+def test_an_update_tried_from_a_thread_while_the_home_loop_serves_is_worked_out(
+    tmp_path: Path, story
+):
+    store = open_store(str(tmp_path / "store"))
+    pool = QueryPool(store, store.limits)
+    quad = ox.Quad(
+        ox.NamedNode("urn:s"), ox.NamedNode("urn:p"), ox.Literal("o"), ox.NamedNode("urn:g")
+    )
+    with _home_loop(pool) as home:
+        _ask_at_home(home, pool, "ASK {}")
+        left = pool.try_update([quad], "DELETE DATA { GRAPH <urn:g> { <urn:s> <urn:p> 'o' } }")
+    assert left == []
+
+
+def test_an_answer_larger_than_the_channels_buffer_arrives_whole_on_the_home_loop(tmp_path: Path):
+    store = open_store(str(tmp_path / "store"))
+    pool = QueryPool(store, store.limits)
+    with _home_loop(pool) as home:
+        rows = _ask_at_home(
+            home, pool, "SELECT ?n WHERE { VALUES ?n { " + " ".join(map(str, range(5000))) + " } }"
+        )
+    assert [int(row["n"]["value"]) for row in rows["results"]["bindings"]] == list(range(5000))

@@ -25,16 +25,17 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Protocol
 
 import pyoxigraph as ox
 
 from hub.model.errors import HubError, ParseError, QueryRefused
-from hub.storage.query_worker import Query, Refusal, Trial, Tried, framed, received, send
+from hub.storage.query_worker import Query, Refusal, Trial, Tried, framed, send
 from hub.storage.results import Answer
 from hub.storage.store import QueryLimits
+from hub.storage.worker_channel import Channel
 
 log = logging.getLogger(__name__)
 
@@ -98,16 +99,16 @@ class Worker:
     """One worker process: the socket its queries and answers take, the query it runs, and the
     writes on their way to it over its stdin."""
 
-    def __init__(self, source: Source) -> None:
+    def __init__(self, source: Source, home: asyncio.AbstractEventLoop | None) -> None:
         self._source = source
-        self._channel, theirs = socket.socketpair()
+        ours, theirs = socket.socketpair()
         with theirs:
             self._process = subprocess.Popen(
                 [sys.executable, "-m", "hub.storage.query_worker", str(theirs.fileno())],
                 stdin=subprocess.PIPE,
                 pass_fds=(theirs.fileno(),),
             )
-        self._channel.setblocking(False)
+        self._channel = Channel(ours, home)
         self._resident = _Resident(self._process.pid)
         self._outbound: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._opening = threading.Lock()
@@ -145,7 +146,7 @@ class Worker:
             return
         with self._unless_gone():
             async with asyncio.timeout(_START_TIMEOUT):
-                await received(self._channel)
+                await self._channel.ask()
         self._ready = True
 
     async def ask(self, query: Query | Trial) -> Answer | Tried | Refusal:
@@ -153,10 +154,7 @@ class Worker:
         self.memory_at_start = self._resident.bytes()
         self.started = time.monotonic()
         with self._unless_gone():
-            await asyncio.get_running_loop().sock_sendall(
-                self._channel, framed((self._told, query))
-            )
-            outcome: Answer | Tried | Refusal = await received(self._channel)
+            outcome: Answer | Tried | Refusal = await self._channel.ask(framed((self._told, query)))
         return outcome
 
     @contextmanager
@@ -187,8 +185,7 @@ class Worker:
 
     def close(self) -> None:
         """Let the worker finish and remove its copy itself; kill it if it does not."""
-        with suppress(OSError):  # stopped already, its socket closed
-            self._channel.shutdown(socket.SHUT_WR)
+        self._channel.shutdown()
         self._let_go(5)
 
     def _let_go(self, grace: float | None) -> None:
@@ -237,7 +234,9 @@ class QueryPool:
     """Runs queries in worker processes, one query per worker at a time, within the limits.
 
     A query that finds a worker idle is handed over and answered on the event loop; one that
-    has to wait for a worker, or for one to start, waits in a thread of its own."""
+    has to wait for a worker, or for one to start, waits in a thread of its own. Once the pool
+    has a home loop (`serve_on`), its workers' channels are watched there, and a query asked on
+    another loop, such as an update's trial, is run on the home loop while that runs."""
 
     def __init__(self, source: Source, limits: QueryLimits) -> None:
         self._source = source
@@ -250,10 +249,16 @@ class QueryPool:
         self._waiting = 0
         self._admitted = 0
         self._closed = False
+        self._home: asyncio.AbstractEventLoop | None = None
         self._callers = concurrent.futures.ThreadPoolExecutor(
             limits.workers + limits.max_waiting, thread_name_prefix="query-caller"
         )
         self._watch = threading.Thread(target=self._watch_workers, name="query-watch", daemon=True)
+
+    def serve_on(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Make `loop`, the one that serves requests, the home of the workers started from now
+        on (call it before the first query): theirs are the cheapest round trips."""
+        self._home = loop
 
     async def run(self, query: Query) -> Answer | Refusal:
         """The answer or refusal, from the store itself for a lookup of one subject and from a
@@ -287,6 +292,16 @@ class QueryPool:
         return list(ox.parse(outcome.quads, ox.RdfFormat.N_QUADS))
 
     async def _run(self, query: Query | Trial) -> Answer | Tried | Refusal:
+        """The outcome, asked from the home loop when that runs and is not this one, since the
+        workers' channels are watched there."""
+        home = self._home
+        if home is not None and home.is_running() and home is not asyncio.get_running_loop():
+            return await asyncio.wrap_future(
+                asyncio.run_coroutine_threadsafe(self._run_here(query), home)
+            )
+        return await self._run_here(query)
+
+    async def _run_here(self, query: Query | Trial) -> Answer | Tried | Refusal:
         deadline = time.monotonic() + query.timeout
         worker = self._idle_worker() or await self._worker_when_free(deadline)
         try:
@@ -352,7 +367,7 @@ class QueryPool:
                 self._busy.add(worker)
                 return worker
         try:
-            worker = Worker(self._source)
+            worker = Worker(self._source, self._home)
             worker.open()
         finally:
             with self._lock:

@@ -10,13 +10,13 @@ The copy starts as a checkpoint of the store on disk (hard links, so cheap) or, 
 memory, as its quads; then every write the hub commits arrives on stdin, in commit order. Queries
 come on a socket of their own, each with the number of writes the hub had handed over when it
 was asked: the worker answers once it has applied that many, so a query always sees every write
-acknowledged before it, and the hub can ask straight from its event loop, no thread between.
+acknowledged before it, and the hub can ask straight from its event loop, no thread between
+(hub.storage.worker_channel).
 
 Frames are pickles with a length before them (`framed`, `send`, `receive`); both ends are the
 hub's own code.
 """
 
-import asyncio
 import os
 import pickle
 import shutil
@@ -42,7 +42,7 @@ def framed(frame: Any) -> bytes:
     return _LENGTH.pack(len(body)) + body
 
 
-def length_of(head: bytes | bytearray) -> int:
+def length_of(head: bytes | bytearray | memoryview) -> int:
     """The length of the frame that `head` (its first LENGTH_BYTES bytes) begins."""
     return int(_LENGTH.unpack(head)[0])
 
@@ -54,26 +54,6 @@ def send(stream: BinaryIO, frame: Any) -> None:
     """Write one frame and flush it."""
     stream.write(framed(frame))
     stream.flush()
-
-
-async def received(channel: socket.socket) -> Any:
-    """The next frame on a non-blocking socket, read on the running event loop; EOFError when
-    the other end has closed."""
-    head = await _exactly(channel, LENGTH_BYTES)
-    return pickle.loads(await _exactly(channel, length_of(head)))
-
-
-async def _exactly(channel: socket.socket, size: int) -> bytearray:
-    loop = asyncio.get_running_loop()
-    data = bytearray(size)
-    view = memoryview(data)
-    got = 0
-    while got < size:
-        count = await loop.sock_recv_into(channel, view[got:])
-        if not count:
-            raise EOFError
-        got += count
-    return data
 
 
 def receive(stream: BinaryIO) -> Any:
