@@ -8,7 +8,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from bridge_fixtures import relay_with_the_rtus_point_ids
+from bridge_fixtures import relay_map
 
 from actors.bridge import pointmap
 from hub.app import create_app
@@ -82,7 +82,7 @@ def test_heila_pointmap_publish_makes_a_readings_unit_queryable(tmp_path: Path, 
 def test_publishing_two_maps_that_command_one_device_is_refused_in_one_line_storing_nothing(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ):
-    rtu, relay = pointmap.default_files()[0], relay_with_the_rtus_point_ids(tmp_path)
+    rtu, relay = pointmap.default_files()[0], relay_map(tmp_path, "ied-1.")
     location = tmp_path / "store"
     files = ["pointmap", "publish", str(rtu), str(relay), "--name", "field"]
     assert main([*files, "--store", str(location)]) == 2
