@@ -105,6 +105,16 @@ def test_a_command_of_both_protocols_in_one_map_is_two_commands_of_its_device(
         pointmap.load([both])
 
 
+def test_a_point_of_two_protocols_in_one_map_is_refused_by_name(tmp_path: Path) -> None:
+    both = tmp_path / "both.ttl"
+    Graph().parse(SHIPPED).parse(relay_map(tmp_path, "")).serialize(both)
+    with pytest.raises(
+        pointmap.PointMapError,
+        match=r"feeder-1\.active-power: a point is read over one protocol",
+    ):
+        pointmap.load([both])
+
+
 def test_a_station_time_zone_that_does_not_exist_is_refused_by_name(tmp_path: Path) -> None:
     bad = edited(tmp_path, "iec:port 2404 .", 'iec:port 2404 ; iec:timeZone "Europe/Espoo" .')
     with pytest.raises(pointmap.PointMapError, match="substation-1 timeZone: no time zone"):
