@@ -60,6 +60,11 @@ def is_point_map_graph(name: str) -> bool:
     return name.startswith(GRAPHS) and bool(_NAME.match(name.removeprefix(GRAPHS)))
 
 
+def name_of(graph: ox.NamedNode) -> str:
+    """The name a point map's graph was published under."""
+    return graph.value.removeprefix(GRAPHS)
+
+
 @cache
 def _shape_triples() -> tuple[tuple[Node, Node, Node], ...]:
     """shapes/pointmap.ttl, each plain literal typed xsd:string as Oxigraph types the data's,
@@ -144,6 +149,32 @@ def described_once(maps: Mapping[str, Sequence[Triple]]) -> None:
             "; ".join(sorted(found))
             + ": one map describes each point and each command, and commands each device"
         )
+
+
+def published_once(store: ox.Store, graph: ox.NamedNode, triples: Sequence[Triple]) -> None:
+    """Refuse publishing these triples as the point map `graph` of the store when a point map
+    published under another name describes one of its points or commands, or commands one of
+    its devices (described_once): the store's default graph is the union of them all."""
+    described_once({**_published_besides(store, graph), name_of(graph): triples})
+
+
+def _published_besides(store: ox.Store, graph: ox.NamedNode) -> dict[str, list[Triple]]:
+    """What the point maps published under other names than `graph`'s type as points and
+    commands, and the devices of their commands, by name: what described_once compares. Its
+    own function so that the store's iterators end here, in the publishing thread: a refusal's
+    traceback would carry them to another, where pyoxigraph cannot drop them."""
+    others: dict[str, list[Triple]] = {}
+    for kind in _KINDS:
+        for typed in store.quads_for_pattern(None, RDF_TYPE, kind):
+            other = typed.graph_name
+            if (
+                isinstance(other, ox.NamedNode)
+                and other != graph
+                and is_point_map_graph(other.value)
+            ):
+                devices = store.quads_for_pattern(typed.subject, _DEVICE, None, other)
+                others.setdefault(name_of(other), []).extend(triples_of([typed, *devices]))
+    return others
 
 
 def _descriptions(triples: Sequence[Triple]) -> dict[tuple[str, str], str]:
