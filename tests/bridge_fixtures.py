@@ -326,13 +326,15 @@ def tls_station(tmp_path: Path) -> Iterator[TlsStation]:
         yield station, bridge_end(files)
 
 
-def relay_with_the_rtus_point_ids(folder: Path) -> Path:
-    """The simulated IED's map, made from its ICD with the point ids of the IEC 104 station's
-    shipped map (`heila pointmap from-scl --point-prefix ""`), as an engineer moving the feeders
-    from the RTU to a relay makes it: it commands the same devices through commands of the
-    same ids."""
+def relay_map(folder: Path, point_prefix: str) -> Path:
+    """The simulated IED's map, made from its ICD (`heila pointmap from-scl --point-prefix
+    PREFIX`) as an engineer moving the feeders from the RTU to a relay makes it: it commands
+    the devices of the IEC 104 station's shipped map, and with the prefix "" its points and
+    commands have that map's ids too."""
     path = folder / "ied-1.ttl"
-    graph = scl.point_map(scl.read(scl.SIMULATED_IED), "ied-1", "127.0.0.1", 102, 10.0, 1.0, "")
+    graph = scl.point_map(
+        scl.read(scl.SIMULATED_IED), "ied-1", "127.0.0.1", 102, 10.0, 1.0, point_prefix
+    )
     graph.serialize(path, format="turtle")
     return path
 

@@ -3,7 +3,7 @@
 from pathlib import Path
 
 import pytest
-from bridge_fixtures import edited_copy, relay_with_the_rtus_point_ids
+from bridge_fixtures import edited_copy, relay_map
 from rdflib import Graph
 
 from actors.bridge import pointmap
@@ -57,15 +57,39 @@ def test_a_breaker_command_cannot_set_active_power_on_activation(tmp_path: Path)
         pointmap.load([bad])
 
 
+def test_two_maps_that_describe_one_point_are_refused_naming_the_point_and_both_maps(
+    tmp_path: Path,
+) -> None:
+    relay = relay_map(tmp_path, "")
+    with pytest.raises(pointmap.PointMapError) as refused:
+        pointmap.load([SHIPPED, relay])
+    assert (
+        f"point feeder-1.active-power is described over IEC 104 in {SHIPPED} "
+        f"and over IEC 61850 in {relay}"
+    ) in str(refused.value)
+
+
+def test_two_maps_that_describe_one_command_are_refused_naming_the_command_and_both_maps(
+    tmp_path: Path,
+) -> None:
+    relay = relay_map(tmp_path, "")
+    with pytest.raises(pointmap.PointMapError) as refused:
+        pointmap.load([SHIPPED, relay])
+    assert (
+        f"command feeder-1.setpoint-command is described over IEC 104 in {SHIPPED} "
+        f"and over IEC 61850 in {relay}"
+    ) in str(refused.value)
+
+
 def test_two_maps_that_command_one_device_are_refused_naming_the_device_and_both_maps(
     tmp_path: Path,
 ) -> None:
-    relay = relay_with_the_rtus_point_ids(tmp_path)
+    relay = relay_map(tmp_path, "ied-1.")
     with pytest.raises(pointmap.PointMapError) as refused:
         pointmap.load([SHIPPED, relay])
     assert (
         f"device battery-1 is commanded by feeder-1.setpoint-command over IEC 104 in {SHIPPED} "
-        f"and by feeder-1.setpoint-command over IEC 61850 in {relay}"
+        f"and by ied-1.feeder-1.setpoint-command over IEC 61850 in {relay}"
     ) in str(refused.value)
 
 
@@ -73,10 +97,20 @@ def test_a_command_of_both_protocols_in_one_map_is_two_commands_of_its_device(
     tmp_path: Path,
 ) -> None:
     both = tmp_path / "both.ttl"
-    Graph().parse(SHIPPED).parse(relay_with_the_rtus_point_ids(tmp_path)).serialize(both)
+    Graph().parse(SHIPPED).parse(relay_map(tmp_path, "")).serialize(both)
     with pytest.raises(
         pointmap.PointMapError,
         match=r"feeder-1\.setpoint-command: two commands act on the same device",
+    ):
+        pointmap.load([both])
+
+
+def test_a_point_of_two_protocols_in_one_map_is_refused_by_name(tmp_path: Path) -> None:
+    both = tmp_path / "both.ttl"
+    Graph().parse(SHIPPED).parse(relay_map(tmp_path, "")).serialize(both)
+    with pytest.raises(
+        pointmap.PointMapError,
+        match=r"feeder-1\.active-power: a point is read over one protocol",
     ):
         pointmap.load([both])
 
@@ -108,6 +142,16 @@ def test_cli_check_refuses_a_bad_map_in_one_line(
     error = capsys.readouterr().err
     assert error.startswith("heila bridge: point map: substation-1 commonAddress:")
     assert error.count("\n") == 1
+
+
+def test_cli_check_refuses_two_maps_that_describe_one_point_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    relay = relay_map(tmp_path, "")
+    assert main(["bridge", "--check", "--point-map", str(SHIPPED), "--point-map", str(relay)]) == 2
+    [reason] = capsys.readouterr().err.splitlines()
+    assert reason.startswith("heila bridge: point map: ")
+    assert "point feeder-1.voltage-l1 is described over IEC 104 in" in reason
 
 
 def test_cli_check_describes_a_good_map(capsys: pytest.CaptureFixture[str]) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from bridge_fixtures import relay_with_the_rtus_point_ids
+from bridge_fixtures import relay_map
 
 from actors.bridge import pointmap
 from hub.app import create_app
@@ -82,7 +82,7 @@ def test_heila_pointmap_publish_makes_a_readings_unit_queryable(tmp_path: Path, 
 def test_publishing_two_maps_that_command_one_device_is_refused_in_one_line_storing_nothing(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ):
-    rtu, relay = pointmap.default_files()[0], relay_with_the_rtus_point_ids(tmp_path)
+    rtu, relay = pointmap.default_files()[0], relay_map(tmp_path, "ied-1.")
     location = tmp_path / "store"
     files = ["pointmap", "publish", str(rtu), str(relay), "--name", "field"]
     assert main([*files, "--store", str(location)]) == 2
@@ -102,6 +102,76 @@ def test_an_administrator_publishes_a_point_map_to_a_running_hub(running: Runnin
         data={"query": "ASK { GRAPH <https://w3id.org/heila/hub/pointmap/example> { ?s ?p ?o } }"},
     )
     assert answer.json()["boolean"] is True
+
+
+def put_point_map(running: Running, name: str, body: bytes) -> httpx.Response:
+    return httpx.put(
+        f"{running.url}/pointmaps/{name}",
+        content=body,
+        headers={"Authorization": f"Bearer {running.admin}", "Content-Type": "text/turtle"},
+        timeout=60,
+    )
+
+
+def point_map_graphs(running: Running) -> list[str]:
+    answer = httpx.post(
+        f"{running.url}/sparql",
+        data={"query": "SELECT DISTINCT ?g WHERE { GRAPH ?g { ?s ?p ?o } } ORDER BY ?g"},
+        timeout=60,
+    )
+    graphs = [row["g"]["value"] for row in answer.json()["results"]["bindings"]]
+    return [graph for graph in graphs if graph.startswith(pointmaps.GRAPHS)]
+
+
+def test_a_map_that_describes_a_point_published_under_another_name_is_refused_by_the_hub(
+    running: Running,
+):
+    assert put_point_map(running, "example", POINT_MAP.read_bytes()).status_code == 204
+    answer = put_point_map(running, "again", POINT_MAP.read_bytes())
+    assert (answer.status_code, answer.json()["rule"], answer.json()["field"]) == (
+        409,
+        "describedOnce",
+        "again",
+    )
+    assert "point q1-voltage-l1 is described over IEC 104 in example and" in answer.json()["detail"]
+
+
+def test_a_refused_map_leaves_the_published_maps_as_they_were(running: Running):
+    put_point_map(running, "example", POINT_MAP.read_bytes())
+    put_point_map(running, "again", POINT_MAP.read_bytes())
+    assert point_map_graphs(running) == [pointmaps.GRAPHS + "example"]
+
+
+def test_a_map_that_commands_a_device_published_under_another_name_is_refused_by_the_hub(
+    running: Running, tmp_path: Path
+):
+    rtu = pointmap.default_files()[0]
+    assert put_point_map(running, "rtu", rtu.read_bytes()).status_code == 204
+    answer = put_point_map(running, "relay", relay_map(tmp_path, "ied-1.").read_bytes())
+    assert answer.status_code == 409
+    assert (
+        "device battery-1 is commanded by feeder-1.setpoint-command over IEC 104 in rtu"
+        in answer.json()["detail"]
+    )
+
+
+def test_republishing_under_its_own_name_is_no_conflict(running: Running):
+    assert put_point_map(running, "example", POINT_MAP.read_bytes()).status_code == 204
+    assert put_point_map(running, "example", POINT_MAP.read_bytes()).status_code == 204
+
+
+def test_heila_pointmap_publish_refuses_a_map_another_name_holds_in_one_line(
+    running: Running, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    token = tmp_path / "token"
+    token.write_text(running.admin)
+    hub = ["--hub", running.url, "--token-file", str(token)]
+    assert main(["pointmap", "publish", str(POINT_MAP), "--name", "example", *hub]) == 0
+    capsys.readouterr()
+    assert main(["pointmap", "publish", str(POINT_MAP), "--name", "again", *hub]) == 2
+    [reason] = capsys.readouterr().err.splitlines()
+    assert reason.startswith("heila pointmap: the hub answered 409: ")
+    assert "point q1-voltage-l1 is described over IEC 104 in example" in reason
 
 
 def test_an_actor_who_is_no_administrator_cannot_publish_a_point_map(running: Running):
@@ -124,6 +194,18 @@ def test_a_point_map_that_breaks_its_shape_is_refused_with_a_problem_report(runn
         "pointmap",
         "example",
     )
+
+
+def test_publishing_offline_refuses_a_map_another_name_holds_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    store = ["--store", str(tmp_path / "store")]
+    assert main(["pointmap", "publish", str(POINT_MAP), "--name", "example", *store]) == 0
+    capsys.readouterr()
+    assert main(["pointmap", "publish", str(POINT_MAP), "--name", "again", *store]) == 2
+    [reason] = capsys.readouterr().err.splitlines()
+    assert reason.startswith("heila pointmap: ")
+    assert "point q1-voltage-l1 is described over IEC 104 in example and" in reason
 
 
 def test_sparql_update_cannot_touch_a_point_map():

@@ -149,7 +149,7 @@ def shipped(name: str) -> Path:
 
 def load(files: Sequence[Path]) -> PointMap:
     """Read, check and index point map files as one map; raises PointMapError naming every bad
-    point, and every device two of the files command."""
+    point, and every point, command and device two of the files describe or command."""
     maps: dict[str, Graph] = {}
     for file in files:
         try:
@@ -157,7 +157,7 @@ def load(files: Sequence[Path]) -> PointMap:
         except Exception as error:  # rdflib raises many kinds for a bad file
             raise PointMapError(f"{file}: not valid Turtle: {error}") from error
     try:
-        pointmaps.one_command_per_device({n: from_rdflib(m) for n, m in maps.items()})
+        pointmaps.described_once({n: from_rdflib(m) for n, m in maps.items()})
     except pointmaps.PointMapRefused as error:
         raise PointMapError(str(error)) from None
     graph = Graph()

@@ -175,7 +175,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(
             f"a migrated message would break a rule: {error.violations[0].line()}"
         ) from None
-    except QueryRefused as error:
+    except (QueryRefused, pointmaps.PointMapRefused) as error:
         raise UsageError(str(error)) from None
     finally:
         store.close()

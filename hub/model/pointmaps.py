@@ -11,7 +11,7 @@ it, and a load checks it again.
 """
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from functools import cache
 from pathlib import Path
 
@@ -29,16 +29,25 @@ GRAPHS = BASE + "hub/pointmap/"
 """Point map graphs are named by this and the name they were published under."""
 
 _NAME = re.compile(f"^{ID_PATTERN}$")
-_COMMANDS: dict[Term, str] = {
-    ox.NamedNode("https://w3id.org/heila/iec104#Command"): "IEC 104",
-    ox.NamedNode("https://w3id.org/heila/iec61850#Command"): "IEC 61850",
+_KINDS: dict[Term, tuple[str, str | None]] = {
+    ox.NamedNode(HEILA + "Point"): ("point", None),
+    ox.NamedNode("https://w3id.org/heila/iec104#Point"): ("point", "IEC 104"),
+    ox.NamedNode("https://w3id.org/heila/iec104#Command"): ("command", "IEC 104"),
+    ox.NamedNode("https://w3id.org/heila/iec61850#Point"): ("point", "IEC 61850"),
+    ox.NamedNode("https://w3id.org/heila/iec61850#Command"): ("command", "IEC 61850"),
+    ox.NamedNode("https://w3id.org/heila/dlms#Point"): ("point", "DLMS"),
 }
-"""The command classes of the point maps' protocols, with the protocol's name"""
+"""The point maps' classes of points and commands: what each types, over which protocol"""
 _DEVICE = ox.NamedNode(HEILA + "device")
 
 
 class PointMapRefused(ValueError):
     """A point map that does not keep its shape, or cannot be read; says which point and why."""
+
+
+class PointMapConflict(PointMapRefused):
+    """Point maps that describe one point or command, or command one device; names it and
+    each map."""
 
 
 def graph_of(name: str) -> ox.NamedNode:
@@ -49,6 +58,11 @@ def graph_of(name: str) -> ox.NamedNode:
 
 def is_point_map_graph(name: str) -> bool:
     return name.startswith(GRAPHS) and bool(_NAME.match(name.removeprefix(GRAPHS)))
+
+
+def name_of(graph: ox.NamedNode) -> str:
+    """The name a point map's graph was published under."""
+    return graph.value.removeprefix(GRAPHS)
 
 
 @cache
@@ -110,32 +124,73 @@ def read(files: Iterable[Path]) -> list[ox.Triple]:
             maps[str(file)] = list(ox.parse(path=file, format=ox.RdfFormat.TURTLE))
         except (OSError, SyntaxError) as error:
             raise PointMapRefused(f"{file}: {error}") from None
-    one_command_per_device({name: triples_of(triples) for name, triples in maps.items()})
+    described_once({name: triples_of(triples) for name, triples in maps.items()})
     return checked([triple for triples in maps.values() for triple in triples])
 
 
-def one_command_per_device(maps: Mapping[str, list[Triple]]) -> None:
-    """Refuse point maps (by name) of which two hold different commands of one device, naming
-    the device and each map's command. A device takes its orders through one command
-    (shapes/pointmap.ttl), but the shape sees the maps merged, and there two maps' commands of
-    one id are one node, of IEC 104 and IEC 61850 at once, of which the bridge would keep one."""
-    commands: dict[Term, dict[tuple[str, str], str]] = {}
+def described_once(maps: Mapping[str, Sequence[Triple]]) -> None:
+    """Refuse point maps (by name) of which two describe one point or one command, or command
+    one device, naming it and how each map does. Read as one, two maps' points or commands of
+    one id are one node, of two protocols at once, and a device commanded by two maps has two
+    commands; the shape sees the maps merged and passes, the bridge would keep one of each, and
+    in the hub a reading's point would have the units of both."""
+    held: dict[tuple[str, str], dict[str, str]] = {}
     for name, triples in maps.items():
-        devices = {s: o for s, p, o in triples if p == _DEVICE}
-        for s, p, o in triples:
-            protocol = _COMMANDS.get(o) if p == RDF_TYPE else None
-            if protocol is not None and s in devices:
-                commands.setdefault(devices[s], {}).setdefault((_local(s.value), protocol), name)
+        for thing, how in _descriptions(triples).items():
+            held.setdefault(thing, {})[name] = how
     found = [
-        f"device {_local(device.value)} is commanded by "
-        + " and by ".join(
-            f"{command} over {protocol} in {name}" for (command, protocol), name in held.items()
-        )
-        for device, held in commands.items()
-        if len(held) > 1 and len(set(held.values())) > 1
+        f"{kind} {local} is {'commanded' if kind == 'device' else 'described'} "
+        + " and ".join(f"{how}in {name}" for name, how in by.items())
+        for (kind, local), by in held.items()
+        if len(by) > 1
     ]
     if found:
-        raise PointMapRefused("; ".join(sorted(found)) + ": a device has one command")
+        raise PointMapConflict(
+            "; ".join(sorted(found))
+            + ": one map describes each point and each command, and commands each device"
+        )
+
+
+def published_once(store: ox.Store, graph: ox.NamedNode, triples: Sequence[Triple]) -> None:
+    """Refuse publishing these triples as the point map `graph` of the store when a point map
+    published under another name describes one of its points or commands, or commands one of
+    its devices (described_once): the store's default graph is the union of them all."""
+    described_once({**_published_besides(store, graph), name_of(graph): triples})
+
+
+def _published_besides(store: ox.Store, graph: ox.NamedNode) -> dict[str, list[Triple]]:
+    """What the point maps published under other names than `graph`'s type as points and
+    commands, and the devices of their commands, by name: what described_once compares. Its
+    own function so that the store's iterators end here, in the publishing thread: a refusal's
+    traceback would carry them to another, where pyoxigraph cannot drop them."""
+    others: dict[str, list[Triple]] = {}
+    for kind in _KINDS:
+        for typed in store.quads_for_pattern(None, RDF_TYPE, kind):
+            other = typed.graph_name
+            if (
+                isinstance(other, ox.NamedNode)
+                and other != graph
+                and is_point_map_graph(other.value)
+            ):
+                devices = store.quads_for_pattern(typed.subject, _DEVICE, None, other)
+                others.setdefault(name_of(other), []).extend(triples_of([typed, *devices]))
+    return others
+
+
+def _descriptions(triples: Sequence[Triple]) -> dict[tuple[str, str], str]:
+    """What one map describes, (kind, id), with how: each point and command over its protocol,
+    and each device by its command."""
+    devices = {s: o for s, p, o in triples if p == _DEVICE}
+    found: dict[tuple[str, str], str] = {}
+    for s, p, o in triples:
+        if p != RDF_TYPE or o not in _KINDS:
+            continue
+        kind, protocol = _KINDS[o]
+        over = "" if protocol is None else f"over {protocol} "
+        found[kind, _local(s.value)] = over
+        if kind == "command" and s in devices:
+            found["device", _local(devices[s].value)] = f"by {_local(s.value)} {over}"
+    return found
 
 
 def parse(data: bytes) -> list[ox.Triple]:

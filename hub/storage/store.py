@@ -460,11 +460,13 @@ class OxigraphStore:
 
     def publish_point_map(self, graph: ox.NamedNode, triples: Sequence[ox.Triple]) -> None:
         """Make a point map's graph (hub.model.pointmaps) hold exactly these triples, in one
-        transaction; they have kept the point map's shape."""
+        transaction; they have kept the point map's shape. Raises PointMapConflict, storing
+        nothing, when a map published under another name describes what they describe."""
         change = _replace_graph_update(
             graph, [ox.Quad(t.subject, t.predicate, t.object, graph) for t in triples]
         )
         with self._lock:
+            pointmaps.published_once(self._store, graph, triples_of(triples))
             self._store.update(change)
             self._tell_followers(("update", change))
 

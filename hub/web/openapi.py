@@ -307,6 +307,10 @@ OPERATIONS: dict[tuple[str, str], JSON] = {
             204: {"description": "Published: the point map's graph holds this map"},
             401: _problem("No valid bearer token"),
             403: _problem("The actor is no administrator"),
+            409: _problem(
+                "A map published under another name describes one of its points or commands,"
+                " or commands one of its devices"
+            ),
             422: _problem("The name is no id, or the map is no Turtle or breaks its shape"),
         },
     },

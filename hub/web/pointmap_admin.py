@@ -16,7 +16,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from hub.model.errors import UsageError
-from hub.model.pointmaps import PointMapRefused, graph_of, parse, read
+from hub.model.pointmaps import PointMapConflict, PointMapRefused, graph_of, parse, read
 from hub.storage.backup import add_hub_arguments, bearer, refusal
 from hub.storage.store import Store, open_for_command
 from hub.web.problem import Problem
@@ -45,7 +45,17 @@ def point_map_router(store: Store, administrator: Callable[[Request], str]) -> A
                 field=name,
                 rule="pointmap",
             ) from None
-        await run_in_threadpool(store.publish_point_map, graph, triples)
+        try:
+            await run_in_threadpool(store.publish_point_map, graph, triples)
+        except PointMapConflict as error:
+            raise Problem(
+                409,
+                "point-map-conflict",
+                "The point map describes what another point map describes",
+                str(error),
+                field=name,
+                rule="describedOnce",
+            ) from None
         return Response(status_code=204)
 
     return router
@@ -64,12 +74,12 @@ def run(args: argparse.Namespace) -> int:
     try:
         graph = graph_of(args.name)
         triples = read(args.files)
+        if args.hub is not None:
+            publish_online(args.hub, bearer(args), args.name, triples)
+        else:
+            _publish_offline(args.store, graph, triples)
     except PointMapRefused as error:
         raise UsageError(str(error)) from None
-    if args.hub is not None:
-        publish_online(args.hub, bearer(args), args.name, triples)
-    else:
-        _publish_offline(args.store, graph, triples)
     print(f"published {len(triples)} triples as <{graph.value}>", file=sys.stderr)
     return 0
 
