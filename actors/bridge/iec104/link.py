@@ -130,13 +130,12 @@ class Link:
         """mistyped points that c104 now takes in with the type sent"""
         self._reading_raw: set[tuple[str, int]] = set()
         """connections (ip, port) whose raw messages are read for mistyped points"""
-        self._sending: dict[tuple[int, int], asdu.Answer | None] = {}
-        """(common address, IOA) of each command point whose command c104 is sending: the
-        station's last answer to it"""
+        self._sending: set[tuple[int, int]] = set()
+        """(common address, IOA) of each command point whose command c104 is sending"""
+        self._answers: dict[tuple[int, int], asdu.Answer | None] = {}
+        """the station's last answer to each command point's command, since it was last sent"""
+        self._answered = threading.Condition()
         self._waker = Waker()
-        self._confirmed: dict[tuple[int, int], bool] = {}
-        """(common address, IOA) of each command point: whether the station's last answer to
-        an execute (ACT_CON) was positive, since the command was last sent"""
         self._stations: dict[int, c104.Station] = {}
         for station in point_map.stations:
             host, port = (endpoints or {}).get(station.id, (station.host, station.port))
@@ -212,13 +211,29 @@ class Link:
             point.value = c104.Double.ON if value == "close" else c104.Double.OFF
         else:
             point.value = float(value) / command.scale
-        self._confirmed.pop(key, None)
-        self._sending[key] = None
+        self._answers[key] = None
+        self._sending.add(key)
         try:
             confirmed = point.transmit(cause=c104.Cot.ACTIVATION)
         finally:
-            del self._sending[key]
-        return confirmed or self._confirmed.get(key, False)
+            self._sending.discard(key)
+        return confirmed or self._station_confirmed(key)
+
+    def _station_confirmed(self, key: tuple[int, int]) -> bool:
+        """Whether the station confirmed the execute, when c104 says it did not.
+
+        c104 can also give up on a wait that was woken with the execute still unanswered: an
+        answered select waits for the execute's answer up to the command timeout.
+        """
+
+        def executing() -> bool:
+            answer = self._answers.get(key)
+            return answer is not None and answer.select and _positive(answer)
+
+        with self._answered:
+            self._answered.wait_for(lambda: not executing(), self._command_timeout_ms / 1000)
+        answer = self._answers.get(key)
+        return answer is not None and not answer.select and _positive(answer)
 
     def _connections(self) -> list[c104.Connection]:
         return [c for client in self._clients.values() for c in client.connections]
@@ -382,18 +397,18 @@ class Link:
             self._find_mistyped(data)
 
     def _heard(self, connection: c104.Connection, answer: asdu.Answer) -> None:
-        """Keep the execute's confirmation; wake c104's wait when it may have missed an answer
-        that ends a step: the select's confirmation, the execute's termination, a refusal."""
+        """Keep the answer; wake c104's wait when it may have missed an answer that ends a
+        step: the select's confirmation, the execute's termination, a refusal."""
         key = (answer.common_address, answer.address)
-        if not answer.select and answer.cause == asdu.ACTIVATION_CON:
-            self._confirmed[key] = not answer.negative
-        if key not in self._sending:
-            return
-        self._sending[key] = answer
+        with self._answered:
+            self._answers[key] = answer
+            self._answered.notify_all()
         final = asdu.ACTIVATION_CON if answer.select else asdu.ACTIVATION_TERMINATION
-        if answer.negative or answer.cause == final:
+        if key in self._sending and (answer.negative or answer.cause == final):
             self._waker.wake(
-                connection, answer.common_address, lambda: self._sending.get(key) is answer
+                connection,
+                answer.common_address,
+                lambda: key in self._sending and self._answers.get(key) is answer,
             )
 
     def _find_mistyped(self, data: bytes) -> None:
@@ -465,3 +480,9 @@ class Link:
             self._station_at(connection),
             common_address,
         )
+
+
+def _positive(answer: asdu.Answer) -> bool:
+    """A confirmation or termination without the negative flag."""
+    causes = (asdu.ACTIVATION_CON, asdu.ACTIVATION_TERMINATION)
+    return not answer.negative and answer.cause in causes
