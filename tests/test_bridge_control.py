@@ -261,6 +261,37 @@ def test_the_outcome_keeps_the_time_of_every_try(
     assert stored["sentAt"] == min(stored["triedAt"])
 
 
+def test_every_set_point_of_a_long_run_is_confirmed(
+    field_hub: FieldHub, substation: Substation, make_bridge: MakeBridge
+) -> None:
+    """c104 misses a confirmation that comes back before it starts waiting (docs/c104.md),
+    one command in a few dozen to a few here: the link reads it off the wire and wakes c104."""
+    bridge = make_bridge(field_hub, substation)
+    battery = POINT_MAP.commands["battery-1"]
+    set_points = itertools.islice(itertools.cycle(range(10, 50)), 300)
+    answers = [bridge.field.operate(battery, float(kw)) for kw in set_points]
+    assert answers.count(False) == 0
+
+
+def test_every_order_of_a_run_is_recorded_as_confirmed(
+    field_hub: FieldHub, substation: Substation, make_bridge: MakeBridge
+) -> None:
+    bridge = make_bridge(field_hub, substation)
+    signals = [
+        control_signal(device="battery-1", action="setActivePower", setpoint=float(kw))
+        for kw in range(10, 50)
+    ]
+    for number, signal in enumerate(signals, 1):
+        assert field_hub.post(DSO, signal).status_code == 201
+        eventually(lambda: len(bridge.outcomes) >= number)  # noqa: B023 (waited on at once)
+    unconfirmed = [o.order.source for o in bridge.outcomes if o.confirmed is None]
+    assert (unconfirmed, len(bridge.outcomes)) == ([], len(signals))
+    recorded = field_hub.select(
+        "SELECT ?signal WHERE { ?signal heila:outcomeOf ?order ; heila:confirmedAt ?at }"
+    )
+    assert len(recorded) == len(signals)
+
+
 def test_an_unconfirmed_execution_is_judged_by_the_status_point_and_not_retried(
     field_hub: FieldHub, substation: Substation, make_bridge: MakeBridge
 ) -> None:

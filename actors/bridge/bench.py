@@ -260,7 +260,7 @@ def command_rounds(bench: Bench, name: str, device: Device = iec104_station) -> 
     one's outcome is in; the bridge's own share is printed before the figure is returned."""
     rounds = min(bench.count, LATENCY_ROUNDS)
     headers = {"Authorization": f"Bearer {bench.tokens[ORDERER]}"}
-    totals, own, library, failed = [], [], [], 0
+    totals, own, library, failed, unconfirmed = [], [], [], 0, 0
     with (
         device() as (station, point_map),
         field(bench, station, point_map) as (_bridge, outcomes),
@@ -285,6 +285,7 @@ def command_rounds(bench: Bench, name: str, device: Device = iec104_station) -> 
             if answered is None or outcome.notified is None:
                 failed += 1
                 continue
+            unconfirmed += outcome.confirmed is None or len(outcome.tries) > 1
             totals.append(answered.timestamp() - started)
             own.append((answered - outcome.notified).total_seconds())
             if outcome.confirmed is not None and outcome.sent is not None:
@@ -293,6 +294,10 @@ def command_rounds(bench: Bench, name: str, device: Device = iec104_station) -> 
         raise RuntimeError(f"the device carried out {len(totals)} of {rounds} commands")
     if failed:
         print(f"  commands failed: {failed} of {rounds} (see the log for why)")
+    print(
+        f"  rounds that lost a confirmation (tried again or judged by the status point): "
+        f"{unconfirmed} of {len(totals)}"
+    )
     print(Figure("  bridge: heard -> confirmed", len(own), tuple(own)).row())
     print(Figure("  protocol: sent -> confirmed", len(library), tuple(library)).row())
     return Figure(name, len(totals), tuple(totals))

@@ -1,12 +1,16 @@
-"""Reading a raw IEC 104 message far enough to say which type each information object has.
+"""Reading a raw IEC 104 message far enough to say which type each information object has,
+and what a station answered to a command.
 
 c104 hands a value to the bridge only when its type is the one the point map gives its address,
 and drops it without a word otherwise. To name such a point, the link reads the raw APDUs:
 an I-format frame carries one ASDU, whose type identification, common address and information
-object addresses are at fixed places; the objects' sizes follow from the type.
+object addresses are at fixed places; the objects' sizes follow from the type. c104 also misses
+some confirmations of commands that did reach it (docs/c104.md), so the link reads the station's
+answers to its commands from the same frames.
 """
 
 from collections.abc import Iterator
+from typing import NamedTuple
 
 import c104
 
@@ -25,6 +29,37 @@ ELEMENT_SIZES = {
 }
 """Bytes after the address of each object, for the monitored types a point map may name."""
 TYPE_NAMES = {kind.value: name for name, kind in c104.Type.__members__.items()}
+COMMAND_SIZES = {45: 1, 46: 1, 47: 1, 48: 3, 49: 3, 50: 5, 58: 1, 59: 1, 60: 1, 61: 3, 62: 3, 63: 5}
+"""Bytes of each command's element up to its qualifier, whose top bit is select (S/E): single,
+double, regulating step, normalized, scaled and short float set-point, and each with a time tag."""
+ACTIVATION_CON = 7
+ACTIVATION_TERMINATION = 10
+
+
+class Answer(NamedTuple):
+    """A station's answer to a command: which point, which step, and whether it was refused."""
+
+    common_address: int
+    address: int
+    cause: int
+    """ACTIVATION_CON or ACTIVATION_TERMINATION (or another cause of transmission)"""
+    negative: bool
+    select: bool
+    """the answer is to the select of a select-before-operate, not to the execute"""
+
+
+def answer(apdu: bytes) -> Answer | None:
+    """The command answer an APDU carries; None for any other frame."""
+    size = COMMAND_SIZES.get(apdu[6]) if len(apdu) > 6 else None
+    if size is None or len(apdu) < 15 + size or apdu[0] != START or apdu[2] & 1:
+        return None
+    return Answer(
+        apdu[10] | apdu[11] << 8,
+        apdu[12] | apdu[13] << 8 | apdu[14] << 16,
+        apdu[8] & 0x3F,
+        bool(apdu[8] & 0x40),
+        bool(apdu[14 + size] & 0x80),
+    )
 
 
 def objects(apdu: bytes) -> Iterator[tuple[int, int, str]]:

@@ -8,9 +8,12 @@ lib60870's receive thread, so they only find the point of a (common address, IOA
 `Sample` and wake whoever waits for a status point. Addresses the point map does not name are
 counted and logged once, never reported. c104 drops a value silently when the station sends it
 with another type than the point map gives its address, and with it the rest of that message:
-when an interrogation stays incomplete, the link reads the raw messages (asdu.py), names each
-such point once with both types, takes it in with the type sent (so the rest of its messages
-flows) without reporting it, and stops waiting for it. Over TLS, c104 speaks plain TCP to a
+when an interrogation stays incomplete, the link reads the raw messages (asdu.py) for them, names
+each such point once with both types, takes it in with the type sent (so the rest of its
+messages flows) without reporting it, and stops waiting for it. c104 also misses confirmations
+that come back fast (docs/c104.md): the link reads every station's answers to its commands from
+the raw messages, wakes c104's wait once the answer it waits for is in (waker.py), and counts a
+command the station confirmed as confirmed. Over TLS, c104 speaks plain TCP to a
 `Tunnel` per station endpoint, which carries it on over TLS (tunnel.py says why).
 """
 
@@ -29,6 +32,7 @@ from actors.bridge.field import Changes
 from actors.bridge.iec104 import asdu
 from actors.bridge.iec104.reconnect import Reconnects
 from actors.bridge.iec104.tunnel import Tunnel
+from actors.bridge.iec104.waker import Waker
 from actors.bridge.monitoring import DOUBLE_POINT, DeviceClock, Sample
 from actors.bridge.pointmap import BREAKER_COMMAND, Command, Point, PointMap, Station
 from heila_client import objects
@@ -126,6 +130,12 @@ class Link:
         """mistyped points that c104 now takes in with the type sent"""
         self._reading_raw: set[tuple[str, int]] = set()
         """connections (ip, port) whose raw messages are read for mistyped points"""
+        self._sending: set[tuple[int, int]] = set()
+        """(common address, IOA) of each command point whose command c104 is sending"""
+        self._answers: dict[tuple[int, int], asdu.Answer | None] = {}
+        """the station's last answer to each command point's command, since it was last sent"""
+        self._answered = threading.Condition()
+        self._waker = Waker()
         self._stations: dict[int, c104.Station] = {}
         for station in point_map.stations:
             host, port = (endpoints or {}).get(station.id, (station.host, station.port))
@@ -142,6 +152,7 @@ class Link:
         self._initialiser = threading.Thread(target=self._initialise, name="iec104-init")
         self._initialiser.start()
         self._reconnects.start()
+        self._waker.start()
         for client in self._clients.values():
             client.start()
 
@@ -151,6 +162,7 @@ class Link:
         self._reconnects.stop()
         for client in self._clients.values():
             client.stop()
+        self._waker.stop()
         for tunnel in self._tunnels.values():
             tunnel.stop()
 
@@ -190,14 +202,38 @@ class Link:
         """Send a command with select-before-operate; True if the device confirmed it.
 
         `value` is "close" or "open" for a breaker, kW for a set-point (before the point's scale).
-        c104 can report False for a command the device executed: decide from the status point.
+        The device's confirmation is read off the wire when c104 misses it; c104 also misses the
+        select's, and then sends no execute: decide from the status point.
         """
-        point = self._c104_point(command.station, int(command.address))
+        key = (command.station.common_address, int(command.address))
+        point = self._c104_point(command.station, key[1])
         if command.type == BREAKER_COMMAND:
             point.value = c104.Double.ON if value == "close" else c104.Double.OFF
         else:
             point.value = float(value) / command.scale
-        return point.transmit(cause=c104.Cot.ACTIVATION)
+        self._answers[key] = None
+        self._sending.add(key)
+        try:
+            confirmed = point.transmit(cause=c104.Cot.ACTIVATION)
+        finally:
+            self._sending.discard(key)
+        return confirmed or self._station_confirmed(key)
+
+    def _station_confirmed(self, key: tuple[int, int]) -> bool:
+        """Whether the station confirmed the execute, when c104 says it did not.
+
+        c104 can also give up on a wait that was woken with the execute still unanswered: an
+        answered select waits for the execute's answer up to the command timeout.
+        """
+
+        def executing() -> bool:
+            answer = self._answers.get(key)
+            return answer is not None and answer.select and _positive(answer)
+
+        with self._answered:
+            self._answered.wait_for(lambda: not executing(), self._command_timeout_ms / 1000)
+        answer = self._answers.get(key)
+        return answer is not None and not answer.select and _positive(answer)
 
     def _connections(self) -> list[c104.Connection]:
         return [c for client in self._clients.values() for c in client.connections]
@@ -218,6 +254,7 @@ class Link:
             connection = client.add_connection(ip=host, port=port, init=c104.Init.NONE)
             assert connection is not None, f"bad endpoint {host}:{port}"
             connection.on_state_change(callable=self._on_state_change)
+            connection.on_receive_raw(callable=self._on_raw)
         added = connection.add_station(common_address=station.common_address)
         assert added is not None
         return added
@@ -318,7 +355,7 @@ class Link:
             for _attempt in range(3):
                 if not connection.is_connected or self._interrogated(connection, ca):
                     break
-                self._read_raw(connection)
+                self._reading_raw.add((connection.ip, connection.port))
                 self._retype(ca)
                 missing = sorted(self._points[key].id for key in self._expected(ca) - self._seen)
                 log.warning(
@@ -341,13 +378,6 @@ class Link:
             lambda: self._expected(common_address) <= self._seen, INTERROGATION_TIMEOUT
         )
 
-    def _read_raw(self, connection: c104.Connection) -> None:
-        """Read the connection's raw messages from now on, to find points of the wrong type."""
-        key = (connection.ip, connection.port)
-        if key not in self._reading_raw:
-            self._reading_raw.add(key)
-            connection.on_receive_raw(callable=self._on_raw)
-
     def _retype(self, common_address: int) -> None:
         """Let c104 take in the station's mistyped points with the type sent, unreported: else
         it drops every message that holds one, mapped values included."""
@@ -359,6 +389,29 @@ class Link:
                 station.add_point(io_address=key[1], type=getattr(c104.Type, sent))
 
     def _on_raw(self, connection: c104.Connection, data: bytes) -> None:
+        """Note the station's answers to commands; look for mistyped points once asked to."""
+        answer = asdu.answer(data)
+        if answer is not None:
+            self._heard(connection, answer)
+        elif (connection.ip, connection.port) in self._reading_raw:
+            self._find_mistyped(data)
+
+    def _heard(self, connection: c104.Connection, answer: asdu.Answer) -> None:
+        """Keep the answer; wake c104's wait when it may have missed an answer that ends a
+        step: the select's confirmation, the execute's termination, a refusal."""
+        key = (answer.common_address, answer.address)
+        with self._answered:
+            self._answers[key] = answer
+            self._answered.notify_all()
+        final = asdu.ACTIVATION_CON if answer.select else asdu.ACTIVATION_TERMINATION
+        if key in self._sending and (answer.negative or answer.cause == final):
+            self._waker.wake(
+                connection,
+                answer.common_address,
+                lambda: key in self._sending and self._answers.get(key) is answer,
+            )
+
+    def _find_mistyped(self, data: bytes) -> None:
         for common_address, address, sent in asdu.objects(data):
             point = self._points.get((common_address, address))
             if point is None or point.type == sent or (common_address, address) in self._mistyped:
@@ -427,3 +480,9 @@ class Link:
             self._station_at(connection),
             common_address,
         )
+
+
+def _positive(answer: asdu.Answer) -> bool:
+    """A confirmation or termination without the negative flag."""
+    causes = (asdu.ACTIVATION_CON, asdu.ACTIVATION_TERMINATION)
+    return not answer.negative and answer.cause in causes
