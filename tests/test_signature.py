@@ -170,6 +170,27 @@ def test_a_signature_naming_another_algorithm_than_its_keys_is_refused(weather: 
         verify(weather.iri, weather.triples, claimed, [public_key(key)])
 
 
+def test_an_unencoded_payload_not_named_critical_is_refused_each_time_it_comes(
+    weather: Message,
+):
+    """RFC 7797: a header with `b64` false must name it in `crit`."""
+    key = OKPKey.generate_key("Ed25519")
+    _, _, value = sign(weather.triples, private_key(key)).split(".")
+    header = json.dumps({"alg": "Ed25519", "kid": key.thumbprint(), "b64": False}).encode()
+    for _ in range(2):
+        with pytest.raises(SignatureRefused, match="no compact JWS"):
+            verify(weather.iri, weather.triples, f"{base64url(header)}..{value}", [public_key(key)])
+
+
+def test_a_header_joserfc_does_not_accept_is_refused_each_time_it_comes(weather: Message):
+    key = OKPKey.generate_key("Ed25519")
+    _, _, value = sign(weather.triples, private_key(key)).split(".")
+    header = json.dumps({"alg": "Ed25519", "kid": key.thumbprint(), "crit": ["exp"]}).encode()
+    for _ in range(2):
+        with pytest.raises(SignatureRefused, match="does not match the message"):
+            verify(weather.iri, weather.triples, f"{base64url(header)}..{value}", [public_key(key)])
+
+
 def tampered(weather: Message) -> bytes:
     """The forecast with one value changed after it was signed."""
     document = weather.to_json()

@@ -32,6 +32,7 @@ from hub.model.terms import (
     Term,
     Triple,
     index,
+    indexed,
     literal_value,
     quads,
     to_rdflib,
@@ -89,9 +90,9 @@ class Message:
 
     def kept_with(self, triples: Iterable[Triple]) -> "Message":
         """The message with triples the hub keeps about it (a verified signature), which its
-        envelope does not read: added to its body, not read again."""
-        body = (*self.body, *triples)
-        return replace(self, body=body, body_index=index(body))
+        envelope does not read: added to its body and to its index, neither read again."""
+        kept = tuple(triples)
+        return replace(self, body=(*self.body, *kept), body_index=indexed(self.body_index, kept))
 
     def nquads(self) -> bytes:
         """The message in its own named graph as N-Quads, the readings' chunk as it is."""

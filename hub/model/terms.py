@@ -132,6 +132,16 @@ def index(triples: Iterable[Triple]) -> Index:
     return found
 
 
+def indexed(base: Index, triples: Iterable[Triple]) -> Index:
+    """`base` with a few more triples, `base` left as it is: only the subjects they name are
+    copied, so that adding to a message's index costs what is added, not the message."""
+    found = dict(base)
+    for s, p, o in triples:
+        properties = found[s] = dict(found.get(s, {}))
+        properties[p] = [*properties.get(p, ()), o]
+    return found
+
+
 def quads(triples: Iterable[Triple], name: ox.NamedNode | ox.DefaultGraph) -> list[ox.Quad]:
     return [ox.Quad(s, p, o, name) for s, p, o in triples]
 

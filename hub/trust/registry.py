@@ -18,6 +18,7 @@ import re
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
+from functools import lru_cache
 
 import pyoxigraph as ox
 
@@ -103,6 +104,13 @@ def _quads(actor: str, credential: Credential) -> list[ox.Quad]:
         facts.append((_SIGNED, true))
     facts += [(SIGNING_KEY, ox.Literal(jwk)) for jwk in credential.keys]
     return [ox.Quad(node, predicate, value, _GRAPH) for predicate, value in facts]
+
+
+@lru_cache(maxsize=4096)
+def _signing(keys: tuple[str, ...], signed: bool) -> Signing:
+    """An actor's keys and policy, made once for each registered set: a change of keys or
+    policy is another set, so every signed message after it reads the registry as it is."""
+    return Signing(tuple(key_from_jwk(jwk) for jwk in keys), signed)
 
 
 def _text(term: object) -> str | None:
@@ -234,7 +242,7 @@ class Registry(Mapping[str, Credential]):
         credential = self._actors.get(actor)
         if credential is None:
             return Signing()
-        return Signing([key_from_jwk(jwk) for jwk in credential.keys], credential.signed)
+        return _signing(credential.keys, credential.signed)
 
     def listing(self) -> list[Listed]:
         return [

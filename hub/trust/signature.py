@@ -183,34 +183,63 @@ def verify(
     iri: str, triples: Iterable[Triple], signature: str, keys: Sequence[PublicKey]
 ) -> PublicKey:
     """The key among `keys` that made `signature` over the triples; else SignatureRefused.
-    The JWS is read once, over the canonical form as its detached payload: one that carries a
-    payload of its own is refused, else it would vouch for that payload and not the message.
-    Its header passes joserfc's checks; the signature is checked by the key itself."""
-    if signature.count(".") != 2 or signature.split(".")[1]:
+    The JWS has a detached payload, the canonical form: one that carries a payload of its own
+    is refused, else it would vouch for that payload and not the message. Its sizes are
+    checked as joserfc checks them, its protected header is read as joserfc reads it, once
+    for every message it signs (`_protected`), and the signature is checked by the key."""
+    value = signature.encode()
+    if value.count(b".") != 2 or value.split(b".")[1]:
         raise SignatureRefused(iri, "the signature is no compact JWS with a detached payload")
+    header, _, made = value.split(b".")
     try:
-        compact = jws.extract_compact(signature.encode(), canonical(triples), _REGISTRY)
+        _REGISTRY.validate_compact_value_size(value)
+        _REGISTRY.validate_header_size(header)
+        _REGISTRY.validate_signature_size(made)
+        protected = _protected(header)
+        payload = canonical(triples)
+        if protected.unencoded:
+            _REGISTRY.validate_payload_size(payload)
     except (JoseError, ValueError) as error:
         raise SignatureRefused(iri, f"the signature is no compact JWS: {error}") from None
-    header = compact.headers()
-    kid = header.get("kid")
-    key = next((k for k in keys if k.kid == kid), None)
+    key = next((k for k in keys if k.kid == protected.kid), None)
     if key is None:
-        raise SignatureRefused(iri, f"the signature's key {kid!r} is none the sender registered")
-    if not _valid(compact, key):
+        text = f"the signature's key {protected.kid!r} is none the sender registered"
+        raise SignatureRefused(iri, text)
+    signed = header + b"." + (payload if protected.unencoded else urlsafe_b64encode(payload))
+    if not (protected.checked and protected.alg == key.alg and _verifies(key, made, signed)):
         raise SignatureRefused(iri, "the signature does not match the message")
     return key
 
 
-def _valid(compact: jws.CompactSignature, key: PublicKey) -> bool:
-    segments = compact.segments
+@dataclass(frozen=True)
+class Protected:
+    """What a JWS's protected header says: its key's id, its algorithm, whether the payload is
+    signed as it is (RFC 7797, `b64` false) and whether the header passes joserfc's checks."""
+
+    kid: object
+    alg: str
+    unencoded: bool
+    checked: bool
+
+
+@lru_cache(maxsize=1024)
+def _protected(header: bytes) -> Protected:
+    """The protected header of a JWS, read by joserfc once for all the messages it signs: a
+    sender's header is the same in every signature. Raises JoseError or ValueError."""
+    fields = jws.extract_compact(header + b"..", None, _REGISTRY).headers()
     try:
-        _REGISTRY.check_header(compact.headers())
-        value = urlsafe_b64decode(segments["signature"])
-    except (JoseError, ValueError):
+        _REGISTRY.check_header(fields)
+        checked = True
+    except JoseError:
+        checked = False
+    return Protected(fields.get("kid"), fields["alg"], fields.get("b64", True) is not True, checked)
+
+
+def _verifies(key: PublicKey, made: bytes, signed: bytes) -> bool:
+    try:
+        return key.verifies(urlsafe_b64decode(made), signed)
+    except ValueError:
         return False
-    data = segments["header"] + b"." + segments["payload"]
-    return compact.headers()["alg"] == key.alg and key.verifies(value, data)
 
 
 def provenance(iri: str, signature: str, key: PublicKey) -> list[Triple]:
