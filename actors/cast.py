@@ -52,7 +52,7 @@ class Process:
 
 
 @contextlib.contextmanager
-def _stop_signals(handler: Callable[[int, Any], None] | signal.Handlers) -> Iterator[None]:
+def stop_signals_to(handler: Callable[[int, Any], None] | signal.Handlers) -> Iterator[None]:
     """SIGINT and SIGTERM go to `handler` while the block runs (main thread only)."""
     previous = {number: signal.signal(number, handler) for number in STOP_SIGNALS}
     try:
@@ -77,7 +77,7 @@ class Cast:
         held: list[int] = []
         with (
             (self.folder / f"{name}.log").open("w") as log,
-            _stop_signals(lambda number, _frame: held.append(number)),
+            stop_signals_to(lambda number, _frame: held.append(number)),
         ):
             popen = subprocess.Popen(
                 [sys.executable, *command],
@@ -109,7 +109,7 @@ class Cast:
         """Interrupt every process but the first `keep`, latest first, give them
         _STOP_TIMEOUT to end, then kill what is left of each session. Stop signals meanwhile
         are ignored: the stop is what they ask for, and cut short it would leave processes."""
-        with _stop_signals(signal.SIG_IGN):
+        with stop_signals_to(signal.SIG_IGN):
             stopping = self.processes[keep:][::-1]
             for process in stopping:
                 if process.popen.poll() is None:

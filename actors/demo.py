@@ -32,7 +32,7 @@ from joserfc.jwk import OKPKey
 from rdflib import Graph, Namespace, URIRef
 
 from actors import story
-from actors.cast import STOP_SIGNALS, Cast, Stalled
+from actors.cast import STOP_SIGNALS, Cast, Stalled, stop_signals_to
 from actors.signing import write_key
 from heila_client.hub import HubClient, Refused, Unavailable
 from heila_client.parts import now
@@ -469,12 +469,8 @@ def interruptible() -> Iterator[None]:
             signal.signal(number, signal.SIG_IGN)
         raise KeyboardInterrupt
 
-    previous = {number: signal.signal(number, interrupt) for number in STOP_SIGNALS}
-    try:
+    with stop_signals_to(interrupt):
         yield
-    finally:
-        for number, handler in previous.items():
-            signal.signal(number, handler)
 
 
 def tell(text: str) -> None:

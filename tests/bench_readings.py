@@ -74,8 +74,14 @@ def _nquads(number: int) -> bytes:
         f'<{iri}> <{SMARTAPI}generatedAt> "{data["time"]}"{moment}',
         f'<{iri}> <{HEILA}receivedAt> "{data["receivedAt"]}"{moment}',
     ]
-    lines = [line + tail for line in envelope]
-    for n, reading in enumerate(data["readings"]):
+    return "".join([line + tail for line in envelope]).encode() + _readings(iri, data["readings"])
+
+
+def _readings(iri: str, readings: list[dict[str, Any]]) -> bytes:
+    """The quads of a Measurement's readings in its graph, numbered in order."""
+    tail, moment = f" <{iri}> .\n", f"^^<{XSD}dateTime>"
+    lines = []
+    for n, reading in enumerate(readings):
         node = f"<{iri}#reading-{n}>"
         lines += [
             f"<{iri}> <{HEILA}reading> {node}{tail}",
@@ -96,18 +102,15 @@ def _log_lines(iri: str, sequence: int) -> bytes:
 
 def _one_points_hour() -> bytes:
     """A point's hour of readings, as the hub writes them, alone in one Measurement's graph."""
-    iri = f"{MESSAGE}bench-one-point"
-    tail, moment = f" <{iri}> .\n", f"^^<{XSD}dateTime>"
-    lines = []
-    for s in range(3600):
-        node, measured = f"<{iri}#reading-{s}>", (START + timedelta(seconds=s)).isoformat()
-        lines += [
-            f"<{iri}> <{HEILA}reading> {node}{tail}",
-            f"{node} <{HEILA}point> <{POINT}{ASKED}>{tail}",
-            f'{node} <{RDF}value> "{230.0 + s / 1e4!r}"^^<{XSD}double>{tail}',
-            f'{node} <{HEILA}measuredAt> "{measured}"{moment}{tail}',
-        ]
-    return "".join(lines).encode()
+    hour = [
+        {
+            "point": ASKED,
+            "value": 230.0 + s / 1e4,
+            "time": (START + timedelta(seconds=s)).isoformat(),
+        }
+        for s in range(3600)
+    ]
+    return _readings(f"{MESSAGE}bench-one-point", hour)
 
 
 def _generate(folder: Path) -> None:
