@@ -182,8 +182,9 @@ def parquet(folder: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def alone(folder: Path) -> ox.Store:
-    database = ox.Store(str(folder / "alone"))
+def alone(tmp_path_factory: pytest.TempPathFactory) -> ox.Store:
+    """Where pytest keeps it: the store may still hold its folder open when the module ends."""
+    database = ox.Store(str(tmp_path_factory.mktemp("alone")))
     database.load(_one_points_hour(), format=ox.RdfFormat.N_QUADS)
     database.flush()
     return database

@@ -30,7 +30,7 @@ from hub.app import create_app
 from hub.config import ORDERS, Credential
 from hub.config import Settings as HubSettings
 from hub.model import pointmaps
-from hub.mqtt.broker import Mosquitto
+from hub.mqtt.broker import Mosquitto, free_port
 from hub.storage.store import OxigraphStore, open_store
 from hub.trust.auth import hash_token
 from hub.trust.certificates import issue
@@ -48,13 +48,6 @@ TOKENS = {actor: f"{actor}-token" for actor in (ACTOR, DSO, "dms-1", AGGREGATOR,
 ROLES = {DSO: "DMS"}
 """roles that the ids do not name"""
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "valid"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def eventually(condition: Callable[[], Any], timeout: float = 15.0) -> Any:

@@ -25,7 +25,7 @@ from hub.commands.server import BackgroundHub
 from hub.config import Credential, Settings
 from hub.model import message
 from hub.model.message import Message
-from hub.mqtt.broker import Mosquitto, free_port
+from hub.mqtt.broker import PORTS, Mosquitto, free_port
 from hub.storage.query_pool import QueryPool
 from hub.storage.store import Store, open_store
 from hub.trust.auth import hash_token, new_token
@@ -36,6 +36,11 @@ from substation.model import Feeder, FeederSpec
 hypothesis_settings.register_profile("ci", derandomize=True)
 if os.environ.get("CI"):  # the same examples on every CI run: a red run is the change's doing
     hypothesis_settings.load_profile("ci")
+
+_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+if _WORKER.startswith("gw"):  # each worker, and what it starts, listens in its own ports
+    _first = 20_000 + 3_000 * int(_WORKER[2:])
+    os.environ.setdefault(PORTS, f"{_first}-{_first + 2_999}")
 
 Serve = Callable[[FastAPI], str]
 """Start an app on a free port and answer its base URL."""

@@ -15,9 +15,10 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from bridge_fixtures import ACTOR, TOKENS, FieldHub, eventually, free_port, station_file
+from bridge_fixtures import ACTOR, TOKENS, FieldHub, eventually, station_file
 
 from actors.bridge import pointmap
+from hub.mqtt.broker import free_port
 
 HOSTS = {**os.environ, "TZ": "Europe/Helsinki"}
 TIMES = (

@@ -29,9 +29,9 @@ from typing import Any
 
 import httpx
 import pytest
-from bridge_fixtures import Cable, eventually, free_port, station_file
+from bridge_fixtures import Cable, eventually, station_file
 
-from hub.mqtt.broker import mosquitto_binary, wait_for_port
+from hub.mqtt.broker import free_port, mosquitto_binary, wait_for_port
 from hub.trust.auth import hash_token
 
 DSO, MICROGRID = "dms-1", "mgms-1"

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-from bridge_fixtures import eventually, free_port
+from bridge_fixtures import eventually
 from conftest import METER_PASSWORD
 
 from actors.bridge.dlms.association import (
@@ -18,6 +18,7 @@ from actors.bridge.dlms.association import (
     DlmsError,
     Endpoint,
 )
+from hub.mqtt.broker import free_port
 from substation.meter import CLOCK, LOAD_PROFILE, PROFILE_STATUS, Meter, MeterConfig
 from substation.model import Feeder, FeederSpec
 

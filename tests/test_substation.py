@@ -10,9 +10,10 @@ from pathlib import Path
 
 import c104
 import pytest
-from bridge_fixtures import eventually, free_port
+from bridge_fixtures import eventually
 
 from hub.commands.cli import main
+from hub.mqtt.broker import free_port
 from substation import config
 from substation.model import Breaker, Feeder, FeederSpec, Grid
 from substation.server import MEASURED, Substation

@@ -9,6 +9,8 @@ a real Mosquitto on a port of our choosing, for tests and benchmarks.
 
 import asyncio
 import logging
+import os
+import random
 import secrets
 import shutil
 import socket
@@ -21,6 +23,7 @@ from pathlib import Path
 
 from hub.config import Credential
 from hub.lifecycle import Background
+from hub.model.errors import UsageError
 from hub.mqtt.broker_access import ACCESS, HUB, Access, PasswordLogin, TopicRights
 from hub.mqtt.broker_admission import ClientLimits, HubBroker
 
@@ -33,12 +36,25 @@ class BrokerError(RuntimeError):
     """A broker could not be started (port taken, binary missing)."""
 
 
+PORTS = "HEILA_PORTS"
+"""Names a range of ports (e.g. `20000-25999`) that `free_port` picks from, instead of the
+system's: programs that share a machine, each with a range of its own, then never take a port
+that another has let go of only to listen on it again (a hub restarted on its port)."""
+
+
 def free_port() -> int:
     """A TCP port on loopback that nothing listens on right now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
+    first, _, last = os.environ.get(PORTS, "0").partition("-")
+    for _ in range(100):
+        with socket.socket() as probe:
+            candidate = random.randint(int(first), int(last or first))
+            try:
+                probe.bind(("127.0.0.1", candidate))
+            except OSError:
+                continue
+            port: int = probe.getsockname()[1]
+            return port
+    raise UsageError(f"no free port in {PORTS}={os.environ[PORTS]}")
 
 
 def wait_for_port(
