@@ -15,9 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import paho.mqtt.client as mqtt
 import pytest
 from fastapi import FastAPI, Request, Response
 from hypothesis import settings as hypothesis_settings
+from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
 from hub.app import create_app
 from hub.commands.bench import Subscriber
@@ -26,6 +28,7 @@ from hub.config import Credential, Settings
 from hub.model import message
 from hub.model.message import Message
 from hub.mqtt.broker import PORTS, Mosquitto, free_port
+from hub.mqtt.broker_access import HUB
 from hub.storage.query_pool import QueryPool
 from hub.storage.store import Store, open_store
 from hub.trust.auth import hash_token, new_token
@@ -121,10 +124,36 @@ pytest_plugins = ["bridge_fixtures", "browser"]
 
 
 @pytest.fixture(scope="session")
-def mosquitto() -> Iterator[Mosquitto]:
+def shared_mosquitto() -> Iterator[Mosquitto]:
     """A real Mosquitto of the tests' own on a free port (never the machine's on 1883)."""
     with Mosquitto() as broker:
         yield broker
+
+
+@pytest.fixture
+def mosquitto(shared_mosquitto: Mosquitto) -> Iterator[Mosquitto]:
+    """The session's Mosquitto for one test. A hub keeps a persistent session under its client
+    id, and the broker keeps there what reached the hub's inbox and was not taken in; the session
+    is ended after the test, so the next test's hub does not take in this test's messages."""
+    yield shared_mosquitto
+    end_session(shared_mosquitto, HUB)
+
+
+def end_session(broker: Mosquitto, client_id: str) -> None:
+    """End the broker's session of `client_id`, and drop what it kept for it: connect with a
+    clean start and no session expiry, then leave."""
+    client = mqtt.Client(
+        CallbackAPIVersion.VERSION2, client_id, protocol=MQTTProtocolVersion.MQTTv5
+    )
+    client.connect(broker.host, broker.port, clean_start=True)
+    client.loop_start()
+    try:
+        deadline = time.monotonic() + 5
+        while not client.is_connected() and time.monotonic() < deadline:
+            time.sleep(0.01)
+    finally:
+        client.disconnect()
+        client.loop_stop()
 
 
 @pytest.fixture
