@@ -14,11 +14,12 @@ from importlib import resources
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import pyoxigraph as ox
 from rdflib import RDF, Graph, Literal, Namespace, URIRef
 from rdflib.term import Node
 
 from hub.model import pointmaps
-from hub.model.terms import from_rdflib
+from hub.model.terms import from_rdflib, to_rdflib, triples_of
 from hub.model.vocabulary import DEVICE, GRID, HEILA, POINT, QUDT, UNIT
 
 IEC = Namespace("https://w3id.org/heila/iec104#")
@@ -26,7 +27,6 @@ IEC61850 = Namespace("https://w3id.org/heila/iec61850#")
 DLMS = Namespace("https://w3id.org/heila/dlms#")
 _HEILA = Namespace(HEILA)
 _QUDT = Namespace(QUDT)
-_SH = Namespace("http://www.w3.org/ns/shacl#")
 
 DEFAULT_MAP = "substation-1.ttl"
 """The default station's point map, shipped in actors/bridge/stations/."""
@@ -148,42 +148,22 @@ def shipped(name: str) -> Path:
 
 
 def load(files: Sequence[Path]) -> PointMap:
-    """Read, check and index point map files as one map; raises PointMapError naming every bad
-    point, and every point, command and device two of the files describe or command."""
-    maps: dict[str, Graph] = {}
-    for file in files:
-        try:
-            maps[str(file)] = Graph().parse(file, format="turtle")
-        except Exception as error:  # rdflib raises many kinds for a bad file
-            raise PointMapError(f"{file}: not valid Turtle: {error}") from error
+    """Read, check and index point map files as one map (hub.model.pointmaps.read); raises
+    PointMapError naming every bad point, and every point, command and device two of the files
+    describe or command."""
     try:
-        pointmaps.described_once({n: from_rdflib(m) for n, m in maps.items()})
+        triples = pointmaps.read(files)
     except pointmaps.PointMapRefused as error:
         raise PointMapError(str(error)) from None
     graph = Graph()
-    for each in maps.values():
-        graph += each
-    problems = check(graph)
-    if problems:
-        raise PointMapError("; ".join(problems))
+    for s, p, o in triples_of(triples):
+        graph.add((to_rdflib(s), to_rdflib(p), to_rdflib(o)))
     return index(graph)
 
 
 def check(graph: Graph) -> list[str]:
     """Validate a point map against its shape; one sentence per violation, naming the point."""
-    report = pointmaps.shape_report(from_rdflib(graph))
-    if report is None:
-        return []
-    problems = []
-    for result in report.subjects(RDF.type, _SH.ValidationResult):
-        focus_node = report.value(result, _SH.focusNode)
-        focus = _local(focus_node)
-        path = report.value(result, _SH.resultPath)
-        field = f" {_local(path)}" if path is not None else ""
-        value = report.value(result, _SH.value)
-        shown = f" (value {_local(value)})" if value not in (None, focus_node) else ""
-        problems.append(f"{focus}{field}: {report.value(result, _SH.resultMessage)}{shown}")
-    return sorted(problems)
+    return pointmaps.problems(ox.Triple(s, p, o) for s, p, o in from_rdflib(graph))
 
 
 def _local(node: Node | None) -> str:

@@ -104,10 +104,13 @@ def problems(triples: Iterable[ox.Triple | ox.Quad]) -> list[str]:
         return []
     found = []
     for result in report.subjects(RDF.type, SH.ValidationResult):
-        focus = _local(report.value(result, SH.focusNode))
+        focus_node = report.value(result, SH.focusNode)
+        focus = _local(focus_node)
         path = report.value(result, SH.resultPath)
         field = f" {_local(path)}" if path is not None else ""
-        found.append(f"{focus}{field}: {report.value(result, SH.resultMessage)}")
+        value = report.value(result, SH.value)
+        shown = f" (value {_local(value)})" if value not in (None, focus_node) else ""
+        found.append(f"{focus}{field}: {report.value(result, SH.resultMessage)}{shown}")
     return sorted(found)
 
 
@@ -123,7 +126,7 @@ def read(files: Iterable[Path]) -> list[ox.Triple]:
         try:
             maps[str(file)] = list(ox.parse(path=file, format=ox.RdfFormat.TURTLE))
         except (OSError, SyntaxError) as error:
-            raise PointMapRefused(f"{file}: {error}") from None
+            raise PointMapRefused(f"{file}: not valid Turtle: {error}") from None
     described_once({name: triples_of(triples) for name, triples in maps.items()})
     return checked([triple for triples in maps.values() for triple in triples])
 

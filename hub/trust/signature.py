@@ -90,7 +90,8 @@ class PublicKey:
                 return True
             if len(signature) != 2 * _P256_BYTES:
                 return False
-            r, s = (int.from_bytes(half) for half in (signature[:32], signature[32:]))
+            r = int.from_bytes(signature[:_P256_BYTES])
+            s = int.from_bytes(signature[_P256_BYTES:])
             self.native.verify(encode_dss_signature(r, s), data, ec.ECDSA(SHA256()))
             return True
         except (InvalidSignature, BadSignatureError, ValueError):
