@@ -7,13 +7,14 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 import pyoxigraph as ox
 import pytest
 
-from actors.demo import field_protocols
+from actors.demo import field_protocols, next_evening
 from hub.commands.cli import main
 
 STEPS = (
@@ -281,3 +282,31 @@ def test_a_demo_with_tls_runs_the_chain_over_https_and_mqtt_over_tls(demo: Demo)
     assert running.returncode == 0, errors
     assert re.search(r"hub\s+https://127\.0\.0\.1:\d+\s+\(MQTT mqtts://127\.0\.0\.1:\d+", output)
     assert "VerificationNotification" in output
+
+
+EVENING = datetime(2026, 12, 7, 16, tzinfo=UTC)
+DAY = timedelta(hours=24) / 1800
+
+
+def test_actors_ready_in_time_face_the_first_evening() -> None:
+    assert next_evening(EVENING, EVENING - timedelta(seconds=2.5), 1800) == EVENING
+
+
+def test_actors_ready_too_close_to_the_evening_face_the_next_one() -> None:
+    assert next_evening(EVENING, EVENING - timedelta(seconds=1.5), 1800) == EVENING + DAY
+
+
+def test_actors_ready_more_than_a_day_late_face_the_first_evening_still_ahead() -> None:
+    ready = EVENING + DAY + timedelta(seconds=1)
+    assert next_evening(EVENING, ready, 1800) == EVENING + 2 * DAY
+
+
+@pytest.mark.slow
+def test_actors_that_miss_the_evening_run_the_story_on_the_next_one(demo: Demo) -> None:
+    """Without a lead the evening comes before any actor listens: the story still completes,
+    a modelled day later."""
+    running = demo("--lead", "0", "--speed", "3600")
+    output, errors = running.communicate(timeout=180)
+    assert running.returncode == 0, errors
+    assert "the story begins at the next modelled evening" in output
+    assert chain_steps(output) == set(STEPS)
