@@ -97,3 +97,21 @@ def test_a_dump_is_checked_with_its_own_point_maps(story):
         ("readings[5].value", "powerFactorRange")
     ]
     assert dumped(store) == []
+
+
+def test_a_dump_whose_point_maps_describe_one_point_twice_is_refused(story):
+    """Two maps of one point in a dump (written by hand, or by a hub before the check) would
+    give its readings two units once loaded: the load refuses them and stores nothing."""
+    original = filled(story)
+    original.publish_point_map(
+        pointmaps.graph_of("example"), pointmaps.read([EXAMPLES / "pointmap.ttl"])
+    )
+    lines = dumped(original)
+    example = f"<{pointmaps.GRAPHS}example> ."
+    twice = [
+        line.replace(example, f"<{pointmaps.GRAPHS}copy> .") for line in lines if example in line
+    ]
+    store = open_store("memory")
+    with pytest.raises(QueryRefused, match=r"the dump's point maps disagree: point .* in copy"):
+        store.load(io.BytesIO("\n".join([*lines, *twice]).encode()))
+    assert dumped(store) == []

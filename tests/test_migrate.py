@@ -100,3 +100,65 @@ def _rows(store: OxigraphStore, name: str) -> list[dict[str, str]]:
         {var: term.value for var, term in zip(result.variables, row, strict=True) if term}
         for row in result.rows
     ]
+
+
+FIELD_MAP = """
+@prefix heila: <https://w3id.org/heila/ontology#> .
+@prefix qudt: <http://qudt.org/schema/qudt/> .
+@prefix unit: <http://qudt.org/vocab/unit/> .
+<https://w3id.org/heila/point/q1-voltage-l1> a heila:Point ;
+    heila:quantity heila:PhaseVoltage ; qudt:unit unit:V ;
+    heila:device <https://w3id.org/heila/device/{device}> .
+"""
+"""The field's own map of one migrated point, of the device given."""
+MIGRATED_GRAPH = "https://w3id.org/heila/hub/pointmap/migrated"
+Q1_VOLTAGE = ox.NamedNode("https://w3id.org/heila/point/q1-voltage-l1")
+
+
+def _publish_field_map(store: Path, device: str, tmp_path: Path) -> int:
+    (tmp_path / "field.ttl").write_text(FIELD_MAP.replace("{device}", device))
+    published = ["pointmap", "publish", str(tmp_path / "field.ttl"), "--name", "field"]
+    return main([*published, "--store", str(store)])
+
+
+def _migrated_points(store: OxigraphStore) -> set[str]:
+    return {q.subject.value for q in store.graph_quads(MIGRATED_GRAPH)}
+
+
+def test_the_fields_map_takes_a_migrated_point_over_as_the_readings_had_it(
+    migrated: OxigraphStore, tmp_path: Path
+) -> None:
+    migrated.close()
+    del migrated
+    assert _publish_field_map(tmp_path / "store", "breaker-q1", tmp_path) == 0
+    store = open_store(str(tmp_path / "store"))
+    assert Q1_VOLTAGE.value not in _migrated_points(store)
+    assert "https://w3id.org/heila/point/q1-frequency" in _migrated_points(store)
+    found = {row["point"].rsplit("/", 1)[1]: row for row in _rows(store, "latest-values")}
+    assert found["q1-voltage-l1"]["unit"] == "http://qudt.org/vocab/unit/V"
+
+
+def test_a_map_giving_a_migrated_point_another_device_is_refused_and_stores_nothing(
+    migrated: OxigraphStore, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = _dumped(migrated)
+    migrated.close()
+    del migrated
+    assert _publish_field_map(tmp_path / "store", "breaker-q2", tmp_path) == 2
+    assert "point q1-voltage-l1 has device breaker-q1 in migrated and breaker-q2 in field" in (
+        capsys.readouterr().err
+    )
+    assert _dumped(open_store(str(tmp_path / "store"))) == before
+
+
+def test_a_migration_leaves_the_points_of_a_published_map_to_it(tmp_path: Path) -> None:
+    location = tmp_path / "store"
+    written = ox.Store(str(location))
+    written.bulk_load(path=FORMER, format=ox.RdfFormat.N_QUADS)
+    written.flush()
+    del written
+    assert _publish_field_map(location, "breaker-q1", tmp_path) == 0
+    assert main(["migrate", "--store", str(location)]) == 0
+    store = open_store(str(location))
+    assert Q1_VOLTAGE.value not in _migrated_points(store)
+    assert "https://w3id.org/heila/point/q1-frequency" in _migrated_points(store)

@@ -6,7 +6,8 @@ the rest in a published point map, and the Measurement states when it was receiv
 Measurement whose readings still state a quantity, the migration:
 - gives each reading a point (its own, or `{device or location or message}.{quantity}` when it
   had none) and records the point's quantity, unit, device and location in the point map
-  graph <https://w3id.org/heila/hub/pointmap/migrated>, checked by shapes/pointmap.ttl;
+  graph <https://w3id.org/heila/hub/pointmap/migrated>, checked by shapes/pointmap.ttl, unless
+  a published map describes it already (then as the readings had it, or the migration stops);
 - moves the earliest receive time of its readings onto the Measurement;
 - replaces the message graph, validated against today's shapes, keeping its place in the log.
 Messages are rewritten in batches, each all or nothing; a migration that stops can be run
@@ -31,7 +32,6 @@ from hub.storage.store import OxigraphStore, open_for_command
 
 BATCH = 500
 """Measurements rewritten in one transaction."""
-POINT_MAP = "migrated"
 
 _READING, _POINT, _QUANTITY = (ox.NamedNode(HEILA + n) for n in ("reading", "point", "quantity"))
 _RECEIVED, _DEVICE, _LOCATION = (
@@ -152,7 +152,7 @@ def migrate(store: OxigraphStore) -> Migration:
 
 def _publish(store: OxigraphStore, migration: Migration) -> None:
     """The points found so far, with those an earlier run found, as the migrated point map."""
-    graph = pointmaps.graph_of(POINT_MAP)
+    graph = pointmaps.graph_of(pointmaps.MIGRATED)
     for point, predicate, value in triples_of(store.graph_quads(graph.value)):
         if isinstance(point, ox.NamedNode):
             migration.learn(point, [(predicate, value)])
@@ -181,7 +181,8 @@ def run(args: argparse.Namespace) -> int:
         store.close()
     print(
         f"migrated {done.readings} readings of {done.messages} Measurements, "
-        f"{len(done.points)} points in <{pointmaps.GRAPHS}{POINT_MAP}>; "
+        f"{len(done.points)} points (in <{pointmaps.GRAPHS}{pointmaps.MIGRATED}> where no "
+        "other point map describes them); "
         f"left {done.signed} signed Measurements as they were signed",
         file=sys.stderr,
     )

@@ -8,10 +8,17 @@ graph of its own,
 before. The default graph is the union of all graphs, so a query joins a reading to its
 point's unit without naming the graph. SPARQL Update cannot touch a point map; a dump carries
 it, and a load checks it again.
+
+One map describes each point. The map `migrated` is the exception that proves it: `heila
+migrate` puts there the points of readings stored before point maps, to be taken over by the
+field's own map. A map that describes one of its points with the same quantity, unit, device
+and location takes the point out of `migrated` in the same transaction; one that says
+otherwise of it is refused, naming what differs.
 """
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
@@ -39,6 +46,19 @@ _KINDS: dict[Term, tuple[str, str | None]] = {
 }
 """The point maps' classes of points and commands: what each types, over which protocol"""
 _DEVICE = ox.NamedNode(HEILA + "device")
+MIGRATED = "migrated"
+"""The map of the points of readings stored before point maps, which the field's maps take over."""
+_AGREED = tuple(
+    ox.NamedNode(iri)
+    for iri in (
+        HEILA + "quantity",
+        "http://qudt.org/schema/qudt/unit",
+        HEILA + "device",
+        HEILA + "location",
+    )
+)
+"""What a map taking a migrated point over must say of it as `migrated` does, where both say
+it: the stored readings of the point are read with these."""
 
 
 class PointMapRefused(ValueError):
@@ -154,11 +174,71 @@ def described_once(maps: Mapping[str, Sequence[Triple]]) -> None:
         )
 
 
-def published_once(store: ox.Store, graph: ox.NamedNode, triples: Sequence[Triple]) -> None:
-    """Refuse publishing these triples as the point map `graph` of the store when a point map
+@dataclass(frozen=True)
+class Publication:
+    """What publishing a point map changes: the triples its graph holds from then on, and the
+    quads of migrated points that leave `migrated`, another map describing them now."""
+
+    triples: list[Triple]
+    taken_over: list[ox.Quad]
+
+
+def published_once(store: ox.Store, graph: ox.NamedNode, triples: Sequence[Triple]) -> Publication:
+    """Publishing these triples as the point map `graph` of the store, refused when a point map
     published under another name describes one of its points or commands, or commands one of
-    its devices (described_once): the store's default graph is the union of them all."""
-    described_once({**_published_besides(store, graph), name_of(graph): triples})
+    its devices (described_once): the store's default graph is the union of them all. Points
+    that `migrated` holds go to the other map when it agrees on them (module docstring)."""
+    others = _published_besides(store, graph)
+    taken: list[ox.Quad] = []
+    if name_of(graph) == MIGRATED:  # a migration leaves out the points of the field's maps
+        fields = {name: _triples_in(store, graph_of(name)) for name in others}
+        elsewhere = _taken_over(triples, fields)
+        triples = [t for t in triples if t[0] not in elsewhere]
+    elif MIGRATED in others:
+        migrated = list(store.quads_for_pattern(None, None, None, graph_of(MIGRATED)))
+        shared = _taken_over(triples_of(migrated), {name_of(graph): triples})
+        taken = [q for q in migrated if q.subject in shared]
+        others[MIGRATED] = [t for t in others[MIGRATED] if t[0] not in shared]
+    described_once({**others, name_of(graph): triples})
+    return Publication(list(triples), taken)
+
+
+def _triples_in(store: ox.Store, graph: ox.NamedNode) -> list[Triple]:
+    return triples_of(store.quads_for_pattern(None, None, None, graph))
+
+
+def _taken_over(migrated: Sequence[Triple], fields: Mapping[str, Sequence[Triple]]) -> set[Term]:
+    """The points of `migrated` that a field's map describes too; raises PointMapConflict
+    naming each fact (_AGREED) that the two state differently."""
+    own: dict[tuple[Term, ox.NamedNode], set[Term]] = {}
+    for s, p, o in migrated:
+        if p in _AGREED:
+            own.setdefault((s, p), set()).add(o)
+    shared: set[Term] = set()
+    differing = []
+    for name, triples in fields.items():
+        points = {s for s, p, o in triples if p == RDF_TYPE and _KINDS.get(o, ("",))[0] == "point"}
+        shared |= points & {s for s, _p, _o in migrated}
+        stated: dict[tuple[Term, ox.NamedNode], set[Term]] = {}
+        for s, p, o in triples:
+            if s in points and p in _AGREED:
+                stated.setdefault((s, p), set()).add(o)
+        differing += [
+            f"point {_local(s.value)} has {_local(p.value)} {_listed(values)} in {MIGRATED} and "
+            f"{_listed(stated[s, p])} in {name}"
+            for (s, p), values in own.items()
+            if (s, p) in stated and stated[s, p] != values
+        ]
+    if differing:
+        raise PointMapConflict(
+            "; ".join(sorted(differing))
+            + ": a map takes a migrated point over only as its stored readings have it"
+        )
+    return shared
+
+
+def _listed(values: Iterable[Term]) -> str:
+    return " and ".join(sorted(_local(v.value) for v in values))
 
 
 def _published_besides(store: ox.Store, graph: ox.NamedNode) -> dict[str, list[Triple]]:

@@ -462,11 +462,13 @@ class OxigraphStore:
         """Make a point map's graph (hub.model.pointmaps) hold exactly these triples, in one
         transaction; they have kept the point map's shape. Raises PointMapConflict, storing
         nothing, when a map published under another name describes what they describe."""
-        change = _replace_graph_update(
-            graph, [ox.Quad(t.subject, t.predicate, t.object, graph) for t in triples]
-        )
         with self._lock:
-            pointmaps.published_once(self._store, graph, triples_of(triples))
+            published = pointmaps.published_once(self._store, graph, triples_of(triples))
+            change = _replace_graph_update(
+                graph, [ox.Quad(s, p, o, graph) for s, p, o in published.triples]
+            )
+            if published.taken_over:
+                change += f" ;\n{_delete_data(published.taken_over)}"
             self._store.update(change)
             self._tell_followers(("update", change))
 
@@ -664,10 +666,17 @@ def _replace_graph_update(graph: ox.NamedNode, quads: Iterable[ox.Quad]) -> str:
 
 
 def _insert_data(quads: Iterable[ox.Quad]) -> str:
-    body = "\n".join(
+    return f"INSERT DATA {{\n{_quad_data(quads)}\n}}"
+
+
+def _delete_data(quads: Iterable[ox.Quad]) -> str:
+    return f"DELETE DATA {{\n{_quad_data(quads)}\n}}"
+
+
+def _quad_data(quads: Iterable[ox.Quad]) -> str:
+    return "\n".join(
         f"GRAPH {q.graph_name} {{ {q.subject} {q.predicate} {q.object} }}" for q in quads
     )
-    return f"INSERT DATA {{\n{body}\n}}"
 
 
 def _actor(actor_id: str) -> ox.NamedNode:
@@ -744,6 +753,15 @@ def _point_facts_in(by_graph: dict[str, set[ox.Quad]]) -> list[Triple]:
 
 
 def _check_loadable(by_graph: dict[str, set[ox.Quad]]) -> None:
+    maps = {
+        pointmaps.name_of(ox.NamedNode(name)): triples_of(quads)
+        for name, quads in by_graph.items()
+        if pointmaps.is_point_map_graph(name)
+    }
+    try:
+        pointmaps.described_once(maps)
+    except pointmaps.PointMapConflict as error:
+        raise QueryRefused(f"the dump's point maps disagree: {error}") from None
     for name, quads in by_graph.items():
         if not name:
             raise QueryRefused("the dump has quads in the default graph; the hub keeps it empty")
