@@ -23,7 +23,7 @@ from starlette.responses import Response
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from hub.cluster.node import ClusterNode, ReadAfter
+from hub.cluster.node import ClusterNode
 from hub.config import EMBEDDED, Settings
 from hub.intake import StoreCommitter
 from hub.model import message as message_model
@@ -58,6 +58,7 @@ from hub.web import (
 from hub.web.api_docs import api_docs_router
 from hub.web.authentication import administrator, authenticated_actor
 from hub.web.problem import Problem, problem_of
+from hub.web.read_after import ReadAfter
 from hub.web.registry_admin import registry_router
 
 log = logging.getLogger(__name__)

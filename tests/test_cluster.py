@@ -27,7 +27,6 @@ from rdflib.compare import isomorphic
 from hub.cluster.access import authorization, password_variable
 from hub.cluster.engine import Access, NatsCluster
 from hub.cluster.local import HubNode
-from hub.cluster.node import APPLIED_SEQUENCE, MIN_SEQUENCE
 from hub.commands.bench import SENDER, Subscriber, flexibility
 from hub.commands.cli import main
 from hub.config import Credential, Settings
@@ -37,6 +36,7 @@ from hub.mqtt.broker import free_port, wait_for_port
 from hub.mqtt.broker_access import HUB
 from hub.storage.store import LOG_GRAPH
 from hub.trust.auth import hash_token, new_token
+from hub.web.read_after import APPLIED_SEQUENCE, MIN_SEQUENCE
 from tests.conftest import STORY_ACTORS, story_messages
 from tests.test_live import Viewer
 

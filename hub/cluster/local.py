@@ -11,11 +11,11 @@ from pathlib import Path
 import httpx
 
 from hub.cluster.engine import NatsNode
-from hub.cluster.node import APPLIED_SEQUENCE
 from hub.cluster.processes import ATTEMPTS, Launched
 from hub.lifecycle import Background
 from hub.mqtt.broker import free_port
 from hub.trust.auth import hash_token
+from hub.web.read_after import APPLIED_SEQUENCE
 
 _START_TIMEOUT = 60.0
 _STOP_TIMEOUT = 20.0

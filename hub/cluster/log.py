@@ -28,8 +28,8 @@ from nats.js.api import StorageType, StreamConfig
 
 from hub.config import Credential
 from hub.model import message as message_model
+from hub.model.errors import LogUnavailable
 from hub.model.message import Message
-from hub.web.problem import Problem
 
 STREAM = "HEILA_LOG"
 SUBJECT = "heila.log"
@@ -81,10 +81,6 @@ def digest(entry: bytes) -> bytes:
     return hashlib.sha256(entry).digest()
 
 
-def unavailable(detail: str) -> Problem:
-    return Problem(503, "log-unavailable", "Commit log unavailable", detail, rule="quorum")
-
-
 async def open_log(js: JetStreamContext, replicas: int) -> None:
     """Make the stream if no node has yet; retried until the NATS cluster has elected its
     leaders, however long that takes."""
@@ -115,7 +111,7 @@ async def _patiently(request: Callable[[], Awaitable[T]], patience: float, failu
             return await request()
         except (nats.errors.Error, nats.js.errors.Error):
             if time.monotonic() > deadline:
-                raise unavailable(f"{failure} within {patience:g} s") from None
+                raise LogUnavailable(f"{failure} within {patience:g} s") from None
             await asyncio.sleep(_RETRY)
 
 

@@ -10,7 +10,8 @@ As the intake's committer it:
   known if they were committed anywhere before it (at the cost of one request to the log);
 - commits by publishing the entry, and answers once the log acknowledged it and the node
   applied it, so that the writer reads its own write on this node. A writer on another node
-  sends the `Heila-Min-Sequence` header (`ReadAfter`) with the sequence it was answered.
+  sends the `Heila-Min-Sequence` header (hub.web.read_after) with the sequence it was
+  answered.
 """
 
 import asyncio
@@ -22,8 +23,6 @@ from typing import Any, TypeVar
 
 import nats
 from nats.aio.client import Client
-from starlette.types import ASGIApp, Receive, Scope, Send
-from starlette.types import Message as AsgiMessage
 
 from hub.cluster import log as commit_log
 from hub.cluster.announcer import Announcer, MqttAnnouncer
@@ -32,15 +31,10 @@ from hub.cluster.remote import Endpoints, RemoteReplica
 from hub.cluster.replica import OnActorChange, OnStored, Replica
 from hub.config import Credential, Settings
 from hub.lifecycle import Background
-from hub.model.errors import Conflict
+from hub.model.errors import Conflict, LogUnavailable, NotApplied
 from hub.model.message import Message
 from hub.storage.store import OxigraphStore, Stored
-from hub.web.problem import Problem, bad_parameter
 
-MIN_SEQUENCE = "heila-min-sequence"
-"""The request header that makes a read wait until the node has applied that far."""
-APPLIED_SEQUENCE = "heila-applied-sequence"
-"""The response header saying how far the answering node has applied the log."""
 _START_TIMEOUT = 30.0
 
 T = TypeVar("T")
@@ -200,11 +194,11 @@ class ClusterNode(Background):
 
     async def _until_applied(self, sequence: int) -> None:
         if not await self._wait(sequence):
-            raise behind(sequence, self._settings.cluster_read_wait)
+            raise NotApplied(sequence, self._settings.cluster_read_wait)
 
     def _jetstream(self) -> Any:
         if self._replica is None or self._nats is None:
-            raise commit_log.unavailable("this node has not reached the commit log yet")
+            raise LogUnavailable("this node has not reached the commit log yet")
         return self._nats.jetstream()
 
     def _call(self, work: Coroutine[Any, Any, T], timeout: float) -> T:
@@ -213,53 +207,4 @@ class ClusterNode(Background):
             return future.result(timeout)
         except concurrent.futures.TimeoutError:
             future.cancel()
-            raise commit_log.unavailable(
-                f"the cluster did not answer within {timeout:g} s"
-            ) from None
-
-
-def behind(sequence: int, waited: float) -> Problem:
-    return Problem(
-        503,
-        "not-applied",
-        "Not applied yet",
-        f"this node has not applied the log up to {sequence} within {waited:g} s; ask again",
-        field=MIN_SEQUENCE,
-        rule="applied",
-    )
-
-
-class ReadAfter:
-    """Makes a request with `Heila-Min-Sequence: N` wait until the node has applied entry N,
-    and tells in every answer's `Heila-Applied-Sequence` how far the node has applied (no such
-    header while the node has not reached the log)."""
-
-    def __init__(self, app: ASGIApp, node: ClusterNode, waited: float) -> None:
-        self.app = app
-        self._node = node
-        self._waited = waited
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        wanted = dict(scope.get("headers", ())).get(MIN_SEQUENCE.encode())
-        if scope["type"] == "http" and wanted is not None:
-            refusal = await self._refusal(wanted)
-            if refusal is not None:
-                await refusal.response(scope["path"])(scope, receive, send)
-                return
-        await self.app(scope, receive, self._telling_applied(send))
-
-    def _telling_applied(self, send: Send) -> Send:
-        async def telling(message: AsgiMessage) -> None:
-            if message["type"] == "http.response.start" and self._node.reached:
-                applied = (APPLIED_SEQUENCE.encode(), str(self._node.applied).encode())
-                message = {**message, "headers": [*message.get("headers", ()), applied]}
-            await send(message)
-
-        return telling
-
-    async def _refusal(self, wanted: bytes) -> Problem | None:
-        if not wanted.isdigit():
-            return bad_parameter(MIN_SEQUENCE, "type", f"{MIN_SEQUENCE} is a sequence number")
-        if not await self._node.wait_for(int(wanted)):
-            return behind(int(wanted), self._waited)
-        return None
+            raise LogUnavailable(f"the cluster did not answer within {timeout:g} s") from None

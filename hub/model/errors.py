@@ -99,3 +99,25 @@ class Invalid(HubError):
     def __init__(self, violations: list[Violation]) -> None:
         self.violations = violations
         super().__init__("; ".join(v.line() for v in violations))
+
+
+class Unavailable(Exception):
+    """The hub cannot serve a request now, though it may soon: no refusal of what was sent (not
+    a HubError, so neither logged nor counted as one), answered with a 503."""
+
+
+class LogUnavailable(Unavailable):
+    """A cluster node cannot reach its commit log, or the log has no quorum: nothing was
+    committed."""
+
+
+class NotApplied(Unavailable):
+    """A cluster node has not applied its commit log up to `sequence` within `waited` seconds;
+    `field` names what asked for that sequence, when a request did."""
+
+    def __init__(self, sequence: int, waited: float, field: str | None = None) -> None:
+        self.sequence = sequence
+        self.field = field
+        super().__init__(
+            f"this node has not applied the log up to {sequence} within {waited:g} s; ask again"
+        )

@@ -11,7 +11,15 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse
 
-from hub.model.errors import Conflict, Invalid, NotSender, ParseError, RoleRefused
+from hub.model.errors import (
+    Conflict,
+    Invalid,
+    LogUnavailable,
+    NotApplied,
+    NotSender,
+    ParseError,
+    RoleRefused,
+)
 from hub.storage.store import QueryTimeout
 from hub.trust.replay import OutsideWindow
 from hub.trust.signature import SignatureRefused
@@ -110,6 +118,12 @@ def problem_of(error: Exception) -> Problem:
             field="id",
             rule="unique",
             stored=f"/messages/{error.id}",
+        )
+    if isinstance(error, LogUnavailable):
+        return Problem(503, "log-unavailable", "Commit log unavailable", str(error), rule="quorum")
+    if isinstance(error, NotApplied):
+        return Problem(
+            503, "not-applied", "Not applied yet", str(error), field=error.field, rule="applied"
         )
     if isinstance(error, QueryTimeout):
         return Problem(503, "query-timeout", "Query too long", str(error))
