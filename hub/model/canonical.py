@@ -9,8 +9,11 @@ triples that keep a message's signature and its key (hub.trust.signature) are le
 """
 
 import calendar
+import math
 import re
 from collections.abc import Callable, Iterable
+from decimal import Decimal
+from fractions import Fraction
 
 import pyoxigraph as ox
 
@@ -26,25 +29,26 @@ def canonical(triples: Iterable[Triple]) -> bytes:
     """RDFC-1.0 canonical N-Quads of a blank-node-free graph, without its signature triples,
     each literal in the canonical form of its datatype's value, as Oxigraph stores it (the
     store keeps 8.0 as 8): what is signed is what any store gives back. The values of the
-    message's usual datatypes are put in that form here; any other literal goes through a
-    store, which alone knows what it makes of it."""
+    message's datatypes are put in that form here; a literal whose form only a store can tell
+    (another datatype, a value out of range) goes through one."""
     lines = set()
-    others = []
+    unknown = []
     for s, p, o in triples:
         if p in PROVENANCE:
             continue
-        if isinstance(o, ox.Literal) and o.datatype not in _KEPT_AS_WRITTEN:
-            stored = _stored(o)
-            if stored is None:
-                others.append(ox.Quad(s, p, o))
+        if type(o) is ox.Literal and (datatype := o.datatype) not in _KEPT_AS_WRITTEN:
+            form = _STORED_FORM.get(datatype)
+            text = None if form is None else form(o.value)
+            if text is None:
+                unknown.append(ox.Quad(s, p, o))
             else:
-                lines.add(f"{s} {p} {stored} .\n")
+                lines.add(f'{s!s} {p!s} "{text}"^^{datatype!s} .\n')
         else:
-            lines.add(f"{s} {p} {o} .\n")
-    if others:
+            lines.add(f"{s!s} {p!s} {o!s} .\n")  # !s: str at once, not through __format__
+    if unknown:
         values = ox.Store()
-        values.extend(others)
-        lines.update(f"{q.subject} {q.predicate} {q.object} .\n" for q in values)
+        values.extend(unknown)
+        lines.update(f"{q.subject!s} {q.predicate!s} {q.object!s} .\n" for q in values)
     return "".join(sorted(lines)).encode()
 
 
@@ -56,6 +60,13 @@ _KEPT_AS_WRITTEN = frozenset(
 _NUMBER = re.compile(r"([+-]?)([0-9]{0,18})(?:\.([0-9]{0,18}))?")
 """A decimal within what Oxigraph holds exactly: 18 digits on either side of the point."""
 _INTEGER = re.compile(r"[+-]?[0-9]{1,18}")
+_DOUBLE = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+_NOT_A_NUMBER = {"INF": "INF", "+INF": "INF", "-INF": "-INF", "NaN": "NaN"}
+_DURATION = re.compile(
+    r"(-?)P(?:([0-9]{1,9})Y)?(?:([0-9]{1,9})M)?(?:([0-9]{1,9})D)?"
+    r"(?:T(?:([0-9]{1,9})H)?(?:([0-9]{1,9})M)?(?:([0-9]{1,9})(?:\.([0-9]{1,9}))?S)?)?"
+)
+"""A duration within what Oxigraph holds exactly; the sign is that of the whole."""
 _DATETIME = re.compile(
     r"(([1-9][0-9]{3})-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"
     r"T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9])(?:\.([0-9]{1,9}))?"
@@ -93,19 +104,71 @@ def _datetime(text: str) -> str | None:
     return f"{whole}.{fraction}{zone}" if fraction else whole + zone
 
 
+def _double(text: str) -> str | None:
+    """The shortest text that reads as the nearest binary64, never with an exponent (1e20 is
+    stored as 100000000000000000000), as Rust writes it. Python's repr holds the same shortest
+    digits but for a value that has few binary digits after the point (`_ambiguous`)."""
+    if _DOUBLE.fullmatch(text) is None:
+        return _NOT_A_NUMBER.get(text)
+    value = float(text)
+    if math.isinf(value):
+        return "INF" if value > 0 else "-INF"
+    shortest = repr(value)
+    if value.as_integer_ratio()[1] <= _FEW_BINARY_DIGITS and _ambiguous(value, shortest):
+        return None
+    if "e" in shortest:
+        shortest = format(Decimal(shortest), "f")
+    return shortest.removesuffix(".0")
+
+
+_FEW_BINARY_DIGITS = 2**26
+"""Past 26 binary digits after the point, a value and the edges of what reads as it have over
+18 decimal digits: no text of 17 digits or fewer is halfway between or on an edge."""
+
+
+def _ambiguous(value: float, shortest: str) -> bool:
+    """Whether `shortest` lies halfway between the value and another text of as many digits,
+    or on an edge of what reads as the value: there Python's repr takes the even digit or the
+    edge, and Rust the digit above; a store tells."""
+    if Decimal(shortest) == Decimal(value):  # exactly the value, as integers mostly are
+        return False
+    magnitude = abs(value)
+    exact, written = Fraction(magnitude), abs(Fraction(shortest))
+    digits, _, power = shortest.partition("e")
+    unit = Fraction(10) ** (int(power or 0) - len(digits.partition(".")[2]))
+    below = (exact + Fraction(math.nextafter(magnitude, 0))) / 2
+    above = exact + Fraction(math.ulp(magnitude)) / 2
+    return 2 * abs(written - exact) == unit or written in (below, above)
+
+
+def _duration(text: str) -> str | None:
+    """Months and seconds, written back as years and months, days, hours, minutes and seconds
+    (PT90M is stored as PT1H30M, P0D as PT0S), as Oxigraph writes a duration."""
+    parts = _DURATION.fullmatch(text)
+    if parts is None or not any(parts.groups()[1:]):
+        return None
+    sign, fraction = parts.group(1), (parts.group(8) or "").rstrip("0")
+    years, months, days, hours, minutes, seconds = (int(n or 0) for n in parts.groups()[1:7])
+    years, months = divmod(years * 12 + months, 12)
+    days, seconds = divmod(((days * 24 + hours) * 60 + minutes) * 60 + seconds, 86400)
+    hours, seconds = divmod(seconds, 3600)
+    minutes, seconds = divmod(seconds, 60)
+    date = "".join(f"{n}{unit}" for n, unit in ((years, "Y"), (months, "M"), (days, "D")) if n)
+    time = "".join(f"{n}{unit}" for n, unit in ((hours, "H"), (minutes, "M")) if n)
+    if seconds or fraction:
+        time += f"{seconds}.{fraction}S" if fraction else f"{seconds}S"
+    if not (date or time):
+        return "PT0S"
+    return f"{sign}P{date}" + (f"T{time}" if time else "")
+
+
 _STORED_FORM: dict[ox.NamedNode, Callable[[str], str | None]] = {
     ox.NamedNode(XSD + "decimal"): _decimal,
     ox.NamedNode(XSD + "integer"): _integer,
     ox.NamedNode(XSD + "boolean"): _boolean,
     ox.NamedNode(XSD + "dateTime"): _datetime,
+    ox.NamedNode(XSD + "double"): _double,
+    ox.NamedNode(XSD + "duration"): _duration,
 }
 """The text a store gives back for a literal's text, by datatype; None when only a store can
 tell (a value out of the ranges above, or no value of its datatype at all)."""
-
-
-def _stored(literal: ox.Literal) -> str | None:
-    """The literal in N-Triples as a store gives it back, when that is known without one."""
-    datatype = literal.datatype
-    form = _STORED_FORM.get(datatype)
-    text = None if form is None else form(literal.value)
-    return None if text is None else f'"{text}"^^{datatype}'
