@@ -108,8 +108,9 @@ class Refusal:
     offered: tuple[str, ...] = ()
 
 
-def evaluate(store: ox.Store, query: Query) -> Answer | Refusal:
-    """Run one query and write its answer, or say why not."""
+def evaluate(store: ox.Store, query: Query, result_limit: int | None = None) -> Answer | Refusal:
+    """Run one query and write its answer (cut at `result_limit` rows when given, else at the
+    query's own limit), or say why not."""
     deadline = time.monotonic() + query.timeout
     options: dict[str, Any] = {}
     if query.default_graphs:
@@ -124,7 +125,7 @@ def evaluate(store: ox.Store, query: Query) -> Answer | Refusal:
         answer = results.answer(
             lambda: store.query(query.sparql, **options),
             query.accept,
-            query.result_limit,
+            query.result_limit if result_limit is None else result_limit,
             deadline,
         )
     except SyntaxError as error:

@@ -14,7 +14,6 @@ for about as long as any other short request, and neither hangs the hub nor fill
 """
 
 import re
-from dataclasses import replace
 
 import pyoxigraph as ox
 
@@ -55,7 +54,7 @@ def look_up(store: ox.Store, query: Query) -> Answer | Refusal | None:
     `ROWS` rows, for a worker to answer."""
     if not is_lookup(query.sparql):
         return None
-    outcome = evaluate(store, replace(query, result_limit=min(ROWS, query.result_limit)))
+    outcome = evaluate(store, query, min(ROWS, query.result_limit))
     if isinstance(outcome, Answer) and outcome.truncated:
         return None
     return outcome
