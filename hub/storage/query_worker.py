@@ -108,9 +108,9 @@ class Refusal:
     offered: tuple[str, ...] = ()
 
 
-def evaluate(store: ox.Store, query: Query, result_limit: int | None = None) -> Answer | Refusal:
-    """Run one query and write its answer (cut at `result_limit` rows when given, else at the
-    query's own limit), or say why not."""
+def evaluate(store: ox.Store, query: Query, *, bounded: bool = False) -> Answer | Refusal:
+    """Run one query and write its answer, or say why not; `bounded` when the text itself
+    keeps its rows within one past the result limit (hub.storage.results.answer)."""
     deadline = time.monotonic() + query.timeout
     options: dict[str, Any] = {}
     if query.default_graphs:
@@ -125,8 +125,9 @@ def evaluate(store: ox.Store, query: Query, result_limit: int | None = None) -> 
         answer = results.answer(
             lambda: store.query(query.sparql, **options),
             query.accept,
-            query.result_limit if result_limit is None else result_limit,
+            query.result_limit,
             deadline,
+            bounded=bounded,
         )
     except SyntaxError as error:
         return Refusal("parse", *results.syntax_error_position(error))
