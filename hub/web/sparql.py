@@ -46,9 +46,10 @@ class SparqlEndpoint:
 
     A query costs one path comparison here, and no routing, dependency injection or exception
     middleware: called in process, that machinery took a quarter of the hub's CPU time for a
-    lookup. Errors answer as problem reports, as the app's handlers write them. Add it
-    as the innermost middleware, so that the body limit, timing and CORS layers wrap it; its
-    OpenAPI description is written out whole (hub.web.openapi.OPERATIONS)."""
+    lookup. Errors answer as problem reports, as the app's handlers write them. Put it inside
+    the body limit, timing and CORS layers, so that they wrap it (the hub puts all four in
+    front of the framework's own: hub.app.HubApplication); its OpenAPI description is written
+    out whole (hub.web.openapi.OPERATIONS)."""
 
     def __init__(
         self,
