@@ -8,8 +8,9 @@ whose trace stays in the log.
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from functools import partial
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -158,6 +159,28 @@ def _broker_tls(settings: Settings) -> tuple[str, str] | None:
     return certificate, key
 
 
+class HubApplication(FastAPI):
+    """FastAPI with the hub's own layers (SPARQL, body limit, query timing, CORS, reads after a
+    sequence) in front of the framework's, not inside them.
+
+    FastAPI wraps the middleware it is given in three layers of its own: server errors,
+    OpenTelemetry's exceptions and its own body limit. A request to /sparql needs none of them:
+    the endpoint answers every error itself, the hub exports no telemetry and limits bodies
+    itself. In front, such a request meets only the hub's layers; every other request goes on
+    from them through the framework's, as before."""
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self._front: ASGIApp = super().__call__
+
+    def add_in_front(self, layer: Callable[[ASGIApp], ASGIApp]) -> None:
+        """Wrap the application in `layer`, which a request meets before any layer added before."""
+        self._front = layer(self._front)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self._front(scope, receive, send)
+
+
 def create_app(settings: Settings, store: OxigraphStore) -> FastAPI:
     """The hub over `store`; MQTT starts and stops with the application's lifespan."""
     actors = Registry(store)  # the configured actors join the registered ones, and the hub
@@ -215,7 +238,7 @@ def create_app(settings: Settings, store: OxigraphStore) -> FastAPI:
             if broker is not None:
                 broker.stop()
 
-    app = FastAPI(
+    app = HubApplication(
         title="HEILA hub",
         summary="Information objects of a distribution grid's flexibility market, as one graph",
         lifespan=lifespan,
@@ -245,27 +268,31 @@ def create_app(settings: Settings, store: OxigraphStore) -> FastAPI:
     app.mount(assets.prefix(), assets.files(), name="static")
     for error in (Exception, HTTPException, RequestValidationError, HubError):
         app.add_exception_handler(error, _problem_response)
-    app.add_middleware(
-        sparql.SparqlEndpoint,
-        store=store,
-        pool=pool,
-        authorise_administrator=administrator_only,
-        page=console_page,
-        updates=not settings.clustered,
-        check=lambda graphs: check_written(graphs, actors.signing),
+    app.add_in_front(
+        partial(
+            sparql.SparqlEndpoint,
+            store=store,
+            pool=pool,
+            authorise_administrator=administrator_only,
+            page=console_page,
+            updates=not settings.clustered,
+            check=lambda graphs: check_written(graphs, actors.signing),
+        )
     )
-    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
-    app.add_middleware(metrics.QueryTiming, metrics=measured)
+    app.add_in_front(partial(BodyLimit, limit=settings.max_body_bytes))
+    app.add_in_front(partial(metrics.QueryTiming, metrics=measured))
     if settings.cors_origins:  # without origins, no middleware and no work per request
-        app.add_middleware(
-            CORSMiddleware,
-            allow_origins=settings.cors_origins,
-            allow_methods=["GET", "POST"],
-            allow_headers=["Accept", "Authorization", "Content-Type"],
-            expose_headers=[TRUNCATED_HEADER, "Link", "Location"],
+        app.add_in_front(
+            partial(
+                CORSMiddleware,
+                allow_origins=settings.cors_origins,
+                allow_methods=["GET", "POST"],
+                allow_headers=["Accept", "Authorization", "Content-Type"],
+                expose_headers=[TRUNCATED_HEADER, "Link", "Location"],
+            )
         )
     if node is not None:
-        app.add_middleware(ReadAfter, node=node, waited=settings.cluster_read_wait)
+        app.add_in_front(partial(ReadAfter, node=node, waited=settings.cluster_read_wait))
 
     def document() -> dict[str, Any]:
         if app.openapi_schema is None:

@@ -188,6 +188,11 @@ def test_csv_results_are_a_table_with_a_header(endpoint):
     ]
 
 
+def test_text_results_say_they_are_utf_8(endpoint):
+    answer = httpx.get(endpoint, params={"query": OFFERS}, headers={"Accept": "text/csv"})
+    assert answer.headers["content-type"] == "text/csv; charset=utf-8"
+
+
 def test_a_type_nobody_offers_is_not_acceptable(endpoint):
     answer = httpx.get(endpoint, params={"query": OFFERS}, headers={"Accept": "image/png"})
     assert (answer.status_code, answer.headers["content-type"]) == (

@@ -81,7 +81,8 @@ def test_a_distinct_lookup_goes_to_a_worker(store, story):
         _run(store, f"SELECT DISTINCT ?o WHERE {{ <{story[0].iri}> ?p ?o }}")
 
 
-def test_a_subject_with_more_rows_than_a_lookup_may_read_goes_to_a_worker(store):
+def _crowded(store: OxigraphStore) -> str:
+    """A subject with one row more than a lookup may read."""
     actor = ox.NamedNode(f"{ACTOR}crowded")
     registry = ox.NamedNode(REGISTRY_GRAPH)
     store.replace_registry(
@@ -90,8 +91,23 @@ def test_a_subject_with_more_rows_than_a_lookup_may_read_goes_to_a_worker(store)
             for n in range(ROWS + 1)
         ]
     )
+    return actor.value
+
+
+def test_a_subject_with_more_rows_than_a_lookup_may_read_goes_to_a_worker(store):
     with pytest.raises(QueryStopped):
-        _run(store, f"SELECT ?p ?o WHERE {{ <{actor.value}> ?p ?o }}")
+        _run(store, f"SELECT ?p ?o WHERE {{ <{_crowded(store)}> ?p ?o }}")
+
+
+def test_a_lookup_limited_past_what_a_lookup_may_read_goes_to_a_worker(store):
+    with pytest.raises(QueryStopped):
+        _run(store, f"SELECT ?p ?o WHERE {{ <{_crowded(store)}> ?p ?o }} LIMIT {ROWS + 5}")
+
+
+def test_a_lookup_limited_within_what_a_lookup_may_read_is_answered_in_process(store):
+    answer = _run(store, f"SELECT ?p ?o WHERE {{ <{_crowded(store)}> ?p ?o }} LIMIT 3")
+    assert isinstance(answer, Answer)
+    assert len(json.loads(answer.body)["results"]["bindings"]) == 3
 
 
 def test_a_lookup_with_an_undeclared_prefix_is_refused_as_malformed(store):

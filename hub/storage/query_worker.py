@@ -108,8 +108,9 @@ class Refusal:
     offered: tuple[str, ...] = ()
 
 
-def evaluate(store: ox.Store, query: Query) -> Answer | Refusal:
-    """Run one query and write its answer, or say why not."""
+def evaluate(store: ox.Store, query: Query, *, bounded: bool = False) -> Answer | Refusal:
+    """Run one query and write its answer, or say why not; `bounded` when the text itself
+    keeps its rows within one past the result limit (hub.storage.results.answer)."""
     deadline = time.monotonic() + query.timeout
     options: dict[str, Any] = {}
     if query.default_graphs:
@@ -126,6 +127,7 @@ def evaluate(store: ox.Store, query: Query) -> Answer | Refusal:
             query.accept,
             query.result_limit,
             deadline,
+            bounded=bounded,
         )
     except SyntaxError as error:
         return Refusal("parse", *results.syntax_error_position(error))

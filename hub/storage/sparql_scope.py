@@ -81,7 +81,11 @@ def nesting_depth(sparql: str) -> int:
 
 def refuse_deep_nesting(sparql: str, limit: int) -> None:
     """Refuse a request nested deeper than `limit`: parsers recurse, and a few thousand levels
-    overflow the stack of the process that parses it."""
+    overflow the stack of the process that parses it. A text with no more opening brackets
+    than that cannot nest deeper, whatever its strings and IRIs hold: counting them takes a
+    quarter of the time measuring the depth does, and most queries stop there."""
+    if sum(map(sparql.count, "({[")) <= limit:
+        return
     depth = nesting_depth(sparql)
     if depth > limit:
         raise QueryRefused(

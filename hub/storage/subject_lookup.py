@@ -4,8 +4,8 @@ Every other query runs in a worker process the hub can kill (hub.storage.query_p
 lookup, the round trip to that process and the third process it wakes cost more than the
 lookup itself. A lookup here is a SELECT of a single triple pattern whose subject is a constant
 IRI, and nothing else: no second pattern, property path, FILTER, OPTIONAL, subquery, SERVICE,
-DISTINCT, ORDER BY or BASE. The text must match that form whole (`is_lookup`) before any
-parser sees it, and pyoxigraph then reads it as written.
+DISTINCT, ORDER BY or BASE. The text must match that form whole (`_LOOKUP`) before any
+parser sees it, and pyoxigraph then reads it as written, a LIMIT added at its end.
 
 Such a query reads one range of an index, the subject's quads, one quad per row (the union of
 the graphs is not made distinct), each row the same few steps. It is answered up to `ROWS`
@@ -14,7 +14,6 @@ for about as long as any other short request, and neither hangs the hub nor fill
 """
 
 import re
-from dataclasses import replace
 
 import pyoxigraph as ox
 
@@ -39,23 +38,35 @@ _LOOKUP = re.compile(
     (?:{_VARIABLE}|{_CONSTANT}|(?-i:a))\s+
     (?:{_VARIABLE}|{_CONSTANT})\s*
     (?:\.\s*)?\}}\s*
-    (?:LIMIT\s+\d+\s*)?""",
+    (?P<limit>LIMIT\s+(?P<rows>\d+)\s*)?""",
     re.VERBOSE | re.IGNORECASE,
 )
 """The whole form of a lookup; a blank node (`_:b`) is neither an IRI nor a prefixed name."""
 
 
-def is_lookup(sparql: str) -> bool:
-    """Whether the text is a lookup of one subject, in the form above and nothing more."""
-    return len(sparql) <= _LONGEST and _LOOKUP.fullmatch(sparql) is not None
+def _form(sparql: str) -> re.Match[str] | None:
+    """The text read as a lookup of one subject, in the form above and nothing more."""
+    return _LOOKUP.fullmatch(sparql) if len(sparql) <= _LONGEST else None
 
 
 def look_up(store: ox.Store, query: Query) -> Answer | Refusal | None:
     """The lookup's answer from `store`; None when the query is no lookup or has more than
-    `ROWS` rows, for a worker to answer."""
-    if not is_lookup(query.sparql):
+    `ROWS` rows, for a worker to answer.
+
+    The text is asked with a LIMIT of one row past that bound (or its own, when lower), so the
+    rows are few by construction and written whole, with no count kept as they are written."""
+    found = _form(query.sparql)
+    if found is None:
         return None
-    outcome = evaluate(store, replace(query, result_limit=min(ROWS, query.result_limit)))
+    rows = min(ROWS, query.result_limit)
+    text = query.sparql
+    if found["rows"] is None or int(found["rows"]) > rows:
+        text = text[: found.start("limit")] if found["rows"] else text
+        text += f" LIMIT {rows + 1}"
+    bounded = Query(
+        text, query.default_graphs, query.named_graphs, query.accept, rows, query.timeout
+    )
+    outcome = evaluate(store, bounded, bounded=True)
     if isinstance(outcome, Answer) and outcome.truncated:
         return None
     return outcome

@@ -30,7 +30,7 @@ from hub.storage.query_pool import QueryPool
 from hub.storage.results import TRUNCATED_HEADER, QueryResult, plain
 from hub.storage.store import QueryTimeout, Store, open_for_command
 from hub.web.problem import Problem
-from hub.web.sparql import answer
+from hub.web.sparql import answer_of, response_of
 
 TYPES = ("iri", "id", "string", "dateTime", "decimal", "integer")
 
@@ -230,7 +230,7 @@ def queries_router(pool: QueryPool) -> APIRouter:
             bound = query.bind(values)
         except BadParameter as error:
             raise _bad(error) from None
-        return await answer(pool, request, bound)
+        return response_of(await answer_of(pool, request.headers.get("accept", ""), bound))
 
     return router
 
