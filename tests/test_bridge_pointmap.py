@@ -57,40 +57,34 @@ def test_a_breaker_command_cannot_set_active_power_on_activation(tmp_path: Path)
         pointmap.load([bad])
 
 
-def test_two_maps_that_describe_one_point_are_refused_naming_the_point_and_both_maps(
-    tmp_path: Path,
+@pytest.mark.parametrize(
+    ("prefix", "said"),
+    [
+        (
+            "",
+            "point feeder-1.active-power is described over IEC 104 in {shipped} and over IEC "
+            "61850 in {relay}",
+        ),
+        (
+            "",
+            "command feeder-1.setpoint-command is described over IEC 104 in {shipped} and over "
+            "IEC 61850 in {relay}",
+        ),
+        (
+            "ied-1.",
+            "device battery-1 is commanded by feeder-1.setpoint-command over IEC 104 in "
+            "{shipped} and by ied-1.feeder-1.setpoint-command over IEC 61850 in {relay}",
+        ),
+    ],
+    ids=["point", "command", "device"],
+)
+def test_two_maps_that_describe_one_point_command_or_device_are_refused_naming_it_and_both(
+    tmp_path: Path, prefix: str, said: str
 ) -> None:
-    relay = relay_map(tmp_path, "")
+    relay = relay_map(tmp_path, prefix)
     with pytest.raises(pointmap.PointMapError) as refused:
         pointmap.load([SHIPPED, relay])
-    assert (
-        f"point feeder-1.active-power is described over IEC 104 in {SHIPPED} "
-        f"and over IEC 61850 in {relay}"
-    ) in str(refused.value)
-
-
-def test_two_maps_that_describe_one_command_are_refused_naming_the_command_and_both_maps(
-    tmp_path: Path,
-) -> None:
-    relay = relay_map(tmp_path, "")
-    with pytest.raises(pointmap.PointMapError) as refused:
-        pointmap.load([SHIPPED, relay])
-    assert (
-        f"command feeder-1.setpoint-command is described over IEC 104 in {SHIPPED} "
-        f"and over IEC 61850 in {relay}"
-    ) in str(refused.value)
-
-
-def test_two_maps_that_command_one_device_are_refused_naming_the_device_and_both_maps(
-    tmp_path: Path,
-) -> None:
-    relay = relay_map(tmp_path, "ied-1.")
-    with pytest.raises(pointmap.PointMapError) as refused:
-        pointmap.load([SHIPPED, relay])
-    assert (
-        f"device battery-1 is commanded by feeder-1.setpoint-command over IEC 104 in {SHIPPED} "
-        f"and by ied-1.feeder-1.setpoint-command over IEC 61850 in {relay}"
-    ) in str(refused.value)
+    assert said.format(shipped=SHIPPED, relay=relay) in str(refused.value)
 
 
 def test_a_command_of_both_protocols_in_one_map_is_two_commands_of_its_device(

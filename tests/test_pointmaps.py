@@ -160,16 +160,22 @@ def test_republishing_under_its_own_name_is_no_conflict(running: Running):
     assert put_point_map(running, "example", POINT_MAP.read_bytes()).status_code == 204
 
 
+def _second_name_refused(where: list[str], capsys: pytest.CaptureFixture[str]) -> str:
+    """The one line `heila pointmap publish` exits 2 with, publishing under a second name the
+    map it just published (`where`: --hub or --store, and their options)."""
+    assert main(["pointmap", "publish", str(POINT_MAP), "--name", "example", *where]) == 0
+    capsys.readouterr()
+    assert main(["pointmap", "publish", str(POINT_MAP), "--name", "again", *where]) == 2
+    [reason] = capsys.readouterr().err.splitlines()
+    return reason
+
+
 def test_heila_pointmap_publish_refuses_a_map_another_name_holds_in_one_line(
     running: Running, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ):
     token = tmp_path / "token"
     token.write_text(running.admin)
-    hub = ["--hub", running.url, "--token-file", str(token)]
-    assert main(["pointmap", "publish", str(POINT_MAP), "--name", "example", *hub]) == 0
-    capsys.readouterr()
-    assert main(["pointmap", "publish", str(POINT_MAP), "--name", "again", *hub]) == 2
-    [reason] = capsys.readouterr().err.splitlines()
+    reason = _second_name_refused(["--hub", running.url, "--token-file", str(token)], capsys)
     assert reason.startswith("heila pointmap: the hub answered 409: ")
     assert "point q1-voltage-l1 is described over IEC 104 in example" in reason
 
@@ -199,11 +205,7 @@ def test_a_point_map_that_breaks_its_shape_is_refused_with_a_problem_report(runn
 def test_publishing_offline_refuses_a_map_another_name_holds_in_one_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ):
-    store = ["--store", str(tmp_path / "store")]
-    assert main(["pointmap", "publish", str(POINT_MAP), "--name", "example", *store]) == 0
-    capsys.readouterr()
-    assert main(["pointmap", "publish", str(POINT_MAP), "--name", "again", *store]) == 2
-    [reason] = capsys.readouterr().err.splitlines()
+    reason = _second_name_refused(["--store", str(tmp_path / "store")], capsys)
     assert reason.startswith("heila pointmap: ")
     assert "point q1-voltage-l1 is described over IEC 104 in example and" in reason
 

@@ -45,6 +45,7 @@ _KINDS: dict[Term, tuple[str, str | None]] = {
     ox.NamedNode("https://w3id.org/heila/dlms#Point"): ("point", "DLMS"),
 }
 """The point maps' classes of points and commands: what each types, over which protocol"""
+_POINTS = frozenset(kind for kind, (what, _protocol) in _KINDS.items() if what == "point")
 _DEVICE = ox.NamedNode(HEILA + "device")
 MIGRATED = "migrated"
 """The map of the points of readings stored before point maps, which the field's maps take over."""
@@ -217,7 +218,7 @@ def _taken_over(migrated: Sequence[Triple], fields: Mapping[str, Sequence[Triple
     shared: set[Term] = set()
     differing = []
     for name, triples in fields.items():
-        points = {s for s, p, o in triples if p == RDF_TYPE and _KINDS.get(o, ("",))[0] == "point"}
+        points = {s for s, p, o in triples if p == RDF_TYPE and o in _POINTS}
         shared |= points & {s for s, _p, _o in migrated}
         stated: dict[tuple[Term, ox.NamedNode], set[Term]] = {}
         for s, p, o in triples:
