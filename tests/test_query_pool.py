@@ -1,7 +1,9 @@
 """The query pool's workers and their copies of the store, with real worker processes."""
 
 import asyncio
+import io
 import json
+import os
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -13,7 +15,7 @@ import pyoxigraph as ox
 from hub.model.message import Message
 from hub.model.vocabulary import MESSAGE
 from hub.storage.query_pool import QueryPool
-from hub.storage.query_worker import Answer, Query, Refusal
+from hub.storage.query_worker import Answer, Query, Refusal, framed, receive, send
 from hub.storage.store import OxigraphStore, open_store
 
 
@@ -134,3 +136,12 @@ def test_an_answer_larger_than_the_channels_buffer_arrives_whole_on_the_home_loo
             home, pool, "SELECT ?n WHERE { VALUES ?n { " + " ".join(map(str, range(5000))) + " } }"
         )
     assert [int(row["n"]["value"]) for row in rows["results"]["bindings"]] == list(range(5000))
+
+
+def test_a_frame_written_piece_by_piece_is_the_frame_and_reads_back_whole():
+    answer = Answer("application/sparql-results+json", os.urandom(1 << 20), False)
+    written = io.BytesIO()
+    send(written, answer)
+    assert written.getvalue() == framed(answer)
+    written.seek(0)
+    assert receive(written) == answer
