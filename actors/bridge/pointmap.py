@@ -19,7 +19,7 @@ from rdflib import RDF, Graph, Literal, Namespace, URIRef
 from rdflib.term import Node
 
 from hub.model import pointmaps
-from hub.model.terms import from_rdflib, to_rdflib, triples_of
+from hub.model.terms import from_rdflib, to_rdflib_graph, triples_of
 from hub.model.vocabulary import DEVICE, GRID, HEILA, POINT, QUDT, UNIT
 
 IEC = Namespace("https://w3id.org/heila/iec104#")
@@ -155,10 +155,7 @@ def load(files: Sequence[Path]) -> PointMap:
         triples = pointmaps.read(files)
     except pointmaps.PointMapRefused as error:
         raise PointMapError(str(error)) from None
-    graph = Graph()
-    for s, p, o in triples_of(triples):
-        graph.add((to_rdflib(s), to_rdflib(p), to_rdflib(o)))
-    return index(graph)
+    return index(to_rdflib_graph(triples_of(triples)))
 
 
 def check(graph: Graph) -> list[str]:

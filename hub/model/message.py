@@ -35,7 +35,7 @@ from hub.model.terms import (
     indexed,
     literal_value,
     quads,
-    to_rdflib,
+    to_rdflib_graph,
     triples_of,
 )
 from hub.model.validation import validate
@@ -104,10 +104,7 @@ class Message:
     @cached_property
     def graph(self) -> Graph:
         """The triples as an rdflib graph, built only for those who need one (JSON-LD, pyshacl)."""
-        graph = Graph()
-        for s, p, o in self.triples:
-            graph.add((to_rdflib(s), to_rdflib(p), to_rdflib(o)))
-        return graph
+        return to_rdflib_graph(self.triples)
 
     @cached_property
     def _quads(self) -> list[ox.Quad]:

@@ -14,7 +14,7 @@ from functools import lru_cache
 from typing import Any
 
 import pyoxigraph as ox
-from rdflib import BNode, Literal, URIRef
+from rdflib import BNode, Graph, Literal, URIRef
 from rdflib.term import Node
 
 from hub.model import vocabulary as v
@@ -175,6 +175,14 @@ def to_rdflib(term: Term) -> Node:
     if term.datatype == XSD_STRING:
         return Literal(term.value)
     return Literal(term.value, datatype=URIRef(term.datatype.value))
+
+
+def to_rdflib_graph(triples: Iterable[Triple], into: Graph | None = None) -> Graph:
+    """The triples added to `into`, or to a new rdflib graph."""
+    graph = Graph() if into is None else into
+    for s, p, o in triples:
+        graph.add((to_rdflib(s), to_rdflib(p), to_rdflib(o)))
+    return graph
 
 
 def from_rdflib(triples: Iterable[tuple[Node, Node, Node]]) -> list[Triple]:

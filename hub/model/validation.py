@@ -26,7 +26,7 @@ from hub.model import vocabulary as v
 from hub.model.errors import Violation
 from hub.model.ontology import label
 from hub.model.shapes import local_name, shapes
-from hub.model.terms import RDF_TYPE, Triple, index, quads, to_rdflib
+from hub.model.terms import RDF_TYPE, Triple, index, quads, to_rdflib_graph
 
 if TYPE_CHECKING:
     from hub.model.message import Message
@@ -227,6 +227,5 @@ def reference_violations(
 ) -> list[Violation]:
     """The same verdict from pyshacl, the reference the compiled validator is held to."""
     data = _with_references(message.graph, known_types or {})
-    for s, p, o in facts:
-        data.add((to_rdflib(s), to_rdflib(p), to_rdflib(o)))
+    to_rdflib_graph(facts, into=data)
     return _violations(data, _run(data, message.iri, message.type))

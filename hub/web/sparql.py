@@ -98,7 +98,7 @@ class SparqlEndpoint:
         media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
         body = _utf8(await request.body(), "body")
         in_url = _decoded(request.scope["query_string"], "query string")
-        accept = request.headers.get("accept", "")
+        accept = _accepted(request.scope)
         if media_type == _QUERY:
             return await answer_of(self._pool, accept, body, *_dataset(in_url))
         if media_type == _UPDATE:
