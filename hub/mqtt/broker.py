@@ -42,18 +42,29 @@ system's: programs that share a machine, each with a range of its own, then neve
 that another has let go of only to listen on it again (a hub restarted on its port)."""
 
 
+_HANDED_OUT: set[int] = set()
+"""Ports this process has handed out. Two asked for before either listens are both free, so
+without this the same one could be handed out twice: a range of a few thousand repeats a draw
+often enough to fail a test now and then."""
+
+
 def free_port() -> int:
-    """A TCP port on loopback that nothing listens on right now."""
+    """A TCP port on loopback that nothing listens on right now and that this process has not
+    handed out before (until half of a `HEILA_PORTS` range has been: then any free one)."""
     first, _, last = os.environ.get(PORTS, "0").partition("-")
+    low, high = int(first), int(last or first)
+    if high > low and len(_HANDED_OUT) > (high - low) // 2:
+        _HANDED_OUT.clear()
     for _ in range(100):
         with socket.socket() as probe:
-            candidate = random.randint(int(first), int(last or first))
             try:
-                probe.bind(("127.0.0.1", candidate))
+                probe.bind(("127.0.0.1", random.randint(low, high)))
             except OSError:
                 continue
             port: int = probe.getsockname()[1]
-            return port
+            if port not in _HANDED_OUT:
+                _HANDED_OUT.add(port)
+                return port
     raise UsageError(f"no free port in {PORTS}={os.environ[PORTS]}")
 
 
